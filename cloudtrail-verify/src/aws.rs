@@ -1,0 +1,1 @@
+//! Loading AWS configuration (placeholder, being written).
