@@ -1,0 +1,272 @@
+//! CloudTrail's public keys: parsing, validity windows and lookup by fingerprint.
+//!
+//! CloudTrail signs digests with per-region RSA keys that rotate. `ListPublicKeys` returns each
+//! key's DER `Value` (documented as PKCS#1 `RSAPublicKey`; SubjectPublicKeyInfo has been seen
+//! too, so both are accepted), its validity window and its fingerprint, which digests name in
+//! `digestPublicKeyFingerprint`.
+
+use base64::Engine as _;
+use chrono::{DateTime, TimeDelta, Utc};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPublicKey;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// How long after a digest's end time CloudTrail may still sign it. A key whose validity starts
+/// within this margin after the digest's end is accepted (the AWS CLI fetches keys up to two
+/// hours past its range for the same reason).
+pub const SIGNING_DELAY_MARGIN: TimeDelta = TimeDelta::hours(2);
+
+/// The smallest RSA modulus accepted; CloudTrail uses 2048-bit keys.
+pub const MIN_KEY_BITS: usize = 2048;
+
+/// Why a public key or a key file could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The key file is not JSON of the `list-public-keys` shape.
+    #[error("key file is not in the shape `aws cloudtrail list-public-keys` prints: {0}")]
+    FileFormat(String),
+    /// `Value` is not base64.
+    #[error("key {fingerprint}: Value is not base64")]
+    Base64 {
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+    /// `Value` is neither PKCS#1 nor SubjectPublicKeyInfo DER of an RSA key.
+    #[error("key {fingerprint}: Value is neither a PKCS#1 nor a SubjectPublicKeyInfo RSA key")]
+    Der {
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+    /// The key is too small to be a CloudTrail key.
+    #[error("key {fingerprint}: {bits}-bit RSA is below the {MIN_KEY_BITS}-bit minimum")]
+    TooSmall {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// Its size.
+        bits: usize,
+    },
+    /// A validity time is neither RFC 3339 nor epoch seconds.
+    #[error("key {fingerprint}: {field} is not a time")]
+    Time {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// Which field.
+        field: &'static str,
+    },
+}
+
+/// One CloudTrail public key.
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    fingerprint: String,
+    rsa: RsaPublicKey,
+    valid_from: DateTime<Utc>,
+    valid_to: DateTime<Utc>,
+    region: Option<String>,
+}
+
+impl PublicKey {
+    /// Builds a key from DER bytes (PKCS#1 `RSAPublicKey` or SubjectPublicKeyInfo).
+    pub fn from_der(
+        fingerprint: &str,
+        der: &[u8],
+        valid_from: DateTime<Utc>,
+        valid_to: DateTime<Utc>,
+        region: Option<String>,
+    ) -> Result<Self, KeyError> {
+        let fingerprint = fingerprint.to_ascii_lowercase();
+        let rsa = RsaPublicKey::from_pkcs1_der(der)
+            .or_else(|_| RsaPublicKey::from_public_key_der(der))
+            .map_err(|_| KeyError::Der {
+                fingerprint: fingerprint.clone(),
+            })?;
+        let bits = rsa.size() * 8;
+        if bits < MIN_KEY_BITS {
+            return Err(KeyError::TooSmall { fingerprint, bits });
+        }
+        Ok(PublicKey {
+            fingerprint,
+            rsa,
+            valid_from,
+            valid_to,
+            region,
+        })
+    }
+
+    /// Lower-case hex fingerprint, as digests name it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+    /// The RSA key.
+    pub fn rsa(&self) -> &RsaPublicKey {
+        &self.rsa
+    }
+    /// Start of the validity window.
+    pub fn valid_from(&self) -> DateTime<Utc> {
+        self.valid_from
+    }
+    /// End of the validity window.
+    pub fn valid_to(&self) -> DateTime<Utc> {
+        self.valid_to
+    }
+    /// The region the key was fetched for; `None` for keys from a file, which serve any region.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// Whether CloudTrail could have signed a digest ending at `digest_end` with this key:
+    /// the key was valid at some moment between the end and [`SIGNING_DELAY_MARGIN`] later.
+    pub fn could_sign_digest_ending(&self, digest_end: DateTime<Utc>) -> bool {
+        self.valid_from <= digest_end + SIGNING_DELAY_MARGIN && digest_end <= self.valid_to
+    }
+}
+
+/// A set of public keys, looked up by fingerprint and region.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    by_fingerprint: HashMap<String, Vec<PublicKey>>,
+}
+
+/// The outcome of looking a fingerprint up.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyLookup<'a> {
+    /// A key with that fingerprint, for that region.
+    Found(&'a PublicKey),
+    /// No such key.
+    NotFound,
+}
+
+impl KeySet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a key.
+    pub fn insert(&mut self, key: PublicKey) {
+        self.by_fingerprint
+            .entry(key.fingerprint.clone())
+            .or_default()
+            .push(key);
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.by_fingerprint.values().map(Vec::len).sum()
+    }
+
+    /// True when there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Looks a fingerprint up for a source region. Keys without a region match any region.
+    pub fn lookup(&self, fingerprint: &str, region: &str) -> KeyLookup<'_> {
+        let fingerprint = fingerprint.to_ascii_lowercase();
+        self.by_fingerprint
+            .get(&fingerprint)
+            .and_then(|keys| {
+                keys.iter()
+                    .find(|k| k.region.as_deref().is_none_or(|r| r == region))
+            })
+            .map_or(KeyLookup::NotFound, KeyLookup::Found)
+    }
+
+    /// Parses a key file in the shape `aws cloudtrail list-public-keys` prints:
+    /// `{"PublicKeyList": [{"Value": base64 DER, "ValidityStartTime", "ValidityEndTime",
+    /// "Fingerprint"}]}`. Times may be RFC 3339 text or epoch seconds. Keys from a file serve
+    /// every region.
+    pub fn from_list_public_keys_json(bytes: &[u8]) -> Result<Self, KeyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct File {
+            public_key_list: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Entry {
+            value: String,
+            validity_start_time: serde_json::Value,
+            validity_end_time: serde_json::Value,
+            fingerprint: String,
+        }
+        let file: File =
+            serde_json::from_slice(bytes).map_err(|e| KeyError::FileFormat(e.to_string()))?;
+        let mut set = KeySet::new();
+        for entry in file.public_key_list {
+            let fingerprint = entry.fingerprint;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(entry.value.trim())
+                .map_err(|_| KeyError::Base64 {
+                    fingerprint: fingerprint.clone(),
+                })?;
+            let time = |value: &serde_json::Value, field| {
+                json_time(value).ok_or_else(|| KeyError::Time {
+                    fingerprint: fingerprint.clone(),
+                    field,
+                })
+            };
+            let from = time(&entry.validity_start_time, "ValidityStartTime")?;
+            let to = time(&entry.validity_end_time, "ValidityEndTime")?;
+            set.insert(PublicKey::from_der(&fingerprint, &der, from, to, None)?);
+        }
+        Ok(set)
+    }
+}
+
+/// A time as the AWS CLI prints it: RFC 3339 text, or epoch seconds as a number or text.
+fn json_time(value: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let from_epoch = |secs: f64| {
+        if !secs.is_finite() {
+            return None;
+        }
+        DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
+    };
+    match value {
+        serde_json::Value::Number(n) => n.as_f64().and_then(from_epoch),
+        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| s.parse::<f64>().ok().and_then(from_epoch)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_times_are_read_as_text_or_epoch_seconds() {
+        let t = json_time(&json!("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(json_time(&json!(t.timestamp())), Some(t));
+        assert_eq!(json_time(&json!(t.timestamp().to_string())), Some(t));
+        assert_eq!(
+            json_time(&json!("2026-01-01T01:00:00+01:00")),
+            Some(t),
+            "offsets are converted"
+        );
+        assert_eq!(json_time(&json!(null)), None);
+        assert_eq!(json_time(&json!("yesterday")), None);
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_the_list_shape_is_rejected() {
+        assert!(matches!(
+            KeySet::from_list_public_keys_json(b"{\"keys\": []}"),
+            Err(KeyError::FileFormat(_))
+        ));
+    }
+
+    #[test]
+    fn a_value_that_is_not_an_rsa_key_is_rejected() {
+        let file = json!({"PublicKeyList": [{"Value": "AAAA", "Fingerprint": "f",
+            "ValidityStartTime": 0, "ValidityEndTime": 1}]});
+        let err = KeySet::from_list_public_keys_json(file.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(err, KeyError::Der { .. }));
+    }
+}

@@ -1,0 +1,206 @@
+//! Streaming gunzip + SHA-256 of CloudTrail objects.
+//!
+//! A log file's digest entry holds the SHA-256 of its *uncompressed* bytes, so every byte must be
+//! inflated and hashed. This is done while streaming, in fixed-size buffers: a file is never held
+//! whole in memory, and a cap on the decompressed size turns a gzip bomb into an error.
+
+use flate2::bufread::GzDecoder;
+use sha2::{Digest as _, Sha256};
+use std::io::{self, BufRead, BufReader, Read};
+
+/// Default cap on a log file's decompressed size. CloudTrail delivers log files every ~5 minutes
+/// and keeps them far smaller; anything larger is suspect and is reported, not hashed forever.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 1 << 30;
+/// Default cap on a digest file's decompressed size (digests are held in memory to be parsed).
+pub const DEFAULT_MAX_DIGEST_BYTES: u64 = 64 << 20;
+
+const BUFFER: usize = 128 * 1024;
+
+/// Why a gzip object could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum GunzipError {
+    /// Reading the object failed (network, disk): nothing is known about its content.
+    #[error("read failed: {0}")]
+    Read(io::Error),
+    /// The bytes are not a well-formed gzip stream (corrupt or truncated).
+    #[error("invalid gzip: {0}")]
+    Corrupt(String),
+    /// Bytes follow the end of the gzip stream.
+    #[error("unexpected data after end of compressed stream")]
+    TrailingData,
+    /// The decompressed size passed the cap: the file was not hashed to the end.
+    #[error("decompressed size exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The cap in force.
+        limit: u64,
+    },
+}
+
+/// What hashing a gzip object found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GunzipHash {
+    /// SHA-256 of the decompressed bytes.
+    pub sha256: [u8; 32],
+    /// Number of decompressed bytes.
+    pub decompressed_bytes: u64,
+    /// Number of compressed bytes read.
+    pub compressed_bytes: u64,
+}
+
+/// Wraps the source so that its own failures can be told apart from gzip's complaints about
+/// the data: the first is "could not check", the second is evidence.
+struct SourceReader<R> {
+    inner: R,
+    failed: bool,
+    bytes: u64,
+}
+
+impl<R: Read> Read for SourceReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.bytes += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Inflates `reader` to its end, feeding every decompressed byte to `sink`, and checks that
+/// nothing follows the gzip stream. Stops with [`GunzipError::TooLarge`] past `limit` bytes.
+fn gunzip_into(
+    reader: impl Read,
+    limit: u64,
+    mut sink: impl FnMut(&[u8]),
+) -> Result<GunzipHash, GunzipError> {
+    let source = SourceReader {
+        inner: reader,
+        failed: false,
+        bytes: 0,
+    };
+    let mut decoder = GzDecoder::new(BufReader::with_capacity(BUFFER, source));
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUFFER];
+    let mut total: u64 = 0;
+    let classify = |e: io::Error, decoder: &GzDecoder<BufReader<SourceReader<_>>>| {
+        if decoder.get_ref().get_ref().failed {
+            GunzipError::Read(e)
+        } else {
+            GunzipError::Corrupt(e.to_string())
+        }
+    };
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify(e, &decoder)),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(GunzipError::TooLarge { limit });
+        }
+        hasher.update(&buf[..n]);
+        sink(&buf[..n]);
+    }
+    // flate2 reports an empty input as a clean end; an empty object is not a gzip file.
+    if decoder.header().is_none() {
+        return Err(GunzipError::Corrupt("empty or headerless stream".into()));
+    }
+    let mut rest = decoder.into_inner();
+    loop {
+        match rest.fill_buf() {
+            Ok([]) => break,
+            Ok(_) => return Err(GunzipError::TrailingData),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(GunzipError::Read(e)),
+        }
+    }
+    Ok(GunzipHash {
+        sha256: hasher.finalize().into(),
+        decompressed_bytes: total,
+        compressed_bytes: rest.get_ref().bytes,
+    })
+}
+
+/// Hashes the decompressed content of a gzip object without keeping it.
+pub fn hash_gzip(reader: impl Read, limit: u64) -> Result<GunzipHash, GunzipError> {
+    gunzip_into(reader, limit, |_| {})
+}
+
+/// Decompresses a whole (small) gzip object into memory, within `limit` bytes.
+pub fn gunzip_to_vec(reader: impl Read, limit: u64) -> Result<Vec<u8>, GunzipError> {
+    let mut out = Vec::new();
+    gunzip_into(reader, limit, |chunk| out.extend_from_slice(chunk))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn hash_is_of_the_uncompressed_bytes() {
+        let h = hash_gzip(&gz(b"abc")[..], 100).unwrap();
+        assert_eq!(
+            hex::encode(h.sha256),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(h.decompressed_bytes, 3);
+    }
+
+    #[test]
+    fn data_after_the_gzip_stream_is_rejected() {
+        let mut data = gz(b"abc");
+        data.extend_from_slice(b"x");
+        assert!(matches!(hash_gzip(&data[..], 100), Err(GunzipError::TrailingData)));
+        // A second gzip member is trailing data too: CloudTrail writes one member.
+        let mut two = gz(b"abc");
+        two.extend_from_slice(&gz(b"def"));
+        assert!(matches!(hash_gzip(&two[..], 100), Err(GunzipError::TrailingData)));
+    }
+
+    #[test]
+    fn truncated_and_empty_streams_are_corrupt() {
+        let data = gz(&[7u8; 10_000]);
+        let cut = &data[..data.len() - 6];
+        assert!(matches!(hash_gzip(cut, 1 << 20), Err(GunzipError::Corrupt(_))));
+        assert!(matches!(hash_gzip(&b""[..], 100), Err(GunzipError::Corrupt(_))));
+        assert!(matches!(hash_gzip(&b"plain text"[..], 100), Err(GunzipError::Corrupt(_))));
+    }
+
+    #[test]
+    fn output_past_the_cap_stops_with_an_error() {
+        let data = gz(&vec![0u8; 1 << 20]);
+        assert!(matches!(
+            hash_gzip(&data[..], 1000),
+            Err(GunzipError::TooLarge { limit: 1000 })
+        ));
+        assert_eq!(gunzip_to_vec(&data[..], 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn a_failing_reader_is_a_read_error_not_corruption() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"))
+            }
+        }
+        assert!(matches!(hash_gzip(Broken, 100), Err(GunzipError::Read(_))));
+    }
+}

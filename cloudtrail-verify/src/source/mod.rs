@@ -1,0 +1,63 @@
+//! Where objects come from. The verifier reads through [`ObjectSource`] and never cares whether
+//! bytes come from S3 or from a local copy of a bucket.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+pub mod local;
+pub mod s3;
+
+pub use local::LocalDirectory;
+pub use s3::S3Source;
+
+/// One object: its user metadata (`x-amz-meta-*`, names without the prefix, lower-case) and a
+/// body to stream.
+pub struct Object {
+    /// User metadata. Digests carry `signature` and `signature-algorithm` here.
+    pub metadata: BTreeMap<String, String>,
+    /// The body as a *blocking* reader: read it off the async runtime (for instance in
+    /// `tokio::task::spawn_blocking`), where CPU-bound gunzip and hashing belong anyway.
+    pub body: Box<dyn Read + Send>,
+}
+
+/// Why an object or a listing could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The object does not exist. For evidence this means it was deleted.
+    #[error("not found")]
+    NotFound,
+    /// The store refused access: nothing can be said about the object.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// The store could not be reached or failed after retries (network, timeouts, 5xx).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A key that cannot be safely mapped onto this store (e.g. `..` segments for a directory).
+    #[error("unsafe key {0:?}")]
+    UnsafeKey(String),
+}
+
+/// A read-only store of objects addressed by bucket and key, like S3.
+#[async_trait]
+pub trait ObjectSource: Send + Sync {
+    /// Returns up to one page of keys under `prefix`, strictly after `start_after`, in ascending
+    /// byte order. An empty page means the listing is over; the next page starts after the last
+    /// key returned.
+    async fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<String>, SourceError>;
+
+    /// Returns the names of the sub-folders directly under `prefix` (which ends in `/`), without
+    /// the prefix and without the trailing `/`, sorted.
+    async fn list_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError>;
+
+    /// Opens an object for reading.
+    async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError>;
+
+    /// A short description of where objects come from, for reports (`s3://`, a directory).
+    fn describe(&self) -> String;
+}
