@@ -33,6 +33,7 @@ pub mod report;
 pub mod schema;
 pub mod signing;
 pub mod source;
+pub mod trail_api;
 pub mod verify;
 mod walk;
 
@@ -44,5 +45,6 @@ pub use report::{
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 pub use verify::{
-    Progress, TimeRange, TrailTarget, VerifyError, VerifyOptions, discover_chains, verify_trail,
+    Progress, TimeRange, TrailTarget, VerifyError, VerifyOptions, discover_chains, verify_chains,
+    verify_trail,
 };

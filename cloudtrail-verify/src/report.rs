@@ -313,7 +313,8 @@ pub enum GapKind {
     /// The chain starts after the range starts (the trail or its validation began later).
     BeforeChainStart,
     /// No digest after this time although the range goes on: logging stopped, delivery is
-    /// pending, or the newest digests were deleted. CloudTrail's signature chain cannot tell.
+    /// late, or the newest digests were deleted. CloudTrail's signature chain cannot tell, so
+    /// such a gap makes the run [`Status::Unverifiable`] rather than valid.
     AfterNewestDigest,
     /// No digest at all in the range.
     NoDigests,
@@ -437,6 +438,9 @@ pub struct Report {
     pub summary: Summary,
     /// The run's verdict: the worst status of anything checked.
     pub status: Status,
+    /// Things the reader should know that are not verdicts on files (for instance, log-file
+    /// validation is off for the trail).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -459,8 +463,16 @@ impl Report {
             .worst()
             .max(summary.logs.worst())
             .max(summary.unlisted_logs.worst());
-        // Nothing found, or anything left unchecked, is not "all valid".
-        if summary.chain_errors > 0 || summary.logs_not_checked > 0 || summary.digests.total() == 0
+        // Nothing found, anything left unchecked, or a range whose newest hours no digest
+        // covers (logging stopped, or the newest digests were deleted) is not "all valid".
+        let uncovered_tail = chains
+            .iter()
+            .flat_map(|c| &c.gaps)
+            .any(|g| g.kind == GapKind::AfterNewestDigest);
+        if summary.chain_errors > 0
+            || summary.logs_not_checked > 0
+            || summary.digests.total() == 0
+            || uncovered_tail
         {
             status = status.max(Status::Unverifiable);
         }
@@ -473,6 +485,7 @@ impl Report {
             chains,
             summary,
             status,
+            warnings: Vec::new(),
         }
     }
 

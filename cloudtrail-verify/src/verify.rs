@@ -205,6 +205,20 @@ pub async fn verify_trail(
     options: VerifyOptions,
 ) -> Result<Report, VerifyError> {
     let chains = discover_chains(source.as_ref(), target).await?;
+    Ok(verify_chains(source, keys, target, chains, range, options).await)
+}
+
+/// Verifies the given chains of `target` (as found by [`discover_chains`]) over `range`. Use it
+/// when something must happen between discovery and the walk, such as fetching the public keys
+/// of exactly the regions found.
+pub async fn verify_chains(
+    source: Arc<dyn ObjectSource>,
+    keys: KeySet,
+    target: &TrailTarget,
+    chains: Vec<ChainLayout>,
+    range: TimeRange,
+    options: VerifyOptions,
+) -> Report {
     let ctx = Arc::new(Context {
         log_limiter: Arc::new(Semaphore::new(options.concurrency.max(1))),
         source: source.clone(),
@@ -226,12 +240,12 @@ pub async fn verify_trail(
             failed
         }));
     }
-    Ok(Report::new(
+    Report::new(
         target.arn.to_string(),
         source.describe(),
         target.location.bucket.clone(),
         range.start,
         range.end,
         reports,
-    ))
+    )
 }

@@ -1,0 +1,168 @@
+//! Every flag of `ctverify`, defined and documented in one place.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use cloudtrail_verify::TrailArn;
+use std::path::PathBuf;
+
+/// Prove AWS CloudTrail log files were not modified, deleted or forged after delivery.
+///
+/// Walks the trail's digest files newest to oldest, checks each RSA signature against
+/// CloudTrail's public keys, checks every link of the hash chain and the SHA-256 of every log
+/// file.
+///
+/// Exit status: 0 everything valid; 1 something INVALID (tampering: bad hash or signature,
+/// missing file, broken chain); 2 nothing invalid but something could not be verified (access
+/// denied, network, missing key or signature, nothing found); 3 the run failed (bad arguments,
+/// unreadable key file, listing failed).
+#[derive(Debug, Parser)]
+#[command(name = "ctverify", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Hardening commands; without one, ctverify verifies a trail.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// What to verify and how.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Turn on log-file validation and SSE-KMS encryption on a trail.
+    Enable(crate::posture_cmd::EnableArgs),
+    /// Report a trail's security posture (Security Hub CloudTrail controls and more).
+    Audit(crate::posture_cmd::AuditArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines compatible with `aws cloudtrail validate-logs`, plus ctverify's stricter findings.
+    Text,
+    /// The whole report as one JSON document on stdout.
+    Json,
+}
+
+/// Flags of a verification run.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// ARN of the trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME.
+    #[arg(long, value_name = "ARN", value_parser = parse_trail_arn)]
+    pub trail: Option<TrailArn>,
+
+    /// Start of the range: RFC 3339 (offsets are converted to UTC; no offset means UTC) or a
+    /// plain date (midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<DateTime<Utc>>,
+
+    /// End of the range, same forms as --from. Default: now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<DateTime<Utc>>,
+
+    /// Verify a local copy of the trail's bucket: DIR holds one folder per bucket, DIR/BUCKET/KEY
+    /// (what `aws s3 sync s3://BUCKET DIR/BUCKET` writes). A digest's signature comes from a
+    /// sidecar KEY.metadata.json when present, otherwise from the next digest in the chain.
+    #[arg(long, value_name = "DIR")]
+    pub local: Option<PathBuf>,
+
+    /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with
+    /// PublicKeyList). Required with --local.
+    #[arg(long, value_name = "FILE")]
+    pub public_keys: Option<PathBuf>,
+
+    /// The trail's bucket. With --local, default: the only bucket folder in DIR.
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+
+    /// The trail's S3 key prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// Only this account (repeatable); for organization trails, a member account.
+    #[arg(long = "account-id", value_name = "ACCOUNT")]
+    pub account_ids: Vec<String>,
+
+    /// Only this source region (repeatable). Default: every region the trail has digests for.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+
+    /// AWS profile of the shared config files (default: the standard credential chain).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Also print a line for every valid digest and log file.
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Log files read and hashed at once.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Largest decompressed log file hashed, in bytes; a larger one is reported unverifiable
+    /// (a gzip bomb costs time, never memory).
+    #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::loghash::DEFAULT_MAX_LOG_BYTES)]
+    pub max_log_bytes: u64,
+}
+
+fn parse_trail_arn(s: &str) -> Result<TrailArn, String> {
+    s.parse().map_err(|e: cloudtrail_verify::layout::TrailArnError| e.to_string())
+}
+
+/// Parses a time: RFC 3339 with its offset converted to UTC, a date-time without offset taken
+/// as UTC, or a plain date (midnight UTC).
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(format!(
+        "{s:?} is not a time: use RFC 3339 (2026-01-01T10:00:00Z, 2026-01-01T12:00:00+02:00) or a date (2026-01-01)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_offsets_are_converted_not_replaced() {
+        assert_eq!(
+            parse_time("2026-01-01T12:00:00+02:00").unwrap().to_rfc3339(),
+            "2026-01-01T10:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-01-01").unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-01-01T05:06:07").unwrap().to_rfc3339(),
+            "2026-01-01T05:06:07+00:00"
+        );
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn flags_parse() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

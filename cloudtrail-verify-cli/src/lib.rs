@@ -1,0 +1,293 @@
+//! The `ctverify` command line as a library, so tests can run it in-process with captured
+//! output. It parses flags, builds the object source and key set, runs the `cloudtrail-verify`
+//! library and prints its report; it decides nothing about verification itself.
+
+pub mod cli;
+mod posture_cmd;
+pub mod render;
+
+use clap::Parser;
+use cli::{Cli, Command, Format, VerifyArgs};
+use cloudtrail_verify::keys::SIGNING_DELAY_MARGIN;
+use cloudtrail_verify::source::S3Source;
+use cloudtrail_verify::{
+    ChainLayout, KeySet, LocalDirectory, ObjectSource, Progress, Report, Status, TimeRange,
+    TrailTarget, VerifyOptions, aws, discover_chains, trail_api, verify_chains,
+};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+/// Exit statuses, as documented in `ctverify --help` and the README.
+pub mod exit {
+    /// Everything verified valid.
+    pub const VALID: u8 = 0;
+    /// Evidence of tampering.
+    pub const INVALID: u8 = 1;
+    /// Nothing invalid, but something could not be verified.
+    pub const UNVERIFIABLE: u8 = 2;
+    /// The run itself failed: bad arguments, unreadable inputs.
+    pub const ERROR: u8 = 3;
+}
+
+/// A run that could not happen, with the message to print.
+struct Fatal(String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+/// Runs `ctverify` with `args` (the first being the program name), writing results to `out`
+/// and findings and errors to `err`; returns the exit status.
+pub async fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let help = matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            let text = e.render().to_string();
+            let _ = if help { write!(out, "{text}") } else { write!(err, "{text}") };
+            return if help { exit::VALID } else { exit::ERROR };
+        }
+    };
+    match cli.command {
+        Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
+        Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
+        None => match run_verify(&cli.verify, out, err).await {
+            Ok(code) => code,
+            Err(Fatal(message)) => {
+                let _ = writeln!(err, "ctverify: {message}");
+                exit::ERROR
+            }
+        },
+    }
+}
+
+async fn run_verify(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Fatal> {
+    let arn = args
+        .trail
+        .clone()
+        .ok_or_else(|| Fatal("--trail ARN is required (see --help)".into()))?;
+    let from = args
+        .from
+        .ok_or_else(|| Fatal("--from TIME is required (see --help)".into()))?;
+    let to = args.to.unwrap_or_else(chrono::Utc::now);
+    let range = TimeRange::new(from, to).ok_or_else(|| {
+        Fatal(format!(
+            "--from {} is after --to {}",
+            render::display_date(from),
+            render::display_date(to)
+        ))
+    })?;
+    let mut warnings = Vec::new();
+    let (source, keys, mut target): (Arc<dyn ObjectSource>, Option<KeySet>, TrailTarget) =
+        match &args.local {
+            Some(dir) => {
+                let (source, keys, target) = local_source(args, dir, arn)?;
+                (source, Some(keys), target)
+            }
+            None => {
+                let (source, target) = s3_source(args, arn, &mut warnings).await?;
+                (source, None, target)
+            }
+        };
+    if !args.account_ids.is_empty() {
+        target.accounts = Some(args.account_ids.clone());
+    }
+    if !args.regions.is_empty() {
+        target.regions = Some(args.regions.clone());
+    }
+    let chains = discover_chains(source.as_ref(), &target).await?;
+    let keys = match keys {
+        Some(keys) => keys,
+        // Keys before any digest listing: a run that cannot check signatures fails fast.
+        None => s3_public_keys(args, &target, &chains, range).await?,
+    };
+    run_and_print(args, source, keys, &target, chains, range, warnings, out, err).await
+}
+
+/// The object source, key set and target of a run on a local copy.
+fn local_source(
+    args: &VerifyArgs,
+    dir: &std::path::Path,
+    arn: cloudtrail_verify::TrailArn,
+) -> Result<(Arc<dyn ObjectSource>, KeySet, TrailTarget), Fatal> {
+    let keys_path = args.public_keys.as_ref().ok_or_else(|| {
+        Fatal(
+            "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
+                .into(),
+        )
+    })?;
+    let key_bytes = std::fs::read(keys_path)
+        .map_err(|e| Fatal(format!("cannot read key file {}: {e}", keys_path.display())))?;
+    let keys = KeySet::from_list_public_keys_json(&key_bytes)
+        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))?;
+    let local =
+        LocalDirectory::new(dir).map_err(|e| Fatal(format!("--local {}: {e}", dir.display())))?;
+    let bucket = match &args.bucket {
+        Some(bucket) => bucket.clone(),
+        None => match local.buckets()?.as_slice() {
+            [only] => only.clone(),
+            [] => return Err(Fatal(format!("{} holds no bucket folder", dir.display()))),
+            many => {
+                return Err(Fatal(format!(
+                    "{} holds several bucket folders ({}): choose one with --bucket",
+                    dir.display(),
+                    many.join(", ")
+                )));
+            }
+        },
+    };
+    let target = TrailTarget::new(arn, bucket, args.prefix.clone());
+    Ok((Arc::new(local), keys, target))
+}
+
+/// The object source and target of a run against S3: the trail's bucket and prefix from
+/// DescribeTrails unless --bucket is given, read in the bucket's own region.
+async fn s3_source(
+    args: &VerifyArgs,
+    arn: cloudtrail_verify::TrailArn,
+    warnings: &mut Vec<String>,
+) -> Result<(Arc<dyn ObjectSource>, TrailTarget), Fatal> {
+    if args.public_keys.is_some() {
+        return Err(Fatal(
+            "--public-keys goes with --local; against S3 the keys come from ListPublicKeys".into(),
+        ));
+    }
+    let conf = aws::load_aws_config(args.profile.as_deref(), Some(&arn.region)).await;
+    let (bucket, prefix) = match &args.bucket {
+        Some(bucket) => (bucket.clone(), args.prefix.clone()),
+        None => {
+            let cloudtrail = aws_sdk_cloudtrail::Client::new(&conf);
+            let trail = trail_api::describe_trail(&cloudtrail, &arn).await?;
+            if !trail.log_file_validation {
+                warnings.push(format!(
+                    "log-file validation is off for {arn}: log files delivered while it is off \
+                     are in no digest and cannot be verified (`ctverify enable --trail {arn}`)"
+                ));
+            }
+            (trail.bucket, args.prefix.clone().or(trail.prefix))
+        }
+    };
+    let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
+    let conf = conf.into_builder().region(aws_config::Region::new(region)).build();
+    let source = S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
+    let target = TrailTarget::new(arn, bucket, prefix);
+    Ok((Arc::new(source), target))
+}
+
+/// CloudTrail's public keys for every region of `chains`, over the range plus the margin in
+/// which CloudTrail may still sign the range's last digests.
+async fn s3_public_keys(
+    args: &VerifyArgs,
+    target: &TrailTarget,
+    chains: &[ChainLayout],
+    range: TimeRange,
+) -> Result<KeySet, Fatal> {
+    let conf = aws::load_aws_config(args.profile.as_deref(), Some(&target.arn.region)).await;
+    let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let end = (range.end + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
+    let start = range.start.min(end);
+    let fetches = regions
+        .iter()
+        .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));
+    let mut keys = KeySet::new();
+    for fetched in futures::future::join_all(fetches).await {
+        for key in fetched? {
+            keys.insert(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Runs the verification and prints the report; returns the exit status.
+async fn run_and_print(
+    args: &VerifyArgs,
+    source: Arc<dyn ObjectSource>,
+    keys: KeySet,
+    target: &TrailTarget,
+    chains: Vec<ChainLayout>,
+    range: TimeRange,
+    warnings: Vec<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Fatal> {
+    let text = args.format == Format::Text;
+    if text {
+        render::write_header(out, &target.arn.to_string(), range.start, range.end)?;
+    }
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(ProgressBar::new);
+    let options = VerifyOptions {
+        concurrency: usize::from(args.concurrency),
+        max_log_bytes: args.max_log_bytes,
+        // Valid entries are only needed when they are printed.
+        keep_valid_entries: args.verbose || !text,
+        progress: bar.clone().map(|b| b as Arc<dyn Progress>),
+        ..VerifyOptions::default()
+    };
+    let mut report = verify_chains(source, keys, target, chains, range, options).await;
+    report.warnings.extend(warnings);
+    if let Some(bar) = bar {
+        bar.bar.finish_and_clear();
+    }
+    if text {
+        render::TextRenderer::new(out, err, args.verbose).write_report(&report)?;
+    } else {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    }
+    Ok(exit_status(&report))
+}
+
+fn exit_status(report: &Report) -> u8 {
+    match report.status {
+        Status::Valid => exit::VALID,
+        Status::Invalid => exit::INVALID,
+        Status::Unverifiable => exit::UNVERIFIABLE,
+    }
+}
+
+/// A progress bar on stderr: files, bytes, rate.
+struct ProgressBar {
+    bar: indicatif::ProgressBar,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl ProgressBar {
+    fn new() -> Arc<Self> {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {pos} log files, {msg} verified [{elapsed_precise}]",
+        ) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Arc::new(ProgressBar {
+            bar,
+            bytes: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+}
+
+impl Progress for ProgressBar {
+    fn log_verified(&self, _compressed: u64, decompressed: u64) {
+        use std::sync::atomic::Ordering;
+        let total = self.bytes.fetch_add(decompressed, Ordering::Relaxed) + decompressed;
+        self.bar.inc(1);
+        let seconds = self.bar.elapsed().as_secs_f64().max(0.001);
+        self.bar.set_message(format!(
+            "{} ({}/s)",
+            indicatif::HumanBytes(total),
+            indicatif::HumanBytes((total as f64 / seconds) as u64)
+        ));
+    }
+}

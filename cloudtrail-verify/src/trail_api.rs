@@ -1,0 +1,197 @@
+//! What the AWS APIs say about a trail: where it writes (DescribeTrails), in which region its
+//! bucket lives (GetBucketLocation) and CloudTrail's public keys (ListPublicKeys).
+
+use crate::keys::{KeyError, PublicKey};
+use crate::layout::TrailArn;
+use aws_config::{Region, SdkConfig};
+use aws_sdk_s3::error::DisplayErrorContext;
+use chrono::{DateTime, Utc};
+
+/// Why an API call needed before verification failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrailApiError {
+    /// DescribeTrails failed.
+    #[error("DescribeTrails for {arn} failed: {message}")]
+    Describe {
+        /// The trail.
+        arn: String,
+        /// The SDK's error.
+        message: String,
+    },
+    /// The trail does not exist (or is not visible with these credentials).
+    #[error("no trail {0} (check the ARN, the account and --profile; or give --bucket)")]
+    NoSuchTrail(String),
+    /// ListPublicKeys failed in a region.
+    #[error("ListPublicKeys in {region} failed: {message}")]
+    PublicKeys {
+        /// The region.
+        region: String,
+        /// The SDK's error.
+        message: String,
+    },
+    /// A key ListPublicKeys returned could not be used.
+    #[error("ListPublicKeys in {region} returned an unusable key: {source}")]
+    BadKey {
+        /// The region.
+        region: String,
+        /// Why.
+        source: KeyError,
+    },
+    /// GetBucketLocation failed.
+    #[error("GetBucketLocation for {bucket} failed: {message}")]
+    BucketLocation {
+        /// The bucket.
+        bucket: String,
+        /// The SDK's error.
+        message: String,
+    },
+}
+
+/// What DescribeTrails says about a trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailDescription {
+    /// Bucket it delivers to.
+    pub bucket: String,
+    /// Key prefix.
+    pub prefix: Option<String>,
+    /// Home region.
+    pub home_region: String,
+    /// Multi-region trail.
+    pub multi_region: bool,
+    /// Organization trail.
+    pub organization: bool,
+    /// Log-file validation on.
+    pub log_file_validation: bool,
+}
+
+/// Describes a trail by ARN, shadow trails included (a multi-region trail seen from another
+/// region), with a CloudTrail client of the trail's home region.
+pub async fn describe_trail(
+    client: &aws_sdk_cloudtrail::Client,
+    arn: &TrailArn,
+) -> Result<TrailDescription, TrailApiError> {
+    let arn_text = arn.to_string();
+    let answer = client
+        .describe_trails()
+        .trail_name_list(&arn_text)
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|e| TrailApiError::Describe {
+            arn: arn_text.clone(),
+            message: DisplayErrorContext(&e).to_string(),
+        })?;
+    let trail = answer
+        .trail_list()
+        .iter()
+        .find(|t| t.trail_arn() == Some(arn_text.as_str()) || t.name() == Some(arn.name.as_str()))
+        .ok_or_else(|| TrailApiError::NoSuchTrail(arn_text.clone()))?;
+    let bucket = trail
+        .s3_bucket_name()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| TrailApiError::NoSuchTrail(arn_text.clone()))?;
+    Ok(TrailDescription {
+        bucket: bucket.to_owned(),
+        prefix: trail.s3_key_prefix().filter(|p| !p.is_empty()).map(str::to_owned),
+        home_region: trail.home_region().unwrap_or(&arn.region).to_owned(),
+        multi_region: trail.is_multi_region_trail().unwrap_or(false),
+        organization: trail.is_organization_trail().unwrap_or(false),
+        log_file_validation: trail.log_file_validation_enabled().unwrap_or(false),
+    })
+}
+
+/// The region of a bucket. An empty or absent location constraint means us-east-1, and the
+/// legacy `EU` means eu-west-1.
+pub async fn bucket_region(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<String, TrailApiError> {
+    let answer = client
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| TrailApiError::BucketLocation {
+            bucket: bucket.to_owned(),
+            message: DisplayErrorContext(&e).to_string(),
+        })?;
+    Ok(region_of_location(answer.location_constraint().map(|c| c.as_str())))
+}
+
+/// Maps a GetBucketLocation answer onto a region.
+pub fn region_of_location(constraint: Option<&str>) -> String {
+    match constraint {
+        None | Some("") => "us-east-1".into(),
+        Some("EU") => "eu-west-1".into(),
+        Some(region) => region.into(),
+    }
+}
+
+/// Fetches CloudTrail's public keys for `region` valid at some time within `[start, end]`,
+/// following `NextToken` through every page.
+pub async fn fetch_public_keys(
+    conf: &SdkConfig,
+    region: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<PublicKey>, TrailApiError> {
+    let client = aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(conf)
+            .region(Region::new(region.to_owned()))
+            .build(),
+    );
+    let fail = |message: String| TrailApiError::PublicKeys {
+        region: region.to_owned(),
+        message,
+    };
+    let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let answer = client
+            .list_public_keys()
+            .start_time(to_smithy(start))
+            .end_time(to_smithy(end))
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+        for key in answer.public_key_list() {
+            let fingerprint = key.fingerprint().unwrap_or_default();
+            let der = key.value().map(|v| v.as_ref()).unwrap_or_default();
+            let time = |t: Option<&aws_smithy_types::DateTime>| {
+                t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+            };
+            let (Some(from), Some(to)) = (
+                time(key.validity_start_time()),
+                time(key.validity_end_time()),
+            ) else {
+                return Err(fail(format!("key {fingerprint} has no validity window")));
+            };
+            let key = PublicKey::from_der(fingerprint, der, from, to, Some(region.to_owned()))
+                .map_err(|source| TrailApiError::BadKey {
+                    region: region.to_owned(),
+                    source,
+                })?;
+            keys.push(key);
+        }
+        match answer.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_bucket_location_means_us_east_1() {
+        assert_eq!(region_of_location(None), "us-east-1");
+        assert_eq!(region_of_location(Some("")), "us-east-1");
+        assert_eq!(region_of_location(Some("EU")), "eu-west-1");
+        assert_eq!(region_of_location(Some("ap-south-2")), "ap-south-2");
+    }
+}
