@@ -235,14 +235,23 @@ impl ChainLayout {
 
     /// Whether `key` is a log file of this chain: under its log folder, with CloudTrail's name.
     pub fn is_log_key(&self, key: &str) -> bool {
-        key.strip_prefix(&self.log_folder())
-            .and_then(|rest| rest.rsplit_once('/'))
-            .is_some_and(|(_, name)| {
-                name.starts_with(&format!(
-                    "{}_CloudTrail_{}_",
-                    self.chain.account_id, self.chain.region
-                )) && name.ends_with(".json.gz")
-            })
+        self.log_key_time(key).is_some()
+    }
+
+    /// The time a log file of this chain is named after
+    /// (`ACCT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz`); `None` for any other key.
+    pub fn log_key_time(&self, key: &str) -> Option<DateTime<Utc>> {
+        let (_, name) = key.strip_prefix(&self.log_folder())?.rsplit_once('/')?;
+        let rest = name
+            .strip_prefix(&format!(
+                "{}_CloudTrail_{}_",
+                self.chain.account_id, self.chain.region
+            ))?
+            .strip_suffix(".json.gz")?;
+        let (stamp, _unique) = rest.split_once('_')?;
+        NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
+            .ok()
+            .map(|t| t.and_utc())
     }
 }
 

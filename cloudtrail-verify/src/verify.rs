@@ -49,6 +49,9 @@ pub struct VerifyOptions {
     pub now: DateTime<Utc>,
     /// How long after its hour a digest may still be on its way.
     pub delivery_grace: TimeDelta,
+    /// Look for log files in the covered hours that no digest lists (one listing per day and
+    /// chain).
+    pub check_unlisted_logs: bool,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
 }
@@ -62,6 +65,7 @@ impl Default for VerifyOptions {
             keep_valid_entries: true,
             now: Utc::now(),
             delivery_grace: TimeDelta::hours(1),
+            check_unlisted_logs: true,
             progress: None,
         }
     }

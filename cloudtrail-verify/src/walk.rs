@@ -27,7 +27,7 @@ use crate::signing::{SignatureError, signing_string, verify_signature};
 use crate::source::{ObjectSource, SourceError};
 use crate::verify::{TimeRange, VerifyOptions};
 use chrono::{DateTime, TimeDelta, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -36,6 +36,10 @@ use tokio::task::JoinHandle;
 const DIGEST_PERIOD: TimeDelta = TimeDelta::hours(1);
 /// Digests fetched ahead of the walk, so that S3 round trips overlap.
 const DIGEST_PREFETCH: usize = 8;
+/// A log file is looked for in the digests of the hour it is named after, but CloudTrail may
+/// list it in a neighbouring hour's digest. Log files this close to the edge of what valid
+/// digests cover are not called unlisted: the digest listing them may be just outside.
+const UNLISTED_EDGE_MARGIN: TimeDelta = TimeDelta::minutes(30);
 
 /// What the walk shares across chains.
 pub(crate) struct Context {
@@ -88,6 +92,10 @@ struct Walker {
     prefetched: HashMap<String, JoinHandle<Fetched>>,
     report: ChainReport,
     log_tasks: Vec<(usize, Vec<JoinHandle<LogReport>>)>,
+    /// Every log key any parsed digest lists, to find log files no digest lists.
+    listed_logs: HashSet<String>,
+    /// The time spans of valid digests.
+    covered: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Verifies one chain over `range`.
@@ -104,9 +112,16 @@ pub(crate) async fn walk_chain(
         range,
         prefetched: HashMap::new(),
         log_tasks: Vec::new(),
+        listed_logs: HashSet::new(),
+        covered: Vec::new(),
     };
     match walker.list_digests().await {
-        Ok(listed) => walker.walk(listed).await,
+        Ok(listed) => {
+            walker.walk(listed).await;
+            if walker.ctx.options.check_unlisted_logs {
+                walker.find_unlisted_logs().await;
+            }
+        }
         Err(e) => walker.report.error = Some(format!("listing digest files failed: {e}")),
     }
     walker.finish().await
@@ -450,10 +465,13 @@ impl Walker {
     /// Starts checking the log files a digest lists. Those of a digest that is not valid are
     /// only counted as not checked: its listing is not evidence of anything.
     fn start_log_checks(&mut self, index: usize, digest: &DigestFile, digest_valid: bool) {
+        self.listed_logs
+            .extend(digest.log_files.iter().map(|l| l.s3_object.clone()));
         if !digest_valid {
             self.report.digests[index].logs_not_checked = digest.log_files.len() as u64;
             return;
         }
+        self.covered.push((digest.start_time, digest.end_time));
         let tasks = digest
             .log_files
             .iter()
@@ -463,6 +481,64 @@ impl Walker {
             })
             .collect();
         self.log_tasks.push((index, tasks));
+    }
+
+    /// Lists the chain's log folder over the hours valid digests cover and reports every log
+    /// file no digest lists: a planted file is tampering too.
+    async fn find_unlisted_logs(&mut self) {
+        let mut spans = std::mem::take(&mut self.covered);
+        spans.sort();
+        let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let inner: Vec<_> = merged
+            .into_iter()
+            .map(|(a, b)| (a + UNLISTED_EDGE_MARGIN, b - UNLISTED_EDGE_MARGIN))
+            .filter(|(a, b)| a < b)
+            .collect();
+        let (Some(first), Some(last)) = (inner.first(), inner.last()) else {
+            return;
+        };
+        let bucket = self.layout.location.bucket.clone();
+        let mut day = first.0.date_naive();
+        while day <= last.1.date_naive() {
+            let folder = format!("{}{}/", self.layout.log_folder(), day.format("%Y/%m/%d"));
+            let mut after: Option<String> = None;
+            loop {
+                let page = match self.ctx.source.list_keys(&bucket, &folder, after.as_deref()).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        self.report.error = Some(format!(
+                            "listing log files under {folder} to find unlisted ones failed: {e}"
+                        ));
+                        return;
+                    }
+                };
+                let Some(last_key) = page.last().cloned() else {
+                    break;
+                };
+                for key in page {
+                    let planted = self.layout.log_key_time(&key).is_some_and(|t| {
+                        inner.iter().any(|(a, b)| *a <= t && t < *b)
+                    }) && !self.listed_logs.contains(&key);
+                    if planted {
+                        self.report.unlisted_logs.push(LogReport::new(
+                            &bucket,
+                            &key,
+                            Some(LogProblem::NotListed),
+                            0,
+                        ));
+                    }
+                }
+                after = Some(last_key);
+            }
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+        }
     }
 
     async fn finish(mut self) -> ChainReport {
