@@ -1,0 +1,570 @@
+//! End-to-end verification of local copies of trails (`ctverify --local`): one test per outcome,
+//! each tampering with a freshly generated trail in the way its name says.
+
+use ctverify_fixtures::spec::{ChainRestart, DigestFault, DigestFaultKind, DigestPos, LogBomb, LogPos};
+use ctverify_fixtures::tamper::{self, ResignFingerprint};
+use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec, sample};
+use ctverify_tests::trail::{GeneratedTrail, digest_problems, local_args, log_verdict, run_ctverify};
+
+const VALID: u8 = 0;
+const INVALID: u8 = 1;
+const UNVERIFIABLE: u8 = 2;
+const ERROR: u8 = 3;
+
+/// Four hourly digests of three log files each.
+fn spec() -> TrailSpec {
+    TrailSpec {
+        digests: 4,
+        logs_per_digest: 3,
+        ..TrailSpec::default()
+    }
+}
+
+#[tokio::test]
+async fn the_bundled_sample_verifies_valid_with_aws_cli_summary_lines() {
+    let manifest = sample::sample_manifest().unwrap();
+    let args = local_args(
+        &manifest,
+        &sample::sample_trail_dir(),
+        &sample::sample_public_keys_path(),
+    );
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "Validating log files for trail arn:aws:cloudtrail:us-east-1:111122223333:trail/sample-trail \
+         between 2026-01-01T00:00:00Z and 2026-01-01T06:00:00Z\n\n\
+         Results requested for 2026-01-01T00:00:00Z to 2026-01-01T06:00:00Z\n\
+         Results found for 2026-01-01T00:00:00Z to 2026-01-01T06:00:00Z:\n\n\
+         6/6 digest files valid\n15/15 log files valid\n\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+#[tokio::test]
+async fn an_untouched_trail_is_valid_and_every_file_is_listed_with_verbose() {
+    let trail = GeneratedTrail::new(&spec());
+    let run = trail.verify(&["--verbose"]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    run.assert_line(&["12/12 log files valid"]);
+    for i in 0..4 {
+        run.assert_line(&["Digest file", &trail.digest(i), "valid"]);
+        run.assert_line(&["Log file", &trail.log(i, 2), "valid"]);
+    }
+}
+
+#[tokio::test]
+async fn a_modified_log_file_is_invalid_for_a_hash_mismatch() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(1, 0)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&["Log file", &trail.log(1, 0), "INVALID: hash value doesn't match"]);
+    run.assert_line(&["4/4 digest files valid"]);
+    run.assert_line(&["11/12 log files valid, 1/12 log files INVALID"]);
+}
+
+#[tokio::test]
+async fn a_deleted_log_file_is_invalid_not_found() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::delete_log(&trail.copy(), trail.bucket(), &trail.log(2, 1)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&["Log file", &trail.log(2, 1), "INVALID: not found"]);
+}
+
+#[tokio::test]
+async fn a_modified_digest_fails_its_signature_and_its_logs_are_not_counted_valid() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::modify_digest_body(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    let problems = digest_problems(&report, &trail.digest(1));
+    assert!(problems.contains(&"signature_mismatch".to_string()), "{problems:?}");
+    // The newer digest recorded the original's hash: the link is broken too.
+    assert!(problems.contains(&"previous_hash_mismatch".to_string()), "{problems:?}");
+    assert_eq!(report["summary"]["logs"]["valid"], 9);
+    assert_eq!(report["summary"]["logs_not_checked"], 3);
+    let run = trail.verify(&[]).await;
+    run.assert_line(&["Digest file", &trail.digest(1), "INVALID: signature verification failed"]);
+    run.assert_line(&["3/4 digest files valid, 1/4 digest files INVALID"]);
+    run.assert_line(&["9/9 log files valid"]);
+    run.assert_line(&["3 log files not checked"]);
+}
+
+#[tokio::test]
+async fn a_wrong_signature_in_the_metadata_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::corrupt_digest_signature(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&["Digest file", &trail.digest(3), "INVALID: signature verification failed"]);
+}
+
+#[tokio::test]
+async fn a_digest_signed_with_another_key_under_the_same_fingerprint_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::resign_digest(
+        &trail.copy(),
+        trail.bucket(),
+        &trail.digest(3),
+        &TestKey::other_key(),
+        ResignFingerprint::Keep,
+    )
+    .unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(digest_problems(&report, &trail.digest(3)), ["signature_mismatch"]);
+}
+
+#[tokio::test]
+async fn a_deleted_digest_is_invalid_not_found() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&["Digest file", &trail.digest(1), "INVALID: not found"]);
+    run.assert_line(&["3/4 digest files valid, 1/4 digest files INVALID"]);
+}
+
+#[tokio::test]
+async fn two_consecutive_deleted_digests_are_two_findings() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        digests: 5,
+        ..spec()
+    });
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(2)).unwrap();
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    // The first is named by the newer digest; the second's key follows from the hourly cadence.
+    assert_eq!(digest_problems(&report, &trail.digest(2)), ["not_found"]);
+    assert_eq!(digest_problems(&report, &trail.digest(1)), ["not_found"]);
+    assert_eq!(report["summary"]["digests"]["invalid"], 2);
+    assert_eq!(report["summary"]["digests"]["valid"], 3);
+    let inferred: Vec<_> = ctverify_tests::trail::digests(&report)
+        .filter(|d| d["problems"][0]["inferred"] == true)
+        .map(|d| d["key"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(inferred, [trail.digest(1)]);
+}
+
+#[tokio::test]
+async fn three_consecutive_deleted_digests_are_three_findings() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        digests: 6,
+        ..spec()
+    });
+    for i in [1, 2, 3] {
+        tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(i)).unwrap();
+    }
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(report["summary"]["digests"]["invalid"], 3);
+    for i in [1, 2, 3] {
+        assert_eq!(digest_problems(&report, &trail.digest(i)), ["not_found"], "digest {i}");
+    }
+}
+
+#[tokio::test]
+async fn the_newest_digests_missing_from_a_past_range_make_the_run_unverifiable() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&["No digest files after 2026-01-01T03:00:00Z"]);
+    run.assert_line(&["3/3 digest files valid"]);
+}
+
+#[tokio::test]
+async fn a_digest_copied_over_another_key_has_moved() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::copy_digest(&trail.copy(), trail.bucket(), &trail.digest(1), &trail.digest(2)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&[
+        "Digest file",
+        &trail.digest(2),
+        "INVALID: has been moved from its original location",
+    ]);
+}
+
+#[tokio::test]
+async fn a_digest_copied_to_a_key_the_chain_never_reaches_is_still_checked() {
+    let trail = GeneratedTrail::new(&spec());
+    // An extra key between two hours, in the same folder: the chain skips it.
+    let stray = trail.digest(1).replace("T020000Z", "T023000Z");
+    tamper::copy_digest(&trail.copy(), trail.bucket(), &trail.digest(1), &stray).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(digest_problems(&report, &stray), ["moved"]);
+}
+
+#[tokio::test]
+async fn a_chain_restart_is_a_coverage_gap_not_tampering() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        digests: 5,
+        restarts: vec![ChainRestart {
+            at: 3,
+            gap: chrono::TimeDelta::hours(2),
+        }],
+        ..spec()
+    });
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    let restart = &trail.manifest.chains[0].digests[3];
+    let before = &trail.manifest.chains[0].digests[2];
+    run.assert_line(&[
+        "No log files were delivered by CloudTrail between",
+        &ctverify_fixtures::format_time(&before.end_time),
+        &ctverify_fixtures::format_time(&restart.start_time),
+    ]);
+    run.assert_line(&["5/5 digest files valid"]);
+}
+
+#[tokio::test]
+async fn a_digest_with_no_log_files_is_valid() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        empty_digests: [1, 2].into(),
+        ..spec()
+    });
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    run.assert_line(&["6/6 log files valid"]);
+}
+
+#[tokio::test]
+async fn data_after_the_gzip_stream_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::append_after_log_gzip(&trail.copy(), trail.bucket(), &trail.log(0, 0), b"extra").unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&[
+        "Log file",
+        &trail.log(0, 0),
+        "INVALID: unexpected data after end of compressed stream",
+    ]);
+}
+
+#[tokio::test]
+async fn a_truncated_gzip_is_invalid_format() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::truncate_log(&trail.copy(), trail.bucket(), &trail.log(3, 2)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&["Log file", &trail.log(3, 2), "INVALID: invalid format"]);
+}
+
+#[tokio::test]
+async fn a_digest_that_is_not_json_is_invalid_format() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::replace_digest_with_non_json(&trail.copy(), trail.bucket(), &trail.digest(2)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID);
+    run.assert_line(&["Digest file", &trail.digest(2), "INVALID: invalid format"]);
+}
+
+#[tokio::test]
+async fn a_missing_sidecar_is_covered_by_the_chain_except_for_the_newest_digest() {
+    let trail = GeneratedTrail::new(&spec());
+    // An older digest's signature is carried by the next digest: still verified.
+    tamper::remove_digest_sidecar(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    // The newest digest has nothing to carry its signature: said plainly, never valid.
+    tamper::remove_digest_sidecar(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, UNVERIFIABLE);
+    run.assert_line(&["Digest file", &trail.digest(3), "UNVERIFIABLE: no signature"]);
+    run.assert_line(&["3/4 digest files valid, 1/4 digest files UNVERIFIABLE"]);
+    run.assert_line(&["3 log files not checked"]);
+}
+
+#[tokio::test]
+async fn an_unknown_fingerprint_is_unverifiable() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::resign_digest(
+        &trail.copy(),
+        trail.bucket(),
+        &trail.digest(3),
+        &TestKey::other_key(),
+        ResignFingerprint::Set(PublicKeyForm::Pkcs1),
+    )
+    .unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Digest file",
+        &trail.digest(3),
+        "UNVERIFIABLE: public key not found in region us-east-1 for fingerprint",
+        &TestKey::other_key().fingerprint(PublicKeyForm::Pkcs1),
+    ]);
+}
+
+#[tokio::test]
+async fn a_key_outside_its_validity_window_is_invalid() {
+    let start = TrailSpec::default().start;
+    let trail = GeneratedTrail::new(&TrailSpec {
+        key_validity: Some((start - chrono::TimeDelta::days(30), start - chrono::TimeDelta::days(1))),
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    for i in 0..4 {
+        assert_eq!(
+            digest_problems(&report, &trail.digest(i)),
+            ["key_not_valid_at_signing_time"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_served_as_subject_public_key_info_verifies() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        key_form: PublicKeyForm::Spki,
+        ..spec()
+    });
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+}
+
+#[tokio::test]
+async fn a_wrong_previous_digest_hash_breaks_the_link() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest: 2 },
+            kind: DigestFaultKind::WrongPreviousHash,
+        }],
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    // Digest 2 is validly signed but names the wrong hash for digest 1: the link is broken.
+    assert_eq!(digest_problems(&report, &trail.digest(1)), ["previous_hash_mismatch"]);
+    assert!(digest_problems(&report, &trail.digest(2)).is_empty());
+}
+
+#[tokio::test]
+async fn a_wrong_previous_digest_signature_breaks_the_link() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest: 2 },
+            kind: DigestFaultKind::WrongPreviousSignature,
+        }],
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(
+        digest_problems(&report, &trail.digest(1)),
+        ["previous_signature_mismatch"]
+    );
+}
+
+#[tokio::test]
+async fn a_digest_naming_another_account_is_invalid() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest: 1 },
+            kind: DigestFaultKind::WrongAccountId,
+        }],
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(digest_problems(&report, &trail.digest(1)), ["wrong_account"]);
+}
+
+#[tokio::test]
+async fn an_unknown_signature_algorithm_is_invalid() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest: 0 },
+            kind: DigestFaultKind::WrongSignatureAlgorithmField,
+        }],
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(
+        digest_problems(&report, &trail.digest(0)),
+        ["unknown_signature_algorithm"]
+    );
+}
+
+#[tokio::test]
+async fn a_digest_that_does_not_start_where_the_older_one_ends_breaks_continuity() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest: 2 },
+            kind: DigestFaultKind::StartTimeMismatch,
+        }],
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(digest_problems(&report, &trail.digest(1)), ["time_discontinuity"]);
+}
+
+#[tokio::test]
+async fn a_log_entry_with_an_unknown_hash_algorithm_is_invalid() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest: 1 },
+            kind: DigestFaultKind::WrongLogHashAlgorithm,
+        }],
+        ..spec()
+    });
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    let verdicts: Vec<_> = (0..3)
+        .filter_map(|j| log_verdict(&report, &trail.log(1, j)))
+        .collect();
+    assert!(
+        verdicts
+            .iter()
+            .any(|(s, k)| s == "invalid" && k.as_deref() == Some("bad_digest_entry")),
+        "{verdicts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_range_with_no_digests_is_unverifiable() {
+    let trail = GeneratedTrail::new(&spec());
+    let mut args = trail.args();
+    let from = args.iter().position(|a| a == "--from").unwrap();
+    args[from + 1] = "2027-01-01T00:00:00Z".into();
+    args[from + 3] = "2027-01-02T00:00:00Z".into();
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&["No digests found"]);
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_unverifiable_not_an_out_of_memory() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        bombs: vec![LogBomb {
+            at: LogPos { chain: 0, digest: 1, log: 0 },
+            decompressed_bytes: 64 << 20,
+        }],
+        ..spec()
+    });
+    // Within the cap, the bomb is just a large valid file.
+    assert_eq!(trail.verify(&[]).await.code, VALID);
+    let run = trail.verify(&["--max-log-bytes", "1000000"]).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Log file",
+        &trail.log(1, 0),
+        "UNVERIFIABLE: decompressed size exceeds 1000000 bytes",
+    ]);
+}
+
+#[tokio::test]
+async fn a_log_file_no_digest_lists_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    // A CloudTrail-shaped name in the middle of a covered hour, that no digest lists.
+    let genuine = trail.log(1, 1);
+    let planted = format!("{}PLANTEDPLANTED00.json.gz", &genuine[..genuine.len() - 24]);
+    tamper::plant_log(&trail.copy(), trail.bucket(), &planted, 7).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID);
+    assert_eq!(
+        log_verdict(&report, &planted),
+        Some(("invalid".into(), Some("not_listed".into())))
+    );
+    assert_eq!(report["summary"]["unlisted_logs"]["invalid"], 1);
+}
+
+#[tokio::test]
+async fn json_output_carries_every_file_and_the_summary() {
+    let trail = GeneratedTrail::new(&spec());
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, VALID);
+    assert_eq!(report["status"], "valid");
+    assert_eq!(report["summary"]["digests"]["valid"], 4);
+    assert_eq!(report["summary"]["logs"]["valid"], 12);
+    assert_eq!(ctverify_tests::trail::digests(&report).count(), 4);
+    assert_eq!(
+        log_verdict(&report, &trail.log(0, 0)),
+        Some(("valid".into(), None))
+    );
+}
+
+#[tokio::test]
+async fn an_organization_trail_with_a_prefix_and_several_regions_verifies_every_chain() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        prefix: Some("org/logs".into()),
+        org_id: Some("o-abcdefghij".into()),
+        accounts: vec!["111111111111".into(), "222222222222".into()],
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..spec()
+    });
+    let (code, report) = trail.report(&["--prefix", "org/logs"]).await;
+    assert_eq!(code, VALID, "{report}");
+    assert_eq!(report["chains"].as_array().map(Vec::len), Some(4));
+    assert_eq!(report["summary"]["digests"]["valid"], 16);
+    // Narrowed to one account and region.
+    let (code, report) = trail
+        .report(&["--prefix", "org/logs", "--account-id", "222222222222", "--region", "eu-west-1"])
+        .await;
+    assert_eq!(code, VALID);
+    assert_eq!(report["chains"].as_array().map(Vec::len), Some(1));
+    assert_eq!(report["chains"][0]["chain"]["region"], "eu-west-1");
+}
+
+#[tokio::test]
+async fn the_report_does_not_depend_on_concurrency() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        digests: 6,
+        logs_per_digest: 8,
+        ..spec()
+    });
+    tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(2, 3)).unwrap();
+    tamper::delete_log(&trail.copy(), trail.bucket(), &trail.log(4, 0)).unwrap();
+    let one = trail.verify(&["--verbose", "--concurrency", "1"]).await;
+    let many = trail.verify(&["--verbose", "--concurrency", "64"]).await;
+    assert_eq!(one.code, INVALID);
+    assert_eq!(one.stdout, many.stdout);
+    assert_eq!(one.stderr, many.stderr);
+}
+
+#[tokio::test]
+async fn bad_arguments_are_clear_errors() {
+    let trail = GeneratedTrail::new(&spec());
+    let with = |flag: &str, value: &str| {
+        let mut args = trail.args();
+        let i = args.iter().position(|a| a == flag).unwrap();
+        args[i + 1] = value.into();
+        args
+    };
+    let cases = [
+        (with("--trail", "arn:aws:s3:::bucket"), "not a trail ARN"),
+        (with("--from", "yesterday"), "is not a time"),
+        (with("--from", "2030-01-01T00:00:00Z"), "is after --to"),
+        (with("--local", "/nonexistent/dir"), "--local /nonexistent/dir"),
+        (with("--public-keys", "/nonexistent/keys.json"), "cannot read key file"),
+    ];
+    for (args, message) in cases {
+        let run = run_ctverify(&args).await;
+        assert_eq!(run.code, ERROR, "{args:?}");
+        assert!(run.stderr.contains(message), "{message}: {}", run.stderr);
+    }
+    let run = run_ctverify(&["ctverify".to_string()]).await;
+    assert_eq!(run.code, ERROR);
+    assert!(run.stderr.contains("--trail ARN is required"));
+}
+
+#[tokio::test]
+async fn time_offsets_are_converted_to_utc() {
+    let trail = GeneratedTrail::new(&spec());
+    let mut args = trail.args();
+    let i = args.iter().position(|a| a == "--from").unwrap();
+    args[i + 1] = "2026-01-01T02:00:00+02:00".into(); // = 2026-01-01T00:00:00Z
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["Results requested for 2026-01-01T00:00:00Z"]);
+}
