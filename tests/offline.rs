@@ -568,3 +568,30 @@ async fn time_offsets_are_converted_to_utc() {
     assert_eq!(run.code, VALID, "{run:?}");
     run.assert_line(&["Results requested for 2026-01-01T00:00:00Z"]);
 }
+
+#[tokio::test]
+async fn a_digest_pointing_forward_in_time_cannot_make_the_walk_loop() {
+    let trail = GeneratedTrail::new(&spec());
+    let (older, newest) = (trail.digest(1), trail.digest(3));
+    let escaped = |k: &str| k.replace('/', "\\/");
+    tamper::edit_digest(&trail.copy(), trail.bucket(), &older, |body| {
+        let text = String::from_utf8(body).unwrap();
+        let pointer = format!("\"previousDigestS3Object\":\"{}\"", escaped(&trail.digest(0)));
+        assert!(text.contains(&pointer), "{text}");
+        text.replace(
+            &pointer,
+            &format!("\"previousDigestS3Object\":\"{}\"", escaped(&newest)),
+        )
+        .into_bytes()
+    })
+    .unwrap();
+    let run = tokio::time::timeout(std::time::Duration::from_secs(20), trail.report(&[]))
+        .await
+        .expect("the walk ends");
+    let (code, report) = run;
+    assert_eq!(code, INVALID);
+    assert!(digest_problems(&report, &older).contains(&"signature_mismatch".to_string()));
+    // The digest it no longer points to is still verified, on its own.
+    assert!(digest_problems(&report, &trail.digest(0)).is_empty());
+    assert_eq!(ctverify_tests::trail::digests(&report).filter(|d| d["key"] == newest).count(), 1);
+}

@@ -96,6 +96,8 @@ struct Walker {
     listed_logs: HashSet<String>,
     /// The time spans of valid digests.
     covered: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Digests already fetched, so that a reference back to one cannot make the walk loop.
+    visited: HashSet<(String, String)>,
 }
 
 /// Verifies one chain over `range`.
@@ -114,6 +116,7 @@ pub(crate) async fn walk_chain(
         log_tasks: Vec::new(),
         listed_logs: HashSet::new(),
         covered: Vec::new(),
+        visited: HashSet::new(),
     };
     match walker.list_digests().await {
         Ok(listed) => {
@@ -138,7 +141,11 @@ impl Walker {
         let mut after = self.layout.digest_key(first - TimeDelta::minutes(1));
         let mut listed = Vec::new();
         loop {
-            let page = self.ctx.source.list_keys(bucket, &folder, Some(&after)).await?;
+            let page = self
+                .ctx
+                .source
+                .list_keys(bucket, &folder, Some(&after))
+                .await?;
             let Some(last_key) = page.last().cloned() else {
                 break;
             };
@@ -189,6 +196,16 @@ impl Walker {
 
         loop {
             let (fetch_bucket, key, link) = match expect.take() {
+                // A reference to a digest already walked would loop: a genuine chain only goes
+                // back in time. The digest naming it is reported by its own checks.
+                Some(exp)
+                    if self
+                        .visited
+                        .contains(&(exp.reference.bucket.clone(), exp.reference.key.clone())) =>
+                {
+                    previous_segment = Some(SegmentEnd::Broken);
+                    continue;
+                }
                 Some(exp) => {
                     // Listed digests newer than the one the chain names are not on the chain:
                     // verify them on their own so nothing listed goes unchecked.
@@ -200,7 +217,11 @@ impl Walker {
                     if stack.last().is_some_and(|top| top.key == exp.reference.key) {
                         stack.pop();
                     }
-                    (exp.reference.bucket.clone(), exp.reference.key.clone(), Some(exp))
+                    (
+                        exp.reference.bucket.clone(),
+                        exp.reference.key.clone(),
+                        Some(exp),
+                    )
                 }
                 None => match stack.pop() {
                     Some(top) => (bucket.clone(), top.key, None),
@@ -208,6 +229,7 @@ impl Walker {
                 },
             };
             self.prefetch(&bucket, &stack);
+            self.visited.insert((fetch_bucket.clone(), key.clone()));
             let fetched = self.fetch(&fetch_bucket, &key).await;
 
             if let (Fetched::Failed(DigestProblem::NotFound { .. }), Some(exp)) = (&fetched, &link)
@@ -217,16 +239,22 @@ impl Walker {
                 missing.end_time = Some(exp.newer_start);
                 missing.push(DigestProblem::NotFound { inferred: false });
                 self.report.digests.push(missing);
-                let floor = stack
-                    .last()
-                    .map_or(self.range.start, |older| older.end_time.max(self.range.start));
-                self.report_missing_hours(&bucket, exp.newer_start, floor);
+                // Further missing hours are inferred only from a valid digest's times: an
+                // invalid one could claim any start and flood the report.
+                if exp.newer_valid {
+                    let floor = stack.last().map_or(self.range.start, |older| {
+                        older.end_time.max(self.range.start)
+                    });
+                    let ceiling = exp.newer_start.min(self.range.end + DIGEST_PERIOD);
+                    self.report_missing_hours(&bucket, ceiling, floor);
+                }
                 previous_segment = Some(SegmentEnd::Broken);
                 continue;
             }
 
             let index = self.report.digests.len();
-            let (report, parsed) = self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
+            let (report, parsed) =
+                self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
             let valid = report.status == Status::Valid;
             self.report.digests.push(report);
             let Some(digest) = parsed else {
@@ -281,7 +309,10 @@ impl Walker {
             }
         }
         if let Some(end) = newest_end {
-            let horizon = self.range.end.min(self.ctx.options.now - self.ctx.options.delivery_grace);
+            let horizon = self
+                .range
+                .end
+                .min(self.ctx.options.now - self.ctx.options.delivery_grace);
             if horizon - end >= DIGEST_PERIOD {
                 self.report.gaps.push(CoverageGap {
                     kind: GapKind::AfterNewestDigest,
@@ -297,7 +328,12 @@ impl Walker {
 
     /// Reports, one by one, the hourly digests that would end between `floor` and `newer_start`
     /// besides the one already reported as ending at `newer_start`.
-    fn report_missing_hours(&mut self, bucket: &str, newer_start: DateTime<Utc>, floor: DateTime<Utc>) {
+    fn report_missing_hours(
+        &mut self,
+        bucket: &str,
+        newer_start: DateTime<Utc>,
+        floor: DateTime<Utc>,
+    ) {
         let mut end = newer_start - DIGEST_PERIOD;
         // Half a period of slack: real digest times drift by seconds, not by half an hour.
         while end - floor >= DIGEST_PERIOD / 2 {
@@ -314,6 +350,7 @@ impl Walker {
     /// Verifies a digest outside the chain walk (backfill, or not reached by the chain): its
     /// signature can only come from its own metadata.
     async fn check_standalone(&mut self, bucket: &str, key: &str, backfill: bool) {
+        self.visited.insert((bucket.to_owned(), key.to_owned()));
         let fetched = self.fetch(bucket, key).await;
         let index = self.report.digests.len();
         let (report, parsed) = self.check_digest(bucket, key, backfill, fetched, None);
@@ -411,7 +448,11 @@ impl Walker {
         }
 
         if let Some(link) = link.filter(|l| l.newer_valid) {
-            if !link.reference.hash_value.eq_ignore_ascii_case(&digest.sha256_hex()) {
+            if !link
+                .reference
+                .hash_value
+                .eq_ignore_ascii_case(&digest.sha256_hex())
+            {
                 report.push(DigestProblem::PreviousHashMismatch {
                     newer_key: link.newer_key.clone(),
                     recorded: link.reference.hash_value.clone(),
@@ -509,7 +550,12 @@ impl Walker {
             let folder = format!("{}{}/", self.layout.log_folder(), day.format("%Y/%m/%d"));
             let mut after: Option<String> = None;
             loop {
-                let page = match self.ctx.source.list_keys(&bucket, &folder, after.as_deref()).await {
+                let page = match self
+                    .ctx
+                    .source
+                    .list_keys(&bucket, &folder, after.as_deref())
+                    .await
+                {
                     Ok(page) => page,
                     Err(e) => {
                         self.report.error = Some(format!(
@@ -522,9 +568,11 @@ impl Walker {
                     break;
                 };
                 for key in page {
-                    let planted = self.layout.log_key_time(&key).is_some_and(|t| {
-                        inner.iter().any(|(a, b)| *a <= t && t < *b)
-                    }) && !self.listed_logs.contains(&key);
+                    let planted = self
+                        .layout
+                        .log_key_time(&key)
+                        .is_some_and(|t| inner.iter().any(|(a, b)| *a <= t && t < *b))
+                        && !self.listed_logs.contains(&key);
                     if planted {
                         self.report.unlisted_logs.push(LogReport::new(
                             &bucket,
@@ -568,7 +616,11 @@ impl Walker {
                 }
             }
         }
-        let valid = self.report.digests.iter().filter(|d| d.status == Status::Valid);
+        let valid = self
+            .report
+            .digests
+            .iter()
+            .filter(|d| d.status == Status::Valid);
         self.report.found_start = valid.clone().filter_map(|d| d.start_time).min();
         self.report.found_end = valid.filter_map(|d| d.end_time).max();
         self.report
@@ -582,7 +634,11 @@ async fn fetch_digest(ctx: &Context, bucket: &str, key: &str) -> Fetched {
         Err(SourceError::NotFound) => {
             return Fetched::Failed(DigestProblem::NotFound { inferred: false });
         }
-        Err(e) => return Fetched::Failed(DigestProblem::Unreadable { reason: e.to_string() }),
+        Err(e) => {
+            return Fetched::Failed(DigestProblem::Unreadable {
+                reason: e.to_string(),
+            });
+        }
     };
     let limit = ctx.options.max_digest_bytes;
     let body = object.body;
@@ -590,7 +646,9 @@ async fn fetch_digest(ctx: &Context, bucket: &str, key: &str) -> Fetched {
     let raw = match raw {
         Ok(Ok(raw)) => raw,
         Ok(Err(GunzipError::Read(e))) => {
-            return Fetched::Failed(DigestProblem::Unreadable { reason: e.to_string() });
+            return Fetched::Failed(DigestProblem::Unreadable {
+                reason: e.to_string(),
+            });
         }
         Ok(Err(GunzipError::TooLarge { limit })) => {
             return Fetched::Failed(DigestProblem::Unreadable {
@@ -598,7 +656,9 @@ async fn fetch_digest(ctx: &Context, bucket: &str, key: &str) -> Fetched {
             });
         }
         Ok(Err(e)) => {
-            return Fetched::Failed(DigestProblem::InvalidFormat { detail: e.to_string() });
+            return Fetched::Failed(DigestProblem::InvalidFormat {
+                detail: e.to_string(),
+            });
         }
         Err(e) => {
             return Fetched::Failed(DigestProblem::Unreadable {
@@ -611,13 +671,16 @@ async fn fetch_digest(ctx: &Context, bucket: &str, key: &str) -> Fetched {
             digest: Box::new(digest),
             metadata: object.metadata,
         },
-        Err(e) => Fetched::Failed(DigestProblem::InvalidFormat { detail: e.to_string() }),
+        Err(e) => Fetched::Failed(DigestProblem::InvalidFormat {
+            detail: e.to_string(),
+        }),
     }
 }
 
 /// Fetches and hashes one log file listed by a valid digest.
 async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
-    let report = |problem, bytes| LogReport::new(&entry.s3_bucket, &entry.s3_object, problem, bytes);
+    let report =
+        |problem, bytes| LogReport::new(&entry.s3_bucket, &entry.s3_object, problem, bytes);
     if entry.hash_algorithm != HASH_ALGORITHM {
         return report(
             Some(LogProblem::BadDigestEntry {
@@ -635,12 +698,24 @@ async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
         );
     }
     let Ok(_permit) = ctx.log_limiter.acquire().await else {
-        return report(Some(LogProblem::Unreadable { reason: "verifier shut down".into() }), 0);
+        return report(
+            Some(LogProblem::Unreadable {
+                reason: "verifier shut down".into(),
+            }),
+            0,
+        );
     };
     let object = match ctx.source.get(&entry.s3_bucket, &entry.s3_object).await {
         Ok(object) => object,
         Err(SourceError::NotFound) => return report(Some(LogProblem::NotFound), 0),
-        Err(e) => return report(Some(LogProblem::Unreadable { reason: e.to_string() }), 0),
+        Err(e) => {
+            return report(
+                Some(LogProblem::Unreadable {
+                    reason: e.to_string(),
+                }),
+                0,
+            );
+        }
     };
     let limit = ctx.options.max_log_bytes;
     let body = object.body;
@@ -663,11 +738,23 @@ async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
                 )
             }
         }
-        Ok(Err(GunzipError::Read(e))) => report(Some(LogProblem::Unreadable { reason: e.to_string() }), 0),
-        Ok(Err(GunzipError::Corrupt(detail))) => report(Some(LogProblem::InvalidFormat { detail }), 0),
+        Ok(Err(GunzipError::Read(e))) => report(
+            Some(LogProblem::Unreadable {
+                reason: e.to_string(),
+            }),
+            0,
+        ),
+        Ok(Err(GunzipError::Corrupt(detail))) => {
+            report(Some(LogProblem::InvalidFormat { detail }), 0)
+        }
         Ok(Err(GunzipError::TrailingData)) => report(Some(LogProblem::TrailingData), 0),
         Ok(Err(GunzipError::TooLarge { limit })) => report(Some(LogProblem::TooLarge { limit }), 0),
-        Err(e) => report(Some(LogProblem::Unreadable { reason: format!("hash task failed: {e}") }), 0),
+        Err(e) => report(
+            Some(LogProblem::Unreadable {
+                reason: format!("hash task failed: {e}"),
+            }),
+            0,
+        ),
     };
     outcome
 }
