@@ -1,0 +1,463 @@
+//! `ctverify enable` and `ctverify audit`: their flags, and printing what the
+//! `cloudtrail_verify::posture` library returns (text or JSON). All decisions are the library's.
+//!
+//! Exit statuses follow `ctverify`'s: `enable` 0 done (or nothing to do, or dry run), 1 refused
+//! (a pre-check did not pass, nothing changed), 3 error (bad arguments, trail not found, an API
+//! call failed); `audit` 0 every check passed, 1 a check failed, 2 none failed but some could not
+//! be determined, 3 error.
+
+use std::io::Write;
+
+use aws_config::SdkConfig;
+use cloudtrail_verify::posture::{
+    self, AuditScope, EnableError, EnableOutcome, EnablePlan, EnableRequest, Finding, KeyChoice,
+    PostureClients, PostureReport, Status, TrailState,
+};
+use serde::Serialize;
+
+use crate::exit;
+
+/// Output format of `enable` and `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PostureFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Where AWS credentials and the region come from (standard chain otherwise).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsArgs {
+    /// Named profile of the shared AWS config files. Default: the standard chain (AWS_PROFILE, …).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region for API calls. Default: the standard chain. A trail given by ARN is always read
+    /// and changed in its own home region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+/// Flags of `ctverify enable`.
+///
+/// Turns on log-file validation (digest files, what ctverify verifies) and SSE-KMS encryption of
+/// log and digest files. It first checks that the key exists and its policy lets CloudTrail use
+/// it, and that the bucket policy lets CloudTrail write; otherwise it refuses and changes nothing.
+/// Running it again changes nothing.
+#[derive(Debug, clap::Args)]
+pub struct EnableArgs {
+    /// The trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME (or its name, in --region).
+    #[arg(long, value_name = "ARN")]
+    pub trail: String,
+    /// Encrypt with this existing KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
+    /// It must be in the bucket's region and its policy must let cloudtrail.amazonaws.com use it.
+    #[arg(long, value_name = "KEY", conflicts_with = "create_kms_key")]
+    pub kms_key: Option<String>,
+    /// Create a KMS key whose policy lets CloudTrail encrypt for this trail and the account
+    /// decrypt, give it an alias, and use it. Reuses the key if the alias already exists.
+    #[arg(long)]
+    pub create_kms_key: bool,
+    /// Alias of the key --create-kms-key creates. Default: alias/ctverify-TRAILNAME.
+    #[arg(long, value_name = "ALIAS", requires = "create_kms_key")]
+    pub alias: Option<String>,
+    /// Print the checks and the planned changes; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PostureFormat::Text)]
+    pub format: PostureFormat,
+    /// AWS profile and region.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Flags of `ctverify audit`.
+///
+/// One finding per check (pass / fail / unknown, with evidence), naming the Security Hub
+/// control where one exists.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME (or its name, in --region).
+    #[arg(
+        long,
+        value_name = "ARN",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub trail: Option<String>,
+    /// Audit every trail of the account (ListTrails).
+    #[arg(long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PostureFormat::Text)]
+    pub format: PostureFormat,
+    /// AWS profile and region.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Runs `ctverify enable` with configuration from the standard chain (`--profile`, `--region`).
+pub async fn run_enable(args: &EnableArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let conf = cloudtrail_verify::aws::load_aws_config(
+        args.aws.profile.as_deref(),
+        args.aws.region.as_deref(),
+    )
+    .await;
+    run_enable_with_config(args, &conf, out, err).await
+}
+
+/// Runs `ctverify audit` with configuration from the standard chain (`--profile`, `--region`).
+pub async fn run_audit(args: &AuditArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let conf = cloudtrail_verify::aws::load_aws_config(
+        args.aws.profile.as_deref(),
+        args.aws.region.as_deref(),
+    )
+    .await;
+    run_audit_with_config(args, &conf, out, err).await
+}
+
+/// Runs `ctverify enable` with an already loaded configuration; returns the exit status.
+pub async fn run_enable_with_config(
+    args: &EnableArgs,
+    conf: &SdkConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let key = match (&args.kms_key, args.create_kms_key) {
+        (Some(key), _) => KeyChoice::Existing(key.clone()),
+        (None, true) => KeyChoice::Create {
+            alias: args.alias.clone(),
+        },
+        (None, false) => KeyChoice::KeepCurrent,
+    };
+    let request = EnableRequest {
+        trail: args.trail.clone(),
+        key,
+        dry_run: args.dry_run,
+    };
+    let clients = PostureClients::from_conf(conf);
+    let result = posture::enable(&clients, &request).await;
+    let json = args.format == PostureFormat::Json;
+    let written = match &result {
+        Ok(outcome) if json => write_json(out, &EnableJson::done(outcome)),
+        Ok(outcome) => write_enable_text(out, outcome),
+        Err(e @ EnableError::Refused(plan)) => {
+            let message = e.to_string();
+            let printed = if json {
+                write_json(
+                    out,
+                    &RefusedJson {
+                        result: "refused",
+                        reason: &message,
+                        plan,
+                    },
+                )
+            } else {
+                write_plan_text(out, plan, "Would change (refused, nothing changed)")
+            };
+            printed.and_then(|()| writeln!(err, "ctverify enable: {message}"))
+        }
+        Err(e) => writeln!(err, "ctverify enable: {e}"),
+    };
+    if let Err(e) = written {
+        let _ = writeln!(err, "ctverify enable: cannot write output: {e}");
+        return exit::ERROR;
+    }
+    enable_exit_status(&result)
+}
+
+/// Runs `ctverify audit` with an already loaded configuration; returns the exit status.
+pub async fn run_audit_with_config(
+    args: &AuditArgs,
+    conf: &SdkConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let scope = match (&args.trail, args.all) {
+        (_, true) => AuditScope::All,
+        (Some(trail), false) => AuditScope::Trail(trail.clone()),
+        (None, false) => {
+            let _ = writeln!(err, "ctverify audit: pass --trail ARN or --all");
+            return exit::ERROR;
+        }
+    };
+    let clients = PostureClients::from_conf(conf);
+    let report = match posture::audit(&clients, &scope).await {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = writeln!(err, "ctverify audit: {e}");
+            return exit::ERROR;
+        }
+    };
+    let written = match args.format {
+        PostureFormat::Json => write_json(out, &report),
+        PostureFormat::Text => write_audit_text(out, &report),
+    };
+    if let Err(e) = written {
+        let _ = writeln!(err, "ctverify audit: cannot write output: {e}");
+        return exit::ERROR;
+    }
+    audit_exit_status(&report)
+}
+
+fn enable_exit_status(result: &Result<EnableOutcome, EnableError>) -> u8 {
+    match result {
+        Ok(_) => exit::VALID,
+        Err(EnableError::Refused(_)) => exit::INVALID,
+        Err(_) => exit::ERROR,
+    }
+}
+
+fn audit_exit_status(report: &PostureReport) -> u8 {
+    match report.status {
+        Status::Pass => exit::VALID,
+        Status::Fail => exit::INVALID,
+        Status::Unknown => exit::UNVERIFIABLE,
+    }
+}
+
+/// `enable --format json` on success: the outcome plus a one-word result.
+#[derive(Serialize)]
+struct EnableJson<'a> {
+    /// `changed`, `unchanged` or `dry_run`.
+    result: &'static str,
+    #[serde(flatten)]
+    outcome: &'a EnableOutcome,
+}
+
+impl<'a> EnableJson<'a> {
+    fn done(outcome: &'a EnableOutcome) -> Self {
+        let result = if outcome.changed() {
+            "changed"
+        } else if outcome.plan.is_noop() {
+            "unchanged"
+        } else {
+            "dry_run"
+        };
+        Self { result, outcome }
+    }
+}
+
+/// `enable --format json` on refusal.
+#[derive(Serialize)]
+struct RefusedJson<'a> {
+    result: &'static str,
+    reason: &'a str,
+    plan: &'a EnablePlan,
+}
+
+fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+fn write_plan_text(
+    out: &mut dyn Write,
+    plan: &EnablePlan,
+    changes_title: &str,
+) -> std::io::Result<()> {
+    let t = &plan.trail;
+    writeln!(
+        out,
+        "Trail {} (home region {}, bucket {}{})",
+        t.arn,
+        t.home_region,
+        t.s3_bucket,
+        t.s3_key_prefix
+            .as_deref()
+            .map(|p| format!(", prefix {p}"))
+            .unwrap_or_default()
+    )?;
+    if !plan.checks.is_empty() {
+        writeln!(out, "Checks:")?;
+        for c in &plan.checks {
+            writeln!(out, "  {:<7} {}", c.status.as_str().to_uppercase(), c.check)?;
+            writeln!(out, "          {}", c.evidence)?;
+        }
+    }
+    for w in &plan.warnings {
+        writeln!(out, "Warning: {w}")?;
+    }
+    if !plan.changes.is_empty() {
+        writeln!(out, "{changes_title}:")?;
+        for c in &plan.changes {
+            writeln!(out, "  - {}", c.describe())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_enable_text(out: &mut dyn Write, outcome: &EnableOutcome) -> std::io::Result<()> {
+    let plan = &outcome.plan;
+    if plan.is_noop() {
+        write_plan_text(out, plan, "")?;
+        let key = plan.trail.kms_key_id.as_deref().unwrap_or("(no key)");
+        writeln!(
+            out,
+            "Nothing to change: log-file validation is on and log and digest files are encrypted \
+             with {key}."
+        )?;
+        if plan.blocking_checks().next().is_some() {
+            writeln!(
+                out,
+                "Note: some checks did not pass (see above); the trail may not be delivering."
+            )?;
+        }
+    } else if outcome.dry_run {
+        write_plan_text(out, plan, "Would change (dry run, nothing changed)")?;
+    } else {
+        write_plan_text(out, plan, "Planned")?;
+        if let Some(k) = &outcome.created_key {
+            writeln!(
+                out,
+                "Created KMS key {} ({}), automatic rotation {}",
+                k.arn,
+                k.alias,
+                if k.rotation_enabled { "on" } else { "off" }
+            )?;
+        }
+        writeln!(out, "Changed:")?;
+        for c in &outcome.applied {
+            writeln!(out, "  - {}", c.describe())?;
+        }
+        for w in &outcome.warnings {
+            writeln!(out, "Warning: {w}")?;
+        }
+    }
+    let title = if outcome.changed() {
+        "Trail state after the change"
+    } else {
+        "Trail state"
+    };
+    write_state_text(out, title, &outcome.after)
+}
+
+fn write_state_text(out: &mut dyn Write, title: &str, s: &TrailState) -> std::io::Result<()> {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    writeln!(out, "{title}:")?;
+    writeln!(
+        out,
+        "  log-file validation:  {}",
+        yes_no(s.log_file_validation_enabled)
+    )?;
+    writeln!(
+        out,
+        "  SSE-KMS key:          {}",
+        s.kms_key_id.as_deref().unwrap_or("none")
+    )?;
+    writeln!(out, "  multi-region:         {}", yes_no(s.is_multi_region))?;
+    match (&s.status, &s.status_error) {
+        (Some(st), _) => {
+            writeln!(
+                out,
+                "  logging:              {}",
+                st.is_logging.map_or("unknown", yes_no)
+            )?;
+            if let Some(t) = &st.latest_delivery_time {
+                writeln!(out, "  last delivery:        {t}")?;
+            }
+            if let Some(t) = &st.latest_digest_delivery_time {
+                writeln!(out, "  last digest delivery: {t}")?;
+            }
+            for (what, e) in [
+                ("delivery error:      ", &st.latest_delivery_error),
+                ("digest error:        ", &st.latest_digest_delivery_error),
+            ] {
+                if let Some(e) = e {
+                    writeln!(out, "  {what} {e}")?;
+                }
+            }
+        }
+        (None, e) => writeln!(
+            out,
+            "  status:               unknown ({})",
+            e.as_deref().unwrap_or("GetTrailStatus failed")
+        )?,
+    }
+    Ok(())
+}
+
+fn write_finding(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
+    let control = f.control.map(|c| format!(" [{c}]")).unwrap_or_default();
+    writeln!(
+        out,
+        "  {:<7} {}{control}",
+        f.status.as_str().to_uppercase(),
+        f.check.title()
+    )?;
+    writeln!(out, "          {}", f.evidence)
+}
+
+fn write_audit_text(out: &mut dyn Write, report: &PostureReport) -> std::io::Result<()> {
+    if !report.account_findings.is_empty() {
+        writeln!(out, "Account")?;
+        for f in &report.account_findings {
+            write_finding(out, f)?;
+        }
+    }
+    for t in &report.trails {
+        match &t.state {
+            Some(s) => writeln!(out, "Trail {} (bucket {})", t.trail_arn, s.s3_bucket)?,
+            None => writeln!(out, "Trail {}", t.trail_arn)?,
+        }
+        for f in &t.findings {
+            write_finding(out, f)?;
+        }
+    }
+    let s = &report.summary;
+    writeln!(
+        out,
+        "{} passed, {} failed, {} unknown: {}",
+        s.pass,
+        s.fail,
+        s.unknown,
+        report.status.as_str().to_uppercase()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct TestCli {
+        #[command(subcommand)]
+        cmd: TestCmd,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum TestCmd {
+        Enable(EnableArgs),
+        Audit(AuditArgs),
+    }
+
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        TestCli::command().debug_assert();
+    }
+
+    #[test]
+    fn kms_key_and_create_kms_key_exclude_each_other() {
+        let r = TestCli::try_parse_from([
+            "t",
+            "enable",
+            "--trail",
+            "x",
+            "--kms-key",
+            "k",
+            "--create-kms-key",
+        ]);
+        assert!(r.is_err());
+        let r = TestCli::try_parse_from(["t", "enable", "--trail", "x", "--alias", "a"]);
+        assert!(r.is_err(), "--alias needs --create-kms-key");
+    }
+
+    #[test]
+    fn audit_needs_a_trail_or_all() {
+        assert!(TestCli::try_parse_from(["t", "audit"]).is_err());
+        assert!(TestCli::try_parse_from(["t", "audit", "--all"]).is_ok());
+        assert!(TestCli::try_parse_from(["t", "audit", "--all", "--trail", "x"]).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! A moto server (PyPI `moto[server]`) on 127.0.0.1 for tests that talk to CloudTrail, KMS and
+//! S3: started on a free port, waited for, killed on drop.
+//!
+//! The binary is `$CTVERIFY_MOTO_SERVER`, else `moto_server` on `PATH`; `scripts/test.sh`
+//! installs moto into `.venv` and sets the variable. A test that needs the server panics when it
+//! cannot be started: it never passes by skipping.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The account moto puts every resource in.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// A running moto server; dropping it kills the process.
+#[derive(Debug)]
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+    /// moto's stderr goes here so a failed start can show it.
+    log: tempfile::NamedTempFile,
+}
+
+impl MotoServer {
+    /// Starts moto on a free port of 127.0.0.1 and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// When the binary cannot be found or run, or the server does not come up within 60 s.
+    pub fn start() -> Self {
+        let program = std::env::var_os("CTVERIFY_MOTO_SERVER")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("moto_server"));
+        // A port from the kernel, released just before moto binds it; another process could
+        // grab it in between, so a server that exits early is retried on a new port.
+        let mut last_failure = String::new();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let log =
+                tempfile::NamedTempFile::new().expect("create a temporary file for moto's log");
+            let stderr = log.reopen().expect("reopen moto's log file");
+            let child = Command::new(&program)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(stderr))
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run moto's server {}: {e}. Install it with `bash scripts/test.sh` \
+                         (pip install 'moto[server]' into .venv) or set CTVERIFY_MOTO_SERVER to \
+                         the moto_server binary",
+                        program.display()
+                    )
+                });
+            let mut server = MotoServer { child, port, log };
+            match server.wait_ready(Duration::from_secs(60)) {
+                Ok(()) => return server,
+                Err(why) => last_failure = why,
+            }
+        }
+        panic!(
+            "moto's server {} did not start: {last_failure}",
+            program.display()
+        );
+    }
+
+    /// `http://127.0.0.1:PORT`, for `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SDK configuration pointing every service at this server: credentials test/test,
+    /// region us-east-1. Built explicitly rather than from the environment so parallel tests
+    /// need not touch process-wide variables.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "moto",
+            )))
+            .build()
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+                return Err(format!("it exited with {status}: {log}"));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+                return Err(format!(
+                    "nothing answered on {addr} after {timeout:?}: {log}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+    listener
+        .local_addr()
+        .expect("local address of the probe socket")
+        .port()
+}
