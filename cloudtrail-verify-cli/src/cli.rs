@@ -114,7 +114,8 @@ pub struct VerifyArgs {
 }
 
 fn parse_trail_arn(s: &str) -> Result<TrailArn, String> {
-    s.parse().map_err(|e: cloudtrail_verify::layout::TrailArnError| e.to_string())
+    s.parse()
+        .map_err(|e: cloudtrail_verify::layout::TrailArnError| e.to_string())
 }
 
 /// Parses a time: RFC 3339 with its offset converted to UTC, a date-time without offset taken
@@ -145,7 +146,9 @@ mod tests {
     #[test]
     fn time_offsets_are_converted_not_replaced() {
         assert_eq!(
-            parse_time("2026-01-01T12:00:00+02:00").unwrap().to_rfc3339(),
+            parse_time("2026-01-01T12:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
             "2026-01-01T10:00:00+00:00"
         );
         assert_eq!(

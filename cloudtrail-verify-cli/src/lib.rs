@@ -53,7 +53,11 @@ where
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
             );
             let text = e.render().to_string();
-            let _ = if help { write!(out, "{text}") } else { write!(err, "{text}") };
+            let _ = if help {
+                write!(out, "{text}")
+            } else {
+                write!(err, "{text}")
+            };
             return if help { exit::VALID } else { exit::ERROR };
         }
     };
@@ -70,7 +74,11 @@ where
     }
 }
 
-async fn run_verify(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Fatal> {
+async fn run_verify(
+    args: &VerifyArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Fatal> {
     let arn = args
         .trail
         .clone()
@@ -110,7 +118,10 @@ async fn run_verify(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write)
         // Keys before any digest listing: a run that cannot check signatures fails fast.
         None => s3_public_keys(args, &target, &chains, range).await?,
     };
-    run_and_print(args, source, keys, &target, chains, range, warnings, out, err).await
+    run_and_print(
+        args, source, keys, &target, chains, range, warnings, out, err,
+    )
+    .await
 }
 
 /// The object source, key set and target of a run on a local copy.
@@ -177,7 +188,10 @@ async fn s3_source(
         }
     };
     let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
-    let conf = conf.into_builder().region(aws_config::Region::new(region)).build();
+    let conf = conf
+        .into_builder()
+        .region(aws_config::Region::new(region))
+        .build();
     let source = S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
     let target = TrailTarget::new(arn, bucket, prefix);
     Ok((Arc::new(source), target))
@@ -195,7 +209,8 @@ async fn s3_public_keys(
     let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
     regions.sort_unstable();
     regions.dedup();
-    let end = (range.end + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
+    let end =
+        (range.end + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
     let start = range.start.min(end);
     let fetches = regions
         .iter()

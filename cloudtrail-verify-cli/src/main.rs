@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("ctverify: cannot start the async runtime: {e}");
@@ -11,5 +14,9 @@ fn main() -> ExitCode {
         }
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    ExitCode::from(runtime.block_on(cloudtrail_verify_cli::run(std::env::args_os(), &mut out, &mut err)))
+    ExitCode::from(runtime.block_on(cloudtrail_verify_cli::run(
+        std::env::args_os(),
+        &mut out,
+        &mut err,
+    )))
 }

@@ -15,7 +15,12 @@ pub fn display_date(t: DateTime<Utc>) -> String {
 }
 
 /// The first line, printed before the run starts.
-pub fn write_header(out: &mut dyn Write, trail: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> io::Result<()> {
+pub fn write_header(
+    out: &mut dyn Write,
+    trail: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> io::Result<()> {
     writeln!(
         out,
         "Validating log files for trail {trail} between {} and {}\n",
@@ -105,7 +110,10 @@ impl<'a> TextRenderer<'a> {
                 Status::Invalid => "INVALID",
                 _ => "UNVERIFIABLE",
             };
-            self.finding(&format!("{location}\t{verdict}: {}", digest_problem_text(problem, digest)))?;
+            self.finding(&format!(
+                "{location}\t{verdict}: {}",
+                digest_problem_text(problem, digest)
+            ))?;
         }
         if digest.logs_not_checked > 0 {
             self.finding(&format!(
@@ -130,7 +138,10 @@ impl<'a> TextRenderer<'a> {
                     Status::Invalid => "INVALID",
                     _ => "UNVERIFIABLE",
                 };
-                self.finding(&format!("{location}\t{verdict}: {}", log_problem_text(problem)))
+                self.finding(&format!(
+                    "{location}\t{verdict}: {}",
+                    log_problem_text(problem)
+                ))
             }
         }
     }
@@ -200,7 +211,10 @@ fn ratio(c: &Counts, name: &str) -> String {
         s.push_str(&format!(", {}/{total} {name} files INVALID", c.invalid));
     }
     if c.unverifiable > 0 {
-        s.push_str(&format!(", {}/{total} {name} files UNVERIFIABLE", c.unverifiable));
+        s.push_str(&format!(
+            ", {}/{total} {name} files UNVERIFIABLE",
+            c.unverifiable
+        ));
     }
     s
 }

@@ -7,10 +7,10 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
+use rsa::RsaPublicKey;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
-use rsa::RsaPublicKey;
 use serde::Deserialize;
 use std::collections::HashMap;
 

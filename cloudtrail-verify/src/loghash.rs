@@ -143,8 +143,8 @@ pub fn gunzip_to_vec(reader: impl Read, limit: u64) -> Result<Vec<u8>, GunzipErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::write::GzEncoder;
     use flate2::Compression;
+    use flate2::write::GzEncoder;
     use std::io::Write;
 
     fn gz(data: &[u8]) -> Vec<u8> {
@@ -167,20 +167,35 @@ mod tests {
     fn data_after_the_gzip_stream_is_rejected() {
         let mut data = gz(b"abc");
         data.extend_from_slice(b"x");
-        assert!(matches!(hash_gzip(&data[..], 100), Err(GunzipError::TrailingData)));
+        assert!(matches!(
+            hash_gzip(&data[..], 100),
+            Err(GunzipError::TrailingData)
+        ));
         // A second gzip member is trailing data too: CloudTrail writes one member.
         let mut two = gz(b"abc");
         two.extend_from_slice(&gz(b"def"));
-        assert!(matches!(hash_gzip(&two[..], 100), Err(GunzipError::TrailingData)));
+        assert!(matches!(
+            hash_gzip(&two[..], 100),
+            Err(GunzipError::TrailingData)
+        ));
     }
 
     #[test]
     fn truncated_and_empty_streams_are_corrupt() {
         let data = gz(&[7u8; 10_000]);
         let cut = &data[..data.len() - 6];
-        assert!(matches!(hash_gzip(cut, 1 << 20), Err(GunzipError::Corrupt(_))));
-        assert!(matches!(hash_gzip(&b""[..], 100), Err(GunzipError::Corrupt(_))));
-        assert!(matches!(hash_gzip(&b"plain text"[..], 100), Err(GunzipError::Corrupt(_))));
+        assert!(matches!(
+            hash_gzip(cut, 1 << 20),
+            Err(GunzipError::Corrupt(_))
+        ));
+        assert!(matches!(
+            hash_gzip(&b""[..], 100),
+            Err(GunzipError::Corrupt(_))
+        ));
+        assert!(matches!(
+            hash_gzip(&b"plain text"[..], 100),
+            Err(GunzipError::Corrupt(_))
+        ));
     }
 
     #[test]

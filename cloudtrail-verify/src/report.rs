@@ -170,8 +170,7 @@ impl LogProblem {
     /// Whether this problem is evidence of tampering or only prevents checking.
     pub fn status(&self) -> Status {
         match self {
-            LogProblem::Unreadable { .. }
-            | LogProblem::TooLarge { .. } => Status::Unverifiable,
+            LogProblem::Unreadable { .. } | LogProblem::TooLarge { .. } => Status::Unverifiable,
             _ => Status::Invalid,
         }
     }

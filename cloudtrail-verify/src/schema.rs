@@ -193,7 +193,10 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, DigestFormatE
 }
 
 /// Parses a time as CloudTrail writes it (RFC 3339, `2015-08-17T15:01:31Z`).
-pub(crate) fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, DigestFormatError> {
+pub(crate) fn parse_time(
+    field: &'static str,
+    text: &str,
+) -> Result<DateTime<Utc>, DigestFormatError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| DigestFormatError::BadTime {
@@ -249,7 +252,10 @@ mod tests {
             "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/01/01/x.json.gz"
         );
         assert_eq!(d.raw, DIGEST.as_bytes());
-        assert_eq!(d.sha256_hex(), hex::encode(Sha256::digest(DIGEST.as_bytes())));
+        assert_eq!(
+            d.sha256_hex(),
+            hex::encode(Sha256::digest(DIGEST.as_bytes()))
+        );
         assert!(d.previous.is_none());
     }
 

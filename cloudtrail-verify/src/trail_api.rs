@@ -92,7 +92,10 @@ pub async fn describe_trail(
         .ok_or_else(|| TrailApiError::NoSuchTrail(arn_text.clone()))?;
     Ok(TrailDescription {
         bucket: bucket.to_owned(),
-        prefix: trail.s3_key_prefix().filter(|p| !p.is_empty()).map(str::to_owned),
+        prefix: trail
+            .s3_key_prefix()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
         home_region: trail.home_region().unwrap_or(&arn.region).to_owned(),
         multi_region: trail.is_multi_region_trail().unwrap_or(false),
         organization: trail.is_organization_trail().unwrap_or(false),
@@ -115,7 +118,9 @@ pub async fn bucket_region(
             bucket: bucket.to_owned(),
             message: DisplayErrorContext(&e).to_string(),
         })?;
-    Ok(region_of_location(answer.location_constraint().map(|c| c.as_str())))
+    Ok(region_of_location(
+        answer.location_constraint().map(|c| c.as_str()),
+    ))
 }
 
 /// Maps a GetBucketLocation answer onto a region.

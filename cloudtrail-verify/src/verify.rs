@@ -1,7 +1,9 @@
 //! Verifying a trail over a time range: finding its chains, walking each, collecting the report.
 
 use crate::keys::KeySet;
-use crate::layout::{ChainId, ChainLayout, TrailArn, TrailLocation, is_account_id, is_org_id, is_region};
+use crate::layout::{
+    ChainId, ChainLayout, TrailArn, TrailLocation, is_account_id, is_org_id, is_region,
+};
 use crate::loghash::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 use crate::report::Report;
 use crate::source::{ObjectSource, SourceError};
@@ -172,12 +174,20 @@ pub async fn discover_chains(
     for location in locations {
         let accounts = list(location.accounts_folder()).await?;
         for account in accounts.into_iter().filter(|a| is_account_id(a)) {
-            if target.accounts.as_ref().is_some_and(|only| !only.contains(&account)) {
+            if target
+                .accounts
+                .as_ref()
+                .is_some_and(|only| !only.contains(&account))
+            {
                 continue;
             }
             let folder = format!("{}{account}/CloudTrail-Digest/", location.accounts_folder());
             for region in list(folder).await?.into_iter().filter(|r| is_region(r)) {
-                if target.regions.as_ref().is_some_and(|only| !only.contains(&region)) {
+                if target
+                    .regions
+                    .as_ref()
+                    .is_some_and(|only| !only.contains(&region))
+                {
                     continue;
                 }
                 chains.push(ChainLayout {

@@ -156,7 +156,10 @@ impl ObjectSource for LocalDirectory {
         start_after: Option<&str>,
     ) -> Result<Vec<String>, SourceError> {
         let bucket_dir = self.path_of(bucket, "x")?;
-        let bucket_dir = bucket_dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let bucket_dir = bucket_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         // Start at the deepest folder the prefix names, to avoid walking the whole bucket.
         let (start_rel, start_dir) = match prefix.rsplit_once('/') {
             Some((folders, _)) if !folders.is_empty() => {
@@ -184,7 +187,11 @@ impl ObjectSource for LocalDirectory {
 
     async fn list_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError> {
         let dir = match prefix.trim_end_matches('/') {
-            "" => self.path_of(bucket, "x")?.parent().map(Path::to_path_buf).unwrap_or_default(),
+            "" => self
+                .path_of(bucket, "x")?
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             folders => self.path_of(bucket, folders)?,
         };
         tokio::task::spawn_blocking(move || {
@@ -278,13 +285,23 @@ mod tests {
         let path = dir.path().join("b/k");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"body").unwrap();
-        std::fs::write(dir.path().join("b/k.metadata.json"), br#"{"Signature":"ab"}"#).unwrap();
+        std::fs::write(
+            dir.path().join("b/k.metadata.json"),
+            br#"{"Signature":"ab"}"#,
+        )
+        .unwrap();
         let src = LocalDirectory::new(dir.path()).unwrap();
         let mut obj = src.get("b", "k").await.unwrap();
-        assert_eq!(obj.metadata.get("signature").map(String::as_str), Some("ab"));
+        assert_eq!(
+            obj.metadata.get("signature").map(String::as_str),
+            Some("ab")
+        );
         let mut body = String::new();
         obj.body.read_to_string(&mut body).unwrap();
         assert_eq!(body, "body");
-        assert_eq!(src.get("b", "missing").await.err(), Some(SourceError::NotFound));
+        assert_eq!(
+            src.get("b", "missing").await.err(),
+            Some(SourceError::NotFound)
+        );
     }
 }

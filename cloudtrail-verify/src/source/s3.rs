@@ -51,7 +51,10 @@ where
     let message = match (error.code(), error.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
-        _ => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(error)),
+        _ => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(error)
+        ),
     };
     match (status, code.as_str()) {
         (_, "NoSuchKey") | (Some(404), _) => SourceError::NotFound,
