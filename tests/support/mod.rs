@@ -1,1 +1,4 @@
 pub mod moto;
+pub mod cloudtrail_stub;
+pub mod local_http;
+pub mod s3_server;

@@ -1,0 +1,560 @@
+//! A CloudTrail API answerer on 127.0.0.1 for the calls no local implementation makes
+//! realistically: `ListPublicKeys` (moto has no CloudTrail signing keys) and `DescribeTrails`
+//! for the trails a test describes.
+//!
+//! It speaks AWS JSON 1.1 (`X-Amz-Target: com.amazonaws.cloudtrail.v20131101.
+//! CloudTrail_20131101.<Operation>`), as `aws-sdk-cloudtrail` and botocore do. Signatures are not
+//! checked; the region is read from the SigV4 credential scope, because public keys are per
+//! region in CloudTrail. Any other operation answers HTTP 400 `UnknownOperationException`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt as _, Full};
+use serde_json::{Value, json};
+
+use crate::local_http::LocalHttpServer;
+
+/// The `X-Amz-Target` prefix of CloudTrail operations as botocore sends it; `aws-sdk-cloudtrail`
+/// sends only the part from `CloudTrail_20131101.` on. Both are accepted.
+pub const TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+
+/// The operation named by an `X-Amz-Target` header, if it is a CloudTrail one.
+fn cloudtrail_operation(target: &str) -> Option<&str> {
+    let (service, operation) = target.rsplit_once('.')?;
+    let service_ok =
+        service == "CloudTrail_20131101" || Some(service) == TARGET_PREFIX.strip_suffix('.');
+    (service_ok && !operation.is_empty()).then_some(operation)
+}
+
+/// A CloudTrail public key as `ListPublicKeys` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubKey {
+    /// The key, DER (CloudTrail's are PKCS#1 `RSAPublicKey`); sent base64-encoded.
+    pub value_der: Vec<u8>,
+    /// Hex fingerprint, as digest files name the key.
+    pub fingerprint: String,
+    /// Start of validity.
+    pub valid_from: DateTime<Utc>,
+    /// End of validity.
+    pub valid_to: DateTime<Utc>,
+}
+
+impl StubKey {
+    /// Reads the keys of a file in the shape `aws cloudtrail list-public-keys` prints:
+    /// `{"PublicKeyList":[{"Value": base64, "ValidityStartTime", "ValidityEndTime",
+    /// "Fingerprint"}]}`, times as RFC 3339 text or epoch seconds.
+    ///
+    /// # Errors
+    /// When the text is not in that shape; the message says where.
+    pub fn from_list_public_keys_json(bytes: &[u8]) -> Result<Vec<StubKey>, String> {
+        let file: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let list = file
+            .get("PublicKeyList")
+            .and_then(Value::as_array)
+            .ok_or("no PublicKeyList array")?;
+        list.iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let text = |field: &str| {
+                    entry
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| format!("PublicKeyList[{i}]: no {field} text"))
+                };
+                let time = |field: &str| {
+                    entry
+                        .get(field)
+                        .and_then(json_time)
+                        .ok_or_else(|| format!("PublicKeyList[{i}]: no {field} time"))
+                };
+                let value_der = base64::engine::general_purpose::STANDARD
+                    .decode(text("Value")?.trim())
+                    .map_err(|e| format!("PublicKeyList[{i}]: Value is not base64: {e}"))?;
+                Ok(StubKey {
+                    value_der,
+                    fingerprint: text("Fingerprint")?.to_owned(),
+                    valid_from: time("ValidityStartTime")?,
+                    valid_to: time("ValidityEndTime")?,
+                })
+            })
+            .collect()
+    }
+
+    fn overlaps(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.valid_from <= end && self.valid_to >= start
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "Value": base64::engine::general_purpose::STANDARD.encode(&self.value_der),
+            "ValidityStartTime": self.valid_from.timestamp(),
+            "ValidityEndTime": self.valid_to.timestamp(),
+            "Fingerprint": self.fingerprint,
+        })
+    }
+}
+
+/// A time as the AWS CLI or a JSON 1.1 body carries it: RFC 3339 text, or epoch seconds as a
+/// number or text.
+fn json_time(value: &Value) -> Option<DateTime<Utc>> {
+    let from_epoch = |secs: f64| {
+        if !secs.is_finite() {
+            return None;
+        }
+        // Rounded to milliseconds: an f64 of epoch seconds carries no more.
+        DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
+    };
+    match value {
+        Value::Number(n) => n.as_f64().and_then(from_epoch),
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| s.parse::<f64>().ok().and_then(from_epoch)),
+        _ => None,
+    }
+}
+
+/// A trail as `DescribeTrails` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubTrail {
+    /// Trail name.
+    pub name: String,
+    /// `arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME`.
+    pub arn: String,
+    /// Bucket the trail delivers to.
+    pub bucket: String,
+    /// Key prefix in the bucket, if any.
+    pub prefix: Option<String>,
+    /// Home region.
+    pub home_region: String,
+    /// Multi-region trail.
+    pub multi_region: bool,
+    /// Organization trail.
+    pub organization: bool,
+    /// Log-file validation on.
+    pub log_file_validation: bool,
+    /// KMS key for SSE-KMS, if any.
+    pub kms_key_id: Option<String>,
+}
+
+impl StubTrail {
+    /// A trail delivering to `bucket` without a prefix, with log-file validation on, single
+    /// region, not an organization trail; name and home region come from `arn` (when it is
+    /// not a trail ARN, `arn` is taken as the name and the home region is us-east-1).
+    pub fn new(arn: &str, bucket: &str) -> Self {
+        let (region, name) = parse_trail_arn(arn).unwrap_or(("us-east-1", arn));
+        StubTrail {
+            name: name.to_owned(),
+            arn: arn.to_owned(),
+            bucket: bucket.to_owned(),
+            prefix: None,
+            home_region: region.to_owned(),
+            multi_region: false,
+            organization: false,
+            log_file_validation: true,
+            kms_key_id: None,
+        }
+    }
+
+    /// Sets the key prefix (an empty one means none).
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Some(prefix.to_owned()).filter(|p| !p.is_empty());
+        self
+    }
+
+    /// The trail of a `ctverify-fixtures` `manifest.json` (`trailArn`, `bucket`, `prefix`,
+    /// `homeRegion`, `orgId`, `regions`).
+    ///
+    /// # Errors
+    /// When the text is not such a manifest.
+    pub fn from_manifest_json(bytes: &[u8]) -> Result<Self, String> {
+        let manifest: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let text = |field: &str| manifest.get(field).and_then(Value::as_str);
+        let arn = text("trailArn").ok_or("manifest has no trailArn")?;
+        let bucket = text("bucket").ok_or("manifest has no bucket")?;
+        let mut trail = StubTrail::new(arn, bucket).with_prefix(text("prefix").unwrap_or(""));
+        if let Some(home) = text("homeRegion") {
+            home.clone_into(&mut trail.home_region);
+        }
+        trail.organization = text("orgId").is_some();
+        trail.multi_region = manifest
+            .get("regions")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.len() > 1);
+        Ok(trail)
+    }
+
+    fn to_json(&self) -> Value {
+        let mut trail = json!({
+            "Name": self.name,
+            "S3BucketName": self.bucket,
+            "IncludeGlobalServiceEvents": true,
+            "IsMultiRegionTrail": self.multi_region,
+            "HomeRegion": self.home_region,
+            "TrailARN": self.arn,
+            "LogFileValidationEnabled": self.log_file_validation,
+            "HasCustomEventSelectors": false,
+            "HasInsightSelectors": false,
+            "IsOrganizationTrail": self.organization,
+        });
+        if let Some(prefix) = &self.prefix {
+            trail["S3KeyPrefix"] = json!(prefix);
+        }
+        if let Some(kms) = &self.kms_key_id {
+            trail["KmsKeyId"] = json!(kms);
+        }
+        trail
+    }
+}
+
+/// `(region, name)` of `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`.
+fn parse_trail_arn(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_arn, _partition, service, region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let name = resource.strip_prefix("trail/")?;
+    (service == "cloudtrail").then_some((region, name))
+}
+
+/// What the stub answers.
+#[derive(Debug, Clone)]
+pub struct StubConfig {
+    /// Keys for every region without an entry in `keys_by_region`.
+    pub keys: Vec<StubKey>,
+    /// Keys of particular regions (the region of the request's SigV4 credential scope).
+    pub keys_by_region: HashMap<String, Vec<StubKey>>,
+    /// Trails `DescribeTrails` knows.
+    pub trails: Vec<StubTrail>,
+    /// Keys per `ListPublicKeys` page; default 1, so that every multi-key answer is paginated.
+    pub page_size: usize,
+    /// Port on 127.0.0.1; 0 (the default) takes a free one.
+    pub port: u16,
+}
+
+impl Default for StubConfig {
+    fn default() -> Self {
+        StubConfig {
+            keys: Vec::new(),
+            keys_by_region: HashMap::new(),
+            trails: Vec::new(),
+            page_size: 1,
+            port: 0,
+        }
+    }
+}
+
+impl StubConfig {
+    fn keys_for(&self, region: Option<&str>) -> &[StubKey] {
+        region
+            .and_then(|r| self.keys_by_region.get(r))
+            .unwrap_or(&self.keys)
+    }
+}
+
+/// One request the stub answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubCall {
+    /// The operation (`ListPublicKeys`, ...), or the raw `X-Amz-Target` when it is not a
+    /// CloudTrail one.
+    pub operation: String,
+    /// Region of the SigV4 credential scope, when the request was signed.
+    pub region: Option<String>,
+}
+
+#[derive(Debug)]
+struct StubState {
+    config: Mutex<StubConfig>,
+    calls: Mutex<Vec<StubCall>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A test that panicked holding the lock left plain data; keep answering.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running CloudTrail stub; stops when dropped.
+#[derive(Debug)]
+pub struct CloudTrailStub {
+    state: Arc<StubState>,
+    http: LocalHttpServer,
+}
+
+impl CloudTrailStub {
+    /// Starts the stub on 127.0.0.1 answering from `config`.
+    ///
+    /// # Panics
+    /// When the port cannot be bound (see [`CloudTrailStub::try_start`]).
+    pub fn start(config: StubConfig) -> Self {
+        Self::try_start(config).unwrap_or_else(|e| panic!("cannot start the CloudTrail stub: {e}"))
+    }
+
+    /// Starts the stub on 127.0.0.1 answering from `config`.
+    ///
+    /// # Errors
+    /// When the port cannot be bound or the server thread cannot be created.
+    pub fn try_start(config: StubConfig) -> io::Result<Self> {
+        let port = config.port;
+        let state = Arc::new(StubState {
+            config: Mutex::new(config),
+            calls: Mutex::new(Vec::new()),
+        });
+        let served = Arc::clone(&state);
+        let http = LocalHttpServer::start("cloudtrail-stub", port, move |request| {
+            let state = Arc::clone(&served);
+            async move { handle(&state, request).await }
+        })?;
+        Ok(CloudTrailStub { state, http })
+    }
+
+    /// `http://127.0.0.1:PORT`, for `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        self.http.endpoint()
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.http.addr().port()
+    }
+
+    /// An `aws-sdk-cloudtrail` client for this stub in `region`, credentials `test`/`test`.
+    pub fn client(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        cloudtrail_client(&self.endpoint(), region)
+    }
+
+    /// Changes what the stub answers, from the next request on.
+    pub fn update<R>(&self, change: impl FnOnce(&mut StubConfig) -> R) -> R {
+        change(&mut lock(&self.state.config))
+    }
+
+    /// Every request answered so far, in order.
+    pub fn calls(&self) -> Vec<StubCall> {
+        lock(&self.state.calls).clone()
+    }
+
+    /// How many requests of `operation` were answered.
+    pub fn count(&self, operation: &str) -> usize {
+        lock(&self.state.calls)
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+
+    /// Stops the stub and waits for its thread.
+    pub fn shutdown(self) {
+        self.http.shutdown();
+    }
+}
+
+/// An `aws-sdk-cloudtrail` client for `endpoint` in `region`, static credentials `test`/`test`.
+pub fn cloudtrail_client(endpoint: &str, region: &str) -> aws_sdk_cloudtrail::Client {
+    let config = aws_sdk_cloudtrail::config::Builder::new()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_cloudtrail::config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
+        .build();
+    aws_sdk_cloudtrail::Client::from_conf(config)
+}
+
+/// The region of a SigV4 `Authorization` header:
+/// `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+fn signing_region(headers: &http::HeaderMap) -> Option<String> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?;
+    let scope = scope.split([',', ' ']).next()?;
+    scope.split('/').nth(2).map(str::to_owned)
+}
+
+type Reply = http::Response<Full<Bytes>>;
+
+fn reply(status: http::StatusCode, body: &Value) -> Reply {
+    let mut response = http::Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    headers.insert(
+        "x-amzn-requestid",
+        http::HeaderValue::from_static("00000000-0000-0000-0000-000000000000"),
+    );
+    response
+}
+
+fn error(error_type: &str, message: &str) -> Reply {
+    reply(
+        http::StatusCode::BAD_REQUEST,
+        &json!({"__type": error_type, "message": message}),
+    )
+}
+
+async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>) -> Reply {
+    let region = signing_region(request.headers());
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let cloudtrail = cloudtrail_operation(&target).map(str::to_owned);
+    let operation = cloudtrail.clone().unwrap_or_else(|| target.clone());
+    lock(&state.calls).push(StubCall {
+        operation: operation.clone(),
+        region: region.clone(),
+    });
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            return error(
+                "InvalidParameterException",
+                &format!("unreadable body: {e}"),
+            );
+        }
+    };
+    // An empty body is an empty input, as the SDK sends `{}` anyway.
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(input) => input,
+            Err(e) => {
+                return error(
+                    "SerializationException",
+                    &format!("the body is not JSON: {e}"),
+                );
+            }
+        }
+    };
+    if cloudtrail.is_none() {
+        return error(
+            "UnknownOperationException",
+            &format!("not a CloudTrail operation: X-Amz-Target {target:?}"),
+        );
+    }
+    let config = lock(&state.config).clone();
+    match operation.as_str() {
+        "ListPublicKeys" => list_public_keys(&config, region.as_deref(), &input),
+        "DescribeTrails" => describe_trails(&config, region.as_deref(), &input),
+        other => error(
+            "UnknownOperationException",
+            &format!("the CloudTrail stub does not implement {other}"),
+        ),
+    }
+}
+
+const TOKEN_TAG: &str = "ctverify-stub-keys:";
+
+fn list_public_keys(config: &StubConfig, region: Option<&str>, input: &Value) -> Reply {
+    let now = Utc::now();
+    let time = |field: &str| match input.get(field) {
+        None | Some(Value::Null) => Ok(now),
+        Some(value) => json_time(value).ok_or_else(|| format!("{field} is not a time: {value}")),
+    };
+    // CloudTrail: both default to the current time.
+    let (start, end) = match (time("StartTime"), time("EndTime")) {
+        (Ok(start), Ok(end)) => (start, end),
+        (Err(why), _) | (_, Err(why)) => return error("InvalidTimeRangeException", &why),
+    };
+    if start > end {
+        return error(
+            "InvalidTimeRangeException",
+            "StartTime must be before EndTime",
+        );
+    }
+    let offset = match input.get("NextToken").and_then(Value::as_str) {
+        None | Some("") => 0,
+        Some(token) => match decode_token(token) {
+            Some(offset) => offset,
+            None => return error("InvalidTokenException", "Invalid NextToken"),
+        },
+    };
+    let matching: Vec<&StubKey> = config
+        .keys_for(region)
+        .iter()
+        .filter(|k| k.overlaps(start, end))
+        .collect();
+    let page_size = config.page_size.max(1);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(page_size)
+        .map(|k| k.to_json())
+        .collect();
+    let mut answer = json!({ "PublicKeyList": page });
+    let next = offset.saturating_add(page_size);
+    if next < matching.len() {
+        answer["NextToken"] = json!(encode_token(next));
+    }
+    reply(http::StatusCode::OK, &answer)
+}
+
+fn encode_token(offset: usize) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{TOKEN_TAG}{offset}"))
+}
+
+fn decode_token(token: &str) -> Option<usize> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix(TOKEN_TAG)?
+        .parse()
+        .ok()
+}
+
+fn describe_trails(config: &StubConfig, region: Option<&str>, input: &Value) -> Reply {
+    let wanted: Vec<&str> = input
+        .get("trailNameList")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // CloudTrail's default is to include shadow trails (a multi-region trail seen from a
+    // region other than its home).
+    let include_shadows = input
+        .get("includeShadowTrails")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let trails: Vec<Value> = config
+        .trails
+        .iter()
+        .filter(|t| {
+            // A trail named by ARN is found from any region; by name or by listing, only
+            // from its home region, or as a shadow of a multi-region trail.
+            if wanted.contains(&t.arn.as_str()) {
+                return true;
+            }
+            if !wanted.is_empty() && !wanted.contains(&t.name.as_str()) {
+                return false;
+            }
+            let home = region.is_none_or(|r| r == t.home_region);
+            home || (include_shadows && t.multi_region)
+        })
+        .map(StubTrail::to_json)
+        .collect();
+    reply(http::StatusCode::OK, &json!({ "trailList": trails }))
+}
+
+/// The calls answered so far, grouped by operation (for reports).
+pub fn count_by_operation(calls: &[StubCall]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for call in calls {
+        *counts.entry(call.operation.clone()).or_default() += 1;
+    }
+    counts
+}
