@@ -72,6 +72,13 @@ impl FromStr for TrailArn {
     }
 }
 
+impl TrailArn {
+    /// Parses a trail ARN; `None` for anything else (a bare trail name, another resource).
+    pub fn parse(arn: &str) -> Option<Self> {
+        arn.parse().ok()
+    }
+}
+
 impl fmt::Display for TrailArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -12,7 +12,7 @@ use super::policy::Policy;
 use super::requirements::{self, Delivery};
 use super::sdk::{self, TrailReadError};
 use super::{PostureClients, Status, TrailState};
-use crate::aws::TrailArn;
+use crate::layout::TrailArn;
 
 /// What to audit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use super::policy::Policy;
 use super::requirements::{self, Delivery};
 use super::sdk::{self, TrailReadError};
 use super::{PostureClients, Status, TrailState};
-use crate::aws::TrailArn;
+use crate::layout::TrailArn;
 
 /// Which KMS key the trail should encrypt with.
 #[derive(Debug, Clone, PartialEq, Eq)]

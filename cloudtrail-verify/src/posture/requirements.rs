@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::policy::{Caller, Effect, Evaluation, Policy, Request, glob_match_ci};
-use crate::aws::TrailArn;
+use crate::layout::TrailArn;
 
 /// The service principal CloudTrail uses to write to S3 and to call KMS.
 pub(crate) const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
@@ -20,7 +20,7 @@ pub(crate) const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
 /// * the account may `kms:Decrypt` this trail's files (readers: `ctverify`, Athena, auditors),
 ///   stated explicitly so the intent survives if the first statement is ever narrowed.
 pub(crate) fn key_policy(trail: &TrailArn, trail_arn: &str) -> Value {
-    let root = format!("arn:{}:iam::{}:root", trail.partition, trail.account);
+    let root = format!("arn:{}:iam::{}:root", trail.partition, trail.account_id);
     json!({
         "Version": "2012-10-17",
         "Id": format!("ctverify-cloudtrail-{}", trail.name),
@@ -57,7 +57,7 @@ pub(crate) fn key_policy(trail: &TrailArn, trail_arn: &str) -> Value {
                 "Action": "kms:Decrypt",
                 "Resource": "*",
                 "Condition": {
-                    "StringEquals": {"kms:CallerAccount": trail.account},
+                    "StringEquals": {"kms:CallerAccount": trail.account_id},
                     "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}
                 }
             }
@@ -107,7 +107,7 @@ pub(crate) fn key_policy_verdict(
     );
     let service_context = vec![
         ("aws:SourceArn", trail_arn.to_owned()),
-        ("aws:SourceAccount", trail.account.clone()),
+        ("aws:SourceAccount", trail.account_id.clone()),
         ("aws:SecureTransport", "true".to_owned()),
     ];
     let mut encrypt_context = service_context.clone();
@@ -127,14 +127,14 @@ pub(crate) fn key_policy_verdict(
     let decrypt = policy.evaluate(&Request {
         caller: Caller::AccountRoot {
             partition: &trail.partition,
-            account: &trail.account,
+            account: &trail.account_id,
         },
         action: "kms:Decrypt",
         resource: key_arn,
         context: vec![
             context_arn,
-            ("kms:CallerAccount", trail.account.clone()),
-            ("aws:PrincipalAccount", trail.account.clone()),
+            ("kms:CallerAccount", trail.account_id.clone()),
+            ("aws:PrincipalAccount", trail.account_id.clone()),
             ("aws:SecureTransport", "true".to_owned()),
         ],
     });
@@ -172,14 +172,14 @@ impl Delivery<'_> {
         format!(
             "{}/{prefix}AWSLogs/{}/",
             self.bucket_arn(),
-            self.trail.account
+            self.trail.account_id
         )
     }
 
     /// Representative object ARNs of a log file and a digest file in the home region, with the
     /// folder each stands for (for evidence).
     fn sample_objects(&self) -> [(String, String); 2] {
-        let (acct, region) = (&self.trail.account, &self.trail.region);
+        let (acct, region) = (&self.trail.account_id, &self.trail.region);
         let root = self.logs_root();
         [
             (
@@ -201,7 +201,7 @@ impl Delivery<'_> {
     fn service_context(&self) -> Vec<(&'static str, String)> {
         vec![
             ("aws:SourceArn", self.trail_arn.to_owned()),
-            ("aws:SourceAccount", self.trail.account.clone()),
+            ("aws:SourceAccount", self.trail.account_id.clone()),
             ("aws:SecureTransport", "true".to_owned()),
         ]
     }
@@ -261,7 +261,7 @@ pub(crate) fn cloudtrail_grant_excess(policy: &Policy, d: &Delivery<'_>) -> (Vec
     // `AWSLogs/ORG-ID/ACCOUNT/`, and the account level adds no privilege CloudTrail can misuse.
     let logs_area = {
         let root = d.logs_root();
-        let cut = root.len() - d.trail.account.len() - 1;
+        let cut = root.len() - d.trail.account_id.len() - 1;
         root[..cut].to_owned()
     };
     for st in &policy.statements {

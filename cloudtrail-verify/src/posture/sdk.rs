@@ -6,7 +6,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::date_time::Format;
 
 use super::{TrailState, TrailStatusInfo};
-use crate::aws::TrailArn;
+use crate::layout::TrailArn;
 
 /// `CODE: message` for a service error, else the error's chain of causes (timeouts, connection
 /// failures, responses that do not parse), so evidence says what actually went wrong. Unlike
