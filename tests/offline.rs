@@ -1,10 +1,14 @@
 //! End-to-end verification of local copies of trails (`ctverify --local`): one test per outcome,
 //! each tampering with a freshly generated trail in the way its name says.
 
-use ctverify_fixtures::spec::{ChainRestart, DigestFault, DigestFaultKind, DigestPos, LogBomb, LogPos};
+use ctverify_fixtures::spec::{
+    ChainRestart, DigestFault, DigestFaultKind, DigestPos, LogBomb, LogPos,
+};
 use ctverify_fixtures::tamper::{self, ResignFingerprint};
 use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec, sample};
-use ctverify_tests::trail::{GeneratedTrail, digest_problems, local_args, log_verdict, run_ctverify};
+use ctverify_tests::trail::{
+    GeneratedTrail, digest_problems, local_args, log_verdict, run_ctverify,
+};
 
 const VALID: u8 = 0;
 const INVALID: u8 = 1;
@@ -60,7 +64,11 @@ async fn a_modified_log_file_is_invalid_for_a_hash_mismatch() {
     tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(1, 0)).unwrap();
     let run = trail.verify(&[]).await;
     assert_eq!(run.code, INVALID);
-    run.assert_line(&["Log file", &trail.log(1, 0), "INVALID: hash value doesn't match"]);
+    run.assert_line(&[
+        "Log file",
+        &trail.log(1, 0),
+        "INVALID: hash value doesn't match",
+    ]);
     run.assert_line(&["4/4 digest files valid"]);
     run.assert_line(&["11/12 log files valid, 1/12 log files INVALID"]);
 }
@@ -81,13 +89,23 @@ async fn a_modified_digest_fails_its_signature_and_its_logs_are_not_counted_vali
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     let problems = digest_problems(&report, &trail.digest(1));
-    assert!(problems.contains(&"signature_mismatch".to_string()), "{problems:?}");
+    assert!(
+        problems.contains(&"signature_mismatch".to_string()),
+        "{problems:?}"
+    );
     // The newer digest recorded the original's hash: the link is broken too.
-    assert!(problems.contains(&"previous_hash_mismatch".to_string()), "{problems:?}");
+    assert!(
+        problems.contains(&"previous_hash_mismatch".to_string()),
+        "{problems:?}"
+    );
     assert_eq!(report["summary"]["logs"]["valid"], 9);
     assert_eq!(report["summary"]["logs_not_checked"], 3);
     let run = trail.verify(&[]).await;
-    run.assert_line(&["Digest file", &trail.digest(1), "INVALID: signature verification failed"]);
+    run.assert_line(&[
+        "Digest file",
+        &trail.digest(1),
+        "INVALID: signature verification failed",
+    ]);
     run.assert_line(&["3/4 digest files valid, 1/4 digest files INVALID"]);
     run.assert_line(&["9/9 log files valid"]);
     run.assert_line(&["3 log files not checked"]);
@@ -99,7 +117,11 @@ async fn a_wrong_signature_in_the_metadata_is_invalid() {
     tamper::corrupt_digest_signature(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
     let run = trail.verify(&[]).await;
     assert_eq!(run.code, INVALID);
-    run.assert_line(&["Digest file", &trail.digest(3), "INVALID: signature verification failed"]);
+    run.assert_line(&[
+        "Digest file",
+        &trail.digest(3),
+        "INVALID: signature verification failed",
+    ]);
 }
 
 #[tokio::test]
@@ -115,7 +137,10 @@ async fn a_digest_signed_with_another_key_under_the_same_fingerprint_is_invalid(
     .unwrap();
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
-    assert_eq!(digest_problems(&report, &trail.digest(3)), ["signature_mismatch"]);
+    assert_eq!(
+        digest_problems(&report, &trail.digest(3)),
+        ["signature_mismatch"]
+    );
 }
 
 #[tokio::test]
@@ -163,7 +188,11 @@ async fn three_consecutive_deleted_digests_are_three_findings() {
     assert_eq!(code, INVALID);
     assert_eq!(report["summary"]["digests"]["invalid"], 3);
     for i in [1, 2, 3] {
-        assert_eq!(digest_problems(&report, &trail.digest(i)), ["not_found"], "digest {i}");
+        assert_eq!(
+            digest_problems(&report, &trail.digest(i)),
+            ["not_found"],
+            "digest {i}"
+        );
     }
 }
 
@@ -180,7 +209,13 @@ async fn the_newest_digests_missing_from_a_past_range_make_the_run_unverifiable(
 #[tokio::test]
 async fn a_digest_copied_over_another_key_has_moved() {
     let trail = GeneratedTrail::new(&spec());
-    tamper::copy_digest(&trail.copy(), trail.bucket(), &trail.digest(1), &trail.digest(2)).unwrap();
+    tamper::copy_digest(
+        &trail.copy(),
+        trail.bucket(),
+        &trail.digest(1),
+        &trail.digest(2),
+    )
+    .unwrap();
     let run = trail.verify(&[]).await;
     assert_eq!(run.code, INVALID);
     run.assert_line(&[
@@ -238,7 +273,8 @@ async fn a_digest_with_no_log_files_is_valid() {
 #[tokio::test]
 async fn data_after_the_gzip_stream_is_invalid() {
     let trail = GeneratedTrail::new(&spec());
-    tamper::append_after_log_gzip(&trail.copy(), trail.bucket(), &trail.log(0, 0), b"extra").unwrap();
+    tamper::append_after_log_gzip(&trail.copy(), trail.bucket(), &trail.log(0, 0), b"extra")
+        .unwrap();
     let run = trail.verify(&[]).await;
     assert_eq!(run.code, INVALID);
     run.assert_line(&[
@@ -277,7 +313,11 @@ async fn a_missing_sidecar_is_covered_by_the_chain_except_for_the_newest_digest(
     tamper::remove_digest_sidecar(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
     let run = trail.verify(&[]).await;
     assert_eq!(run.code, UNVERIFIABLE);
-    run.assert_line(&["Digest file", &trail.digest(3), "UNVERIFIABLE: no signature"]);
+    run.assert_line(&[
+        "Digest file",
+        &trail.digest(3),
+        "UNVERIFIABLE: no signature",
+    ]);
     run.assert_line(&["3/4 digest files valid, 1/4 digest files UNVERIFIABLE"]);
     run.assert_line(&["3 log files not checked"]);
 }
@@ -307,7 +347,10 @@ async fn an_unknown_fingerprint_is_unverifiable() {
 async fn a_key_outside_its_validity_window_is_invalid() {
     let start = TrailSpec::default().start;
     let trail = GeneratedTrail::new(&TrailSpec {
-        key_validity: Some((start - chrono::TimeDelta::days(30), start - chrono::TimeDelta::days(1))),
+        key_validity: Some((
+            start - chrono::TimeDelta::days(30),
+            start - chrono::TimeDelta::days(1),
+        )),
         ..spec()
     });
     let (code, report) = trail.report(&[]).await;
@@ -335,7 +378,10 @@ async fn a_key_served_as_subject_public_key_info_verifies() {
 async fn a_wrong_previous_digest_hash_breaks_the_link() {
     let trail = GeneratedTrail::new(&TrailSpec {
         faults: vec![DigestFault {
-            at: DigestPos { chain: 0, digest: 2 },
+            at: DigestPos {
+                chain: 0,
+                digest: 2,
+            },
             kind: DigestFaultKind::WrongPreviousHash,
         }],
         ..spec()
@@ -343,7 +389,10 @@ async fn a_wrong_previous_digest_hash_breaks_the_link() {
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     // Digest 2 is validly signed but names the wrong hash for digest 1: the link is broken.
-    assert_eq!(digest_problems(&report, &trail.digest(1)), ["previous_hash_mismatch"]);
+    assert_eq!(
+        digest_problems(&report, &trail.digest(1)),
+        ["previous_hash_mismatch"]
+    );
     assert!(digest_problems(&report, &trail.digest(2)).is_empty());
 }
 
@@ -351,7 +400,10 @@ async fn a_wrong_previous_digest_hash_breaks_the_link() {
 async fn a_wrong_previous_digest_signature_breaks_the_link() {
     let trail = GeneratedTrail::new(&TrailSpec {
         faults: vec![DigestFault {
-            at: DigestPos { chain: 0, digest: 2 },
+            at: DigestPos {
+                chain: 0,
+                digest: 2,
+            },
             kind: DigestFaultKind::WrongPreviousSignature,
         }],
         ..spec()
@@ -368,21 +420,30 @@ async fn a_wrong_previous_digest_signature_breaks_the_link() {
 async fn a_digest_naming_another_account_is_invalid() {
     let trail = GeneratedTrail::new(&TrailSpec {
         faults: vec![DigestFault {
-            at: DigestPos { chain: 0, digest: 1 },
+            at: DigestPos {
+                chain: 0,
+                digest: 1,
+            },
             kind: DigestFaultKind::WrongAccountId,
         }],
         ..spec()
     });
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
-    assert_eq!(digest_problems(&report, &trail.digest(1)), ["wrong_account"]);
+    assert_eq!(
+        digest_problems(&report, &trail.digest(1)),
+        ["wrong_account"]
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_signature_algorithm_is_invalid() {
     let trail = GeneratedTrail::new(&TrailSpec {
         faults: vec![DigestFault {
-            at: DigestPos { chain: 0, digest: 0 },
+            at: DigestPos {
+                chain: 0,
+                digest: 0,
+            },
             kind: DigestFaultKind::WrongSignatureAlgorithmField,
         }],
         ..spec()
@@ -399,21 +460,30 @@ async fn an_unknown_signature_algorithm_is_invalid() {
 async fn a_digest_that_does_not_start_where_the_older_one_ends_breaks_continuity() {
     let trail = GeneratedTrail::new(&TrailSpec {
         faults: vec![DigestFault {
-            at: DigestPos { chain: 0, digest: 2 },
+            at: DigestPos {
+                chain: 0,
+                digest: 2,
+            },
             kind: DigestFaultKind::StartTimeMismatch,
         }],
         ..spec()
     });
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
-    assert_eq!(digest_problems(&report, &trail.digest(1)), ["time_discontinuity"]);
+    assert_eq!(
+        digest_problems(&report, &trail.digest(1)),
+        ["time_discontinuity"]
+    );
 }
 
 #[tokio::test]
 async fn a_log_entry_with_an_unknown_hash_algorithm_is_invalid() {
     let trail = GeneratedTrail::new(&TrailSpec {
         faults: vec![DigestFault {
-            at: DigestPos { chain: 0, digest: 1 },
+            at: DigestPos {
+                chain: 0,
+                digest: 1,
+            },
             kind: DigestFaultKind::WrongLogHashAlgorithm,
         }],
         ..spec()
@@ -447,7 +517,11 @@ async fn a_range_with_no_digests_is_unverifiable() {
 async fn a_gzip_bomb_is_unverifiable_not_an_out_of_memory() {
     let trail = GeneratedTrail::new(&TrailSpec {
         bombs: vec![LogBomb {
-            at: LogPos { chain: 0, digest: 1, log: 0 },
+            at: LogPos {
+                chain: 0,
+                digest: 1,
+                log: 0,
+            },
             decompressed_bytes: 64 << 20,
         }],
         ..spec()
@@ -509,7 +583,14 @@ async fn an_organization_trail_with_a_prefix_and_several_regions_verifies_every_
     assert_eq!(report["summary"]["digests"]["valid"], 16);
     // Narrowed to one account and region.
     let (code, report) = trail
-        .report(&["--prefix", "org/logs", "--account-id", "222222222222", "--region", "eu-west-1"])
+        .report(&[
+            "--prefix",
+            "org/logs",
+            "--account-id",
+            "222222222222",
+            "--region",
+            "eu-west-1",
+        ])
         .await;
     assert_eq!(code, VALID);
     assert_eq!(report["chains"].as_array().map(Vec::len), Some(1));
@@ -545,8 +626,14 @@ async fn bad_arguments_are_clear_errors() {
         (with("--trail", "arn:aws:s3:::bucket"), "not a trail ARN"),
         (with("--from", "yesterday"), "is not a time"),
         (with("--from", "2030-01-01T00:00:00Z"), "is after --to"),
-        (with("--local", "/nonexistent/dir"), "--local /nonexistent/dir"),
-        (with("--public-keys", "/nonexistent/keys.json"), "cannot read key file"),
+        (
+            with("--local", "/nonexistent/dir"),
+            "--local /nonexistent/dir",
+        ),
+        (
+            with("--public-keys", "/nonexistent/keys.json"),
+            "cannot read key file",
+        ),
     ];
     for (args, message) in cases {
         let run = run_ctverify(&args).await;
@@ -576,7 +663,10 @@ async fn a_digest_pointing_forward_in_time_cannot_make_the_walk_loop() {
     let escaped = |k: &str| k.replace('/', "\\/");
     tamper::edit_digest(&trail.copy(), trail.bucket(), &older, |body| {
         let text = String::from_utf8(body).unwrap();
-        let pointer = format!("\"previousDigestS3Object\":\"{}\"", escaped(&trail.digest(0)));
+        let pointer = format!(
+            "\"previousDigestS3Object\":\"{}\"",
+            escaped(&trail.digest(0))
+        );
         assert!(text.contains(&pointer), "{text}");
         text.replace(
             &pointer,
@@ -593,5 +683,10 @@ async fn a_digest_pointing_forward_in_time_cannot_make_the_walk_loop() {
     assert!(digest_problems(&report, &older).contains(&"signature_mismatch".to_string()));
     // The digest it no longer points to is still verified, on its own.
     assert!(digest_problems(&report, &trail.digest(0)).is_empty());
-    assert_eq!(ctverify_tests::trail::digests(&report).filter(|d| d["key"] == newest).count(), 1);
+    assert_eq!(
+        ctverify_tests::trail::digests(&report)
+            .filter(|d| d["key"] == newest)
+            .count(),
+        1
+    );
 }

@@ -1,5 +1,5 @@
-pub mod moto;
-pub mod trail;
 pub mod cloudtrail_stub;
 pub mod local_http;
+pub mod moto;
 pub mod s3_server;
+pub mod trail;

@@ -18,8 +18,11 @@ impl GeneratedTrail {
         let mut sink = LocalDirSink::new(dir.path().join("copy"));
         let manifest =
             generate(spec, &TestKey::default_key(), &mut sink).expect("generating the trail");
-        ctverify_fixtures::write_public_keys_file(dir.path().join("keys.json"), &manifest.public_keys)
-            .expect("writing the keys file");
+        ctverify_fixtures::write_public_keys_file(
+            dir.path().join("keys.json"),
+            &manifest.public_keys,
+        )
+        .expect("writing the keys file");
         GeneratedTrail { dir, manifest }
     }
 
@@ -113,7 +116,9 @@ impl Run {
     /// Asserts a line contains all of `parts`.
     pub fn assert_line(&self, parts: &[&str]) {
         assert!(
-            self.lines().iter().any(|l| parts.iter().all(|p| l.contains(p))),
+            self.lines()
+                .iter()
+                .any(|l| parts.iter().all(|p| l.contains(p))),
             "no line with {parts:?} in:\n{}\n{}",
             self.stdout,
             self.stderr

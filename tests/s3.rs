@@ -1,0 +1,519 @@
+//! End-to-end verification straight from S3 over HTTP: the in-process S3 server holds the trail,
+//! the CloudTrail stub answers DescribeTrails and ListPublicKeys, and the real `ctverify`
+//! command line runs as a child process configured through `AWS_ENDPOINT_URL_*`.
+
+use ctverify_fixtures::spec::{
+    ChainRestart, DigestFault, DigestFaultKind, DigestPos, KeyRotation, LogBomb, LogPos,
+};
+use ctverify_fixtures::tamper::{self, ResignFingerprint};
+use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec};
+use ctverify_tests::s3_server::S3ServerOptions;
+use ctverify_tests::trail::{GeneratedTrail, digest_problems, log_verdict};
+
+#[path = "support/s3_trail.rs"]
+mod s3_trail;
+use s3_trail::S3Trail;
+
+const VALID: u8 = 0;
+const INVALID: u8 = 1;
+const UNVERIFIABLE: u8 = 2;
+const ERROR: u8 = 3;
+
+fn spec() -> TrailSpec {
+    TrailSpec {
+        digests: 4,
+        logs_per_digest: 3,
+        ..TrailSpec::default()
+    }
+}
+
+fn untouched(_: &GeneratedTrail) {}
+
+#[test]
+fn an_untouched_trail_in_s3_is_valid_with_aws_cli_summary_lines() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["Results found for 2026-01-01T00:00:00Z to 2026-01-01T04:00:00Z:"]);
+    run.assert_line(&["4/4 digest files valid"]);
+    run.assert_line(&["12/12 log files valid"]);
+    assert_eq!(run.stderr, "");
+    // The trail was found with DescribeTrails; the keys came from ListPublicKeys.
+    assert!(s3.stub.count("DescribeTrails") >= 1);
+    assert!(s3.stub.count("ListPublicKeys") >= 1);
+}
+
+/// Every outcome of the local-copy tests, this time read from S3: (name, tampering, exit status,
+/// the parts of a line that must appear).
+#[test]
+fn every_local_copy_scenario_gives_the_same_verdict_from_s3() {
+    type Tamper = Box<dyn Fn(&GeneratedTrail)>;
+    let cases: Vec<(&str, Tamper, u8, Vec<&str>)> = vec![
+        (
+            "log modified",
+            Box::new(|t| tamper::modify_log(&t.copy(), t.bucket(), &t.log(1, 0)).unwrap()),
+            INVALID,
+            vec!["Log file", "INVALID: hash value doesn't match"],
+        ),
+        (
+            "log deleted",
+            Box::new(|t| tamper::delete_log(&t.copy(), t.bucket(), &t.log(2, 1)).unwrap()),
+            INVALID,
+            vec!["Log file", "INVALID: not found"],
+        ),
+        (
+            "digest modified",
+            Box::new(|t| tamper::modify_digest_body(&t.copy(), t.bucket(), &t.digest(1)).unwrap()),
+            INVALID,
+            vec!["Digest file", "INVALID: signature verification failed"],
+        ),
+        (
+            "signature wrong",
+            Box::new(|t| {
+                tamper::corrupt_digest_signature(&t.copy(), t.bucket(), &t.digest(3)).unwrap()
+            }),
+            INVALID,
+            vec!["Digest file", "INVALID: signature verification failed"],
+        ),
+        (
+            "digest deleted",
+            Box::new(|t| tamper::delete_digest(&t.copy(), t.bucket(), &t.digest(1)).unwrap()),
+            INVALID,
+            vec!["Digest file", "INVALID: not found"],
+        ),
+        (
+            "digest copied",
+            Box::new(|t| {
+                tamper::copy_digest(&t.copy(), t.bucket(), &t.digest(1), &t.digest(2)).unwrap()
+            }),
+            INVALID,
+            vec!["INVALID: has been moved from its original location"],
+        ),
+        (
+            "data after gzip",
+            Box::new(|t| {
+                tamper::append_after_log_gzip(&t.copy(), t.bucket(), &t.log(0, 0), b"x").unwrap()
+            }),
+            INVALID,
+            vec!["INVALID: unexpected data after end of compressed stream"],
+        ),
+        (
+            "truncated gzip",
+            Box::new(|t| tamper::truncate_log(&t.copy(), t.bucket(), &t.log(3, 2)).unwrap()),
+            INVALID,
+            vec!["Log file", "INVALID: invalid format"],
+        ),
+        (
+            "digest not JSON",
+            Box::new(|t| {
+                tamper::replace_digest_with_non_json(&t.copy(), t.bucket(), &t.digest(2)).unwrap()
+            }),
+            INVALID,
+            vec!["Digest file", "INVALID: invalid format"],
+        ),
+        (
+            "no signature metadata on the newest digest",
+            Box::new(|t| {
+                tamper::remove_digest_sidecar(&t.copy(), t.bucket(), &t.digest(3)).unwrap()
+            }),
+            UNVERIFIABLE,
+            vec!["Digest file", "UNVERIFIABLE: no signature"],
+        ),
+        (
+            "no signature metadata on an older digest",
+            Box::new(|t| {
+                tamper::remove_digest_sidecar(&t.copy(), t.bucket(), &t.digest(1)).unwrap()
+            }),
+            VALID,
+            vec!["4/4 digest files valid"],
+        ),
+        (
+            "unknown fingerprint",
+            Box::new(|t| {
+                tamper::resign_digest(
+                    &t.copy(),
+                    t.bucket(),
+                    &t.digest(3),
+                    &TestKey::other_key(),
+                    ResignFingerprint::Set(PublicKeyForm::Pkcs1),
+                )
+                .unwrap();
+            }),
+            UNVERIFIABLE,
+            vec!["UNVERIFIABLE: public key not found in region us-east-1 for fingerprint"],
+        ),
+        (
+            "planted log",
+            Box::new(|t| {
+                let genuine = t.log(1, 1);
+                let planted = format!("{}PLANTEDPLANTED00.json.gz", &genuine[..genuine.len() - 24]);
+                tamper::plant_log(&t.copy(), t.bucket(), &planted, 7).unwrap();
+            }),
+            INVALID,
+            vec!["PLANTEDPLANTED00", "INVALID: not listed by any digest file"],
+        ),
+    ];
+    for (name, damage, code, parts) in cases {
+        let s3 = S3Trail::start(&spec(), damage);
+        let run = s3.verify(&[]);
+        assert_eq!(run.code, code, "{name}: {run:?}");
+        run.assert_line(&parts);
+    }
+}
+
+#[test]
+fn two_consecutive_deleted_digests_are_two_findings_from_s3() {
+    let s3 = S3Trail::start(
+        &TrailSpec {
+            digests: 5,
+            ..spec()
+        },
+        |t| {
+            tamper::delete_digest(&t.copy(), t.bucket(), &t.digest(2)).unwrap();
+            tamper::delete_digest(&t.copy(), t.bucket(), &t.digest(1)).unwrap();
+        },
+    );
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID);
+    assert_eq!(report["summary"]["digests"]["invalid"], 2);
+    assert_eq!(digest_problems(&report, &s3.trail.digest(1)), ["not_found"]);
+    assert_eq!(digest_problems(&report, &s3.trail.digest(2)), ["not_found"]);
+}
+
+#[test]
+fn spec_faults_and_key_forms_give_the_same_verdicts_from_s3() {
+    let start = TrailSpec::default().start;
+    let cases: Vec<(&str, TrailSpec, u8)> = vec![
+        (
+            "chain restart",
+            TrailSpec {
+                restarts: vec![ChainRestart {
+                    at: 2,
+                    gap: chrono::TimeDelta::hours(1),
+                }],
+                ..spec()
+            },
+            VALID,
+        ),
+        (
+            "digests with no log files",
+            TrailSpec {
+                empty_digests: [0, 2].into(),
+                ..spec()
+            },
+            VALID,
+        ),
+        (
+            "key served as SPKI",
+            TrailSpec {
+                key_form: PublicKeyForm::Spki,
+                ..spec()
+            },
+            VALID,
+        ),
+        (
+            // ListPublicKeys returns only keys valid in the range asked for, so against S3 a key
+            // that was not valid then is simply not found: unverifiable, never valid. (Offline,
+            // with the key in the key file, it is invalid: see the offline tests.)
+            "key outside its validity",
+            TrailSpec {
+                key_validity: Some((
+                    start - chrono::TimeDelta::days(9),
+                    start - chrono::TimeDelta::days(1),
+                )),
+                ..spec()
+            },
+            UNVERIFIABLE,
+        ),
+        (
+            "wrong previousDigestHashValue",
+            TrailSpec {
+                faults: vec![DigestFault {
+                    at: DigestPos {
+                        chain: 0,
+                        digest: 2,
+                    },
+                    kind: DigestFaultKind::WrongPreviousHash,
+                }],
+                ..spec()
+            },
+            INVALID,
+        ),
+    ];
+    for (name, spec, code) in cases {
+        let s3 = S3Trail::start(&spec, untouched);
+        let run = s3.verify(&[]);
+        assert_eq!(run.code, code, "{name}: {run:?}");
+    }
+}
+
+#[test]
+fn a_gzip_bomb_in_s3_is_unverifiable_past_the_cap() {
+    let s3 = S3Trail::start(
+        &TrailSpec {
+            bombs: vec![LogBomb {
+                at: LogPos {
+                    chain: 0,
+                    digest: 1,
+                    log: 0,
+                },
+                decompressed_bytes: 32 << 20,
+            }],
+            ..spec()
+        },
+        untouched,
+    );
+    let run = s3.verify(&["--max-log-bytes", "1000000"]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&["UNVERIFIABLE: decompressed size exceeds 1000000 bytes"]);
+}
+
+#[test]
+fn a_range_with_no_digests_in_s3_is_unverifiable() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let m = &s3.trail.manifest;
+    let run = s3_trail::run_ctverify_process(
+        &[
+            "--trail".into(),
+            m.trail_arn.clone(),
+            "--from".into(),
+            "2027-01-01".into(),
+            "--to".into(),
+            "2027-01-02".into(),
+        ],
+        &s3.server.endpoint(),
+        &s3.stub.endpoint(),
+    );
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&["No digests found"]);
+}
+
+/// An organization trail with a key prefix, two member accounts and two regions: every chain is
+/// verified in one run, and real key lengths (past 170 characters) are read.
+#[test]
+fn an_organization_multi_region_trail_with_a_prefix_verifies_every_chain() {
+    let spec = TrailSpec {
+        prefix: Some("security-team/cloudtrail/organization-wide/archive".into()),
+        org_id: Some("o-a1b2c3d4e5f6g7h8".into()),
+        accounts: vec!["111111111111".into(), "222222222222".into()],
+        regions: vec!["ap-southeast-2".into(), "eu-central-1".into()],
+        trail_name: "organization-wide-management-events-trail".into(),
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, untouched);
+    let longest = s3
+        .server
+        .keys(s3.trail.bucket())
+        .into_iter()
+        .map(|k| k.len())
+        .max();
+    assert!(
+        longest > Some(200),
+        "keys as long as real ones: {longest:?}"
+    );
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, VALID, "{report}");
+    assert_eq!(report["chains"].as_array().map(Vec::len), Some(4));
+    assert_eq!(report["summary"]["digests"]["valid"], 16);
+    assert_eq!(report["summary"]["logs"]["valid"], 48);
+    // Keys were fetched for both regions, before anything was listed.
+    let regions: std::collections::BTreeSet<_> = s3
+        .stub
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "ListPublicKeys")
+        .filter_map(|c| c.region)
+        .collect();
+    assert_eq!(
+        regions.into_iter().collect::<Vec<_>>(),
+        ["ap-southeast-2", "eu-central-1"]
+    );
+    // --region and --account-id narrow it.
+    let (code, report) = s3.report(&["--region", "eu-central-1", "--account-id", "111111111111"]);
+    assert_eq!(code, VALID);
+    assert_eq!(report["chains"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn an_organization_trail_works_with_the_bucket_given() {
+    let spec = TrailSpec {
+        org_id: Some("o-abcdefghij".into()),
+        accounts: vec!["333333333333".into()],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, untouched);
+    let bucket = s3.trail.bucket().to_owned();
+    let run = s3.verify(&["--bucket", &bucket]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    assert_eq!(
+        s3.stub.count("DescribeTrails"),
+        0,
+        "--bucket replaces DescribeTrails"
+    );
+}
+
+#[test]
+fn a_bucket_in_another_region_is_read_there() {
+    let bucket = TrailSpec::default().bucket;
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new(),
+        |server| server.create_bucket(&bucket, "eu-west-3"),
+        |_| {},
+    );
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(s3.server.requests().of("GetBucketLocation") >= 1);
+}
+
+#[test]
+fn an_access_denied_log_file_is_unverifiable_never_valid() {
+    let probe = GeneratedTrail::new(&spec());
+    let denied = probe.log(2, 0);
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new().deny(denied.clone()),
+        |_| {},
+        |_| {},
+    );
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Log file",
+        &denied,
+        "UNVERIFIABLE: could not be read: access denied",
+    ]);
+    run.assert_line(&["11/12 log files valid, 1/12 log files UNVERIFIABLE"]);
+    // The run went on: every other file was checked.
+    let (_, report) = s3.report(&[]);
+    assert_eq!(
+        log_verdict(&report, &denied),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+}
+
+#[test]
+fn an_access_denied_digest_is_unverifiable_and_the_walk_goes_on() {
+    let probe = GeneratedTrail::new(&spec());
+    let denied = probe.digest(2);
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new().deny(denied.clone()),
+        |_| {},
+        |_| {},
+    );
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(digest_problems(&report, &denied), ["unreadable"]);
+    assert_eq!(report["summary"]["digests"]["valid"], 3);
+}
+
+#[test]
+fn throttling_that_succeeds_on_retry_is_valid() {
+    let probe = GeneratedTrail::new(&spec());
+    let options = S3ServerOptions::new()
+        .throttle_first_n_gets_of(probe.log(1, 1), 2)
+        .throttle_first_n_gets_of(probe.digest(2), 1);
+    let s3 = S3Trail::start_with(&spec(), untouched, options, |_| {}, |_| {});
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["12/12 log files valid"]);
+    assert_eq!(s3.server.requests().throttled, 3);
+}
+
+#[test]
+fn public_keys_are_fetched_through_every_page_across_a_rotation() {
+    let spec = TrailSpec {
+        rotation: Some(KeyRotation {
+            at_digest: 2,
+            key: TestKey::other_key(),
+        }),
+        ..spec()
+    };
+    let s3 = S3Trail::start_with(
+        &spec,
+        untouched,
+        S3ServerOptions::new(),
+        |_| {},
+        |config| config.page_size = 1,
+    );
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    assert!(s3.stub.count("ListPublicKeys") >= 2, "one page per key");
+}
+
+#[test]
+fn more_than_a_page_of_digests_is_listed_and_walked() {
+    let spec = TrailSpec {
+        digests: 1010,
+        logs_per_digest: 0,
+        ..TrailSpec::default()
+    };
+    let s3 = S3Trail::start(&spec, untouched);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["1010/1010 digest files valid"]);
+    assert!(s3.server.requests().of("ListObjectsV2") >= 2);
+}
+
+#[test]
+fn the_report_from_s3_does_not_depend_on_concurrency() {
+    let s3 = S3Trail::start(
+        &TrailSpec {
+            digests: 6,
+            logs_per_digest: 8,
+            ..spec()
+        },
+        |t| {
+            tamper::modify_log(&t.copy(), t.bucket(), &t.log(2, 3)).unwrap();
+            tamper::delete_log(&t.copy(), t.bucket(), &t.log(4, 0)).unwrap();
+        },
+    );
+    let one = s3.verify(&["--verbose", "--concurrency", "1"]);
+    let many = s3.verify(&["--verbose", "--concurrency", "64"]);
+    assert_eq!(one.code, INVALID);
+    assert_eq!(one.stdout, many.stdout);
+    assert_eq!(one.stderr, many.stderr);
+}
+
+#[test]
+fn a_trail_with_validation_off_is_warned_about() {
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new(),
+        |_| {},
+        |config| {
+            config.trails[0].log_file_validation = false;
+        },
+    );
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["Warning: log-file validation is off"]);
+}
+
+#[test]
+fn an_unknown_trail_fails_fast_with_a_clear_error() {
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new(),
+        |_| {},
+        |config| {
+            config.trails.clear();
+        },
+    );
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(run.stderr.contains("no trail"), "{}", run.stderr);
+    assert_eq!(
+        s3.server.requests().of("ListObjectsV2"),
+        0,
+        "nothing listed"
+    );
+}

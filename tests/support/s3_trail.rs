@@ -1,0 +1,119 @@
+//! Compiled into each test that uses it (`#[path]`), where `CARGO_BIN_EXE_*` is defined.
+//! A generated trail served over HTTP by the in-process S3 server, with CloudTrail's
+//! DescribeTrails and ListPublicKeys answered by the stub, and `ctverify` run against both as a
+//! child process configured the standard way (`AWS_ENDPOINT_URL_S3`, ...).
+
+use ctverify_fixtures::TrailSpec;
+use ctverify_tests::cloudtrail_stub::{CloudTrailStub, StubConfig, StubKey, StubTrail};
+use ctverify_tests::s3_server::{S3Server, S3ServerOptions};
+use ctverify_tests::trail::{GeneratedTrail, Run};
+use std::path::Path;
+use std::process::Command;
+
+/// A trail in S3 and the CloudTrail API that describes it.
+pub struct S3Trail {
+    /// The trail as generated (and tampered with) on disk before upload.
+    pub trail: GeneratedTrail,
+    /// The S3 server holding it.
+    pub server: S3Server,
+    /// The CloudTrail API stub.
+    pub stub: CloudTrailStub,
+}
+
+impl S3Trail {
+    /// Generates `spec`, lets `tamper` damage the local copy, and serves it.
+    pub fn start(spec: &TrailSpec, tamper: impl FnOnce(&GeneratedTrail)) -> Self {
+        Self::start_with(spec, tamper, S3ServerOptions::new(), |_| {}, |_| {})
+    }
+
+    /// [`S3Trail::start`] with server options, a change to the stub's configuration, and work
+    /// on the server before the objects are loaded (such as creating the bucket in a region).
+    pub fn start_with(
+        spec: &TrailSpec,
+        tamper: impl FnOnce(&GeneratedTrail),
+        options: S3ServerOptions,
+        before_load: impl FnOnce(&S3Server),
+        configure: impl FnOnce(&mut StubConfig),
+    ) -> Self {
+        let trail = GeneratedTrail::new(spec);
+        tamper(&trail);
+        let server = S3Server::start(options);
+        before_load(&server);
+        server
+            .load_dir(trail.copy())
+            .expect("loading the trail into S3");
+        let keys = std::fs::read(trail.keys()).expect("keys file");
+        let mut stub_trail = StubTrail::new(&trail.manifest.trail_arn, trail.bucket());
+        if let Some(prefix) = &trail.manifest.prefix {
+            stub_trail = stub_trail.with_prefix(prefix);
+        }
+        stub_trail.organization = trail.manifest.org_id.is_some();
+        stub_trail.multi_region = trail.manifest.regions.len() > 1;
+        let mut config = StubConfig {
+            keys: StubKey::from_list_public_keys_json(&keys).expect("stub keys"),
+            trails: vec![stub_trail],
+            ..StubConfig::default()
+        };
+        configure(&mut config);
+        let stub = CloudTrailStub::start(config);
+        S3Trail {
+            trail,
+            server,
+            stub,
+        }
+    }
+
+    /// Runs `ctverify --trail ARN --from START --to END EXTRA...` against the servers.
+    pub fn verify(&self, extra: &[&str]) -> Run {
+        let m = &self.trail.manifest;
+        let mut args = vec![
+            "--trail".to_owned(),
+            m.trail_arn.clone(),
+            "--from".into(),
+            ctverify_fixtures::format_time(&m.start_time),
+            "--to".into(),
+            ctverify_fixtures::format_time(&m.end_time),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run_ctverify_process(&args, &self.server.endpoint(), &self.stub.endpoint())
+    }
+
+    /// Runs with `--format json` and parses the report.
+    pub fn report(&self, extra: &[&str]) -> (u8, serde_json::Value) {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let run = self.verify(&args);
+        let report = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}\n{}", run.stdout, run.stderr));
+        (run.code, report)
+    }
+}
+
+/// Runs the `ctverify` command line as a child process whose only AWS configuration is the
+/// two endpoints and test credentials: nothing from the machine's profiles, no instance
+/// metadata, nothing that could reach AWS.
+pub fn run_ctverify_process(args: &[String], s3: &str, cloudtrail: &str) -> Run {
+    let empty = Path::new("/dev/null");
+    let output = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL_S3", s3)
+        .env("AWS_ENDPOINT_URL_CLOUDTRAIL", cloudtrail)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("running ctverify");
+    Run {
+        code: output
+            .status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(255),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
