@@ -690,3 +690,61 @@ async fn a_digest_pointing_forward_in_time_cannot_make_the_walk_loop() {
         1
     );
 }
+
+/// A validly signed digest at a `_backfill.json.gz` key, listing the log files of hour `i`.
+fn add_backfill_digest(trail: &GeneratedTrail, i: usize) -> String {
+    let original = trail.digest(i);
+    let backfill = original.replace(".json.gz", "_backfill.json.gz");
+    let (copy, bucket) = (trail.copy(), trail.bucket().to_owned());
+    tamper::copy_digest(&copy, &bucket, &original, &backfill).unwrap();
+    tamper::edit_digest(&copy, &bucket, &backfill, |body| {
+        let text = String::from_utf8(body).unwrap();
+        let own = format!("\"digestS3Object\":\"{}\"", original.replace('/', "\\/"));
+        assert!(text.contains(&own));
+        text.replace(
+            &own,
+            &format!("\"digestS3Object\":\"{}\"", backfill.replace('/', "\\/")),
+        )
+        .into_bytes()
+    })
+    .unwrap();
+    tamper::resign_digest(
+        &copy,
+        &bucket,
+        &backfill,
+        &TestKey::default_key(),
+        ResignFingerprint::Keep,
+    )
+    .unwrap();
+    backfill
+}
+
+#[tokio::test]
+async fn a_backfill_digest_is_verified_on_its_own_and_reported_as_such() {
+    let trail = GeneratedTrail::new(&spec());
+    let backfill = add_backfill_digest(&trail, 1);
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, VALID, "{report}");
+    let entry = ctverify_tests::trail::digests(&report)
+        .find(|d| d["key"] == backfill.as_str())
+        .expect("the backfill digest is in the report");
+    assert_eq!(entry["backfill"], true);
+    assert_eq!(entry["status"], "valid");
+    assert_eq!(report["summary"]["backfill_digests"], 1);
+    let run = trail.verify(&["--verbose"]).await;
+    run.assert_line(&["(backfill) Digest file", &backfill, "valid"]);
+}
+
+#[tokio::test]
+async fn a_tampered_backfill_digest_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    let backfill = add_backfill_digest(&trail, 2);
+    tamper::modify_digest_body(&trail.copy(), trail.bucket(), &backfill).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&[
+        "(backfill) Digest file",
+        &backfill,
+        "INVALID: signature verification failed",
+    ]);
+}
