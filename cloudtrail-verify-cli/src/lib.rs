@@ -271,7 +271,8 @@ fn exit_status(report: &Report) -> u8 {
     }
 }
 
-/// A progress bar on stderr: files, bytes, rate.
+/// A progress bar on stderr: log files checked of those found so far, bytes, rate, ETA. The
+/// total grows as digests are read, which runs ahead of hashing, so the ETA settles quickly.
 struct ProgressBar {
     bar: indicatif::ProgressBar,
     bytes: std::sync::atomic::AtomicU64,
@@ -279,9 +280,9 @@ struct ProgressBar {
 
 impl ProgressBar {
     fn new() -> Arc<Self> {
-        let bar = indicatif::ProgressBar::new_spinner();
+        let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} {pos} log files, {msg} verified [{elapsed_precise}]",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} log files, {msg}, ETA {eta}",
         ) {
             bar.set_style(style);
         }
@@ -294,6 +295,10 @@ impl ProgressBar {
 }
 
 impl Progress for ProgressBar {
+    fn logs_found(&self, count: u64) {
+        self.bar.inc_length(count);
+    }
+
     fn log_verified(&self, _compressed: u64, decompressed: u64) {
         use std::sync::atomic::Ordering;
         let total = self.bytes.fetch_add(decompressed, Ordering::Relaxed) + decompressed;

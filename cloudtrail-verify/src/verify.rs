@@ -31,6 +31,10 @@ impl TimeRange {
 /// Receives progress as log files are verified (for a progress bar). Called from worker
 /// threads.
 pub trait Progress: Send + Sync {
+    /// A valid digest listed `count` more log files to check.
+    fn logs_found(&self, count: u64) {
+        let _ = count;
+    }
     /// A log file was read to its end and hashed.
     fn log_verified(&self, compressed_bytes: u64, decompressed_bytes: u64);
 }

@@ -17,7 +17,8 @@ use crate::keys::{KeyLookup, KeySet};
 use crate::layout::ChainLayout;
 use crate::loghash::{GunzipError, gunzip_to_vec, hash_gzip};
 use crate::report::{
-    ChainReport, CoverageGap, DigestProblem, DigestReport, GapKind, LogProblem, LogReport, Status,
+    ChainReport, Counts, CoverageGap, DigestProblem, DigestReport, GapKind, LogProblem, LogReport,
+    Status,
 };
 use crate::schema::{
     DigestFile, HASH_ALGORITHM, LogFileEntry, PreviousDigestReference, SIGNATURE_ALGORITHM,
@@ -27,10 +28,14 @@ use crate::signing::{SignatureError, signing_string, verify_signature};
 use crate::source::{ObjectSource, SourceError};
 use crate::verify::{TimeRange, VerifyOptions};
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::FutureExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::Mutex;
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// CloudTrail's digest cadence.
 const DIGEST_PERIOD: TimeDelta = TimeDelta::hours(1);
@@ -91,9 +96,15 @@ struct Walker {
     range: TimeRange,
     prefetched: HashMap<String, JoinHandle<Fetched>>,
     report: ChainReport,
-    log_tasks: Vec<(usize, Vec<JoinHandle<LogReport>>)>,
-    /// Every log key any parsed digest lists, to find log files no digest lists.
-    listed_logs: HashSet<String>,
+    /// Log checks in flight; finished ones are reaped as the walk goes.
+    log_tasks: JoinSet<()>,
+    /// Log check results by digest index, folded in as they complete so that memory holds
+    /// counts and the entries worth keeping, not one task per log file.
+    tallies: Arc<Mutex<HashMap<usize, LogTally>>>,
+    /// A keyed 64-bit hash of every log key any parsed digest lists, to find log files no
+    /// digest lists without keeping every key of a long range.
+    listed_logs: HashSet<u64>,
+    key_hasher: RandomState,
     /// The time spans of valid digests.
     covered: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Digests already fetched, so that a reference back to one cannot make the walk loop.
@@ -113,8 +124,10 @@ pub(crate) async fn walk_chain(
         layout,
         range,
         prefetched: HashMap::new(),
-        log_tasks: Vec::new(),
+        log_tasks: JoinSet::new(),
+        tallies: Arc::new(Mutex::new(HashMap::new())),
         listed_logs: HashSet::new(),
+        key_hasher: RandomState::new(),
         covered: Vec::new(),
         visited: HashSet::new(),
     };
@@ -261,7 +274,7 @@ impl Walker {
                 previous_segment = Some(SegmentEnd::Broken);
                 continue;
             };
-            self.start_log_checks(index, &digest, valid);
+            self.start_log_checks(index, &digest, valid).await;
 
             if link.is_none() {
                 match previous_segment.take() {
@@ -357,7 +370,7 @@ impl Walker {
         let valid = report.status == Status::Valid;
         self.report.digests.push(report);
         if let Some(digest) = parsed {
-            self.start_log_checks(index, &digest, valid);
+            self.start_log_checks(index, &digest, valid).await;
         }
     }
 
@@ -503,25 +516,50 @@ impl Walker {
         }
     }
 
-    /// Starts checking the log files a digest lists. Those of a digest that is not valid are
-    /// only counted as not checked: its listing is not evidence of anything.
-    fn start_log_checks(&mut self, index: usize, digest: &DigestFile, digest_valid: bool) {
-        self.listed_logs
-            .extend(digest.log_files.iter().map(|l| l.s3_object.clone()));
+    /// Starts checking the log files a digest lists, waiting for a free slot before each so
+    /// that the walk never runs further ahead than `concurrency` checks. Those of a digest that
+    /// is not valid are only counted as not checked: its listing is not evidence of anything.
+    async fn start_log_checks(&mut self, index: usize, digest: &DigestFile, digest_valid: bool) {
+        for entry in &digest.log_files {
+            let hash = self.key_hasher.hash_one(&entry.s3_object);
+            self.listed_logs.insert(hash);
+        }
         if !digest_valid {
             self.report.digests[index].logs_not_checked = digest.log_files.len() as u64;
             return;
         }
         self.covered.push((digest.start_time, digest.end_time));
-        let tasks = digest
-            .log_files
-            .iter()
-            .map(|entry| {
-                let (entry, ctx) = (entry.clone(), self.ctx.clone());
-                tokio::spawn(async move { check_log(&ctx, &entry).await })
-            })
-            .collect();
-        self.log_tasks.push((index, tasks));
+        if let Some(progress) = &self.ctx.options.progress {
+            progress.logs_found(digest.log_files.len() as u64);
+        }
+        let keep_valid = self.ctx.options.keep_valid_entries;
+        for (position, entry) in digest.log_files.iter().enumerate() {
+            let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
+            let (entry, ctx, tallies) = (entry.clone(), self.ctx.clone(), self.tallies.clone());
+            self.log_tasks.spawn(async move {
+                let _permit = permit;
+                // A panic while checking must not make a log file vanish from the counts.
+                let log = AssertUnwindSafe(check_log(&ctx, &entry))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        LogReport::new(
+                            &entry.s3_bucket,
+                            &entry.s3_object,
+                            Some(LogProblem::Unreadable {
+                                reason: "internal error while checking".into(),
+                            }),
+                            0,
+                        )
+                    });
+                let mut tallies = tallies.lock().unwrap_or_else(|e| e.into_inner());
+                tallies
+                    .entry(index)
+                    .or_default()
+                    .add(position, log, keep_valid);
+            });
+            while self.log_tasks.try_join_next().is_some() {}
+        }
     }
 
     /// Lists the chain's log folder over the hours valid digests cover and reports every log
@@ -572,7 +610,7 @@ impl Walker {
                         .layout
                         .log_key_time(&key)
                         .is_some_and(|t| inner.iter().any(|(a, b)| *a <= t && t < *b))
-                        && !self.listed_logs.contains(&key);
+                        && !self.listed_logs.contains(&self.key_hasher.hash_one(&key));
                     if planted {
                         self.report.unlisted_logs.push(LogReport::new(
                             &bucket,
@@ -593,28 +631,14 @@ impl Walker {
         for (_, task) in self.prefetched.drain() {
             task.abort();
         }
-        let keep_valid = self.ctx.options.keep_valid_entries;
-        for (index, tasks) in std::mem::take(&mut self.log_tasks) {
+        while self.log_tasks.join_next().await.is_some() {}
+        let tallies = std::mem::take(&mut *self.tallies.lock().unwrap_or_else(|e| e.into_inner()));
+        for (index, mut tally) in tallies {
             let digest = &mut self.report.digests[index];
-            for task in tasks {
-                let log = task.await.unwrap_or_else(|e| {
-                    LogReport::new(
-                        "",
-                        "",
-                        Some(LogProblem::Unreadable {
-                            reason: format!("log task failed: {e}"),
-                        }),
-                        0,
-                    )
-                });
-                digest.log_counts.add(log.status);
-                if log.status == Status::Valid {
-                    digest.log_bytes += log.bytes;
-                }
-                if keep_valid || log.status != Status::Valid {
-                    digest.logs.push(log);
-                }
-            }
+            digest.log_counts = tally.counts;
+            digest.log_bytes = tally.bytes;
+            tally.kept.sort_by_key(|(position, _)| *position);
+            digest.logs = tally.kept.into_iter().map(|(_, log)| log).collect();
         }
         let valid = self
             .report
@@ -624,6 +648,27 @@ impl Walker {
         self.report.found_start = valid.clone().filter_map(|d| d.start_time).min();
         self.report.found_end = valid.filter_map(|d| d.end_time).max();
         self.report
+    }
+}
+
+/// What the log files of one digest came to.
+#[derive(Default)]
+struct LogTally {
+    counts: Counts,
+    bytes: u64,
+    /// Entries kept for the report, with their position in the digest's list.
+    kept: Vec<(usize, LogReport)>,
+}
+
+impl LogTally {
+    fn add(&mut self, position: usize, log: LogReport, keep_valid: bool) {
+        self.counts.add(log.status);
+        if log.status == Status::Valid {
+            self.bytes += log.bytes;
+        }
+        if keep_valid || log.status != Status::Valid {
+            self.kept.push((position, log));
+        }
     }
 }
 
@@ -697,14 +742,6 @@ async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
             0,
         );
     }
-    let Ok(_permit) = ctx.log_limiter.acquire().await else {
-        return report(
-            Some(LogProblem::Unreadable {
-                reason: "verifier shut down".into(),
-            }),
-            0,
-        );
-    };
     let object = match ctx.source.get(&entry.s3_bucket, &entry.s3_object).await {
         Ok(object) => object,
         Err(SourceError::NotFound) => return report(Some(LogProblem::NotFound), 0),
