@@ -188,9 +188,18 @@ async fn s3_source(
         }
     };
     let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
+    // Throttling and 5xx are retried with backoff; a server that stops answering is a timeout,
+    // reported as unverifiable for that object, not a hung run.
     let conf = conf
         .into_builder()
         .region(aws_config::Region::new(region))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .read_timeout(std::time::Duration::from_secs(60))
+                .build(),
+        )
         .build();
     let source = S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
     let target = TrailTarget::new(arn, bucket, prefix);
