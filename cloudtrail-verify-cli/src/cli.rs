@@ -129,10 +129,10 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
             return Ok(t.and_utc());
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
     Err(format!(
         "{s:?} is not a time: use RFC 3339 (2026-01-01T10:00:00Z, 2026-01-01T12:00:00+02:00) or a date (2026-01-01)"

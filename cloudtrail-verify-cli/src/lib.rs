@@ -118,10 +118,25 @@ async fn run_verify(
         // Keys before any digest listing: a run that cannot check signatures fails fast.
         None => s3_public_keys(args, &target, &chains, range).await?,
     };
-    run_and_print(
-        args, source, keys, &target, chains, range, warnings, out, err,
-    )
-    .await
+    let plan = Plan {
+        source,
+        keys,
+        target,
+        chains,
+        range,
+        warnings,
+    };
+    run_and_print(args, plan, out, err).await
+}
+
+/// Everything a verification run needs, gathered before any digest is listed.
+struct Plan {
+    source: Arc<dyn ObjectSource>,
+    keys: KeySet,
+    target: TrailTarget,
+    chains: Vec<ChainLayout>,
+    range: TimeRange,
+    warnings: Vec<String>,
 }
 
 /// The object source, key set and target of a run on a local copy.
@@ -236,15 +251,18 @@ async fn s3_public_keys(
 /// Runs the verification and prints the report; returns the exit status.
 async fn run_and_print(
     args: &VerifyArgs,
-    source: Arc<dyn ObjectSource>,
-    keys: KeySet,
-    target: &TrailTarget,
-    chains: Vec<ChainLayout>,
-    range: TimeRange,
-    warnings: Vec<String>,
+    plan: Plan,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Fatal> {
+    let Plan {
+        source,
+        keys,
+        target,
+        chains,
+        range,
+        warnings,
+    } = plan;
     let text = args.format == Format::Text;
     if text {
         render::write_header(out, &target.arn.to_string(), range.start, range.end)?;
@@ -258,7 +276,7 @@ async fn run_and_print(
         progress: bar.clone().map(|b| b as Arc<dyn Progress>),
         ..VerifyOptions::default()
     };
-    let mut report = verify_chains(source, keys, target, chains, range, options).await;
+    let mut report = verify_chains(source, keys, &target, chains, range, options).await;
     report.warnings.extend(warnings);
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();

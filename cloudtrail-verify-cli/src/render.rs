@@ -100,10 +100,8 @@ impl<'a> TextRenderer<'a> {
     fn write_digest(&mut self, digest: &DigestReport) -> io::Result<()> {
         let tag = if digest.backfill { "(backfill) " } else { "" };
         let location = format!("{tag}Digest file\ts3://{}/{}", digest.bucket, digest.key);
-        if digest.problems.is_empty() {
-            if self.verbose {
-                writeln!(self.out, "{location}\tvalid")?;
-            }
+        if digest.problems.is_empty() && self.verbose {
+            writeln!(self.out, "{location}\tvalid")?;
         }
         for problem in &digest.problems {
             let verdict = match problem.status() {

@@ -312,14 +312,15 @@ impl Walker {
             }
         }
 
-        if let Some((start, is_chain_start)) = oldest_start {
-            if is_chain_start && start > self.range.start {
-                self.report.gaps.push(CoverageGap {
-                    kind: GapKind::BeforeChainStart,
-                    start: self.range.start,
-                    end: start,
-                });
-            }
+        if let Some((start, is_chain_start)) = oldest_start
+            && is_chain_start
+            && start > self.range.start
+        {
+            self.report.gaps.push(CoverageGap {
+                kind: GapKind::BeforeChainStart,
+                start: self.range.start,
+                end: start,
+            });
         }
         if let Some(end) = newest_end {
             let horizon = self
@@ -386,14 +387,14 @@ impl Walker {
     }
 
     async fn fetch(&mut self, bucket: &str, key: &str) -> Fetched {
-        if bucket == self.layout.location.bucket {
-            if let Some(task) = self.prefetched.remove(key) {
-                return task.await.unwrap_or_else(|e| {
-                    Fetched::Failed(DigestProblem::Unreadable {
-                        reason: format!("fetch task failed: {e}"),
-                    })
-                });
-            }
+        if bucket == self.layout.location.bucket
+            && let Some(task) = self.prefetched.remove(key)
+        {
+            return task.await.unwrap_or_else(|e| {
+                Fetched::Failed(DigestProblem::Unreadable {
+                    reason: format!("fetch task failed: {e}"),
+                })
+            });
         }
         fetch_digest(&self.ctx, bucket, key).await
     }
@@ -444,12 +445,12 @@ impl Walker {
                 });
             }
         }
-        if let Some(previous) = &digest.previous {
-            if previous.hash_algorithm != HASH_ALGORITHM {
-                report.push(DigestProblem::UnknownHashAlgorithm {
-                    found: previous.hash_algorithm.clone(),
-                });
-            }
+        if let Some(previous) = &digest.previous
+            && previous.hash_algorithm != HASH_ALGORITHM
+        {
+            report.push(DigestProblem::UnknownHashAlgorithm {
+                found: previous.hash_algorithm.clone(),
+            });
         }
 
         // The signature: from metadata, else as carried by the newer digest.
@@ -472,12 +473,12 @@ impl Walker {
                     actual: digest.sha256_hex(),
                 });
             }
-            if let (Some(own), Some(carried)) = (&own_signature, &carried) {
-                if own != carried {
-                    report.push(DigestProblem::PreviousSignatureMismatch {
-                        newer_key: link.newer_key.clone(),
-                    });
-                }
+            if let (Some(own), Some(carried)) = (&own_signature, &carried)
+                && own != carried
+            {
+                report.push(DigestProblem::PreviousSignatureMismatch {
+                    newer_key: link.newer_key.clone(),
+                });
             }
             if digest.end_time != link.newer_start {
                 report.push(DigestProblem::TimeDiscontinuity {
@@ -757,7 +758,8 @@ async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
     let limit = ctx.options.max_log_bytes;
     let body = object.body;
     let hashed = tokio::task::spawn_blocking(move || hash_gzip(body, limit)).await;
-    let outcome = match hashed {
+
+    match hashed {
         Ok(Ok(hash)) => {
             if let Some(progress) = &ctx.options.progress {
                 progress.log_verified(hash.compressed_bytes, hash.decompressed_bytes);
@@ -792,6 +794,5 @@ async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
             }),
             0,
         ),
-    };
-    outcome
+    }
 }

@@ -41,10 +41,10 @@ impl LocalDirectory {
         let mut names = Vec::new();
         for entry in std::fs::read_dir(&self.root)? {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                if let Some(name) = entry.file_name().to_str() {
-                    names.push(name.to_owned());
-                }
+            if entry.file_type()?.is_dir()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_owned());
             }
         }
         names.sort();
@@ -112,13 +112,7 @@ fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>, SourceError> {
 }
 
 /// Collects, below `dir`, the keys (relative to the bucket folder) that start with `prefix`.
-fn collect_keys(
-    bucket_dir: &Path,
-    dir: &Path,
-    rel: &str,
-    prefix: &str,
-    out: &mut Vec<String>,
-) -> io::Result<()> {
+fn collect_keys(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -135,7 +129,7 @@ fn collect_keys(
             let folder = format!("{key}/");
             // Descend only where keys could still match the prefix.
             if folder.starts_with(prefix) || prefix.starts_with(&folder) {
-                collect_keys(bucket_dir, &entry.path(), &folder, prefix, out)?;
+                collect_keys(&entry.path(), &folder, prefix, out)?;
             }
         } else if key.starts_with(prefix) && !key.ends_with(METADATA_SUFFIX) {
             out.push(key);
@@ -172,7 +166,7 @@ impl ObjectSource for LocalDirectory {
         let start_after = start_after.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let mut keys = Vec::new();
-            collect_keys(&bucket_dir, &start_dir, &start_rel, &prefix, &mut keys)
+            collect_keys(&start_dir, &start_rel, &prefix, &mut keys)
                 .map_err(|e| io_error(e, &start_dir))?;
             keys.sort_unstable();
             let first = match &start_after {
