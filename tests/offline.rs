@@ -1,28 +1,15 @@
 //! End-to-end verification of local copies of trails (`ctverify --local`): one test per outcome,
 //! each tampering with a freshly generated trail in the way its name says.
 
-use ctverify_fixtures::spec::{
-    ChainRestart, DigestFault, DigestFaultKind, DigestPos, LogBomb, LogPos,
-};
+use ctverify_fixtures::spec::{ChainRestart, DigestFaultKind, LogBomb, LogPos};
 use ctverify_fixtures::tamper::{self, ResignFingerprint};
 use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec, sample};
 use ctverify_tests::trail::{
     GeneratedTrail, digest_problems, local_args, log_verdict, run_ctverify,
 };
 
-const VALID: u8 = 0;
-const INVALID: u8 = 1;
-const UNVERIFIABLE: u8 = 2;
-const ERROR: u8 = 3;
-
-/// Four hourly digests of three log files each.
-fn spec() -> TrailSpec {
-    TrailSpec {
-        digests: 4,
-        logs_per_digest: 3,
-        ..TrailSpec::default()
-    }
-}
+use ctverify_tests::trail::exit::{ERROR, INVALID, UNVERIFIABLE, VALID};
+use ctverify_tests::trail::{spec, with_fault};
 
 #[tokio::test]
 async fn the_bundled_sample_verifies_valid_with_aws_cli_summary_lines() {
@@ -376,16 +363,7 @@ async fn a_key_served_as_subject_public_key_info_verifies() {
 
 #[tokio::test]
 async fn a_wrong_previous_digest_hash_breaks_the_link() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        faults: vec![DigestFault {
-            at: DigestPos {
-                chain: 0,
-                digest: 2,
-            },
-            kind: DigestFaultKind::WrongPreviousHash,
-        }],
-        ..spec()
-    });
+    let trail = GeneratedTrail::new(&with_fault(2, DigestFaultKind::WrongPreviousHash));
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     // Digest 2 is validly signed but names the wrong hash for digest 1: the link is broken.
@@ -398,16 +376,7 @@ async fn a_wrong_previous_digest_hash_breaks_the_link() {
 
 #[tokio::test]
 async fn a_wrong_previous_digest_signature_breaks_the_link() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        faults: vec![DigestFault {
-            at: DigestPos {
-                chain: 0,
-                digest: 2,
-            },
-            kind: DigestFaultKind::WrongPreviousSignature,
-        }],
-        ..spec()
-    });
+    let trail = GeneratedTrail::new(&with_fault(2, DigestFaultKind::WrongPreviousSignature));
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     assert_eq!(
@@ -418,16 +387,7 @@ async fn a_wrong_previous_digest_signature_breaks_the_link() {
 
 #[tokio::test]
 async fn a_digest_naming_another_account_is_invalid() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        faults: vec![DigestFault {
-            at: DigestPos {
-                chain: 0,
-                digest: 1,
-            },
-            kind: DigestFaultKind::WrongAccountId,
-        }],
-        ..spec()
-    });
+    let trail = GeneratedTrail::new(&with_fault(1, DigestFaultKind::WrongAccountId));
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     assert_eq!(
@@ -438,16 +398,10 @@ async fn a_digest_naming_another_account_is_invalid() {
 
 #[tokio::test]
 async fn an_unknown_signature_algorithm_is_invalid() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        faults: vec![DigestFault {
-            at: DigestPos {
-                chain: 0,
-                digest: 0,
-            },
-            kind: DigestFaultKind::WrongSignatureAlgorithmField,
-        }],
-        ..spec()
-    });
+    let trail = GeneratedTrail::new(&with_fault(
+        0,
+        DigestFaultKind::WrongSignatureAlgorithmField,
+    ));
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     assert_eq!(
@@ -458,16 +412,7 @@ async fn an_unknown_signature_algorithm_is_invalid() {
 
 #[tokio::test]
 async fn a_digest_that_does_not_start_where_the_older_one_ends_breaks_continuity() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        faults: vec![DigestFault {
-            at: DigestPos {
-                chain: 0,
-                digest: 2,
-            },
-            kind: DigestFaultKind::StartTimeMismatch,
-        }],
-        ..spec()
-    });
+    let trail = GeneratedTrail::new(&with_fault(2, DigestFaultKind::StartTimeMismatch));
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     assert_eq!(
@@ -478,16 +423,7 @@ async fn a_digest_that_does_not_start_where_the_older_one_ends_breaks_continuity
 
 #[tokio::test]
 async fn a_log_entry_with_an_unknown_hash_algorithm_is_invalid() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        faults: vec![DigestFault {
-            at: DigestPos {
-                chain: 0,
-                digest: 1,
-            },
-            kind: DigestFaultKind::WrongLogHashAlgorithm,
-        }],
-        ..spec()
-    });
+    let trail = GeneratedTrail::new(&with_fault(1, DigestFaultKind::WrongLogHashAlgorithm));
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
     let verdicts: Vec<_> = (0..3)

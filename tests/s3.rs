@@ -2,9 +2,7 @@
 //! the CloudTrail stub answers DescribeTrails and ListPublicKeys, and the real `ctverify`
 //! command line runs as a child process configured through `AWS_ENDPOINT_URL_*`.
 
-use ctverify_fixtures::spec::{
-    ChainRestart, DigestFault, DigestFaultKind, DigestPos, KeyRotation, LogBomb, LogPos,
-};
+use ctverify_fixtures::spec::{ChainRestart, DigestFaultKind, KeyRotation, LogBomb, LogPos};
 use ctverify_fixtures::tamper::{self, ResignFingerprint};
 use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec};
 use ctverify_tests::s3_server::S3ServerOptions;
@@ -14,18 +12,8 @@ use ctverify_tests::trail::{GeneratedTrail, digest_problems, log_verdict};
 mod s3_trail;
 use s3_trail::S3Trail;
 
-const VALID: u8 = 0;
-const INVALID: u8 = 1;
-const UNVERIFIABLE: u8 = 2;
-const ERROR: u8 = 3;
-
-fn spec() -> TrailSpec {
-    TrailSpec {
-        digests: 4,
-        logs_per_digest: 3,
-        ..TrailSpec::default()
-    }
-}
+use ctverify_tests::trail::exit::{ERROR, INVALID, UNVERIFIABLE, VALID};
+use ctverify_tests::trail::spec;
 
 fn untouched(_: &GeneratedTrail) {}
 
@@ -227,16 +215,7 @@ fn spec_faults_and_key_forms_give_the_same_verdicts_from_s3() {
         ),
         (
             "wrong previousDigestHashValue",
-            TrailSpec {
-                faults: vec![DigestFault {
-                    at: DigestPos {
-                        chain: 0,
-                        digest: 2,
-                    },
-                    kind: DigestFaultKind::WrongPreviousHash,
-                }],
-                ..spec()
-            },
+            ctverify_tests::trail::with_fault(2, DigestFaultKind::WrongPreviousHash),
             INVALID,
         ),
     ];

@@ -38,6 +38,23 @@ impl<E: std::fmt::Display> From<E> for Fatal {
     }
 }
 
+/// The whole program: runs `ctverify` with the process's arguments on a new runtime, printing
+/// to stdout and stderr. Every binary built from this crate's code calls only this.
+pub fn main_entry() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ctverify: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(exit::ERROR);
+        }
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    std::process::ExitCode::from(runtime.block_on(run(std::env::args_os(), &mut out, &mut err)))
+}
+
 /// Runs `ctverify` with `args` (the first being the program name), writing results to `out`
 /// and findings and errors to `err`; returns the exit status.
 pub async fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8

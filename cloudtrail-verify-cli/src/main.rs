@@ -1,22 +1,5 @@
 //! `ctverify`: see the `cloudtrail_verify_cli` library for everything it does.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("ctverify: cannot start the async runtime: {e}");
-            return ExitCode::from(cloudtrail_verify_cli::exit::ERROR);
-        }
-    };
-    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    ExitCode::from(runtime.block_on(cloudtrail_verify_cli::run(
-        std::env::args_os(),
-        &mut out,
-        &mut err,
-    )))
+fn main() -> std::process::ExitCode {
+    cloudtrail_verify_cli::main_entry()
 }

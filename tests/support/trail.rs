@@ -1,6 +1,41 @@
 //! Generated trails on disk and runs of `ctverify` over them, in-process.
 
-use ctverify_fixtures::{LocalDirSink, Manifest, TestKey, TrailSpec, generate};
+use ctverify_fixtures::{
+    DigestFault, DigestFaultKind, DigestPos, LocalDirSink, Manifest, TestKey, TrailSpec, generate,
+};
+
+/// `ctverify`'s exit statuses, as documented.
+pub mod exit {
+    /// Everything valid.
+    pub const VALID: u8 = 0;
+    /// Evidence of tampering.
+    pub const INVALID: u8 = 1;
+    /// Something could not be verified.
+    pub const UNVERIFIABLE: u8 = 2;
+    /// The run failed.
+    pub const ERROR: u8 = 3;
+}
+
+/// The trail most tests start from: four hourly digests of three log files each.
+pub fn spec() -> TrailSpec {
+    TrailSpec {
+        digests: 4,
+        logs_per_digest: 3,
+        ..TrailSpec::default()
+    }
+}
+
+/// [`spec`] with one fault in digest `digest` of the first chain: a digest that is validly
+/// signed but says something wrong.
+pub fn with_fault(digest: usize, kind: DigestFaultKind) -> TrailSpec {
+    TrailSpec {
+        faults: vec![DigestFault {
+            at: DigestPos { chain: 0, digest },
+            kind,
+        }],
+        ..spec()
+    }
+}
 use std::path::{Path, PathBuf};
 
 /// A generated trail in a temporary directory: `copy/BUCKET/KEY` plus a keys file.
