@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One command: build release binaries, install the real AWS CLI v1 into .venv/, generate (once,
+# cached in bench-data/s3/) a trail of 48 digests and 2,016 log files, serve it with the
+# project's own S3 server + CloudTrail stub, and time `aws cloudtrail validate-logs` against
+# `ctverify` on it: plain local server, then 20 ms per S3 request; then check both call a
+# tampered copy INVALID with the same counts. Options go to bench/s3.py (--runs, --concurrency, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Two builds, not one: the first is exactly bench/offline.sh's, so the two benchmarks share its
+# artifacts (features are unified over the packages of one build, and the server's package pulls
+# in more of the AWS SDK than ctverify does).
+cargo build --release --locked -p cloudtrail-verify-cli -p ctverify-fixtures
+cargo build --release --locked -p ctverify-tests --bin ctverify-s3-server
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -c 'import awscli' 2>/dev/null || .venv/bin/pip install --quiet 'awscli<2'
+exec python3 bench/s3.py --aws "$PWD/.venv/bin/aws" "$@"
