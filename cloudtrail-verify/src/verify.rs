@@ -65,7 +65,7 @@ pub struct VerifyOptions {
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
-            concurrency: 32,
+            concurrency: 64,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             max_digest_bytes: DEFAULT_MAX_DIGEST_BYTES,
             keep_valid_entries: true,
