@@ -62,7 +62,8 @@ def main():
     p.add_argument("--logs-per-digest", type=int, default=40)
     p.add_argument("--log-pad-bytes", type=int, default=550_000)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="passed to ctverify (default: ctverify's own)")
     a = p.parse_args()
 
     m = generate(a.data, a.digests, a.logs_per_digest, a.log_pad_bytes)
@@ -96,8 +97,9 @@ def main():
 
     ctverify = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
                 "--from", m["startTime"], "--to", m["endTime"], "--local", copy,
-                "--public-keys", os.path.join(a.data, "keys.json"), "--quiet",
-                "--concurrency", str(a.concurrency)]
+                "--public-keys", os.path.join(a.data, "keys.json"), "--quiet"]
+    if a.concurrency is not None:
+        ctverify += ["--concurrency", str(a.concurrency)]
     ours, peaks = [], []
     for _ in range(a.runs):
         t, peak, rc = run_measured(ctverify, stdout=subprocess.DEVNULL)

@@ -146,6 +146,9 @@ async fn run_verify(
     run_and_print(args, plan, out, err).await
 }
 
+/// Default number of S3 reads in flight: enough to hide a region's round trip.
+const S3_CONCURRENCY: usize = 64;
+
 /// Everything a verification run needs, gathered before any digest is listed.
 struct Plan {
     source: Arc<dyn ObjectSource>,
@@ -286,7 +289,11 @@ async fn run_and_print(
     }
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(ProgressBar::new);
     let options = VerifyOptions {
-        concurrency: usize::from(args.concurrency),
+        concurrency: match (args.concurrency, args.local.is_some()) {
+            (Some(n), _) => usize::from(n),
+            (None, false) => S3_CONCURRENCY,
+            (None, true) => std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+        },
         max_log_bytes: args.max_log_bytes,
         // Valid entries are only needed when they are printed.
         keep_valid_entries: args.verbose || !text,
