@@ -684,3 +684,32 @@ async fn a_tampered_backfill_digest_is_invalid() {
         "INVALID: signature verification failed",
     ]);
 }
+
+#[tokio::test]
+async fn a_digest_that_did_not_verify_cannot_send_the_walk_to_another_bucket() {
+    let trail = GeneratedTrail::new(&spec());
+    let (edited, previous) = (trail.digest(2), trail.digest(1));
+    // A decoy where the edited reference points.
+    let decoy = trail.copy().join("attacker-bucket").join(&previous);
+    std::fs::create_dir_all(decoy.parent().unwrap()).unwrap();
+    std::fs::copy(trail.copy().join(trail.bucket()).join(&previous), &decoy).unwrap();
+    tamper::edit_digest(&trail.copy(), trail.bucket(), &edited, |body| {
+        let text = String::from_utf8(body).unwrap();
+        let field = format!("\"previousDigestS3Bucket\":\"{}\"", trail.bucket());
+        assert!(text.contains(&field));
+        text.replace(&field, "\"previousDigestS3Bucket\":\"attacker-bucket\"")
+            .into_bytes()
+    })
+    .unwrap();
+    let (code, report) = trail
+        .report(&["--bucket", &trail.bucket().to_owned()])
+        .await;
+    assert_eq!(code, INVALID);
+    assert!(digest_problems(&report, &edited).contains(&"signature_mismatch".to_string()));
+    assert!(
+        ctverify_tests::trail::digests(&report).all(|d| d["bucket"] == trail.bucket()),
+        "{report}"
+    );
+    // The digest it skipped is still verified, from the trail's own bucket.
+    assert!(digest_problems(&report, &previous).is_empty());
+}

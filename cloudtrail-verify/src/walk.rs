@@ -209,6 +209,12 @@ impl Walker {
 
         loop {
             let (fetch_bucket, key, link) = match expect.take() {
+                // A digest that did not verify may name any bucket: read only this trail's
+                // bucket on its word. (A valid digest in another bucket is a trail that moved.)
+                Some(exp) if !exp.newer_valid && exp.reference.bucket != bucket => {
+                    previous_segment = Some(SegmentEnd::Broken);
+                    continue;
+                }
                 // A reference to a digest already walked would loop: a genuine chain only goes
                 // back in time. The digest naming it is reported by its own checks.
                 Some(exp)
