@@ -50,49 +50,44 @@ where
     err.as_service_error().and_then(ProvideErrorMetadata::code)
 }
 
-/// The CloudTrail client for `region`: the trail's home region is the only place its settings
-/// can be changed (`UpdateTrail` elsewhere fails with `InvalidHomeRegionException`).
-pub(crate) fn cloudtrail_in(
-    client: &aws_sdk_cloudtrail::Client,
-    region: &str,
-) -> aws_sdk_cloudtrail::Client {
-    if region.is_empty() || client.config().region().map(Region::as_ref) == Some(region) {
-        return client.clone();
-    }
-    let conf = client
-        .config()
-        .to_builder()
-        .region(Region::new(region.to_owned()))
-        .build();
-    aws_sdk_cloudtrail::Client::from_conf(conf)
+/// Defines `$name(client, region)`: the same client for another region, keeping every other
+/// setting (endpoint, path style, credentials). The SDK's client types share no trait, so a
+/// macro writes the one body for each.
+macro_rules! client_in_region {
+    ($(#[$doc:meta])* $name:ident, $sdk:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name(client: &$sdk::Client, region: &str) -> $sdk::Client {
+            if region.is_empty() || client.config().region().map(Region::as_ref) == Some(region) {
+                return client.clone();
+            }
+            let conf = client
+                .config()
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build();
+            $sdk::Client::from_conf(conf)
+        }
+    };
 }
 
-/// The KMS client for `region`: keys are regional and CloudTrail needs one in the bucket's region.
-pub(crate) fn kms_in(client: &aws_sdk_kms::Client, region: &str) -> aws_sdk_kms::Client {
-    if region.is_empty() || client.config().region().map(Region::as_ref) == Some(region) {
-        return client.clone();
-    }
-    let conf = client
-        .config()
-        .to_builder()
-        .region(Region::new(region.to_owned()))
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
-}
-
-/// The S3 client for the bucket's region, keeping path-style and endpoint settings; a client in
-/// another region gets a `PermanentRedirect` for most bucket sub-resources.
-pub(crate) fn s3_in(client: &aws_sdk_s3::Client, region: &str) -> aws_sdk_s3::Client {
-    if region.is_empty() || client.config().region().map(Region::as_ref) == Some(region) {
-        return client.clone();
-    }
-    let conf = client
-        .config()
-        .to_builder()
-        .region(Region::new(region.to_owned()))
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
+client_in_region!(
+    /// The CloudTrail client for `region`: the trail's home region is the only place its
+    /// settings can be changed (`UpdateTrail` elsewhere fails with `InvalidHomeRegionException`).
+    cloudtrail_in,
+    aws_sdk_cloudtrail
+);
+client_in_region!(
+    /// The KMS client for `region`: keys are regional and CloudTrail needs one in the bucket's
+    /// region.
+    kms_in,
+    aws_sdk_kms
+);
+client_in_region!(
+    /// The S3 client for the bucket's region; a client in another region gets a
+    /// `PermanentRedirect` for most bucket sub-resources.
+    s3_in,
+    aws_sdk_s3
+);
 
 /// Why a trail could not be read.
 #[derive(Debug)]
