@@ -219,6 +219,7 @@ impl ObjectSource for LocalDirectory {
             let metadata = read_metadata(&path)?;
             Ok(Object {
                 metadata,
+                metadata_problem: None,
                 body: Box::new(file),
             })
         })

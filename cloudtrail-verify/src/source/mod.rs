@@ -16,6 +16,10 @@ pub use s3::S3Source;
 pub struct Object {
     /// User metadata. Digests carry `signature` and `signature-algorithm` here.
     pub metadata: BTreeMap<String, String>,
+    /// Set when the object's metadata was present but could not be read as metadata (a local
+    /// sidecar that is not a JSON object of strings). CloudTrail never writes such metadata, so
+    /// the verifier treats it as tampering; `metadata` is then empty.
+    pub metadata_problem: Option<String>,
     /// The body as a *blocking* reader: read it off the async runtime (for instance in
     /// `tokio::task::spawn_blocking`), where CPU-bound gunzip and hashing belong anyway.
     pub body: Box<dyn Read + Send>,
@@ -23,6 +27,7 @@ pub struct Object {
 
 /// Why an object or a listing could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The object does not exist. For evidence this means it was deleted.
     #[error("not found")]
@@ -33,6 +38,14 @@ pub enum SourceError {
     /// The store could not be reached or failed after retries (network, timeouts, 5xx).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The object is encrypted with a customer-provided key (SSE-C). CloudTrail never writes
+    /// SSE-C objects, so one in a trail's folders was put there by someone else.
+    #[error("encrypted with a customer-provided key (SSE-C), which CloudTrail never uses: {0}")]
+    CustomerEncrypted(String),
+    /// In a local copy, the path is not a regular file inside the copy (a FIFO, a device, a
+    /// directory, or a symbolic link leading out of it). `aws s3 sync` writes only regular files.
+    #[error("not a regular file inside the local copy: {0}")]
+    NotARegularFile(String),
     /// A key that cannot be safely mapped onto this store (e.g. `..` segments for a directory).
     #[error("unsafe key {0:?}")]
     UnsafeKey(String),

@@ -139,6 +139,7 @@ impl ObjectSource for S3Source {
         let body = SyncIoBridge::new(answer.body.into_async_read());
         Ok(Object {
             metadata,
+            metadata_problem: None,
             body: Box::new(body),
         })
     }
