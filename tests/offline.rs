@@ -141,29 +141,7 @@ async fn a_deleted_digest_is_invalid_not_found() {
 }
 
 #[tokio::test]
-async fn two_consecutive_deleted_digests_are_two_findings() {
-    let trail = GeneratedTrail::new(&TrailSpec {
-        digests: 5,
-        ..spec()
-    });
-    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(2)).unwrap();
-    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
-    let (code, report) = trail.report(&[]).await;
-    assert_eq!(code, INVALID);
-    // The first is named by the newer digest; the second's key follows from the hourly cadence.
-    assert_eq!(digest_problems(&report, &trail.digest(2)), ["not_found"]);
-    assert_eq!(digest_problems(&report, &trail.digest(1)), ["not_found"]);
-    assert_eq!(report["summary"]["digests"]["invalid"], 2);
-    assert_eq!(report["summary"]["digests"]["valid"], 3);
-    let inferred: Vec<_> = ctverify_tests::trail::digests(&report)
-        .filter(|d| d["problems"][0]["inferred"] == true)
-        .map(|d| d["key"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    assert_eq!(inferred, [trail.digest(1)]);
-}
-
-#[tokio::test]
-async fn three_consecutive_deleted_digests_are_three_findings() {
+async fn consecutive_deleted_digests_are_one_invalid_gap_counted_in_hours() {
     let trail = GeneratedTrail::new(&TrailSpec {
         digests: 6,
         ..spec()
@@ -173,24 +151,49 @@ async fn three_consecutive_deleted_digests_are_three_findings() {
     }
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, INVALID);
-    assert_eq!(report["summary"]["digests"]["invalid"], 3);
-    for i in [1, 2, 3] {
-        assert_eq!(
-            digest_problems(&report, &trail.digest(i)),
-            ["not_found"],
-            "digest {i}"
-        );
-    }
+    // The digest the chain names is missing; the hours it and its predecessors covered are one
+    // gap, proven by the valid digest after it.
+    assert_eq!(digest_problems(&report, &trail.digest(3)), ["not_found"]);
+    let gaps = report["chains"][0]["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["kind"], "broken_chain");
+    assert_eq!(gaps[0]["status"], "invalid");
+    assert_eq!(gaps[0]["hours"], 3);
+    assert_eq!(report["summary"]["uncovered_hours"], 3);
+    let run = trail.verify(&[]).await;
+    run.assert_line(&[
+        "Coverage",
+        "INVALID: no valid digest file covers 2026-01-01T01:00:00Z to 2026-01-01T04:00:00Z (3 hours)",
+    ]);
+    // The log files those digests listed are in hours nothing covers: unproven, and never valid.
+    run.assert_line(&["log files UNVERIFIABLE: in hours no valid digest file covers"]);
 }
 
 #[tokio::test]
-async fn the_newest_digests_missing_from_a_past_range_make_the_run_unverifiable() {
+async fn a_deleted_newest_digest_leaves_an_unverifiable_tail_however_short() {
     let trail = GeneratedTrail::new(&spec());
     tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
     let run = trail.verify(&[]).await;
     assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
-    run.assert_line(&["No digest files after 2026-01-01T03:00:00Z"]);
+    run.assert_line(&[
+        "UNVERIFIABLE: no valid digest file covers 2026-01-01T03:00:00Z to 2026-01-01T04:00:00Z",
+    ]);
     run.assert_line(&["3/3 digest files valid"]);
+    // Less than an hour short of the newest digest is still a hole.
+    let mut args = trail.args();
+    let to = args.iter().position(|a| a == "--to").unwrap() + 1;
+    args[to] = "2026-01-01T03:10:00Z".into();
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_newest_digest_with_its_log_altered_is_never_valid() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(3)).unwrap();
+    tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(3, 0)).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_ne!(run.code, VALID, "{run:?}");
 }
 
 #[tokio::test]
@@ -224,7 +227,7 @@ async fn a_digest_copied_to_a_key_the_chain_never_reaches_is_still_checked() {
 }
 
 #[tokio::test]
-async fn a_chain_restart_is_a_coverage_gap_not_tampering() {
+async fn a_chain_restart_is_an_unverifiable_gap_never_valid() {
     let trail = GeneratedTrail::new(&TrailSpec {
         digests: 5,
         restarts: vec![ChainRestart {
@@ -234,15 +237,37 @@ async fn a_chain_restart_is_a_coverage_gap_not_tampering() {
         ..spec()
     });
     let run = trail.verify(&[]).await;
-    assert_eq!(run.code, VALID, "{run:?}");
+    // The restart proves where the new chain starts, not where the old one ended: the hours
+    // between are not proven, whether logging was off or digests were deleted.
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
     let restart = &trail.manifest.chains[0].digests[3];
     let before = &trail.manifest.chains[0].digests[2];
+    let (a, b) = (
+        ctverify_fixtures::format_time(&before.end_time),
+        ctverify_fixtures::format_time(&restart.start_time),
+    );
+    run.assert_line(&["No log files were delivered by CloudTrail between", &a, &b]);
     run.assert_line(&[
-        "No log files were delivered by CloudTrail between",
-        &ctverify_fixtures::format_time(&before.end_time),
-        &ctverify_fixtures::format_time(&restart.start_time),
+        "Coverage",
+        "UNVERIFIABLE",
+        &a,
+        &b,
+        "the digest chain restarts at",
     ]);
     run.assert_line(&["5/5 digest files valid"]);
+    // Each side of the restart, on its own, is proven.
+    for (from, to) in [
+        (trail.manifest.start_time, before.end_time),
+        (restart.start_time, trail.manifest.end_time),
+    ] {
+        let mut args = trail.args();
+        let i = args.iter().position(|a| a == "--from").unwrap() + 1;
+        args[i] = ctverify_fixtures::format_time(&from);
+        let j = args.iter().position(|a| a == "--to").unwrap() + 1;
+        args[j] = ctverify_fixtures::format_time(&to);
+        let run = run_ctverify(&args).await;
+        assert_eq!(run.code, VALID, "{run:?}");
+    }
 }
 
 #[tokio::test]
@@ -644,6 +669,14 @@ fn add_backfill_digest(trail: &GeneratedTrail, i: usize) -> String {
         .into_bytes()
     })
     .unwrap();
+    // CloudTrail stamps a backfill digest with when it generated it, after the hour it covers.
+    let generated = trail.manifest.chains[0].digests[i].end_time + chrono::TimeDelta::minutes(30);
+    set_metadata(
+        trail,
+        &backfill,
+        "backfill-generation-timestamp",
+        &ctverify_fixtures::format_time(&generated),
+    );
     tamper::resign_digest(
         &copy,
         &bucket,
@@ -653,6 +686,49 @@ fn add_backfill_digest(trail: &GeneratedTrail, i: usize) -> String {
     )
     .unwrap();
     backfill
+}
+
+/// Sets one field of a digest's metadata sidecar.
+fn set_metadata(trail: &GeneratedTrail, key: &str, field: &str, value: &str) {
+    let path = tamper::sidecar_file(&trail.copy(), trail.bucket(), key).unwrap();
+    let mut meta: serde_json::Map<String, serde_json::Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    meta.insert(field.into(), value.into());
+    std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn a_backfill_digest_without_its_generation_timestamp_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    let backfill = add_backfill_digest(&trail, 1);
+    let path = tamper::sidecar_file(&trail.copy(), trail.bucket(), &backfill).unwrap();
+    let mut meta: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    meta.remove("backfill-generation-timestamp");
+    std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(digest_problems(&report, &backfill), ["missing_metadata"]);
+}
+
+#[tokio::test]
+async fn a_backfill_digest_never_stands_in_for_missing_hourly_digests() {
+    let trail = GeneratedTrail::new(&spec());
+    let backfill = add_backfill_digest(&trail, 1);
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert!(digest_problems(&report, &backfill).is_empty());
+    assert_eq!(report["chains"][0]["gaps"][0]["kind"], "broken_chain");
+    // With every hourly digest gone, the backfill digest alone proves no hour.
+    for i in [0, 2, 3] {
+        tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(i)).unwrap();
+    }
+    let (code, report) = trail.report(&[]).await;
+    assert_ne!(code, VALID, "{report}");
+    assert_eq!(report["chains"][0]["gaps"][0]["kind"], "no_digests");
 }
 
 #[tokio::test]

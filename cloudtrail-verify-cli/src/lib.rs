@@ -104,12 +104,13 @@ async fn run_verify(
         .from
         .ok_or_else(|| Fatal("--from TIME is required (see --help)".into()))?;
     let to = args.to.unwrap_or_else(chrono::Utc::now);
-    let range = TimeRange::new(from, to).ok_or_else(|| {
-        Fatal(format!(
+    let range = TimeRange::new(from, to).map_err(|e| match e {
+        cloudtrail_verify::RangeError::StartAfterEnd { .. } => Fatal(format!(
             "--from {} is after --to {}",
             render::display_date(from),
             render::display_date(to)
-        ))
+        )),
+        other => Fatal(format!("--from/--to: {other}")),
     })?;
     let mut warnings = Vec::new();
     let (source, keys, mut target): (Arc<dyn ObjectSource>, Option<KeySet>, TrailTarget) =
@@ -260,10 +261,13 @@ async fn s3_public_keys(
         .iter()
         .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));
     let mut keys = KeySet::new();
-    for fetched in futures::future::join_all(fetches).await {
+    for (region, fetched) in regions.iter().zip(futures::future::join_all(fetches).await) {
         for key in fetched? {
             keys.insert(key);
         }
+        // ListPublicKeys answered whole for this region and span: a fingerprint it does not
+        // hold is not CloudTrail's.
+        keys.mark_complete(Some(region), start, end);
     }
     Ok(keys)
 }

@@ -9,6 +9,23 @@ use cloudtrail_verify::{
 };
 use std::io::{self, Write};
 
+/// Text from the bucket (keys, reasons) with control characters escaped, so that a planted
+/// key's name cannot inject lines or fields into the report.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Dates as the AWS CLI prints them.
 pub fn display_date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -60,36 +77,77 @@ impl<'a> TextRenderer<'a> {
     fn write_chain(&mut self, chain: &ChainReport) -> io::Result<()> {
         if let Some(error) = &chain.error {
             self.finding(&format!(
-                "Chain\taccount {} region {}\tUNVERIFIABLE: {error}",
-                chain.chain.account_id, chain.chain.region
+                "Chain\taccount {} region {}\tUNVERIFIABLE: {}",
+                chain.chain.account_id,
+                chain.chain.region,
+                escape(error)
             ))?;
         }
         for digest in &chain.digests {
             self.write_digest(digest)?;
         }
+        let where_ = format!(
+            "account {} region {}",
+            chain.chain.account_id, chain.chain.region
+        );
         for gap in &chain.gaps {
             let (a, b) = (display_date(gap.start), display_date(gap.end));
-            let line = match gap.kind {
-                GapKind::ChainRestart => format!(
-                    "No log files were delivered by CloudTrail between {a} and {b}\n\
-                     Warning: logging or log-file validation was off between {a} and {b} \
-                     (the digest chain restarts at {b})"
+            let hours = match gap.hours {
+                1 => "1 hour".to_string(),
+                n => format!("{n} hours"),
+            };
+            let why = match gap.kind {
+                GapKind::BrokenChain => format!(
+                    "the digest file starting at {b} names a predecessor that is missing or did not verify"
                 ),
+                GapKind::PredecessorUnavailable => format!(
+                    "the digest file starting at {b} names a predecessor that could not be read"
+                ),
+                GapKind::ChainRestart => {
+                    // The AWS CLI's line for a chain restart, then what it does not say.
+                    writeln!(
+                        self.out,
+                        "No log files were delivered by CloudTrail between {a} and {b}"
+                    )?;
+                    format!(
+                        "the digest chain restarts at {b}: logging or log-file validation was off, \
+                         or the digest files before the restart were deleted; nothing proves which"
+                    )
+                }
                 GapKind::BeforeChainStart => format!(
-                    "No digest files cover {a} to {b}: the chain of account {} region {} starts at {b}",
-                    chain.chain.account_id, chain.chain.region
+                    "the digest chain starts at {b}: the trail or its validation began then, or \
+                     its first digest files were deleted"
                 ),
                 GapKind::AfterNewestDigest => format!(
-                    "No digest files after {a} for account {} region {} although the range goes on to {b}: \
-                     logging stopped, delivery is late, or the newest digest files were deleted",
-                    chain.chain.account_id, chain.chain.region
+                    "no valid digest file after {a}: logging stopped, or the newest digest files \
+                     were deleted"
                 ),
-                GapKind::NoDigests => format!(
-                    "No digest files between {a} and {b} for account {} region {}",
-                    chain.chain.account_id, chain.chain.region
-                ),
+                GapKind::NoDigests => "no valid digest file at all".to_string(),
             };
-            writeln!(self.out, "{line}")?;
+            self.finding(&format!(
+                "Coverage\t{where_}\t{}: no valid digest file covers {a} to {b} ({hours}): {why}",
+                verdict(gap.status)
+            ))?;
+        }
+        for foreign in &chain.foreign_objects {
+            self.finding(&format!(
+                "Object\ts3://{}/{}\t{}: not a file of this trail ({})",
+                escape(&foreign.bucket),
+                escape(&foreign.key),
+                verdict(foreign.status),
+                escape(&foreign.reason)
+            ))?;
+        }
+        if chain.foreign_objects_omitted > 0 {
+            self.finding(&format!(
+                "Object\t{where_}\tINVALID: {} further objects that are not files of this trail",
+                chain.foreign_objects_omitted
+            ))?;
+        }
+        if chain.window.is_none() {
+            self.finding(&format!(
+                "Coverage\t{where_}\tUNVERIFIABLE: nothing in the range can have been delivered yet"
+            ))?;
         }
         for log in &chain.unlisted_logs {
             self.write_log(log, false)?;
@@ -99,18 +157,19 @@ impl<'a> TextRenderer<'a> {
 
     fn write_digest(&mut self, digest: &DigestReport) -> io::Result<()> {
         let tag = if digest.backfill { "(backfill) " } else { "" };
-        let location = format!("{tag}Digest file\ts3://{}/{}", digest.bucket, digest.key);
+        let location = format!(
+            "{tag}Digest file\ts3://{}/{}",
+            escape(&digest.bucket),
+            escape(&digest.key)
+        );
         if digest.problems.is_empty() && self.verbose {
             writeln!(self.out, "{location}\tvalid")?;
         }
         for problem in &digest.problems {
-            let verdict = match problem.status() {
-                Status::Invalid => "INVALID",
-                _ => "UNVERIFIABLE",
-            };
             self.finding(&format!(
-                "{location}\t{verdict}: {}",
-                digest_problem_text(problem, digest)
+                "{location}\t{}: {}",
+                verdict(problem.status()),
+                escape(&digest_problem_text(problem))
             ))?;
         }
         if digest.logs_not_checked > 0 {
@@ -127,20 +186,19 @@ impl<'a> TextRenderer<'a> {
 
     fn write_log(&mut self, log: &LogReport, backfill: bool) -> io::Result<()> {
         let tag = if backfill { "(backfill) " } else { "" };
-        let location = format!("{tag}Log file\ts3://{}/{}", log.bucket, log.key);
+        let location = format!(
+            "{tag}Log file\ts3://{}/{}",
+            escape(&log.bucket),
+            escape(&log.key)
+        );
         match &log.problem {
             None if self.verbose => writeln!(self.out, "{location}\tvalid"),
             None => Ok(()),
-            Some(problem) => {
-                let verdict = match problem.status() {
-                    Status::Invalid => "INVALID",
-                    _ => "UNVERIFIABLE",
-                };
-                self.finding(&format!(
-                    "{location}\t{verdict}: {}",
-                    log_problem_text(problem)
-                ))
-            }
+            Some(problem) => self.finding(&format!(
+                "{location}\t{}: {}",
+                verdict(problem.status()),
+                escape(&log_problem_text(problem))
+            )),
         }
     }
 
@@ -176,11 +234,33 @@ impl<'a> TextRenderer<'a> {
                 s.logs_not_checked
             )?;
         }
-        if s.unlisted_logs.total() > 0 {
+        if s.unlisted_logs.invalid > 0 {
             writeln!(
                 self.out,
                 "{} log files INVALID: in the bucket but listed by no digest file",
                 s.unlisted_logs.invalid
+            )?;
+        }
+        if s.unlisted_logs.unverifiable > 0 {
+            writeln!(
+                self.out,
+                "{} log files UNVERIFIABLE: in hours no valid digest file covers",
+                s.unlisted_logs.unverifiable
+            )?;
+        }
+        if s.foreign_objects.total() > 0 {
+            writeln!(
+                self.out,
+                "{} objects INVALID: in the trail's folders but not written there by CloudTrail",
+                s.foreign_objects.total()
+            )?;
+        }
+        if s.gaps.total() > 0 {
+            writeln!(
+                self.out,
+                "{} hours not covered by any valid digest file ({} gaps)",
+                s.uncovered_hours,
+                s.gaps.total()
             )?;
         }
         if report.chains.len() > 1 {
@@ -217,17 +297,34 @@ fn ratio(c: &Counts, name: &str) -> String {
     s
 }
 
-fn digest_problem_text(problem: &DigestProblem, digest: &DigestReport) -> String {
+fn verdict(status: Status) -> &'static str {
+    match status {
+        Status::Invalid => "INVALID",
+        Status::Unverifiable => "UNVERIFIABLE",
+        Status::Valid => "valid",
+    }
+}
+
+fn digest_problem_text(problem: &DigestProblem) -> String {
     match problem {
-        DigestProblem::NotFound { inferred: false } => "not found".into(),
-        DigestProblem::NotFound { inferred: true } => match (digest.start_time, digest.end_time) {
-            (Some(a), Some(b)) => format!(
-                "not found (no digest file covers {} to {}; key inferred from the hourly cadence)",
-                display_date(a),
-                display_date(b)
-            ),
-            _ => "not found (key inferred from the hourly cadence)".into(),
-        },
+        DigestProblem::NotFound => "not found".into(),
+        DigestProblem::OtherBucketMissing { bucket } => format!(
+            "not found: it is in bucket {bucket}, which this run does not read (the trail moved buckets?)"
+        ),
+        DigestProblem::TooLarge { limit } => format!(
+            "invalid format (larger than {limit} bytes decompressed; CloudTrail's digests are far smaller)"
+        ),
+        DigestProblem::ForeignObject { reason } => format!("not a file CloudTrail wrote: {reason}"),
+        DigestProblem::MalformedMetadata { reason } => format!("its metadata is malformed: {reason}"),
+        DigestProblem::MissingMetadata { field } => {
+            format!("its object metadata lacks {field}, which CloudTrail always writes")
+        }
+        DigestProblem::BadBackfillTimestamp { value } => format!(
+            "backfill-generation-timestamp {value:?} is not a time after the digest's end"
+        ),
+        DigestProblem::KeyUnknown { fingerprint, region } => format!(
+            "public key not found in region {region} for fingerprint {fingerprint} (CloudTrail's key list for the time holds no such key)"
+        ),
         DigestProblem::InvalidFormat { detail } => format!("invalid format ({detail})"),
         DigestProblem::Moved { declared_bucket, declared_key } => format!(
             "has been moved from its original location (it names s3://{declared_bucket}/{declared_key})"
@@ -281,7 +378,11 @@ fn log_problem_text(problem: &LogProblem) -> String {
         LogProblem::InvalidFormat { detail } => format!("invalid format ({detail})"),
         LogProblem::TrailingData => "unexpected data after end of compressed stream".into(),
         LogProblem::BadDigestEntry { detail } => format!("its digest entry is malformed: {detail}"),
-        LogProblem::NotListed => "not listed by any digest file".into(),
+        LogProblem::NotListed { hour_covered: true } => "not listed by any digest file".into(),
+        LogProblem::NotListed {
+            hour_covered: false,
+        } => "not listed by any valid digest file (no valid digest file covers its hour)".into(),
+        LogProblem::ForeignObject { reason } => format!("not a file CloudTrail wrote: {reason}"),
         LogProblem::Unreadable { reason } => format!("could not be read: {reason}"),
         LogProblem::TooLarge { limit } => format!(
             "decompressed size exceeds {limit} bytes (--max-log-bytes); not hashed to the end"

@@ -128,6 +128,9 @@ impl PublicKey {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     by_fingerprint: HashMap<String, Vec<PublicKey>>,
+    /// Regions (`None`: every region) and time spans for which the set holds every key
+    /// CloudTrail lists, so that a fingerprint not in it was not CloudTrail's.
+    complete: Vec<(Option<String>, DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// The outcome of looking a fingerprint up.
@@ -136,7 +139,11 @@ pub enum KeyLookup<'a> {
     /// A key with that fingerprint, for that region.
     Found(&'a PublicKey),
     /// No such key.
-    NotFound,
+    NotFound {
+        /// Whether the set holds CloudTrail's whole key list for that region and time, so that
+        /// the fingerprint is certainly not one of CloudTrail's keys.
+        list_complete: bool,
+    },
 }
 
 impl KeySet {
@@ -163,6 +170,12 @@ impl KeySet {
         self.len() == 0
     }
 
+    /// Records that the set holds every key CloudTrail lists for `region` (`None`: every
+    /// region) from `from` to `to`, as a whole ListPublicKeys answer over that span does.
+    pub fn mark_complete(&mut self, region: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) {
+        self.complete.push((region.map(str::to_owned), from, to));
+    }
+
     /// Looks a fingerprint up for a source region. Keys without a region match any region.
     pub fn lookup(&self, fingerprint: &str, region: &str) -> KeyLookup<'_> {
         let fingerprint = fingerprint.to_ascii_lowercase();
@@ -172,7 +185,25 @@ impl KeySet {
                 keys.iter()
                     .find(|k| k.region.as_deref().is_none_or(|r| r == region))
             })
-            .map_or(KeyLookup::NotFound, KeyLookup::Found)
+            .map_or(
+                KeyLookup::NotFound {
+                    list_complete: false,
+                },
+                KeyLookup::Found,
+            )
+    }
+
+    /// Looks a fingerprint up for a digest of `region` signed at `at`; a miss says whether the
+    /// key list for that region and time is complete.
+    pub fn lookup_at(&self, fingerprint: &str, region: &str, at: DateTime<Utc>) -> KeyLookup<'_> {
+        match self.lookup(fingerprint, region) {
+            KeyLookup::Found(key) => KeyLookup::Found(key),
+            KeyLookup::NotFound { .. } => KeyLookup::NotFound {
+                list_complete: self.complete.iter().any(|(r, from, to)| {
+                    r.as_deref().is_none_or(|r| r == region) && *from <= at && at <= *to
+                }),
+            },
+        }
     }
 
     /// Parses a key file in the shape `aws cloudtrail list-public-keys` prints:

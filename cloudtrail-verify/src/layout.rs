@@ -5,7 +5,7 @@
 //! and the log files under `.../CloudTrail/REGION/...`. The date folders make the keys of one
 //! region's folder sort in time order, which is what lets listings start and stop by key.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -223,24 +223,66 @@ impl ChainLayout {
     }
 
     /// Reads a key of this chain's digest folder. `None` when the key is not a digest of this
-    /// trail (another trail can share the folder) or is malformed.
+    /// trail (another trail can share the folder) or is malformed. Parsing is exact: the name
+    /// must be byte for byte what CloudTrail writes, in the date folder of its own time.
     pub fn parse_digest_key(&self, key: &str) -> Option<DigestKeyInfo> {
-        let rest = key.strip_prefix(&self.digest_folder())?;
-        let (date_path, name) = rest.rsplit_once('/')?;
-        let stem = name
-            .strip_prefix(&self.digest_name_prefix())?
-            .strip_suffix(".json.gz")?;
-        let (stamp, backfill) = match stem.strip_suffix("_backfill") {
-            Some(stamp) => (stamp, true),
+        match self.classify_digest_folder_key(key) {
+            DigestFolderEntry::Ours(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// Says what a key listed under this chain's digest folder is: one of this trail's
+    /// digests, another trail's digest (trails can share a bucket and prefix), or an object
+    /// CloudTrail does not write.
+    pub fn classify_digest_folder_key(&self, key: &str) -> DigestFolderEntry {
+        let Some(rest) = key.strip_prefix(&self.digest_folder()) else {
+            return DigestFolderEntry::Foreign("not under the chain's digest folder");
+        };
+        let Some((date_path, name)) = rest.rsplit_once('/') else {
+            return DigestFolderEntry::Foreign("not in a YYYY/MM/DD date folder");
+        };
+        let own_prefix = format!(
+            "{}_CloudTrail-Digest_{}_",
+            self.chain.account_id, self.chain.region
+        );
+        let Some(stem) = name
+            .strip_prefix(&own_prefix)
+            .and_then(|n| n.strip_suffix(".json.gz"))
+        else {
+            return DigestFolderEntry::Foreign("not a CloudTrail digest file name");
+        };
+        let (stem, backfill) = match stem.strip_suffix("_backfill") {
+            Some(stem) => (stem, true),
             None => (stem, false),
         };
-        let end_time = NaiveDateTime::parse_from_str(stamp, KEY_TIME_FORMAT)
-            .ok()?
-            .and_utc();
-        if date_path != end_time.format("%Y/%m/%d").to_string() {
-            return None;
+        // TRAIL_HOME_STAMP: the trail name may hold '_', the region and stamp do not.
+        let parts = stem.rsplit_once('_').and_then(|(trail_home, stamp)| {
+            let (trail, home) = trail_home.rsplit_once('_')?;
+            Some((trail, home, stamp))
+        });
+        let Some((trail, home, stamp)) = parts else {
+            return DigestFolderEntry::Foreign("not a CloudTrail digest file name");
+        };
+        let Some(end_time) = parse_exact_stamp(stamp, true) else {
+            return DigestFolderEntry::Foreign("the time in the name is not YYYYMMDDTHHMMSSZ");
+        };
+        if !is_trail_name(trail) || !is_region(home) {
+            return DigestFolderEntry::Foreign("not a CloudTrail digest file name");
         }
-        Some(DigestKeyInfo { end_time, backfill })
+        if date_path != date_folder(end_time) {
+            return DigestFolderEntry::Foreign("filed under a date folder other than its time's");
+        }
+        let info = DigestKeyInfo { end_time, backfill };
+        if trail == self.trail_name && home == self.home_region {
+            DigestFolderEntry::Ours(info)
+        } else {
+            DigestFolderEntry::OtherTrail {
+                trail_name: trail.to_owned(),
+                home_region: home.to_owned(),
+                info,
+            }
+        }
     }
 
     /// Whether `key` is a log file of this chain: under its log folder, with CloudTrail's name.
@@ -249,20 +291,84 @@ impl ChainLayout {
     }
 
     /// The time a log file of this chain is named after
-    /// (`ACCT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz`); `None` for any other key.
+    /// (`ACCT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz`, `UNIQUE` 16 letters and digits,
+    /// in the date folder of that time); `None` for any other key.
     pub fn log_key_time(&self, key: &str) -> Option<DateTime<Utc>> {
-        let (_, name) = key.strip_prefix(&self.log_folder())?.rsplit_once('/')?;
-        let rest = name
+        self.classify_log_folder_key(key).ok()
+    }
+
+    /// Says what a key listed under this chain's log folder is: a log file named after the
+    /// time returned, or why CloudTrail cannot have written it.
+    pub fn classify_log_folder_key(&self, key: &str) -> Result<DateTime<Utc>, &'static str> {
+        let rest = key
+            .strip_prefix(&self.log_folder())
+            .ok_or("not under the chain's log folder")?;
+        let (date_path, name) = rest
+            .rsplit_once('/')
+            .ok_or("not in a YYYY/MM/DD date folder")?;
+        let stem = name
             .strip_prefix(&format!(
                 "{}_CloudTrail_{}_",
                 self.chain.account_id, self.chain.region
-            ))?
-            .strip_suffix(".json.gz")?;
-        let (stamp, _unique) = rest.split_once('_')?;
-        NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
-            .ok()
-            .map(|t| t.and_utc())
+            ))
+            .and_then(|n| n.strip_suffix(".json.gz"))
+            .ok_or("not a CloudTrail log file name")?;
+        let (stamp, unique) = stem
+            .split_once('_')
+            .ok_or("not a CloudTrail log file name")?;
+        if unique.len() != 16 || !unique.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err("not a CloudTrail log file name");
+        }
+        let time =
+            parse_exact_stamp(stamp, false).ok_or("the time in the name is not YYYYMMDDTHHMMZ")?;
+        if date_path != date_folder(time) {
+            return Err("filed under a date folder other than its time's");
+        }
+        Ok(time)
     }
+}
+
+/// What a key found in a chain's digest folder is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestFolderEntry {
+    /// A digest of the trail being verified.
+    Ours(DigestKeyInfo),
+    /// A well-formed digest name of another trail writing to the same folder.
+    OtherTrail {
+        /// The other trail's name.
+        trail_name: String,
+        /// The other trail's home region.
+        home_region: String,
+        /// What the name says.
+        info: DigestKeyInfo,
+    },
+    /// Something CloudTrail does not write there, and why.
+    Foreign(&'static str),
+}
+
+/// The `YYYY/MM/DD` folder of a time.
+pub fn date_folder(t: DateTime<Utc>) -> String {
+    t.format("%Y/%m/%d").to_string()
+}
+
+/// Parses `YYYYMMDDTHHMMSSZ` (`with_seconds`) or `YYYYMMDDTHHMMZ` exactly: fixed width, ASCII
+/// digits only. chrono's parser tolerates spaces and variable widths, which would let a
+/// planted name pass for a digest's.
+fn parse_exact_stamp(stamp: &str, with_seconds: bool) -> Option<DateTime<Utc>> {
+    let b = stamp.as_bytes();
+    let len = if with_seconds { 16 } else { 14 };
+    if b.len() != len || b[8] != b'T' || b[len - 1] != b'Z' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(4..6)?, digits(6..8)?)?;
+    let seconds = if with_seconds { digits(13..15)? } else { 0 };
+    let time = date.and_hms_opt(digits(9..11)?, digits(11..13)?, seconds)?;
+    Some(time.and_utc())
 }
 
 #[cfg(test)]
@@ -321,6 +427,76 @@ mod tests {
         let end = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
         let moved = l.digest_key(end).replace("/2026/03/04/", "/2026/03/05/");
         assert_eq!(l.parse_digest_key(&moved), None);
+    }
+
+    #[test]
+    fn loosely_shaped_digest_names_are_foreign_not_ours() {
+        let l = layout();
+        let end = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        let key = l.digest_key(end);
+        for bad in [
+            key.replace("20260304T050607Z", "20260304T 50607Z"),
+            key.replace("20260304T050607Z", "20260304t050607Z"),
+            key.replace("20260304T050607Z", "2026034T050607Z"),
+            key.replace("20260304T050607Z", "+0260304T050607Z"),
+            key.replace("20260304T050607Z", "20260304T0506Z"),
+            key.replace("20260304T050607Z", "20261304T050607Z"),
+            key.replace(".json.gz", ".JSON.GZ"),
+            key.replace(".json.gz", ".json"),
+            key.replace("_CloudTrail-Digest_", "_cloudtrail-digest_"),
+            format!("{}2026/03/04/evil.json.gz", l.digest_folder()),
+            format!("{}evil", l.digest_folder()),
+        ] {
+            assert!(
+                matches!(
+                    l.classify_digest_folder_key(&bad),
+                    DigestFolderEntry::Foreign(_)
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_trails_digest_is_recognised_as_such() {
+        let l = layout();
+        let end = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        let other = l
+            .digest_key(end)
+            .replace("_my_trail_us-east-1_", "_other_trail_eu-west-2_");
+        assert_eq!(
+            l.classify_digest_folder_key(&other),
+            DigestFolderEntry::OtherTrail {
+                trail_name: "other_trail".into(),
+                home_region: "eu-west-2".into(),
+                info: DigestKeyInfo {
+                    end_time: end,
+                    backfill: false
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn loosely_shaped_log_names_are_not_log_files() {
+        let l = layout();
+        let good = format!(
+            "{}2026/03/04/111122223333_CloudTrail_eu-west-1_20260304T0505Z_abcdefghijklmnop.json.gz",
+            l.log_folder()
+        );
+        assert!(l.classify_log_folder_key(&good).is_ok());
+        for bad in [
+            good.replace("T0505Z", "T050500Z"),
+            good.replace("T0505Z", "T05 5Z"),
+            good.replace(".json.gz", ".json"),
+            good.replace(".json.gz", ".JSON.GZ"),
+            good.replace("/2026/03/04/", "/2026/03/05/"),
+            good.replace("abcdefghijklmnop", "abc"),
+            good.replace("abcdefghijklmnop", "abcdefghijklmno!"),
+            format!("{}2026/03/04/evil.json.gz", l.log_folder()),
+        ] {
+            assert!(l.classify_log_folder_key(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

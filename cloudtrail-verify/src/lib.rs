@@ -15,8 +15,7 @@
 //! let source = Arc::new(LocalDirectory::new("copy")?);
 //! let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/t".parse()?;
 //! let target = TrailTarget::new(arn, "my-bucket", None);
-//! let range = TimeRange::new("2026-01-01T00:00:00Z".parse()?, "2026-01-02T00:00:00Z".parse()?)
-//!     .ok_or("start after end")?;
+//! let range = TimeRange::new("2026-01-01T00:00:00Z".parse()?, "2026-01-02T00:00:00Z".parse()?)?;
 //! let report =
 //!     cloudtrail_verify::verify_trail(source, keys, &target, range, VerifyOptions::default())
 //!         .await?;
@@ -34,17 +33,18 @@ pub mod schema;
 pub mod signing;
 pub mod source;
 pub mod trail_api;
+pub mod trust;
 pub mod verify;
 mod walk;
 
 pub use keys::{KeyError, KeySet, PublicKey};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailLocation};
 pub use report::{
-    ChainReport, Counts, CoverageGap, DigestProblem, DigestReport, GapKind, LogProblem, LogReport,
-    Report, Status, Summary,
+    ChainReport, Counts, CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind,
+    LogProblem, LogReport, Report, Status, Summary,
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 pub use verify::{
-    Progress, TimeRange, TrailTarget, VerifyError, VerifyOptions, discover_chains, verify_chains,
-    verify_trail,
+    Progress, RangeError, TimeRange, TrailTarget, VerifyError, VerifyOptions, discover_chains,
+    expected_chains, verify_chains, verify_trail,
 };

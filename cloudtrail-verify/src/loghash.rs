@@ -11,8 +11,9 @@ use std::io::{self, BufRead, BufReader, Read};
 /// Default cap on a log file's decompressed size. CloudTrail delivers log files every ~5 minutes
 /// and keeps them far smaller; anything larger is suspect and is reported, not hashed forever.
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 1 << 30;
-/// Default cap on a digest file's decompressed size (digests are held in memory to be parsed).
-pub const DEFAULT_MAX_DIGEST_BYTES: u64 = 64 << 20;
+/// Default cap on a digest file's decompressed size. Digests are held in memory to be parsed;
+/// one hour of one region's log files fits in far less, so a larger digest is not CloudTrail's.
+pub const DEFAULT_MAX_DIGEST_BYTES: u64 = 16 << 20;
 
 const BUFFER: usize = 128 * 1024;
 

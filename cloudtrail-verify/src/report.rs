@@ -25,11 +25,42 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DigestProblem {
-    /// The digest is not in the bucket (deleted). `inferred` when its key is deduced from the
-    /// hourly cadence rather than named by a newer digest.
-    NotFound {
-        /// True when no digest names this key; it is where the missing hour's digest would be.
-        inferred: bool,
+    /// The digest a newer digest names is not in the trail's bucket (deleted or renamed).
+    NotFound,
+    /// The digest a newer digest names is in another bucket, which this run does not hold (a
+    /// trail that moved buckets, verified from a copy of the new one).
+    OtherBucketMissing {
+        /// The bucket named.
+        bucket: String,
+    },
+    /// Decompressed, the digest is larger than any digest CloudTrail writes.
+    TooLarge {
+        /// The cap in force.
+        limit: u64,
+    },
+    /// The object cannot be one CloudTrail delivered (encrypted with a customer key, not a
+    /// regular file in a local copy).
+    ForeignObject {
+        /// Why.
+        reason: String,
+    },
+    /// The object's metadata is present but malformed (a sidecar that is not a JSON object of
+    /// strings).
+    MalformedMetadata {
+        /// What was wrong.
+        reason: String,
+    },
+    /// Metadata CloudTrail always writes with this object is missing (`signature-algorithm`
+    /// beside `signature`; `backfill-generation-timestamp` on a backfill digest).
+    MissingMetadata {
+        /// The metadata field.
+        field: String,
+    },
+    /// A backfill digest's `backfill-generation-timestamp` is not a time, or is before the
+    /// digest's end.
+    BadBackfillTimestamp {
+        /// The value found.
+        value: String,
     },
     /// Not gzip, data after the gzip stream, or not a digest's JSON.
     InvalidFormat {
@@ -101,7 +132,16 @@ pub enum DigestProblem {
     },
     /// No signature: no metadata, and no newer digest carries it.
     NoSignature,
-    /// No public key with the digest's fingerprint for its region.
+    /// No public key with the digest's fingerprint among the keys CloudTrail lists for the
+    /// region and time: the list was read whole, so CloudTrail did not sign it.
+    KeyUnknown {
+        /// The fingerprint the digest names.
+        fingerprint: String,
+        /// The chain's region.
+        region: String,
+    },
+    /// No public key with the digest's fingerprint, and the key list for its region and time
+    /// was not available to say whether CloudTrail has one.
     KeyNotFound {
         /// The fingerprint the digest names.
         fingerprint: String,
@@ -116,14 +156,10 @@ pub enum DigestProblem {
 }
 
 impl DigestProblem {
-    /// Whether this problem is evidence of tampering or only prevents checking.
+    /// Whether this problem is evidence of tampering or only prevents checking (the rule is
+    /// [`crate::trust::digest_problem_status`]).
     pub fn status(&self) -> Status {
-        match self {
-            DigestProblem::NoSignature
-            | DigestProblem::KeyNotFound { .. }
-            | DigestProblem::Unreadable { .. } => Status::Unverifiable,
-            _ => Status::Invalid,
-        }
+        crate::trust::digest_problem_status(self)
     }
 }
 
@@ -152,8 +188,19 @@ pub enum LogProblem {
         /// What was wrong.
         detail: String,
     },
-    /// A log file in the chain's folder, in a covered hour, that no digest lists.
-    NotListed,
+    /// A log file in the chain's folder, named after a time in the verified window, that no
+    /// valid digest lists. In an hour valid digests cover it is planted (invalid); in an hour
+    /// no valid digest covers, it is only unproven (unverifiable).
+    NotListed {
+        /// Whether a valid digest covers the time the file is named after.
+        hour_covered: bool,
+    },
+    /// The object cannot be one CloudTrail delivered (encrypted with a customer key, not a
+    /// regular file in a local copy).
+    ForeignObject {
+        /// Why.
+        reason: String,
+    },
     /// The log could not be read (access denied, network, unsafe key).
     Unreadable {
         /// Why.
@@ -167,12 +214,10 @@ pub enum LogProblem {
 }
 
 impl LogProblem {
-    /// Whether this problem is evidence of tampering or only prevents checking.
+    /// Whether this problem is evidence of tampering or only prevents checking (the rule is
+    /// [`crate::trust::log_problem_status`]).
     pub fn status(&self) -> Status {
-        match self {
-            LogProblem::Unreadable { .. } | LogProblem::TooLarge { .. } => Status::Unverifiable,
-            _ => Status::Invalid,
-        }
+        crate::trust::log_problem_status(self)
     }
 }
 
@@ -301,25 +346,35 @@ impl DigestReport {
     }
 }
 
-/// Why part of the requested range is covered by no digest, without evidence of tampering.
+/// Why part of the verified window is covered by no valid digest. Every gap is a finding:
+/// nothing proves what happened in it. [`crate::trust::gap_status`] says which are evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapKind {
-    /// A chain restart: a digest with null `previousDigest*` fields after an older chain, as when
-    /// logging or validation was stopped and restarted. The AWS CLI's "No log files were
-    /// delivered by CloudTrail between ..." line.
+    /// The valid digest after the gap names a predecessor that is missing from the bucket or
+    /// did not verify: the chain proves digests were deleted or altered. Invalid.
+    BrokenChain,
+    /// The valid digest after the gap names a predecessor that could not be read (access
+    /// denied, network, another bucket this run does not hold). Unverifiable.
+    PredecessorUnavailable,
+    /// The valid digest after the gap starts a new chain (null `previousDigest*` fields), as
+    /// when logging or log-file validation was turned off and on again: the AWS CLI's "No log
+    /// files were delivered by CloudTrail between ..." line. The restart proves where the new
+    /// chain starts, not where the old one ended, so digests deleted just before a restart look
+    /// the same. Unverifiable.
     ChainRestart,
-    /// The chain starts after the range starts (the trail or its validation began later).
+    /// The gap opens the window and the first valid digest starts a chain: the trail (or its
+    /// validation) began later, or the chain's first digests were deleted. Unverifiable.
     BeforeChainStart,
-    /// No digest after this time although the range goes on: logging stopped, delivery is
-    /// late, or the newest digests were deleted. CloudTrail's signature chain cannot tell, so
-    /// such a gap makes the run [`Status::Unverifiable`] rather than valid.
+    /// No valid digest after the gap although the window goes on: logging stopped, or the
+    /// newest digests were deleted; the chain cannot tell which. Unverifiable.
     AfterNewestDigest,
-    /// No digest at all in the range.
+    /// No valid digest in the whole window (the chain's files are missing, or none verified).
+    /// Unverifiable.
     NoDigests,
 }
 
-/// A stretch of the requested range that no digest covers.
+/// A stretch of the verified window that no valid standard digest covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CoverageGap {
     /// What kind of gap.
@@ -328,6 +383,24 @@ pub struct CoverageGap {
     pub start: DateTime<Utc>,
     /// To.
     pub end: DateTime<Utc>,
+    /// Hours it spans, started hours counted whole.
+    pub hours: u64,
+    /// Invalid (the chain proves deletion) or unverifiable.
+    pub status: Status,
+}
+
+/// An object in one of the chain's folders that CloudTrail did not write there, or another
+/// trail's digest that did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Why it is not a file of this trail.
+    pub reason: String,
+    /// Invalid, or unverifiable when it could not be read to tell.
+    pub status: Status,
 }
 
 /// Everything found for one chain (account, source region).
@@ -343,8 +416,19 @@ pub struct ChainReport {
     pub digests: Vec<DigestReport>,
     /// Log files found in the chain's folder for the covered hours that no digest lists.
     pub unlisted_logs: Vec<LogReport>,
-    /// Gaps in coverage.
+    /// Gaps in coverage of the verified window.
     pub gaps: Vec<CoverageGap>,
+    /// Objects in the chain's folders that CloudTrail did not write (first ones only; see
+    /// `foreign_objects_omitted`).
+    pub foreign_objects: Vec<ForeignObject>,
+    /// Foreign objects found beyond those kept in `foreign_objects`, all invalid.
+    pub foreign_objects_omitted: u64,
+    /// The window this chain had to be covered over: the requested range, up to the delivery
+    /// grace before now. `None` when nothing of the range can have been delivered yet.
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Whether the chain was expected (the trail's home region, or named on the command line)
+    /// rather than only found in the bucket.
+    pub expected: bool,
     /// Set when the chain could not be walked at all (listing failed).
     pub error: Option<String>,
 }
@@ -359,6 +443,10 @@ impl ChainReport {
             digests: Vec::new(),
             unlisted_logs: Vec::new(),
             gaps: Vec::new(),
+            foreign_objects: Vec::new(),
+            foreign_objects_omitted: 0,
+            window: None,
+            expected: false,
             error: None,
         }
     }
@@ -378,9 +466,37 @@ impl ChainReport {
         for l in &self.unlisted_logs {
             s.unlisted_logs.add(l.status);
         }
-        s.gaps = self.gaps.len() as u64;
+        for f in &self.foreign_objects {
+            s.foreign_objects.add(f.status);
+        }
+        s.foreign_objects.invalid += self.foreign_objects_omitted;
+        for g in &self.gaps {
+            s.gaps.add(g.status);
+            s.uncovered_hours += g.hours;
+        }
         s.chain_errors = u64::from(self.error.is_some());
         s
+    }
+
+    /// This chain's verdict: the worst of everything found, and never valid without a window
+    /// that was covered.
+    pub fn status(&self) -> Status {
+        let s = self.summary();
+        let mut status = [
+            s.digests,
+            s.logs,
+            s.unlisted_logs,
+            s.foreign_objects,
+            s.gaps,
+        ]
+        .iter()
+        .map(Counts::worst)
+        .max()
+        .unwrap_or(Status::Valid);
+        if self.error.is_some() || s.logs_not_checked > 0 || self.window.is_none() {
+            status = status.max(Status::Unverifiable);
+        }
+        status
     }
 }
 
@@ -399,8 +515,12 @@ pub struct Summary {
     pub backfill_digests: u64,
     /// Decompressed log bytes verified.
     pub log_bytes: u64,
-    /// Coverage gaps.
-    pub gaps: u64,
+    /// Objects in the chains' folders that CloudTrail did not write.
+    pub foreign_objects: Counts,
+    /// Coverage gaps, by status.
+    pub gaps: Counts,
+    /// Hours of the verified windows no valid digest covers.
+    pub uncovered_hours: u64,
     /// Chains that could not be walked.
     pub chain_errors: u64,
 }
@@ -413,7 +533,9 @@ impl Summary {
         self.unlisted_logs.merge(other.unlisted_logs);
         self.backfill_digests += other.backfill_digests;
         self.log_bytes += other.log_bytes;
-        self.gaps += other.gaps;
+        self.foreign_objects.merge(other.foreign_objects);
+        self.gaps.merge(other.gaps);
+        self.uncovered_hours += other.uncovered_hours;
         self.chain_errors += other.chain_errors;
     }
 }
@@ -457,24 +579,13 @@ impl Report {
         for c in &chains {
             summary.merge(c.summary());
         }
-        let mut status = summary
-            .digests
-            .worst()
-            .max(summary.logs.worst())
-            .max(summary.unlisted_logs.worst());
-        // Nothing found, anything left unchecked, or a range whose newest hours no digest
-        // covers (logging stopped, or the newest digests were deleted) is not "all valid".
-        let uncovered_tail = chains
+        // Valid only when every chain is: each chain's verdict includes its coverage, so a run
+        // with no chain at all proves nothing.
+        let status = chains
             .iter()
-            .flat_map(|c| &c.gaps)
-            .any(|g| g.kind == GapKind::AfterNewestDigest);
-        if summary.chain_errors > 0
-            || summary.logs_not_checked > 0
-            || summary.digests.total() == 0
-            || uncovered_tail
-        {
-            status = status.max(Status::Unverifiable);
-        }
+            .map(ChainReport::status)
+            .max()
+            .unwrap_or(Status::Unverifiable);
         Report {
             trail,
             source,

@@ -7,12 +7,13 @@ use crate::layout::{
 use crate::loghash::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 use crate::report::Report;
 use crate::source::{ObjectSource, SourceError};
-use crate::walk::{Context, walk_chain};
-use chrono::{DateTime, TimeDelta, Utc};
+use crate::walk::{ChainPlan, Context, walk_chain};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// A time range, start not after end.
+/// A time range, start not after end, within the years a CloudTrail digest can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {
     /// Start (inclusive).
@@ -21,10 +22,56 @@ pub struct TimeRange {
     pub end: DateTime<Utc>,
 }
 
+/// Why a time range was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RangeError {
+    /// The start is after the end.
+    #[error("the start {start} is after the end {end}")]
+    StartAfterEnd {
+        /// Start.
+        start: DateTime<Utc>,
+        /// End.
+        end: DateTime<Utc>,
+    },
+    /// A time before CloudTrail existed or implausibly far in the future.
+    #[error("{time} is outside {min} to {max}, the times a CloudTrail digest can name")]
+    OutOfBounds {
+        /// The time refused.
+        time: DateTime<Utc>,
+        /// Earliest accepted.
+        min: DateTime<Utc>,
+        /// Latest accepted.
+        max: DateTime<Utc>,
+    },
+}
+
 impl TimeRange {
-    /// A range; `None` when `start` is after `end`.
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Self> {
-        (start <= end).then_some(TimeRange { start, end })
+    /// A range. Times must lie between 2013-01-01 (CloudTrail launched in November 2013) and
+    /// 2100-01-01, which also keeps every time computation of a run far from overflow.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, RangeError> {
+        let (min, max) = Self::bounds();
+        for time in [start, end] {
+            if time < min || time > max {
+                return Err(RangeError::OutOfBounds { time, min, max });
+            }
+        }
+        if start > end {
+            return Err(RangeError::StartAfterEnd { start, end });
+        }
+        Ok(TimeRange { start, end })
+    }
+
+    /// The earliest and latest times a range may hold.
+    pub fn bounds() -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            Utc.with_ymd_and_hms(2013, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+            Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+        )
     }
 }
 
@@ -53,7 +100,8 @@ pub struct VerifyOptions {
     pub keep_valid_entries: bool,
     /// The current time, to tell a pending digest from a missing one.
     pub now: DateTime<Utc>,
-    /// How long after its hour a digest may still be on its way.
+    /// How long before `now` the verified window stops: the digest covering an hour arrives
+    /// up to about an hour after that hour ends.
     pub delivery_grace: TimeDelta,
     /// Look for log files in the covered hours that no digest lists (one listing per day and
     /// chain).
@@ -70,7 +118,7 @@ impl Default for VerifyOptions {
             max_digest_bytes: DEFAULT_MAX_DIGEST_BYTES,
             keep_valid_entries: true,
             now: Utc::now(),
-            delivery_grace: TimeDelta::hours(1),
+            delivery_grace: TimeDelta::hours(2),
             check_unlisted_logs: true,
             progress: None,
         }
@@ -125,6 +173,11 @@ impl TrailTarget {
     }
 }
 
+/// Digests fetched ahead of the walks, across all chains.
+const PREFETCH_SLOTS: usize = 32;
+/// Chains walked at once.
+const CHAINS_AT_ONCE: usize = 8;
+
 /// Why a run could not happen at all (as opposed to files that did not verify).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -175,7 +228,7 @@ pub async fn discover_chains(
         }
     }
     let mut chains = Vec::new();
-    for location in locations {
+    for location in &locations {
         let accounts = list(location.accounts_folder()).await?;
         for account in accounts.into_iter().filter(|a| is_account_id(a)) {
             if target
@@ -185,8 +238,13 @@ pub async fn discover_chains(
             {
                 continue;
             }
-            let folder = format!("{}{account}/CloudTrail-Digest/", location.accounts_folder());
-            for region in list(folder).await?.into_iter().filter(|r| is_region(r)) {
+            // A region with log files but no digests is a chain too: its digests are missing.
+            let mut regions = BTreeSet::new();
+            for kind in ["CloudTrail-Digest", "CloudTrail"] {
+                let folder = format!("{}{account}/{kind}/", location.accounts_folder());
+                regions.extend(list(folder).await?.into_iter().filter(|r| is_region(r)));
+            }
+            for region in regions {
                 if target
                     .regions
                     .as_ref()
@@ -194,20 +252,85 @@ pub async fn discover_chains(
                 {
                     continue;
                 }
-                chains.push(ChainLayout {
-                    location: location.clone(),
-                    chain: ChainId {
-                        account_id: account.clone(),
-                        region,
-                    },
-                    trail_name: target.trail_name.clone(),
-                    home_region: target.home_region.clone(),
-                });
+                chains.push(chain_layout(target, location, &account, &region));
             }
+        }
+    }
+    // Chains that must be there even when their folders are gone.
+    let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
+    let home = locations
+        .iter()
+        .find(|l| l.org_id.is_some())
+        .unwrap_or(&target.location)
+        .clone();
+    for chain in expected_chains(target, &found) {
+        if !found.contains(&chain) {
+            chains.push(chain_layout(
+                target,
+                &home,
+                &chain.account_id,
+                &chain.region,
+            ));
         }
     }
     chains.sort_by(|a, b| a.chain.cmp(&b.chain));
     Ok(chains)
+}
+
+fn chain_layout(
+    target: &TrailTarget,
+    location: &TrailLocation,
+    account: &str,
+    region: &str,
+) -> ChainLayout {
+    ChainLayout {
+        location: location.clone(),
+        chain: ChainId {
+            account_id: account.to_owned(),
+            region: region.to_owned(),
+        },
+        trail_name: target.trail_name.clone(),
+        home_region: target.home_region.clone(),
+    }
+}
+
+/// The chains a run must find, whatever the bucket holds: the trail's home region in its own
+/// account (CloudTrail delivers a digest there every hour, even with no activity), and every
+/// account and region named to narrow the run. A chain whose folders were deleted whole is
+/// then reported uncovered instead of going unmentioned.
+pub fn expected_chains(target: &TrailTarget, found: &BTreeSet<ChainId>) -> BTreeSet<ChainId> {
+    let owner = target.arn.account_id.clone();
+    let accounts: Vec<String> = match &target.accounts {
+        Some(only) => only.clone(),
+        None => {
+            let mut all: BTreeSet<String> = found.iter().map(|c| c.account_id.clone()).collect();
+            all.insert(owner.clone());
+            all.into_iter().collect()
+        }
+    };
+    let mut expected = BTreeSet::new();
+    match &target.regions {
+        Some(regions) => {
+            for account in &accounts {
+                for region in regions {
+                    expected.insert(ChainId {
+                        account_id: account.clone(),
+                        region: region.clone(),
+                    });
+                }
+            }
+        }
+        None => {
+            let named = target.accounts.is_some();
+            for account in accounts.iter().filter(|a| named || **a == owner) {
+                expected.insert(ChainId {
+                    account_id: account.clone(),
+                    region: target.home_region.clone(),
+                });
+            }
+        }
+    }
+    expected
 }
 
 /// Verifies every chain of `target` over `range`, reading through `source` and checking
@@ -237,17 +360,33 @@ pub async fn verify_chains(
     range: TimeRange,
     options: VerifyOptions,
 ) -> Report {
+    let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
+    let expected = expected_chains(target, &found);
     let ctx = Arc::new(Context {
         log_limiter: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        prefetch_slots: Arc::new(Semaphore::new(PREFETCH_SLOTS)),
+        trail_bucket: target.location.bucket.clone(),
         source: source.clone(),
         keys: Arc::new(keys),
         options,
     });
+    // Chains are walked a few at a time: an organization trail has thousands, and each walk
+    // holds a digest and its listings.
+    let walks = Arc::new(Semaphore::new(CHAINS_AT_ONCE));
     let tasks: Vec<_> = chains
         .into_iter()
         .map(|layout| {
             let chain = layout.chain.clone();
-            (chain, tokio::spawn(walk_chain(ctx.clone(), layout, range)))
+            let plan = ChainPlan {
+                expected: expected.contains(&chain),
+                layout,
+            };
+            let (ctx, walks) = (ctx.clone(), walks.clone());
+            let task = tokio::spawn(async move {
+                let _turn = walks.acquire_owned().await.ok();
+                walk_chain(ctx, plan, range).await
+            });
+            (chain, task)
         })
         .collect();
     let mut reports = Vec::with_capacity(tasks.len());

@@ -1,0 +1,546 @@
+//! Trust decisions, with no I/O: which problems are evidence of tampering and which only stop
+//! a check, what a digest's bytes, metadata and signature prove, and whether a chain's valid
+//! digests cover every instant of the window it must be proven over.
+//!
+//! The walk (`crate::walk`) only schedules reads and feeds what it read to these functions.
+//!
+//! The rules, in AWS's terms ("Validating CloudTrail log file integrity" and "CloudTrail
+//! digest file structure" in the AWS CloudTrail User Guide):
+//! - a digest is proven by its RSA PKCS#1 v1.5 / SHA-256 signature over
+//!   `digestEndTime \n bucket/key \n hex(SHA-256(digest)) \n previousDigestSignature`, under the
+//!   region's CloudTrail public key whose fingerprint the digest names, valid when it was signed;
+//! - a log file is proven by a proven digest that lists its SHA-256;
+//! - an instant is proven when a proven standard (hourly) digest covers it; backfill digests
+//!   prove the log files they list, never an hour;
+//! - a hole in that coverage is evidence of tampering only when the chain proves it: the
+//!   valid digest after it names a predecessor that is gone or does not verify. Otherwise it is
+//!   unverifiable (logging off, or digests deleted where the chain cannot tell).
+
+use crate::keys::{KeyLookup, KeySet};
+use crate::layout::ChainLayout;
+use crate::report::{CoverageGap, DigestProblem, GapKind, LogProblem, Status};
+use crate::schema::{DigestFile, HASH_ALGORITHM, PreviousDigestReference, SIGNATURE_ALGORITHM};
+use crate::signing::{SignatureError, signing_string, verify_signature};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::BTreeMap;
+
+/// The class of each digest problem: evidence of tampering ([`Status::Invalid`]) or an
+/// obstacle to checking ([`Status::Unverifiable`]).
+pub fn digest_problem_status(problem: &DigestProblem) -> Status {
+    match problem {
+        // Anything CloudTrail cannot have produced, or a chain that proves a file is gone.
+        DigestProblem::NotFound
+        | DigestProblem::InvalidFormat { .. }
+        | DigestProblem::TooLarge { .. }
+        | DigestProblem::ForeignObject { .. }
+        | DigestProblem::MalformedMetadata { .. }
+        | DigestProblem::MissingMetadata { .. }
+        | DigestProblem::BadBackfillTimestamp { .. }
+        | DigestProblem::Moved { .. }
+        | DigestProblem::OutsideChain { .. }
+        | DigestProblem::WrongAccount { .. }
+        | DigestProblem::UnknownSignatureAlgorithm { .. }
+        | DigestProblem::UnknownHashAlgorithm { .. }
+        | DigestProblem::MalformedSignature
+        | DigestProblem::SignatureMismatch
+        | DigestProblem::KeyNotValidAtSigningTime { .. }
+        | DigestProblem::KeyUnknown { .. }
+        | DigestProblem::PreviousHashMismatch { .. }
+        | DigestProblem::PreviousSignatureMismatch { .. }
+        | DigestProblem::TimeDiscontinuity { .. } => Status::Invalid,
+        // What could not be checked: nothing is said either way.
+        DigestProblem::NoSignature
+        | DigestProblem::KeyNotFound { .. }
+        | DigestProblem::OtherBucketMissing { .. }
+        | DigestProblem::Unreadable { .. } => Status::Unverifiable,
+    }
+}
+
+/// The class of each log file problem.
+pub fn log_problem_status(problem: &LogProblem) -> Status {
+    match problem {
+        LogProblem::NotFound
+        | LogProblem::HashMismatch { .. }
+        | LogProblem::InvalidFormat { .. }
+        | LogProblem::TrailingData
+        | LogProblem::BadDigestEntry { .. }
+        | LogProblem::ForeignObject { .. }
+        | LogProblem::NotListed { hour_covered: true } => Status::Invalid,
+        // A file in an hour no valid digest covers is unproven, not proven planted; a file
+        // past the size cap was not hashed to its end.
+        LogProblem::NotListed {
+            hour_covered: false,
+        }
+        | LogProblem::Unreadable { .. }
+        | LogProblem::TooLarge { .. } => Status::Unverifiable,
+    }
+}
+
+/// The class of each coverage gap.
+pub fn gap_status(kind: GapKind) -> Status {
+    match kind {
+        GapKind::BrokenChain => Status::Invalid,
+        GapKind::PredecessorUnavailable
+        | GapKind::ChainRestart
+        | GapKind::BeforeChainStart
+        | GapKind::AfterNewestDigest
+        | GapKind::NoDigests => Status::Unverifiable,
+    }
+}
+
+/// What a valid standard digest's predecessor came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predecessor {
+    /// The digest starts a chain (null `previousDigest*` fields).
+    ChainStart,
+    /// The digest names a predecessor, judged with this status (`Unverifiable` while it has not
+    /// been read).
+    Named(Status),
+}
+
+/// The span of one valid standard digest, and what precedes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoveredSpan {
+    /// `digestStartTime`.
+    pub start: DateTime<Utc>,
+    /// `digestEndTime`.
+    pub end: DateTime<Utc>,
+    /// Its predecessor.
+    pub predecessor: Predecessor,
+}
+
+/// Every stretch of `window` no span covers, each classified by the digest that follows it.
+pub fn coverage_gaps(
+    window: (DateTime<Utc>, DateTime<Utc>),
+    spans: &[CoveredSpan],
+) -> Vec<CoverageGap> {
+    let (from, to) = window;
+    let mut sorted: Vec<&CoveredSpan> = spans.iter().filter(|s| s.start < s.end).collect();
+    sorted.sort_by_key(|s| (s.start, s.end));
+    let mut gaps = Vec::new();
+    let mut cursor = from;
+    let mut any_overlap = false;
+    for span in sorted {
+        if cursor >= to {
+            break;
+        }
+        if span.end <= cursor {
+            continue;
+        }
+        if span.start > cursor {
+            let kind = match span.predecessor {
+                Predecessor::ChainStart if cursor == from => GapKind::BeforeChainStart,
+                Predecessor::ChainStart => GapKind::ChainRestart,
+                Predecessor::Named(Status::Invalid) => GapKind::BrokenChain,
+                // A valid predecessor would have closed the gap; one that was not read (or
+                // is elsewhere) leaves it unproven.
+                Predecessor::Named(Status::Unverifiable | Status::Valid) => {
+                    GapKind::PredecessorUnavailable
+                }
+            };
+            gaps.push(gap(kind, cursor, span.start.min(to)));
+        }
+        any_overlap |= span.start < to;
+        cursor = cursor.max(span.end);
+    }
+    if cursor < to {
+        let kind = if any_overlap {
+            GapKind::AfterNewestDigest
+        } else {
+            GapKind::NoDigests
+        };
+        gaps.push(gap(kind, cursor, to));
+    }
+    gaps
+}
+
+fn gap(kind: GapKind, start: DateTime<Utc>, end: DateTime<Utc>) -> CoverageGap {
+    let seconds = (end - start).num_seconds().max(0) as u64;
+    CoverageGap {
+        kind,
+        start,
+        end,
+        hours: seconds.div_ceil(3600),
+        status: gap_status(kind),
+    }
+}
+
+/// Whether `time` lies in one of `spans`.
+pub fn is_covered(time: DateTime<Utc>, spans: &[CoveredSpan]) -> bool {
+    spans.iter().any(|s| s.start <= time && time < s.end)
+}
+
+/// What a newer digest says about the next older one.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The newer digest's key.
+    pub newer_key: String,
+    /// The newer digest's start: where the older one must end.
+    pub newer_start: DateTime<Utc>,
+    /// The reference it holds.
+    pub reference: PreviousDigestReference,
+    /// Whether the newer digest verified. Link checks are evidence only from a valid digest;
+    /// the signature it carries is self-authenticating either way.
+    pub newer_valid: bool,
+}
+
+/// Everything read about one digest, for [`judge_digest`].
+pub struct DigestEvidence<'a> {
+    /// Bucket it was read from.
+    pub bucket: &'a str,
+    /// Key it was read from.
+    pub key: &'a str,
+    /// The chain being verified (names, account).
+    pub layout: &'a ChainLayout,
+    /// The parsed digest.
+    pub digest: &'a DigestFile,
+    /// The object's user metadata.
+    pub metadata: &'a BTreeMap<String, String>,
+    /// Set when the metadata was present but malformed.
+    pub metadata_problem: Option<&'a str>,
+    /// Whether it sits at a backfill key.
+    pub backfill: bool,
+    /// What the newer digest says about it, when it was reached through the chain.
+    pub link: Option<&'a Link>,
+    /// CloudTrail's public keys.
+    pub keys: &'a KeySet,
+}
+
+/// Runs every check on a digest and returns what is wrong, most important first (empty when it
+/// is valid).
+pub fn judge_digest(e: &DigestEvidence<'_>) -> Vec<DigestProblem> {
+    let mut problems = Vec::new();
+    let digest = e.digest;
+    if digest.s3_bucket != e.bucket || digest.s3_object != e.key {
+        problems.push(DigestProblem::Moved {
+            declared_bucket: digest.s3_bucket.clone(),
+            declared_key: digest.s3_object.clone(),
+        });
+    } else if e.layout.parse_digest_key(&digest.s3_object).is_none() {
+        problems.push(DigestProblem::OutsideChain {
+            declared_key: digest.s3_object.clone(),
+        });
+    }
+    if digest.account_id != e.layout.chain.account_id {
+        problems.push(DigestProblem::WrongAccount {
+            declared: digest.account_id.clone(),
+        });
+    }
+    if let Some(reason) = e.metadata_problem {
+        problems.push(DigestProblem::MalformedMetadata {
+            reason: reason.to_owned(),
+        });
+    }
+    let metadata_signature = e.metadata.get("signature").map(|s| s.to_ascii_lowercase());
+    let metadata_algorithm = e.metadata.get("signature-algorithm");
+    // CloudTrail writes both fields together; the AWS CLI requires both.
+    if metadata_signature.is_some() && metadata_algorithm.is_none() {
+        problems.push(DigestProblem::MissingMetadata {
+            field: "signature-algorithm".into(),
+        });
+    }
+    for found in std::iter::once(&digest.signature_algorithm).chain(metadata_algorithm) {
+        if found != SIGNATURE_ALGORITHM {
+            problems.push(DigestProblem::UnknownSignatureAlgorithm {
+                found: found.clone(),
+            });
+        }
+    }
+    if let Some(previous) = &digest.previous
+        && previous.hash_algorithm != HASH_ALGORITHM
+    {
+        problems.push(DigestProblem::UnknownHashAlgorithm {
+            found: previous.hash_algorithm.clone(),
+        });
+    }
+    // When CloudTrail signed it: an hourly digest soon after its end, a backfill digest at the
+    // time its metadata says it was generated.
+    let mut signed_at = digest.end_time;
+    if e.backfill && metadata_signature.is_some() {
+        match e.metadata.get("backfill-generation-timestamp") {
+            None => problems.push(DigestProblem::MissingMetadata {
+                field: "backfill-generation-timestamp".into(),
+            }),
+            Some(text) => match parse_metadata_time(text) {
+                Some(t) if t >= digest.end_time => signed_at = t,
+                _ => problems.push(DigestProblem::BadBackfillTimestamp {
+                    value: text.clone(),
+                }),
+            },
+        }
+    }
+
+    // The signature: from metadata, else as carried by the newer digest. Either only counts
+    // if it verifies under CloudTrail's key.
+    let carried = e.link.map(|l| l.reference.signature.to_ascii_lowercase());
+    match metadata_signature.as_deref().or(carried.as_deref()) {
+        None => problems.push(DigestProblem::NoSignature),
+        Some(signature) => check_signature(e, signature, signed_at, &mut problems),
+    }
+
+    if let Some(link) = e.link.filter(|l| l.newer_valid) {
+        if !link
+            .reference
+            .hash_value
+            .eq_ignore_ascii_case(&digest.sha256_hex())
+        {
+            problems.push(DigestProblem::PreviousHashMismatch {
+                newer_key: link.newer_key.clone(),
+                recorded: link.reference.hash_value.clone(),
+                actual: digest.sha256_hex(),
+            });
+        }
+        if let (Some(own), Some(carried)) = (&metadata_signature, &carried)
+            && own != carried
+        {
+            problems.push(DigestProblem::PreviousSignatureMismatch {
+                newer_key: link.newer_key.clone(),
+            });
+        }
+        if digest.end_time != link.newer_start {
+            problems.push(DigestProblem::TimeDiscontinuity {
+                newer_key: link.newer_key.clone(),
+                expected_end: link.newer_start,
+                actual_end: digest.end_time,
+            });
+        }
+    }
+    problems.sort_by_key(|p| std::cmp::Reverse(p.status()));
+    problems
+}
+
+fn check_signature(
+    e: &DigestEvidence<'_>,
+    signature: &str,
+    signed_at: DateTime<Utc>,
+    problems: &mut Vec<DigestProblem>,
+) {
+    let region = &e.layout.chain.region;
+    let fingerprint = &e.digest.public_key_fingerprint;
+    let key = match e.keys.lookup_at(fingerprint, region, signed_at) {
+        KeyLookup::Found(key) => key,
+        KeyLookup::NotFound {
+            list_complete: true,
+        } => {
+            problems.push(DigestProblem::KeyUnknown {
+                fingerprint: fingerprint.clone(),
+                region: region.clone(),
+            });
+            return;
+        }
+        KeyLookup::NotFound {
+            list_complete: false,
+        } => {
+            problems.push(DigestProblem::KeyNotFound {
+                fingerprint: fingerprint.clone(),
+                region: region.clone(),
+            });
+            return;
+        }
+    };
+    match verify_signature(key, signing_string(e.digest).as_bytes(), signature) {
+        Ok(()) => {}
+        Err(SignatureError::Malformed) => problems.push(DigestProblem::MalformedSignature),
+        Err(SignatureError::Mismatch) => problems.push(DigestProblem::SignatureMismatch),
+    }
+    if !key.could_sign_digest_ending(signed_at) {
+        problems.push(DigestProblem::KeyNotValidAtSigningTime {
+            fingerprint: key.fingerprint().to_owned(),
+            valid_from: key.valid_from(),
+            valid_to: key.valid_to(),
+        });
+    }
+}
+
+/// A time in object metadata: RFC 3339, or CloudTrail's compact `YYYYMMDDTHHMMSSZ`.
+fn parse_metadata_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+/// The part of `[start, end]` a run must prove: up to `delivery_grace` before `now`, since
+/// CloudTrail delivers a digest within about an hour of the hour it covers. `None` when nothing
+/// of the range can have been delivered yet.
+pub fn verification_window(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    delivery_grace: TimeDelta,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let end = end.min(now.checked_sub_signed(delivery_grace)?);
+    (start < end).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap()
+    }
+
+    fn span(a: u32, b: u32, predecessor: Predecessor) -> CoveredSpan {
+        CoveredSpan {
+            start: t(a),
+            end: t(b),
+            predecessor,
+        }
+    }
+
+    const LINKED: Predecessor = Predecessor::Named(Status::Valid);
+
+    fn kinds(gaps: &[CoverageGap]) -> Vec<(GapKind, u32, u32, u64)> {
+        gaps.iter()
+            .map(|g| {
+                let h = |x: DateTime<Utc>| (x - t(0)).num_hours() as u32;
+                (g.kind, h(g.start), h(g.end), g.hours)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn contiguous_spans_over_the_window_leave_no_gap() {
+        let spans = [
+            span(0, 1, Predecessor::ChainStart),
+            span(1, 2, LINKED),
+            span(2, 3, LINKED),
+        ];
+        assert!(coverage_gaps((t(0), t(3)), &spans).is_empty());
+        // A window inside the spans, not on hour boundaries, is covered too.
+        let inner = (t(0) + TimeDelta::minutes(10), t(2) + TimeDelta::minutes(59));
+        assert!(coverage_gaps(inner, &spans).is_empty());
+    }
+
+    #[test]
+    fn a_hole_before_a_digest_whose_predecessor_is_gone_is_invalid() {
+        let spans = [
+            span(0, 1, Predecessor::ChainStart),
+            span(3, 4, Predecessor::Named(Status::Invalid)),
+        ];
+        let gaps = coverage_gaps((t(0), t(4)), &spans);
+        assert_eq!(kinds(&gaps), [(GapKind::BrokenChain, 1, 3, 2)]);
+        assert_eq!(gaps[0].status, Status::Invalid);
+    }
+
+    #[test]
+    fn a_hole_before_a_restart_or_an_unread_predecessor_is_unverifiable() {
+        let spans = [
+            span(0, 1, Predecessor::ChainStart),
+            span(2, 3, Predecessor::ChainStart),
+            span(4, 5, Predecessor::Named(Status::Unverifiable)),
+        ];
+        let gaps = coverage_gaps((t(0), t(5)), &spans);
+        assert_eq!(
+            kinds(&gaps),
+            [
+                (GapKind::ChainRestart, 1, 2, 1),
+                (GapKind::PredecessorUnavailable, 3, 4, 1)
+            ]
+        );
+        assert!(gaps.iter().all(|g| g.status == Status::Unverifiable));
+    }
+
+    #[test]
+    fn any_uncovered_tail_is_a_gap_however_short() {
+        let spans = [span(0, 1, Predecessor::ChainStart)];
+        let gaps = coverage_gaps((t(0), t(1) + TimeDelta::minutes(5)), &spans);
+        assert_eq!(kinds(&gaps), [(GapKind::AfterNewestDigest, 1, 1, 1)]);
+        assert_eq!(gaps[0].status, Status::Unverifiable);
+    }
+
+    #[test]
+    fn a_window_with_no_span_is_one_gap_counted_in_hours() {
+        let gaps = coverage_gaps((t(0), t(0) + TimeDelta::days(3650)), &[]);
+        assert_eq!(gaps.len(), 1);
+        assert_eq!(gaps[0].kind, GapKind::NoDigests);
+        assert_eq!(gaps[0].hours, 3650 * 24);
+    }
+
+    #[test]
+    fn a_chain_starting_after_the_window_starts_leaves_an_unverifiable_gap() {
+        let spans = [span(2, 3, Predecessor::ChainStart)];
+        assert_eq!(
+            kinds(&coverage_gaps((t(0), t(3)), &spans)),
+            [(GapKind::BeforeChainStart, 0, 2, 2)]
+        );
+    }
+
+    #[test]
+    fn a_gap_that_reaches_past_the_window_is_cut_at_its_end() {
+        let spans = [
+            span(0, 1, Predecessor::ChainStart),
+            span(5, 6, Predecessor::Named(Status::Invalid)),
+        ];
+        assert_eq!(
+            kinds(&coverage_gaps((t(0), t(3)), &spans)),
+            [(GapKind::BrokenChain, 1, 3, 2)]
+        );
+    }
+
+    #[test]
+    fn every_problem_kind_has_its_class() {
+        use DigestProblem as D;
+        let invalid = [
+            D::NotFound,
+            D::TooLarge { limit: 1 },
+            D::ForeignObject { reason: "x".into() },
+            D::MalformedMetadata { reason: "x".into() },
+            D::MissingMetadata { field: "x".into() },
+            D::SignatureMismatch,
+            D::KeyUnknown {
+                fingerprint: "f".into(),
+                region: "r".into(),
+            },
+        ];
+        assert!(invalid.iter().all(|p| p.status() == Status::Invalid));
+        let unverifiable = [
+            D::NoSignature,
+            D::KeyNotFound {
+                fingerprint: "f".into(),
+                region: "r".into(),
+            },
+            D::OtherBucketMissing { bucket: "b".into() },
+            D::Unreadable { reason: "x".into() },
+        ];
+        assert!(
+            unverifiable
+                .iter()
+                .all(|p| p.status() == Status::Unverifiable)
+        );
+        assert_eq!(
+            LogProblem::NotListed { hour_covered: true }.status(),
+            Status::Invalid
+        );
+        assert_eq!(
+            LogProblem::NotListed {
+                hour_covered: false
+            }
+            .status(),
+            Status::Unverifiable
+        );
+        assert_eq!(
+            LogProblem::ForeignObject { reason: "x".into() }.status(),
+            Status::Invalid
+        );
+        assert_eq!(gap_status(GapKind::BrokenChain), Status::Invalid);
+        assert_eq!(gap_status(GapKind::ChainRestart), Status::Unverifiable);
+    }
+
+    #[test]
+    fn the_window_stops_short_of_what_cannot_have_been_delivered() {
+        let now = t(10);
+        let grace = TimeDelta::hours(2);
+        assert_eq!(
+            verification_window(t(0), t(9), now, grace),
+            Some((t(0), t(8)))
+        );
+        assert_eq!(verification_window(t(9), t(10), now, grace), None);
+    }
+}

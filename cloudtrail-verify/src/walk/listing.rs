@@ -1,0 +1,141 @@
+//! Listing a chain's folders over a span of days, completely and strictly.
+//!
+//! A listing covers every key of the day folders concerned, in key order, and never stops at a
+//! key because of what its name claims: a planted object whose name parses loosely as a later
+//! digest must not cut the listing short. Names are parsed exactly (`crate::layout`); anything
+//! CloudTrail does not write is kept as a finding.
+
+use crate::layout::{ChainLayout, DigestFolderEntry, DigestKeyInfo};
+use crate::source::{ObjectSource, SourceError};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Foreign objects kept per chain for the report; further ones are only counted.
+pub(super) const MAX_FOREIGN_KEPT: usize = 100;
+
+/// Calls `each` with every key of `folder` whose day folder lies in `first..=last`, in key order.
+/// Bounded by key strings only: `first`'s day folder sorts before any key under it and the day
+/// after `last` sorts after every key under `last`.
+pub(super) async fn list_days(
+    source: &dyn ObjectSource,
+    bucket: &str,
+    folder: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    mut each: impl FnMut(String),
+) -> Result<(), SourceError> {
+    let day = |d: NaiveDate| format!("{folder}{}", d.format("%Y/%m/%d"));
+    let mut after = day(first);
+    let stop = match last.succ_opt() {
+        Some(next) => day(next),
+        None => format!("{folder}\u{10FFFF}"),
+    };
+    loop {
+        let page = source.list_keys(bucket, folder, Some(&after)).await?;
+        let Some(last_key) = page.last().cloned() else {
+            return Ok(());
+        };
+        for key in page {
+            if key >= stop {
+                return Ok(());
+            }
+            each(key);
+        }
+        // A source must move forward; one that does not would loop forever.
+        if last_key <= after {
+            return Err(SourceError::Unavailable(format!(
+                "listing of {folder} did not advance past {after:?}"
+            )));
+        }
+        after = last_key;
+    }
+}
+
+/// A digest key of this trail found by the listing.
+#[derive(Debug, Clone)]
+pub(super) struct Listed {
+    pub key: String,
+}
+
+/// What a chain's digest folder holds over the listed days.
+#[derive(Debug, Default)]
+pub(super) struct DigestListing {
+    /// This trail's hourly digests, oldest first.
+    pub standard: Vec<Listed>,
+    /// This trail's backfill digests.
+    pub backfill: Vec<Listed>,
+    /// Other trails' digests in the same folder: (key, a layout naming that trail).
+    pub other_trails: Vec<(String, ChainLayout)>,
+    /// Keys CloudTrail does not write, with why (the first [`MAX_FOREIGN_KEPT`]).
+    pub foreign: Vec<(String, &'static str)>,
+    /// Foreign keys beyond those kept.
+    pub foreign_omitted: u64,
+}
+
+impl DigestListing {
+    /// Sorts one listed key into its class. `wanted` says which end times the run reads.
+    pub fn add(
+        &mut self,
+        layout: &ChainLayout,
+        key: String,
+        wanted: impl Fn(DateTime<Utc>) -> bool,
+    ) {
+        match layout.classify_digest_folder_key(&key) {
+            DigestFolderEntry::Ours(DigestKeyInfo { end_time, backfill }) => {
+                if wanted(end_time) {
+                    let listed = Listed { key };
+                    if backfill {
+                        self.backfill.push(listed);
+                    } else {
+                        self.standard.push(listed);
+                    }
+                }
+            }
+            DigestFolderEntry::OtherTrail {
+                trail_name,
+                home_region,
+                info,
+            } => {
+                if wanted(info.end_time) {
+                    let other = ChainLayout {
+                        trail_name,
+                        home_region,
+                        ..layout.clone()
+                    };
+                    self.other_trails.push((key, other));
+                }
+            }
+            DigestFolderEntry::Foreign(reason) => self.add_foreign(key, reason),
+        }
+    }
+
+    fn add_foreign(&mut self, key: String, reason: &'static str) {
+        if self.foreign.len() < MAX_FOREIGN_KEPT {
+            self.foreign.push((key, reason));
+        } else {
+            self.foreign_omitted += 1;
+        }
+    }
+}
+
+/// Lists the chain's digest folder over the day folders of `first..=last`.
+pub(super) async fn list_digests(
+    source: &dyn ObjectSource,
+    layout: &ChainLayout,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Result<DigestListing, SourceError> {
+    let mut listing = DigestListing::default();
+    let wanted = |t: DateTime<Utc>| first <= t && t <= last;
+    list_days(
+        source,
+        &layout.location.bucket,
+        &layout.digest_folder(),
+        first.date_naive(),
+        last.date_naive(),
+        |key| listing.add(layout, key, wanted),
+    )
+    .await?;
+    // Same prefix and date folders: key order is time order.
+    listing.standard.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(listing)
+}

@@ -1,0 +1,191 @@
+//! Reads for the walk: fetching a digest within its size cap, and hashing a log file a valid
+//! digest lists. Each read ends in a typed outcome; deciding what it proves is
+//! `crate::trust`'s job.
+
+use super::Context;
+use crate::loghash::{GunzipError, gunzip_to_vec, hash_gzip};
+use crate::report::{Counts, DigestProblem, LogProblem, LogReport, Status};
+use crate::schema::{DigestFile, HASH_ALGORITHM, LogFileEntry, is_hex_sha256};
+use crate::source::SourceError;
+use std::collections::BTreeMap;
+
+/// A digest as fetched: parsed with its metadata, or the problem that stopped it.
+pub(super) enum Fetched {
+    /// Read and parsed.
+    Parsed {
+        digest: Box<DigestFile>,
+        metadata: BTreeMap<String, String>,
+        metadata_problem: Option<String>,
+    },
+    /// Not read or not a digest.
+    Failed(DigestProblem),
+}
+
+/// What a read failure means for a digest.
+fn digest_read_problem(error: SourceError, bucket: &str, trail_bucket: &str) -> DigestProblem {
+    match error {
+        SourceError::NotFound if bucket == trail_bucket => DigestProblem::NotFound,
+        SourceError::NotFound => DigestProblem::OtherBucketMissing {
+            bucket: bucket.to_owned(),
+        },
+        SourceError::CustomerEncrypted(_) | SourceError::NotARegularFile(_) => {
+            DigestProblem::ForeignObject {
+                reason: error.to_string(),
+            }
+        }
+        SourceError::AccessDenied(_) | SourceError::Unavailable(_) | SourceError::UnsafeKey(_) => {
+            DigestProblem::Unreadable {
+                reason: error.to_string(),
+            }
+        }
+    }
+}
+
+/// Fetches, decompresses (within the cap) and parses a digest.
+pub(super) async fn fetch_digest(ctx: &Context, bucket: &str, key: &str) -> Fetched {
+    let object = match ctx.source.get(bucket, key).await {
+        Ok(object) => object,
+        Err(e) => return Fetched::Failed(digest_read_problem(e, bucket, &ctx.trail_bucket)),
+    };
+    let limit = ctx.options.max_digest_bytes;
+    let body = object.body;
+    let raw = tokio::task::spawn_blocking(move || gunzip_to_vec(body, limit)).await;
+    let raw = match raw {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(GunzipError::Read(e))) => {
+            return Fetched::Failed(DigestProblem::Unreadable {
+                reason: e.to_string(),
+            });
+        }
+        Ok(Err(GunzipError::TooLarge { limit })) => {
+            return Fetched::Failed(DigestProblem::TooLarge { limit });
+        }
+        Ok(Err(e @ (GunzipError::Corrupt(_) | GunzipError::TrailingData))) => {
+            return Fetched::Failed(DigestProblem::InvalidFormat {
+                detail: e.to_string(),
+            });
+        }
+        Err(e) => {
+            return Fetched::Failed(DigestProblem::Unreadable {
+                reason: format!("read task failed: {e}"),
+            });
+        }
+    };
+    match DigestFile::parse(raw) {
+        Ok(digest) => Fetched::Parsed {
+            digest: Box::new(digest),
+            metadata: object.metadata,
+            metadata_problem: object.metadata_problem,
+        },
+        Err(e) => Fetched::Failed(DigestProblem::InvalidFormat {
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Fetches and hashes one log file listed by a valid digest.
+pub(super) async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
+    let report =
+        |problem, bytes| LogReport::new(&entry.s3_bucket, &entry.s3_object, problem, bytes);
+    if entry.hash_algorithm != HASH_ALGORITHM {
+        return report(
+            Some(LogProblem::BadDigestEntry {
+                detail: format!("unknown hashAlgorithm {:?}", entry.hash_algorithm),
+            }),
+            0,
+        );
+    }
+    if !is_hex_sha256(&entry.hash_value) {
+        return report(
+            Some(LogProblem::BadDigestEntry {
+                detail: format!("hashValue {:?} is not a hex SHA-256", entry.hash_value),
+            }),
+            0,
+        );
+    }
+    let object = match ctx.source.get(&entry.s3_bucket, &entry.s3_object).await {
+        Ok(object) => object,
+        Err(SourceError::NotFound) => return report(Some(LogProblem::NotFound), 0),
+        Err(e @ (SourceError::CustomerEncrypted(_) | SourceError::NotARegularFile(_))) => {
+            return report(
+                Some(LogProblem::ForeignObject {
+                    reason: e.to_string(),
+                }),
+                0,
+            );
+        }
+        Err(
+            e @ (SourceError::AccessDenied(_)
+            | SourceError::Unavailable(_)
+            | SourceError::UnsafeKey(_)),
+        ) => {
+            return report(
+                Some(LogProblem::Unreadable {
+                    reason: e.to_string(),
+                }),
+                0,
+            );
+        }
+    };
+    let limit = ctx.options.max_log_bytes;
+    let body = object.body;
+    let hashed = tokio::task::spawn_blocking(move || hash_gzip(body, limit)).await;
+
+    match hashed {
+        Ok(Ok(hash)) => {
+            if let Some(progress) = &ctx.options.progress {
+                progress.log_verified(hash.compressed_bytes, hash.decompressed_bytes);
+            }
+            let actual = hex::encode(hash.sha256);
+            if actual.eq_ignore_ascii_case(&entry.hash_value) {
+                report(None, hash.decompressed_bytes)
+            } else {
+                report(
+                    Some(LogProblem::HashMismatch {
+                        expected: entry.hash_value.clone(),
+                        actual,
+                    }),
+                    hash.decompressed_bytes,
+                )
+            }
+        }
+        Ok(Err(GunzipError::Read(e))) => report(
+            Some(LogProblem::Unreadable {
+                reason: e.to_string(),
+            }),
+            0,
+        ),
+        Ok(Err(GunzipError::Corrupt(detail))) => {
+            report(Some(LogProblem::InvalidFormat { detail }), 0)
+        }
+        Ok(Err(GunzipError::TrailingData)) => report(Some(LogProblem::TrailingData), 0),
+        Ok(Err(GunzipError::TooLarge { limit })) => report(Some(LogProblem::TooLarge { limit }), 0),
+        Err(e) => report(
+            Some(LogProblem::Unreadable {
+                reason: format!("hash task failed: {e}"),
+            }),
+            0,
+        ),
+    }
+}
+
+/// What the log files of one digest came to.
+#[derive(Default)]
+pub(super) struct LogTally {
+    pub counts: Counts,
+    pub bytes: u64,
+    /// Entries kept for the report, with their position in the digest's list.
+    pub kept: Vec<(usize, LogReport)>,
+}
+
+impl LogTally {
+    pub fn add(&mut self, position: usize, log: LogReport, keep_valid: bool) {
+        self.counts.add(log.status);
+        if log.status == Status::Valid {
+            self.bytes += log.bytes;
+        }
+        if keep_valid || log.status != Status::Valid {
+            self.kept.push((position, log));
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! Walking one chain (account, source region) over a time range, newest to oldest. The walk
+//! schedules reads and feeds what it read to `crate::trust`, which decides what it proves.
+//!
+//! Stricter than `aws cloudtrail validate-logs`:
+//! - the digest folder's day folders are listed completely and names are parsed exactly;
+//!   objects CloudTrail does not write there are findings (`listing`);
+//! - each link is checked: the older digest's SHA-256 and signature must equal what the newer
+//!   one recorded, and it must end where the newer one starts;
+//! - location, account, chain folder, algorithms, metadata and key validity are checked;
+//! - digests the chain never reaches (copies, leftovers) are still verified on their own;
+//! - the verdict on the chain's hours comes from coverage: every instant of the window must lie
+//!   in a valid standard digest (`trust::coverage_gaps`);
+//! - every log file named inside the window must be listed by a valid digest (`unlisted`).
+
+mod listing;
+mod logs;
+mod unlisted;
+
+use crate::keys::KeySet;
+use crate::layout::ChainLayout;
+use crate::report::{
+    ChainReport, DigestProblem, DigestReport, ForeignObject, LogProblem, LogReport, Status,
+};
+use crate::schema::DigestFile;
+use crate::source::ObjectSource;
+use crate::trust::{self, CoveredSpan, DigestEvidence, Link, Predecessor};
+use crate::verify::{TimeRange, VerifyOptions};
+use chrono::TimeDelta;
+use futures::FutureExt;
+use listing::Listed;
+use logs::{Fetched, LogTally, check_log, fetch_digest};
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+use unlisted::{ListedLogs, find_unlisted};
+
+/// CloudTrail's digest cadence.
+const DIGEST_PERIOD: TimeDelta = TimeDelta::hours(1);
+/// Digests fetched ahead of the walk, per chain, so that S3 round trips overlap.
+const DIGEST_PREFETCH: usize = 8;
+
+/// What the walk shares across chains.
+pub(crate) struct Context {
+    pub source: Arc<dyn ObjectSource>,
+    pub keys: Arc<KeySet>,
+    pub options: VerifyOptions,
+    /// The trail's bucket: a digest named elsewhere that is missing is not proven deleted.
+    pub trail_bucket: String,
+    /// Bounds concurrent log reads across all chains.
+    pub log_limiter: Arc<Semaphore>,
+    /// Bounds digests fetched ahead across all chains, so that memory does not grow with the
+    /// number of chains; a prefetch that finds no slot is left to the walk.
+    pub prefetch_slots: Arc<Semaphore>,
+}
+
+/// One chain to walk.
+pub(crate) struct ChainPlan {
+    pub layout: ChainLayout,
+    /// Whether the chain was expected rather than only found.
+    pub expected: bool,
+}
+
+type Prefetched = JoinHandle<(Fetched, Option<OwnedSemaphorePermit>)>;
+
+struct Walker {
+    ctx: Arc<Context>,
+    layout: Arc<ChainLayout>,
+    range: TimeRange,
+    prefetched: HashMap<String, Prefetched>,
+    report: ChainReport,
+    /// Log checks in flight; finished ones are reaped as the walk goes.
+    log_tasks: JoinSet<()>,
+    /// Log check results by digest index, folded in as they complete.
+    tallies: Arc<Mutex<HashMap<usize, LogTally>>>,
+    /// Log keys listed by valid digests.
+    listed_logs: ListedLogs,
+    /// Spans of valid standard digests, with what precedes each.
+    covered: Vec<CoveredSpan>,
+    /// Digests already fetched, with their verdict, so that a reference back to one cannot make
+    /// the walk loop.
+    visited: HashMap<(String, String), Status>,
+}
+
+/// Verifies one chain over `range`.
+pub(crate) async fn walk_chain(
+    ctx: Arc<Context>,
+    plan: ChainPlan,
+    range: TimeRange,
+) -> ChainReport {
+    let layout = Arc::new(plan.layout);
+    let mut report = ChainReport::new(layout.chain.clone());
+    report.expected = plan.expected;
+    report.window = trust::verification_window(
+        range.start,
+        range.end,
+        ctx.options.now,
+        ctx.options.delivery_grace,
+    );
+    let mut walker = Walker {
+        report,
+        ctx,
+        layout,
+        range,
+        prefetched: HashMap::new(),
+        log_tasks: JoinSet::new(),
+        tallies: Arc::new(Mutex::new(HashMap::new())),
+        listed_logs: ListedLogs::default(),
+        covered: Vec::new(),
+        visited: HashMap::new(),
+    };
+    walker.run().await;
+    walker.finish().await
+}
+
+impl Walker {
+    async fn run(&mut self) {
+        // Digests ending within [start, end + 1h]: the hour after the end holds log files
+        // delivered late for the range (the AWS CLI reads the same window).
+        let last = self
+            .range
+            .end
+            .checked_add_signed(DIGEST_PERIOD)
+            .unwrap_or(self.range.end);
+        let listing = match listing::list_digests(
+            self.ctx.source.as_ref(),
+            &self.layout,
+            self.range.start,
+            last,
+        )
+        .await
+        {
+            Ok(listing) => listing,
+            Err(e) => {
+                self.report.error = Some(format!("listing digest files failed: {e}"));
+                return;
+            }
+        };
+        let bucket = self.layout.location.bucket.clone();
+        for (key, reason) in &listing.foreign {
+            self.report.foreign_objects.push(ForeignObject {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                reason: reason.to_string(),
+                status: Status::Invalid,
+            });
+        }
+        self.report.foreign_objects_omitted += listing.foreign_omitted;
+
+        self.walk_chain(listing.standard).await;
+        for listed in listing.backfill {
+            self.check_standalone(&bucket, &listed.key, true).await;
+        }
+        for (key, other) in listing.other_trails {
+            self.check_other_trail(&bucket, &key, &other).await;
+        }
+
+        let Some(window) = self.report.window else {
+            return;
+        };
+        self.report.gaps = trust::coverage_gaps(window, &self.covered);
+        if self.ctx.options.check_unlisted_logs {
+            match find_unlisted(
+                self.ctx.source.as_ref(),
+                &self.layout,
+                window,
+                &self.listed_logs,
+                &self.covered,
+            )
+            .await
+            {
+                Ok(found) => {
+                    self.report.unlisted_logs = found.logs;
+                    let room =
+                        listing::MAX_FOREIGN_KEPT.saturating_sub(self.report.foreign_objects.len());
+                    let extra = found.foreign.len().saturating_sub(room) as u64;
+                    self.report
+                        .foreign_objects
+                        .extend(found.foreign.into_iter().take(room));
+                    self.report.foreign_objects_omitted += found.foreign_omitted + extra;
+                }
+                Err(e) => {
+                    self.report.error = Some(format!(
+                        "listing log files to find unlisted ones failed: {e}"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Walks the hourly chain from the newest listed digest back, following each digest's
+    /// `previousDigestS3Object`.
+    async fn walk_chain(&mut self, mut stack: Vec<Listed>) {
+        let bucket = self.layout.location.bucket.clone();
+        // The link to follow, with the index in `covered` of the valid digest it comes from.
+        let mut expect: Option<(Link, Option<usize>)> = None;
+        loop {
+            let (fetch_bucket, key, link) = match expect.take() {
+                // A digest that did not verify may name any bucket: read only this trail's
+                // bucket on its word. (A valid digest in another bucket is a trail that moved.)
+                Some((link, _)) if !link.newer_valid && link.reference.bucket != bucket => {
+                    continue;
+                }
+                Some((link, span)) => {
+                    let target = (link.reference.bucket.clone(), link.reference.key.clone());
+                    // A reference to a digest already walked would loop: a genuine chain only
+                    // goes back in time. What it named has its verdict already.
+                    if let Some(status) = self.visited.get(&target) {
+                        self.set_predecessor(span, (*status).max(Status::Unverifiable));
+                        continue;
+                    }
+                    // Listed digests newer than the one the chain names are not on the chain:
+                    // verify them on their own so nothing listed goes unchecked.
+                    while stack.last().is_some_and(|top| top.key > link.reference.key) {
+                        if let Some(orphan) = stack.pop() {
+                            self.check_standalone(&bucket, &orphan.key, false).await;
+                        }
+                    }
+                    if target.0 == bucket && stack.last().is_some_and(|top| top.key == target.1) {
+                        stack.pop();
+                    }
+                    (target.0, target.1, Some((link, span)))
+                }
+                None => match stack.pop() {
+                    Some(top) => (bucket.clone(), top.key, None),
+                    None => break,
+                },
+            };
+            self.prefetch(&bucket, &stack);
+            let (fetched, slot) = self.fetch(&fetch_bucket, &key).await;
+            let (link, newer_span) = match link {
+                Some((link, span)) => (Some(link), span),
+                None => (None, None),
+            };
+
+            if let (Fetched::Failed(problem), Some(link)) = (&fetched, &link)
+                && matches!(
+                    problem,
+                    DigestProblem::NotFound | DigestProblem::OtherBucketMissing { .. }
+                )
+            {
+                // Gone: the newer digest proves it existed.
+                let mut missing = DigestReport::new(&fetch_bucket, &key, false);
+                missing.end_time = Some(link.newer_start);
+                missing.push(problem.clone());
+                self.set_predecessor(newer_span, missing.status);
+                self.visited.insert((fetch_bucket, key), missing.status);
+                self.report.digests.push(missing);
+                continue;
+            }
+
+            let (report, parsed) =
+                self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
+            drop(slot);
+            let valid = report.status == Status::Valid;
+            self.set_predecessor(newer_span, report.status);
+            self.visited
+                .insert((fetch_bucket, key.clone()), report.status);
+            let index = self.report.digests.len();
+            self.report.digests.push(report);
+            let Some(digest) = parsed else {
+                continue;
+            };
+            let span = valid.then(|| self.cover(&digest));
+            self.start_log_checks(index, &digest, valid).await;
+
+            if digest.start_time <= self.range.start {
+                // The range's start is covered; what remains listed is verified on its own.
+                continue;
+            }
+            if let Some(reference) = &digest.previous {
+                expect = Some((
+                    Link {
+                        newer_key: key,
+                        newer_start: digest.start_time,
+                        reference: reference.clone(),
+                        newer_valid: valid,
+                    },
+                    span,
+                ));
+            }
+        }
+    }
+
+    /// Records a valid standard digest's span; returns its index.
+    fn cover(&mut self, digest: &DigestFile) -> usize {
+        self.covered.push(CoveredSpan {
+            start: digest.start_time,
+            end: digest.end_time,
+            predecessor: match digest.previous {
+                None => Predecessor::ChainStart,
+                // Unverifiable until the predecessor has been read and judged.
+                Some(_) => Predecessor::Named(Status::Unverifiable),
+            },
+        });
+        self.covered.len() - 1
+    }
+
+    fn set_predecessor(&mut self, span: Option<usize>, status: Status) {
+        if let Some(span) = span.and_then(|i| self.covered.get_mut(i)) {
+            span.predecessor = Predecessor::Named(status);
+        }
+    }
+
+    /// Verifies a digest outside the chain walk (backfill, or not reached by the chain): its
+    /// signature can only come from its own metadata. A valid standard one still covers its
+    /// hour: CloudTrail signed it.
+    async fn check_standalone(&mut self, bucket: &str, key: &str, backfill: bool) {
+        let (fetched, slot) = self.fetch(bucket, key).await;
+        let (report, parsed) = self.check_digest(bucket, key, backfill, fetched, None);
+        drop(slot);
+        let valid = report.status == Status::Valid;
+        self.visited
+            .insert((bucket.to_owned(), key.to_owned()), report.status);
+        let index = self.report.digests.len();
+        self.report.digests.push(report);
+        if let Some(digest) = parsed {
+            if valid && !backfill {
+                self.cover(&digest);
+            }
+            self.start_log_checks(index, &digest, valid).await;
+        }
+    }
+
+    /// Another trail's digest in this chain's folder: when it verifies, the log files it lists
+    /// are accounted for (trails may share a bucket and prefix); when it does not, it is a
+    /// foreign object.
+    async fn check_other_trail(&mut self, bucket: &str, key: &str, other: &ChainLayout) {
+        let (fetched, slot) = self.fetch(bucket, key).await;
+        let problems = match &fetched {
+            Fetched::Failed(problem) => vec![problem.clone()],
+            Fetched::Parsed {
+                digest,
+                metadata,
+                metadata_problem,
+            } => {
+                let problems = trust::judge_digest(&DigestEvidence {
+                    bucket,
+                    key,
+                    layout: other,
+                    digest,
+                    metadata,
+                    metadata_problem: metadata_problem.as_deref(),
+                    backfill: other.parse_digest_key(key).is_some_and(|i| i.backfill),
+                    link: None,
+                    keys: &self.ctx.keys,
+                });
+                if problems.is_empty() {
+                    for entry in &digest.log_files {
+                        self.listed_logs.insert(&entry.s3_object);
+                    }
+                }
+                problems
+            }
+        };
+        drop(slot);
+        if let Some(worst) = problems.iter().map(DigestProblem::status).max() {
+            self.report.foreign_objects.push(ForeignObject {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                reason: format!(
+                    "digest of trail {} that does not verify: {:?}",
+                    other.trail_name, problems[0]
+                ),
+                status: worst,
+            });
+        }
+    }
+
+    fn prefetch(&mut self, bucket: &str, stack: &[Listed]) {
+        for listed in stack.iter().rev().take(DIGEST_PREFETCH) {
+            if self.prefetched.contains_key(&listed.key) {
+                continue;
+            }
+            let Ok(slot) = self.ctx.prefetch_slots.clone().try_acquire_owned() else {
+                return;
+            };
+            let ctx = self.ctx.clone();
+            let (b, k) = (bucket.to_owned(), listed.key.clone());
+            let task = tokio::spawn(async move { (fetch_digest(&ctx, &b, &k).await, Some(slot)) });
+            self.prefetched.insert(listed.key.clone(), task);
+        }
+    }
+
+    async fn fetch(&mut self, bucket: &str, key: &str) -> (Fetched, Option<OwnedSemaphorePermit>) {
+        if bucket == self.layout.location.bucket
+            && let Some(task) = self.prefetched.remove(key)
+        {
+            return task.await.unwrap_or_else(|e| {
+                (
+                    Fetched::Failed(DigestProblem::Unreadable {
+                        reason: format!("fetch task failed: {e}"),
+                    }),
+                    None,
+                )
+            });
+        }
+        (fetch_digest(&self.ctx, bucket, key).await, None)
+    }
+
+    /// Runs every check on one fetched digest. Returns its report and, when it could be parsed,
+    /// the digest (whose `previous` reference the walk follows).
+    fn check_digest(
+        &self,
+        bucket: &str,
+        key: &str,
+        backfill: bool,
+        fetched: Fetched,
+        link: Option<&Link>,
+    ) -> (DigestReport, Option<Box<DigestFile>>) {
+        let mut report = DigestReport::new(bucket, key, backfill);
+        report.end_time = self.layout.parse_digest_key(key).map(|i| i.end_time);
+        let (digest, metadata, metadata_problem) = match fetched {
+            Fetched::Parsed {
+                digest,
+                metadata,
+                metadata_problem,
+            } => (digest, metadata, metadata_problem),
+            Fetched::Failed(problem) => {
+                report.push(problem);
+                return (report, None);
+            }
+        };
+        report.start_time = Some(digest.start_time);
+        report.end_time = Some(digest.end_time);
+        for problem in trust::judge_digest(&DigestEvidence {
+            bucket,
+            key,
+            layout: &self.layout,
+            digest: &digest,
+            metadata: &metadata,
+            metadata_problem: metadata_problem.as_deref(),
+            backfill,
+            link,
+            keys: &self.ctx.keys,
+        }) {
+            report.push(problem);
+        }
+        (report, Some(digest))
+    }
+
+    /// Starts checking the log files a digest lists, waiting for a free slot before each so
+    /// that the walk never runs further ahead than `concurrency` checks. Those of a digest that
+    /// is not valid are only counted as not checked: its listing is not evidence of anything.
+    async fn start_log_checks(&mut self, index: usize, digest: &DigestFile, digest_valid: bool) {
+        if !digest_valid {
+            self.report.digests[index].logs_not_checked = digest.log_files.len() as u64;
+            return;
+        }
+        for entry in &digest.log_files {
+            self.listed_logs.insert(&entry.s3_object);
+        }
+        if let Some(progress) = &self.ctx.options.progress {
+            progress.logs_found(digest.log_files.len() as u64);
+        }
+        let keep_valid = self.ctx.options.keep_valid_entries;
+        for (position, entry) in digest.log_files.iter().enumerate() {
+            let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
+            let (entry, ctx, tallies) = (entry.clone(), self.ctx.clone(), self.tallies.clone());
+            self.log_tasks.spawn(async move {
+                let _permit = permit;
+                // A panic while checking must not make a log file vanish from the counts.
+                let log = AssertUnwindSafe(check_log(&ctx, &entry))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        LogReport::new(
+                            &entry.s3_bucket,
+                            &entry.s3_object,
+                            Some(LogProblem::Unreadable {
+                                reason: "internal error while checking".into(),
+                            }),
+                            0,
+                        )
+                    });
+                let mut tallies = tallies.lock().unwrap_or_else(|e| e.into_inner());
+                tallies
+                    .entry(index)
+                    .or_default()
+                    .add(position, log, keep_valid);
+            });
+            while self.log_tasks.try_join_next().is_some() {}
+        }
+    }
+
+    async fn finish(mut self) -> ChainReport {
+        for (_, task) in self.prefetched.drain() {
+            task.abort();
+        }
+        while self.log_tasks.join_next().await.is_some() {}
+        let tallies = std::mem::take(&mut *self.tallies.lock().unwrap_or_else(|e| e.into_inner()));
+        for (index, mut tally) in tallies {
+            let digest = &mut self.report.digests[index];
+            digest.log_counts = tally.counts;
+            digest.log_bytes = tally.bytes;
+            tally.kept.sort_by_key(|(position, _)| *position);
+            digest.logs = tally.kept.into_iter().map(|(_, log)| log).collect();
+        }
+        let valid = self
+            .report
+            .digests
+            .iter()
+            .filter(|d| d.status == Status::Valid && !d.backfill);
+        self.report.found_start = valid.clone().filter_map(|d| d.start_time).min();
+        self.report.found_end = valid.filter_map(|d| d.end_time).max();
+        self.report
+    }
+}

@@ -1,0 +1,84 @@
+//! Log files in a chain's folder that no valid digest lists, and objects CloudTrail does not
+//! write there. Every log file named after a time in the verified window must be listed by a
+//! valid digest of a trail writing to the folder; anything else in the window's day folders is
+//! foreign.
+
+use super::listing::{MAX_FOREIGN_KEPT, list_days};
+use crate::layout::ChainLayout;
+use crate::report::{ForeignObject, LogProblem, LogReport, Status};
+use crate::source::{ObjectSource, SourceError};
+use crate::trust::{CoveredSpan, is_covered};
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+
+/// The log keys valid digests list, as keyed 64-bit hashes: a long range's keys are not kept.
+#[derive(Default)]
+pub(super) struct ListedLogs {
+    hashes: HashSet<u64>,
+    hasher: RandomState,
+}
+
+impl ListedLogs {
+    /// Records a key a valid digest lists.
+    pub fn insert(&mut self, key: &str) {
+        self.hashes.insert(self.hasher.hash_one(key));
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.hashes.contains(&self.hasher.hash_one(key))
+    }
+}
+
+/// What the log folder held that it should not.
+#[derive(Default)]
+pub(super) struct Unlisted {
+    pub logs: Vec<LogReport>,
+    pub foreign: Vec<ForeignObject>,
+    pub foreign_omitted: u64,
+}
+
+/// Lists the chain's log folder over the window's day folders and reports every log file
+/// named inside the window that `listed` does not hold, and every key that is not a log file.
+pub(super) async fn find_unlisted(
+    source: &dyn ObjectSource,
+    layout: &ChainLayout,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    listed: &ListedLogs,
+    covered: &[CoveredSpan],
+) -> Result<Unlisted, SourceError> {
+    let bucket = &layout.location.bucket;
+    let mut found = Unlisted::default();
+    list_days(
+        source,
+        bucket,
+        &layout.log_folder(),
+        window.0.date_naive(),
+        window.1.date_naive(),
+        |key| match layout.classify_log_folder_key(&key) {
+            Ok(time) => {
+                if window.0 <= time && time <= window.1 && !listed.contains(&key) {
+                    let hour_covered = is_covered(time, covered);
+                    let problem = LogProblem::NotListed { hour_covered };
+                    found
+                        .logs
+                        .push(LogReport::new(bucket, &key, Some(problem), 0));
+                }
+            }
+            Err(reason) => {
+                if found.foreign.len() < MAX_FOREIGN_KEPT {
+                    found.foreign.push(ForeignObject {
+                        bucket: bucket.clone(),
+                        key,
+                        reason: reason.to_owned(),
+                        status: Status::Invalid,
+                    });
+                } else {
+                    found.foreign_omitted += 1;
+                }
+            }
+        },
+    )
+    .await?;
+    Ok(found)
+}
