@@ -789,3 +789,300 @@ async fn a_digest_that_did_not_verify_cannot_send_the_walk_to_another_bucket() {
     // The digest it skipped is still verified, from the trail's own bucket.
     assert!(digest_problems(&report, &previous).is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attacks: each test is one way to try for a false "valid", named after what it proves.
+// ---------------------------------------------------------------------------------------------
+
+/// Writes raw bytes at `key` in the trail's bucket.
+fn put(trail: &GeneratedTrail, key: &str, body: &[u8]) {
+    let path = tamper::object_file(&trail.copy(), trail.bucket(), key).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+/// The log key a log named `stamp` (YYYYMMDDTHHMMZ) of the first chain would have.
+fn log_key_at(trail: &GeneratedTrail, stamp: &str) -> String {
+    let genuine = trail.log(1, 0);
+    let (folder, name) = genuine.rsplit_once('/').unwrap();
+    let day = &stamp[..8];
+    let folder = format!(
+        "{}/{}/{}/{}",
+        folder.rsplitn(4, '/').nth(3).unwrap(),
+        &day[..4],
+        &day[4..6],
+        &day[6..8]
+    );
+    let mut parts: Vec<&str> = name.split('_').collect();
+    parts[3] = stamp;
+    format!("{folder}/{}", parts.join("_"))
+}
+
+#[tokio::test]
+async fn a_planted_name_that_parses_loosely_cannot_cut_the_digest_listing_short() {
+    let trail = GeneratedTrail::new(&spec());
+    // Sorts before every genuine digest of the day (a space is below every digit).
+    let planted = trail.digest(0).replace("T010000Z", "T 10000Z");
+    put(&trail, &planted, b"");
+    tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(2, 0)).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(
+        log_verdict(&report, &trail.log(2, 0)),
+        Some(("invalid".into(), Some("hash_mismatch".into())))
+    );
+    assert_eq!(report["summary"]["digests"]["valid"], 4);
+    // The planted object is itself a finding.
+    assert_eq!(
+        report["chains"][0]["foreign_objects"][0]["key"],
+        planted.as_str()
+    );
+    // Alone, it still makes the run invalid.
+    let trail = GeneratedTrail::new(&spec());
+    put(&trail, &planted, b"");
+    assert_eq!(trail.verify(&[]).await.code, INVALID);
+}
+
+#[tokio::test]
+async fn a_region_whose_digests_were_all_deleted_is_never_valid() {
+    let spec = TrailSpec {
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..spec()
+    };
+    // Its digest folder gone, its log files left: the chain is found from them.
+    let trail = GeneratedTrail::new(&spec);
+    let folder = trail
+        .copy()
+        .join(trail.bucket())
+        .join("AWSLogs/123456789012/CloudTrail-Digest/eu-west-1");
+    std::fs::remove_dir_all(&folder).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    let chain = report["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["chain"]["region"] == "eu-west-1")
+        .unwrap();
+    assert_eq!(chain["gaps"][0]["kind"], "no_digests");
+
+    // The whole region gone: it is missed unless named, and then it is not valid.
+    let trail = GeneratedTrail::new(&spec);
+    std::fs::remove_dir_all(
+        trail
+            .copy()
+            .join(trail.bucket())
+            .join("AWSLogs/123456789012/CloudTrail/eu-west-1"),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(
+        trail
+            .copy()
+            .join(trail.bucket())
+            .join("AWSLogs/123456789012/CloudTrail-Digest/eu-west-1"),
+    )
+    .unwrap();
+    let run = trail
+        .verify(&["--region", "us-east-1", "--region", "eu-west-1"])
+        .await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        "region eu-west-1",
+        "UNVERIFIABLE",
+        "no valid digest file at all",
+    ]);
+}
+
+#[tokio::test]
+async fn the_home_region_deleted_whole_is_never_valid_even_unnamed() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..spec()
+    });
+    for kind in ["CloudTrail", "CloudTrail-Digest"] {
+        std::fs::remove_dir_all(
+            trail
+                .copy()
+                .join(trail.bucket())
+                .join(format!("AWSLogs/123456789012/{kind}/us-east-1")),
+        )
+        .unwrap();
+    }
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        "region us-east-1",
+        "no valid digest file at all",
+    ]);
+}
+
+#[tokio::test]
+async fn objects_in_a_log_folder_that_cloudtrail_cannot_have_written_are_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    let genuine = trail.log(1, 0);
+    let (folder, _) = genuine.rsplit_once('/').unwrap();
+    for planted in [
+        format!("{folder}/evil.json.gz"),
+        genuine.replace(".json.gz", ".json"),
+        genuine.replace(".json.gz", ".JSON.GZ"),
+        genuine.replace("_CloudTrail_", "_cloudtrail_"),
+        // Seconds in the stamp.
+        log_key_at(&trail, "20260101T0120Z").replace("T0120Z", "T012000Z"),
+        // A genuine-looking name filed under another day's folder.
+        log_key_at(&trail, "20260101T0120Z").replace("/2026/01/01/", "/2026/01/02/"),
+        log_key_at(&trail, "20251231T2350Z").replace("/2025/12/31/", "/2026/01/01/"),
+    ] {
+        let trail = GeneratedTrail::new(&spec());
+        tamper::plant_log(&trail.copy(), trail.bucket(), &planted, 7).unwrap();
+        let run = trail.verify(&[]).await;
+        assert_eq!(run.code, INVALID, "{planted}: {run:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_planted_log_at_the_very_edges_of_the_range_is_invalid() {
+    for stamp in ["20260101T0000Z", "20260101T0359Z", "20260101T0100Z"] {
+        let trail = GeneratedTrail::new(&spec());
+        let planted = log_key_at(&trail, stamp);
+        tamper::plant_log(&trail.copy(), trail.bucket(), &planted, 7).unwrap();
+        let (code, report) = trail.report(&[]).await;
+        assert_eq!(code, INVALID, "{stamp}: {report}");
+        assert_eq!(
+            log_verdict(&report, &planted),
+            Some(("invalid".into(), Some("not_listed".into()))),
+            "{stamp}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_planted_log_in_a_region_folder_with_no_chain_is_never_valid() {
+    let trail = GeneratedTrail::new(&spec());
+    let planted = log_key_at(&trail, "20260101T0120Z").replace("us-east-1", "ap-south-1");
+    tamper::plant_log(&trail.copy(), trail.bucket(), &planted, 7).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_ne!(code, VALID, "{report}");
+    assert_eq!(
+        log_verdict(&report, &planted).map(|v| v.1),
+        Some(Some("not_listed".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_digest_replaced_by_a_gzip_bomb_is_invalid_and_costs_no_memory() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::write_bomb_log(&trail.copy(), trail.bucket(), &trail.digest(2), 64 << 20).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(digest_problems(&report, &trail.digest(2)), ["too_large"]);
+}
+
+#[tokio::test]
+async fn an_unsigned_fake_backfill_digest_cannot_vouch_for_a_planted_log() {
+    let trail = GeneratedTrail::new(&spec());
+    let planted = log_key_at(&trail, "20260101T0120Z");
+    let hash = tamper::plant_log(&trail.copy(), trail.bucket(), &planted, 7).unwrap();
+    let backfill = add_backfill_digest(&trail, 1);
+    tamper::edit_digest(&trail.copy(), trail.bucket(), &backfill, |body| {
+        let mut doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        doc["logFiles"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "s3Bucket": trail.bucket(), "s3Object": planted, "hashValue": hash,
+                "hashAlgorithm": "SHA-256", "newestEventTime": null, "oldestEventTime": null
+            }));
+        serde_json::to_vec(&doc).unwrap()
+    })
+    .unwrap();
+    tamper::remove_digest_sidecar(&trail.copy(), trail.bucket(), &backfill).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(digest_problems(&report, &backfill), ["no_signature"]);
+    assert_eq!(
+        log_verdict(&report, &planted),
+        Some(("invalid".into(), Some("not_listed".into())))
+    );
+}
+
+#[tokio::test]
+async fn two_trails_sharing_a_bucket_and_prefix_do_not_flag_each_others_log_files() {
+    let trail = GeneratedTrail::new(&spec());
+    let mut sink = ctverify_fixtures::LocalDirSink::new(trail.copy());
+    ctverify_fixtures::generate(
+        &TrailSpec {
+            trail_name: "second-trail".into(),
+            seed: 99,
+            ..spec()
+        },
+        &TestKey::default_key(),
+        &mut sink,
+    )
+    .unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, VALID, "{report}");
+    assert_eq!(report["summary"]["digests"]["valid"], 4);
+    // The other trail's digest, tampered, no longer accounts for its log files.
+    let other = trail.digest(1).replace("_test-trail_", "_second-trail_");
+    tamper::modify_digest_body(&trail.copy(), trail.bucket(), &other).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+}
+
+#[tokio::test]
+async fn control_characters_in_a_planted_key_cannot_forge_report_lines() {
+    let trail = GeneratedTrail::new(&spec());
+    let (folder, _) = trail
+        .log(1, 0)
+        .rsplit_once('/')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap();
+    let name = "x\n\nLog file\tforged\tvalid\n.json.gz";
+    let path = trail.copy().join(trail.bucket()).join(&folder).join(name);
+    std::fs::write(path, b"x").unwrap();
+    let run = trail.verify(&["--verbose"]).await;
+    assert_eq!(run.code, INVALID, "{run:?}");
+    assert!(
+        !run.lines()
+            .iter()
+            .any(|l| l.starts_with("Log file\tforged")),
+        "{run:?}"
+    );
+    run.assert_line(&["Object", "\\u{a}", "INVALID"]);
+}
+
+#[tokio::test]
+async fn times_outside_what_a_digest_can_name_are_bad_arguments() {
+    let trail = GeneratedTrail::new(&spec());
+    for (flag, value) in [
+        ("--from", "1970-01-01T00:00:00Z"),
+        ("--to", "9999-12-31T00:00:00Z"),
+        ("--from", "-262143-01-01T00:00:00Z"),
+    ] {
+        let mut args = trail.args();
+        let i = args.iter().position(|a| a == flag).unwrap() + 1;
+        args[i] = value.into();
+        let run = run_ctverify(&args).await;
+        assert_eq!(run.code, ERROR, "{flag} {value}: {run:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_chain_start_digest_with_an_early_range_is_one_bounded_finding() {
+    let trail = GeneratedTrail::new(&spec());
+    tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(0)).unwrap();
+    let mut args = trail.args();
+    let i = args.iter().position(|a| a == "--from").unwrap() + 1;
+    args.push("--format".into());
+    args.push("json".into());
+    args[i] = "2013-01-01T00:00:00Z".into();
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, INVALID, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let gaps = report["chains"][0]["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0]["kind"], "broken_chain");
+    assert!(run.stdout.len() < 100_000, "{} bytes", run.stdout.len());
+}

@@ -126,12 +126,13 @@ pub(super) async fn list_digests(
 ) -> Result<DigestListing, SourceError> {
     let mut listing = DigestListing::default();
     let wanted = |t: DateTime<Utc>| first <= t && t <= last;
+    // A day either side, so that a digest name filed under a neighbouring day is found.
     list_days(
         source,
         &layout.location.bucket,
         &layout.digest_folder(),
-        first.date_naive(),
-        last.date_naive(),
+        first.date_naive().pred_opt().unwrap_or(first.date_naive()),
+        last.date_naive().succ_opt().unwrap_or(last.date_naive()),
         |key| listing.add(layout, key, wanted),
     )
     .await?;

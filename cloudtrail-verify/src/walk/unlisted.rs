@@ -53,8 +53,18 @@ pub(super) async fn find_unlisted(
         source,
         bucket,
         &layout.log_folder(),
-        window.0.date_naive(),
-        window.1.date_naive(),
+        // A day either side: a name from inside the window filed under a neighbouring day's
+        // folder is foreign too.
+        window
+            .0
+            .date_naive()
+            .pred_opt()
+            .unwrap_or(window.0.date_naive()),
+        window
+            .1
+            .date_naive()
+            .succ_opt()
+            .unwrap_or(window.1.date_naive()),
         |key| match layout.classify_log_folder_key(&key) {
             Ok(time) => {
                 if window.0 <= time && time <= window.1 && !listed.contains(&key) {
