@@ -503,3 +503,58 @@ fn an_unknown_trail_fails_fast_with_a_clear_error() {
         "nothing listed"
     );
 }
+
+#[test]
+fn a_planted_name_that_parses_loosely_cannot_cut_the_listing_short_in_s3() {
+    let s3 = S3Trail::start(&spec(), |t| {
+        let planted = t.digest(0).replace("T010000Z", "T 10000Z");
+        let path = tamper::object_file(&t.copy(), t.bucket(), &planted).unwrap();
+        std::fs::write(path, b"").unwrap();
+        tamper::modify_log(&t.copy(), t.bucket(), &t.log(2, 0)).unwrap();
+    });
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(
+        log_verdict(&report, &s3.trail.log(2, 0)),
+        Some(("invalid".into(), Some("hash_mismatch".into())))
+    );
+    assert_eq!(report["summary"]["foreign_objects"]["invalid"], 1);
+}
+
+#[test]
+fn a_region_whose_digests_were_deleted_is_never_valid_in_s3() {
+    let spec = TrailSpec {
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, |t| {
+        let folder = t
+            .copy()
+            .join(t.bucket())
+            .join("AWSLogs/123456789012/CloudTrail-Digest/eu-west-1");
+        std::fs::remove_dir_all(folder).unwrap();
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        "region eu-west-1",
+        "no valid digest file at all",
+    ]);
+}
+
+#[test]
+fn a_foreign_object_in_a_log_folder_is_invalid_in_s3() {
+    let s3 = S3Trail::start(&spec(), |t| {
+        let genuine = t.log(1, 0);
+        let (folder, _) = genuine.rsplit_once('/').unwrap();
+        tamper::plant_log(&t.copy(), t.bucket(), &format!("{folder}/evil.json.gz"), 3).unwrap();
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&[
+        "Object",
+        "evil.json.gz",
+        "INVALID: not a file of this trail",
+    ]);
+}
