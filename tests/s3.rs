@@ -558,3 +558,79 @@ fn a_foreign_object_in_a_log_folder_is_invalid_in_s3() {
         "INVALID: not a file of this trail",
     ]);
 }
+
+#[test]
+fn a_region_deleted_whole_is_caught_from_the_accounts_enabled_regions() {
+    let spec = TrailSpec {
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, |t| {
+        for kind in ["CloudTrail", "CloudTrail-Digest"] {
+            let folder = t
+                .copy()
+                .join(t.bucket())
+                .join(format!("AWSLogs/123456789012/{kind}/eu-west-1"));
+            std::fs::remove_dir_all(folder).unwrap();
+        }
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        "region eu-west-1",
+        "no valid digest file at all",
+    ]);
+    assert!(s3.stub.count("ListRegions") >= 1);
+}
+
+#[test]
+fn a_member_account_deleted_whole_is_caught_from_the_organizations_member_list() {
+    let moto = ctverify_tests::moto::MotoServer::start();
+    let member = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let org = aws_sdk_organizations::Client::new(&moto.sdk_config());
+        org.create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .expect("moto: CreateOrganization");
+        let created = org
+            .create_account()
+            .email("member@example.com")
+            .account_name("member")
+            .send()
+            .await
+            .expect("moto: CreateAccount");
+        created
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .expect("moto returns the new account's id")
+            .to_owned()
+    });
+    let spec = TrailSpec {
+        org_id: Some("o-a1b2c3d4e5".into()),
+        accounts: vec!["123456789012".into(), member.clone()],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, |t| {
+        let folder = t
+            .copy()
+            .join(t.bucket())
+            .join(format!("AWSLogs/o-a1b2c3d4e5/{member}"));
+        std::fs::remove_dir_all(folder).unwrap();
+    });
+    let organizations = [("AWS_ENDPOINT_URL_ORGANIZATIONS".to_owned(), moto.endpoint())];
+    let run = s3.verify_with_env(&[], &organizations);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        &format!("account {member}"),
+        "no valid digest file at all",
+    ]);
+    // Without the member list, the run says which accounts it assumed.
+    let run = s3.verify(&[]);
+    run.assert_line(&[
+        "organizations:ListAccounts failed",
+        "account whose files were all deleted",
+    ]);
+}

@@ -209,6 +209,8 @@ async fn s3_source(
         ));
     }
     let conf = aws::load_aws_config(args.profile.as_deref(), Some(&arn.region)).await;
+    let mut expected_regions = None;
+    let mut expected_accounts = None;
     let (bucket, prefix) = match &args.bucket {
         Some(bucket) => (bucket.clone(), args.prefix.clone()),
         None => {
@@ -219,6 +221,28 @@ async fn s3_source(
                     "log-file validation is off for {arn}: log files delivered while it is off \
                      are in no digest and cannot be verified (`ctverify enable --trail {arn}`)"
                 ));
+            }
+            // Which chains must exist comes from the account and the organization, not only
+            // from the folders an attacker left in the bucket.
+            if trail.multi_region {
+                match trail_api::enabled_regions(&conf).await {
+                    Ok(regions) => expected_regions = Some(regions),
+                    Err(e) => warnings.push(format!(
+                        "{e}: the regions checked are those found in the bucket plus the home \
+                         region; a region whose files were all deleted would go unnoticed \
+                         (name it with --region)"
+                    )),
+                }
+            }
+            if trail.organization {
+                match trail_api::organization_accounts(&conf).await {
+                    Ok(accounts) => expected_accounts = Some(accounts),
+                    Err(e) => warnings.push(format!(
+                        "{e}: the member accounts checked are those found in the bucket; an \
+                         account whose files were all deleted would go unnoticed (name it with \
+                         --account-id)"
+                    )),
+                }
             }
             (trail.bucket, args.prefix.clone().or(trail.prefix))
         }
@@ -238,7 +262,9 @@ async fn s3_source(
         )
         .build();
     let source = S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
-    let target = TrailTarget::new(arn, bucket, prefix);
+    let mut target = TrailTarget::new(arn, bucket, prefix);
+    target.expected_regions = expected_regions;
+    target.expected_accounts = expected_accounts;
     Ok((Arc::new(source), target))
 }
 

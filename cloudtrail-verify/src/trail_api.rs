@@ -37,6 +37,12 @@ pub enum TrailApiError {
         /// Why.
         source: KeyError,
     },
+    /// Account ListRegions failed.
+    #[error("account:ListRegions failed: {0}")]
+    Regions(String),
+    /// Organizations ListAccounts failed.
+    #[error("organizations:ListAccounts failed: {0}")]
+    Accounts(String),
     /// GetBucketLocation failed.
     #[error("GetBucketLocation for {bucket} failed: {message}")]
     BucketLocation {
@@ -101,6 +107,59 @@ pub async fn describe_trail(
         organization: trail.is_organization_trail().unwrap_or(false),
         log_file_validation: trail.log_file_validation_enabled().unwrap_or(false),
     })
+}
+
+/// The regions enabled for the caller's account (Account `ListRegions`, enabled and enabled by
+/// default): a multi-region trail delivers a digest chain for each of them.
+pub async fn enabled_regions(conf: &SdkConfig) -> Result<Vec<String>, TrailApiError> {
+    use aws_sdk_account::types::RegionOptStatus;
+    let client = aws_sdk_account::Client::new(conf);
+    let mut pages = client
+        .list_regions()
+        .region_opt_status_contains(RegionOptStatus::Enabled)
+        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+        .into_paginator()
+        .send();
+    let mut regions = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| TrailApiError::Regions(DisplayErrorContext(&e).to_string()))?;
+        regions.extend(
+            page.regions()
+                .iter()
+                .filter_map(|r| r.region_name())
+                .filter(|r| crate::layout::is_region(r))
+                .map(str::to_owned),
+        );
+    }
+    regions.sort();
+    regions.dedup();
+    Ok(regions)
+}
+
+/// The active member accounts of the caller's organization (Organizations `ListAccounts`): an
+/// organization trail delivers digest chains for each of them.
+pub async fn organization_accounts(conf: &SdkConfig) -> Result<Vec<String>, TrailApiError> {
+    let client = aws_sdk_organizations::Client::new(conf);
+    let mut pages = client.list_accounts().into_paginator().send();
+    let mut accounts = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| TrailApiError::Accounts(DisplayErrorContext(&e).to_string()))?;
+        accounts.extend(
+            page.accounts()
+                .iter()
+                .filter(|a| {
+                    a.state().is_none_or(|s| s.as_str() == "ACTIVE")
+                        && a.status().is_none_or(|s| s.as_str() == "ACTIVE")
+                })
+                .filter_map(|a| a.id())
+                .filter(|id| crate::layout::is_account_id(id))
+                .map(str::to_owned),
+        );
+    }
+    accounts.sort();
+    accounts.dedup();
+    Ok(accounts)
 }
 
 /// The region of a bucket. An empty or absent location constraint means us-east-1, and the

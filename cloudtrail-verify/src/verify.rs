@@ -153,6 +153,12 @@ pub struct TrailTarget {
     pub accounts: Option<Vec<String>>,
     /// Only these source regions; `None` for every region found.
     pub regions: Option<Vec<String>>,
+    /// The regions the trail must have a chain in, besides its home region: for a multi-region
+    /// trail, every region enabled for the account (Account `ListRegions`). `None` when unknown.
+    pub expected_regions: Option<Vec<String>>,
+    /// The accounts the trail must have chains for, besides its own: for an organization
+    /// trail, every member account (Organizations `ListAccounts`). `None` when unknown.
+    pub expected_accounts: Option<Vec<String>>,
 }
 
 impl TrailTarget {
@@ -169,6 +175,8 @@ impl TrailTarget {
             },
             accounts: None,
             regions: None,
+            expected_regions: None,
+            expected_accounts: None,
         }
     }
 }
@@ -295,39 +303,43 @@ fn chain_layout(
 }
 
 /// The chains a run must find, whatever the bucket holds: the trail's home region in its own
-/// account (CloudTrail delivers a digest there every hour, even with no activity), and every
-/// account and region named to narrow the run. A chain whose folders were deleted whole is
-/// then reported uncovered instead of going unmentioned.
+/// account (CloudTrail delivers a digest there every hour, even with no activity), every region
+/// and member account the trail is known to cover (`expected_regions`, `expected_accounts`),
+/// and every account and region named to narrow the run. A chain whose folders were deleted
+/// whole is then reported uncovered instead of going unmentioned.
 pub fn expected_chains(target: &TrailTarget, found: &BTreeSet<ChainId>) -> BTreeSet<ChainId> {
     let owner = target.arn.account_id.clone();
-    let accounts: Vec<String> = match &target.accounts {
-        Some(only) => only.clone(),
+    let mut accounts: BTreeSet<String> = match &target.accounts {
+        Some(only) => only.iter().cloned().collect(),
         None => {
-            let mut all: BTreeSet<String> = found.iter().map(|c| c.account_id.clone()).collect();
-            all.insert(owner.clone());
-            all.into_iter().collect()
+            let mut all: BTreeSet<String> =
+                target.expected_accounts.iter().flatten().cloned().collect();
+            all.insert(owner);
+            all
+        }
+    };
+    let regions: BTreeSet<String> = match &target.regions {
+        Some(only) => {
+            // Named regions are expected in every account found too.
+            if target.accounts.is_none() {
+                accounts.extend(found.iter().map(|c| c.account_id.clone()));
+            }
+            only.iter().cloned().collect()
+        }
+        None => {
+            let mut all: BTreeSet<String> =
+                target.expected_regions.iter().flatten().cloned().collect();
+            all.insert(target.home_region.clone());
+            all
         }
     };
     let mut expected = BTreeSet::new();
-    match &target.regions {
-        Some(regions) => {
-            for account in &accounts {
-                for region in regions {
-                    expected.insert(ChainId {
-                        account_id: account.clone(),
-                        region: region.clone(),
-                    });
-                }
-            }
-        }
-        None => {
-            let named = target.accounts.is_some();
-            for account in accounts.iter().filter(|a| named || **a == owner) {
-                expected.insert(ChainId {
-                    account_id: account.clone(),
-                    region: target.home_region.clone(),
-                });
-            }
+    for account in &accounts {
+        for region in &regions {
+            expected.insert(ChainId {
+                account_id: account.clone(),
+                region: region.clone(),
+            });
         }
     }
     expected

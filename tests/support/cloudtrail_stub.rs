@@ -140,6 +140,9 @@ pub struct StubTrail {
     pub log_file_validation: bool,
     /// KMS key for SSE-KMS, if any.
     pub kms_key_id: Option<String>,
+    /// Source regions the trail delivers chains for (answered by Account `ListRegions` as the
+    /// account's enabled regions).
+    pub regions: Vec<String>,
 }
 
 impl StubTrail {
@@ -158,6 +161,7 @@ impl StubTrail {
             organization: false,
             log_file_validation: true,
             kms_key_id: None,
+            regions: vec![region.to_owned()],
         }
     }
 
@@ -187,6 +191,13 @@ impl StubTrail {
             .get("regions")
             .and_then(Value::as_array)
             .is_some_and(|r| r.len() > 1);
+        if let Some(regions) = manifest.get("regions").and_then(Value::as_array) {
+            trail.regions = regions
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+        }
         Ok(trail)
     }
 
@@ -405,6 +416,28 @@ fn error(error_type: &str, message: &str) -> Reply {
 
 async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>) -> Reply {
     let region = signing_region(request.headers());
+    // Account `ListRegions` (REST JSON): the account's enabled regions are those the stub's
+    // trails deliver chains for.
+    if request.uri().path() == "/listRegions" {
+        lock(&state.calls).push(StubCall {
+            operation: "ListRegions".into(),
+            region: region.clone(),
+        });
+        let config = lock(&state.config).clone();
+        let mut regions: Vec<String> = config
+            .trails
+            .iter()
+            .flat_map(|t| t.regions.iter().chain(std::iter::once(&t.home_region)))
+            .cloned()
+            .collect();
+        regions.sort();
+        regions.dedup();
+        let regions: Vec<Value> = regions
+            .iter()
+            .map(|r| json!({"RegionName": r, "RegionOptStatus": "ENABLED_BY_DEFAULT"}))
+            .collect();
+        return reply(http::StatusCode::OK, &json!({ "Regions": regions }));
+    }
     let target = request
         .headers()
         .get("x-amz-target")

@@ -49,6 +49,7 @@ impl S3Trail {
         }
         stub_trail.organization = trail.manifest.org_id.is_some();
         stub_trail.multi_region = trail.manifest.regions.len() > 1;
+        stub_trail.regions = trail.manifest.regions.clone();
         let mut config = StubConfig {
             keys: StubKey::from_list_public_keys_json(&keys).expect("stub keys"),
             trails: vec![stub_trail],
@@ -65,6 +66,11 @@ impl S3Trail {
 
     /// Runs `ctverify --trail ARN --from START --to END EXTRA...` against the servers.
     pub fn verify(&self, extra: &[&str]) -> Run {
+        self.verify_with_env(extra, &[])
+    }
+
+    /// [`S3Trail::verify`] with further environment variables for the child process.
+    pub fn verify_with_env(&self, extra: &[&str], env: &[(String, String)]) -> Run {
         let m = &self.trail.manifest;
         let mut args = vec![
             "--trail".to_owned(),
@@ -75,7 +81,7 @@ impl S3Trail {
             ctverify_fixtures::format_time(&m.end_time),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        run_ctverify_process(&args, &self.server.endpoint(), &self.stub.endpoint())
+        run_ctverify_process_with_env(&args, &self.server.endpoint(), &self.stub.endpoint(), env)
     }
 
     /// Runs with `--format json` and parses the report.
@@ -93,6 +99,16 @@ impl S3Trail {
 /// two endpoints and test credentials: nothing from the machine's profiles, no instance
 /// metadata, nothing that could reach AWS.
 pub fn run_ctverify_process(args: &[String], s3: &str, cloudtrail: &str) -> Run {
+    run_ctverify_process_with_env(args, s3, cloudtrail, &[])
+}
+
+/// [`run_ctverify_process`] with further environment variables (another endpoint, say).
+pub fn run_ctverify_process_with_env(
+    args: &[String],
+    s3: &str,
+    cloudtrail: &str,
+    extra_env: &[(String, String)],
+) -> Run {
     let empty = Path::new("/dev/null");
     let output = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"))
         .args(args)
@@ -100,6 +116,11 @@ pub fn run_ctverify_process(args: &[String], s3: &str, cloudtrail: &str) -> Run 
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_ENDPOINT_URL_S3", s3)
         .env("AWS_ENDPOINT_URL_CLOUDTRAIL", cloudtrail)
+        // The stub answers Account ListRegions; Organizations calls get its "unknown
+        // operation" error unless a test points them at moto.
+        .env("AWS_ENDPOINT_URL_ACCOUNT", cloudtrail)
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", cloudtrail)
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_CONFIG_FILE", empty)
