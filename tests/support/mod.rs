@@ -1,5 +1,6 @@
 pub mod cloudtrail_stub;
 pub mod local_http;
 pub mod moto;
+pub mod mutation;
 pub mod s3_server;
 pub mod trail;
