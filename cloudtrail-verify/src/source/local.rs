@@ -226,8 +226,7 @@ fn collect_keys(
             if kind == Kind::Dir {
                 let folder = format!("{key}/");
                 let may_match = folder.starts_with(prefix) || prefix.starts_with(&folder);
-                if may_match && folder.len() < MAX_KEY_BYTES && !all_at_or_before(&folder, after)
-                {
+                if may_match && folder.len() < MAX_KEY_BYTES && !all_at_or_before(&folder, after) {
                     let mut below = path.clone();
                     below.push(name);
                     pending.push(below);
@@ -435,7 +434,12 @@ mod fsx {
                     | OFlags::NOFOLLOW
                     | OFlags::NONBLOCK
                     | OFlags::CLOEXEC;
-                Ok(Dir(rustix::fs::openat(&self.0, name, flags, Mode::empty())?))
+                Ok(Dir(rustix::fs::openat(
+                    &self.0,
+                    name,
+                    flags,
+                    Mode::empty(),
+                )?))
             }
 
             /// Opens `name` for reading without following a link and without blocking (a FIFO
@@ -518,7 +522,9 @@ mod fsx {
             }
 
             pub fn kind_of(&self, name: &str) -> io::Result<Kind> {
-                Ok(kind(std::fs::symlink_metadata(self.0.join(name))?.file_type()))
+                Ok(kind(
+                    std::fs::symlink_metadata(self.0.join(name))?.file_type(),
+                ))
             }
 
             pub fn subdir(&self, name: &str) -> io::Result<Dir> {
@@ -601,7 +607,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("b")).unwrap();
         let src = LocalDirectory::new(dir.path()).unwrap();
-        for key in ["../secret", "a/../../x", "/etc/passwd", "a//b", "a\\b", "", "a\0b"] {
+        for key in [
+            "../secret",
+            "a/../../x",
+            "/etc/passwd",
+            "a//b",
+            "a\\b",
+            "",
+            "a\0b",
+        ] {
             assert!(
                 matches!(src.get("b", key).await, Err(SourceError::UnsafeKey(_))),
                 "{key}"
@@ -622,7 +636,14 @@ mod tests {
     #[tokio::test]
     async fn listing_is_sorted_skips_sidecars_and_starts_after_a_key() {
         let dir = tempfile::tempdir().unwrap();
-        for key in ["p/a/2", "p/a/1", "p/b/1", "p/a/1.metadata.json", "q/1", "p!"] {
+        for key in [
+            "p/a/2",
+            "p/a/1",
+            "p/b/1",
+            "p/a/1.metadata.json",
+            "q/1",
+            "p!",
+        ] {
             write(dir.path(), &format!("b/{key}"), b"x");
         }
         let src = LocalDirectory::new(dir.path()).unwrap();
@@ -649,7 +670,10 @@ mod tests {
         assert!(src.list_keys("nope", "p/", None).await.unwrap().is_empty());
         // A regular file where a folder would be: nothing below it.
         assert!(src.list_keys("b", "p!/x/", None).await.unwrap().is_empty());
-        assert_eq!(src.get("b", "p!/x").await.err(), Some(SourceError::NotFound));
+        assert_eq!(
+            src.get("b", "p!/x").await.err(),
+            Some(SourceError::NotFound)
+        );
     }
 
     #[tokio::test]
@@ -732,7 +756,15 @@ mod tests {
         write(dir.path(), "b/dir", b"body");
         std::fs::create_dir(dir.path().join(format!("b/dir{METADATA_SUFFIX}"))).unwrap();
         let src = LocalDirectory::new(dir.path()).unwrap();
-        for key in ["not-json", "array", "number", "nested", "truncated", "large", "dir"] {
+        for key in [
+            "not-json",
+            "array",
+            "number",
+            "nested",
+            "truncated",
+            "large",
+            "dir",
+        ] {
             let mut obj = get(&src, "b", key).await.unwrap();
             assert!(obj.metadata.is_empty(), "{key}");
             let problem = obj.metadata_problem.expect(key);
@@ -881,8 +913,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             write(dir.path(), "b/ok", b"x");
             let bucket = dir.path().join("b");
-            if std::fs::write(bucket.join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"x").is_err()
-            {
+            if std::fs::write(bucket.join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"x").is_err() {
                 return; // a file system that refuses non-UTF-8 names (macOS)
             }
             // Longer than S3's 1,024-byte keys: five nested folders of 250 bytes.

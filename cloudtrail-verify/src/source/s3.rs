@@ -176,7 +176,11 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
 
-    fn service_error(status: u16, code: &str, message: &str) -> SdkError<GetObjectError, HttpResponse> {
+    fn service_error(
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> SdkError<GetObjectError, HttpResponse> {
         let meta = ErrorMetadata::builder().code(code).message(message).build();
         let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
         SdkError::service_error(GetObjectError::generic(meta), raw)
@@ -191,7 +195,10 @@ mod tests {
             SourceError::CustomerEncrypted(format!("InvalidRequest: {SSE_C}"))
         );
         assert!(matches!(
-            classify(&service_error(400, "InvalidRequest", "Missing required header"), false),
+            classify(
+                &service_error(400, "InvalidRequest", "Missing required header"),
+                false
+            ),
             SourceError::Unavailable(_)
         ));
         assert!(matches!(
