@@ -499,6 +499,74 @@ async fn a_denied_key_is_403_access_denied_and_not_retried() {
 }
 
 #[tokio::test]
+async fn an_sse_c_object_read_without_its_key_is_400_invalid_request_like_s3() {
+    use base64::Engine as _;
+    use cloudtrail_verify::source::{ObjectSource, S3Source, SourceError};
+    use md5::Digest as _;
+
+    let server = S3Server::start(S3ServerOptions::new().encrypt_with_customer_key("sse-c.json.gz"));
+    server.create_bucket(BUCKET, "us-east-1");
+    for key in ["sse-c.json.gz", "plain.json.gz"] {
+        server.put(BUCKET, key, &b"x"[..], None::<(String, String)>);
+    }
+    let client = server.s3_client("us-east-1");
+    let err = client
+        .get_object()
+        .bucket(BUCKET)
+        .key("sse-c.json.gz")
+        .send()
+        .await
+        .expect_err("GetObject of an SSE-C object without its key");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidRequest")
+    );
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::message(&err),
+        Some(ctverify_tests::s3_server::SSE_C_MESSAGE)
+    );
+    assert_eq!(server.requests().of("GetObject"), 1, "a 400 is not retried");
+    let head = client
+        .head_object()
+        .bucket(BUCKET)
+        .key("sse-c.json.gz")
+        .send()
+        .await
+        .expect_err("HeadObject of an SSE-C object without its key");
+    assert_eq!(head.raw_response().map(|r| r.status().as_u16()), Some(400));
+
+    // With the customer key, S3 serves it and says how it was encrypted.
+    let key = [7u8; 32];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let served = client
+        .get_object()
+        .bucket(BUCKET)
+        .key("sse-c.json.gz")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(b64.encode(key))
+        .sse_customer_key_md5(b64.encode(md5::Md5::digest(key)))
+        .send()
+        .await
+        .expect("GetObject with the customer key");
+    assert_eq!(served.sse_customer_algorithm(), Some("AES256"));
+
+    // The verifier's source calls it what it is; other objects are unaffected.
+    let source = S3Source::new(client);
+    match source.get(BUCKET, "sse-c.json.gz").await {
+        Err(SourceError::CustomerEncrypted(message)) => {
+            assert!(message.contains("Server Side Encryption"), "{message}");
+        }
+        Err(e) => panic!("expected CustomerEncrypted, got {e:?}"),
+        Ok(_) => panic!("expected CustomerEncrypted, got the object"),
+    }
+    assert!(source.get(BUCKET, "plain.json.gz").await.is_ok());
+
+    server.clear_faults();
+    assert!(source.get(BUCKET, "sse-c.json.gz").await.is_ok());
+}
+
+#[tokio::test]
 async fn requests_need_the_test_credentials() {
     let server = server();
     let config = aws_sdk_s3::config::Builder::new()

@@ -12,7 +12,8 @@
 //! `EncodingType=url` (botocore asks for it). Anything else answers `501 NotImplemented`.
 //!
 //! Faults for tests: a delay before every request, `503 SlowDown` for the first N GETs of a key,
-//! `403 AccessDenied` for a key, and request counts. `GET /_ctverify/requests` (not S3; bucket
+//! `403 AccessDenied` for a key, `400 InvalidRequest` for a key marked as stored with SSE-C and
+//! read without its customer key (as S3 answers), and request counts. `GET /_ctverify/requests` (not S3; bucket
 //! names cannot start with `_`) answers the counts as JSON, for scripts driving the
 //! `ctverify-s3-server` binary.
 
@@ -61,7 +62,14 @@ pub struct S3ServerOptions {
     pub throttled_gets: HashMap<String, u32>,
     /// Keys whose GET and HEAD answer `403 AccessDenied`.
     pub denied: HashSet<String>,
+    /// Keys stored with SSE-C: their GET and HEAD without the customer-key headers answer
+    /// `400 InvalidRequest`, as S3 does (see [`SSE_C_MESSAGE`]).
+    pub customer_encrypted: HashSet<String>,
 }
+
+/// S3's message when an object stored with SSE-C is read without the customer key.
+pub const SSE_C_MESSAGE: &str = "The object was stored using a form of Server Side Encryption. \
+The correct parameters must be provided to retrieve the object.";
 
 impl S3ServerOptions {
     /// Default options: free port, no delay, no faults.
@@ -94,6 +102,14 @@ impl S3ServerOptions {
     #[must_use]
     pub fn deny(mut self, key: impl Into<String>) -> Self {
         self.denied.insert(key.into());
+        self
+    }
+
+    /// Treats `key` (in any bucket) as stored with SSE-C (see
+    /// [`S3Handle::encrypt_with_customer_key`]).
+    #[must_use]
+    pub fn encrypt_with_customer_key(mut self, key: impl Into<String>) -> Self {
+        self.customer_encrypted.insert(key.into());
         self
     }
 }
@@ -199,6 +215,7 @@ struct State {
     delay_nanos: AtomicU64,
     throttled: Mutex<HashMap<String, u32>>,
     denied: RwLock<HashSet<String>>,
+    customer_encrypted: RwLock<HashSet<String>>,
     counts: Mutex<RequestCounts>,
 }
 
@@ -219,6 +236,13 @@ impl State {
 
     fn is_denied(&self, key: &str) -> bool {
         self.denied
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+    }
+
+    fn is_customer_encrypted(&self, key: &str) -> bool {
+        self.customer_encrypted
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(key)
@@ -401,11 +425,28 @@ impl S3Handle {
             .remove(key);
     }
 
-    /// Lifts every throttle and denial and sets the delay to zero.
+    /// Treats `key` (in any bucket) as stored with SSE-C: a GET or HEAD without the customer-key
+    /// headers answers `400 InvalidRequest` with [`SSE_C_MESSAGE`], exactly as S3 does; one with
+    /// them (any key is accepted) is served and says `x-amz-server-side-encryption-customer-
+    /// algorithm`.
+    pub fn encrypt_with_customer_key(&self, key: impl Into<String>) {
+        self.state
+            .customer_encrypted
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.into());
+    }
+
+    /// Lifts every throttle, denial and SSE-C marking and sets the delay to zero.
     pub fn clear_faults(&self) {
         lock(&self.state.throttled).clear();
         self.state
             .denied
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.state
+            .customer_encrypted
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
@@ -504,6 +545,9 @@ impl S3Server {
         }
         for key in options.denied {
             handle.deny(key);
+        }
+        for key in options.customer_encrypted {
+            handle.encrypt_with_customer_key(key);
         }
         let service = {
             let mut builder = S3ServiceBuilder::new(MemoryS3 {
@@ -639,6 +683,18 @@ fn no_such_key(key: &str) -> S3Error {
 }
 
 impl MemoryS3 {
+    /// The SSE-C check of GET and HEAD: without the customer-key algorithm header, S3 refuses
+    /// an SSE-C object. Returns the algorithm to echo when the object is SSE-C and may be served.
+    fn check_customer_key(&self, key: &str, algorithm: Option<&str>) -> S3Result<Option<String>> {
+        if !self.state.is_customer_encrypted(key) {
+            return Ok(None);
+        }
+        match algorithm {
+            Some(algorithm) => Ok(Some(algorithm.to_owned())),
+            None => Err(s3_error!(InvalidRequest, "{SSE_C_MESSAGE}")),
+        }
+    }
+
     /// The fault-injection checks of GET (`throttle`) and HEAD.
     fn check_faults(&self, key: &str, throttle: bool) -> S3Result<()> {
         if self.state.is_denied(key) {
@@ -1011,6 +1067,8 @@ impl S3 for MemoryS3 {
         let input = req.input;
         self.check_faults(&input.key, true)?;
         let object = self.object(&input.bucket, &input.key)?;
+        let sse_customer_algorithm =
+            self.check_customer_key(&input.key, input.sse_customer_algorithm.as_deref())?;
         let full_length = object.body.len() as u64;
         let (body, content_range) = match input.range {
             None => (object.body.clone(), None),
@@ -1043,6 +1101,10 @@ impl S3 for MemoryS3 {
             content_range,
             accept_ranges: Some("bytes".into()),
             body: Some(StreamingBlob::from(s3s::Body::from(body))),
+            sse_customer_key_md5: sse_customer_algorithm
+                .as_ref()
+                .and(input.sse_customer_key_md5.clone()),
+            sse_customer_algorithm,
             ..object_headers(&object)
         };
         let mut response = S3Response::new(output);
@@ -1059,6 +1121,8 @@ impl S3 for MemoryS3 {
         let input = req.input;
         self.check_faults(&input.key, false)?;
         let object = self.object(&input.bucket, &input.key)?;
+        let sse_customer_algorithm =
+            self.check_customer_key(&input.key, input.sse_customer_algorithm.as_deref())?;
         let get = object_headers(&object);
         Ok(S3Response::new(dto::HeadObjectOutput {
             content_length: Some(object.body.len() as i64),
@@ -1068,6 +1132,7 @@ impl S3 for MemoryS3 {
             e_tag: get.e_tag,
             last_modified: get.last_modified,
             metadata: get.metadata,
+            sse_customer_algorithm,
             ..Default::default()
         }))
     }

@@ -3,19 +3,44 @@
 //! S3 user metadata does not survive such a copy. When an object's metadata matters (a digest's
 //! signature), it may be kept beside it in `KEY.metadata.json`, a JSON object of strings such as
 //! `{"signature": "...", "signature-algorithm": "SHA256withRSA"}`. Those sidecars are not objects
-//! of their own: listings skip them.
+//! of their own: listings skip them. A sidecar that is there but unusable (not a regular file,
+//! larger than 64 KiB, not a JSON object of strings) does not fail the read: the object comes
+//! back with empty metadata and [`Object::metadata_problem`] saying why.
+//!
+//! The copy is hostile input, like the bucket it mirrors. Below the root (which may itself be a
+//! symbolic link: it is the user's choice), nothing is reached through a symbolic link, and only
+//! regular files are opened for reading:
+//!
+//! * every path is resolved one name at a time from an open directory (`openat` with
+//!   `O_NOFOLLOW`), so a folder swapped for a link during the run is not followed either;
+//! * a key naming a FIFO, socket, device, directory or symbolic link, or lying below a symbolic
+//!   link, is [`SourceError::NotARegularFile`]; files are opened with `O_NONBLOCK` and checked
+//!   with `fstat` after opening, so a FIFO can never block a read;
+//! * listings return such entries as keys (so that the verifier reports them, as S3 would list
+//!   the objects) but never descend into a linked folder;
+//! * names that are not UTF-8 cannot be S3 keys and are skipped by listings, as are keys longer
+//!   than S3's 1,024 bytes (and the folders only such keys could be in, which also bounds the
+//!   work a tree of nested folders can cause).
+//!
+//! A listing returns every matching key at once, in one walk of the folder the prefix names
+//! (pruned by the prefix and by `start_after`): paging a local tree 1,000 keys at a time would
+//! walk it once per page.
 
 use super::{Object, ObjectSource, SourceError};
 use async_trait::async_trait;
+use fsx::{Dir, Kind};
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Suffix of the file holding an object's user metadata.
 pub const METADATA_SUFFIX: &str = ".metadata.json";
 
 /// Largest metadata sidecar read; real user metadata is limited to 2 KB by S3.
 const MAX_METADATA_BYTES: u64 = 64 * 1024;
+
+/// S3's longest key, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
 
 /// Objects read from a directory holding one folder per bucket.
 #[derive(Debug, Clone)]
@@ -36,7 +61,7 @@ impl LocalDirectory {
         Ok(LocalDirectory { root })
     }
 
-    /// The buckets present (the folders directly under the root).
+    /// The buckets present (the folders directly under the root; a symbolic link is not one).
     pub fn buckets(&self) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for entry in std::fs::read_dir(&self.root)? {
@@ -51,180 +76,273 @@ impl LocalDirectory {
         Ok(names)
     }
 
-    /// Maps bucket and key to a path under the root, refusing anything that could leave it:
-    /// keys come from digest files, which are hostile input until verified.
-    fn path_of(&self, bucket: &str, key: &str) -> Result<PathBuf, SourceError> {
-        let unsafe_key = || SourceError::UnsafeKey(format!("{bucket}/{key}"));
-        let safe_segment =
-            |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains(['\\', '\0']);
-        if !safe_segment(bucket) || bucket.contains('/') {
-            return Err(unsafe_key());
+    /// Opens the folder `BUCKET/FOLDERS...` below the root, one name at a time. `None` when it
+    /// does not exist (or a regular file stands where a folder would be: no key lies below it);
+    /// [`SourceError::NotARegularFile`] when a symbolic link or special file does.
+    fn open_folder(&self, bucket: &str, folders: &[&str]) -> Result<Option<Dir>, SourceError> {
+        let root = self.root.display().to_string();
+        let mut dir = Dir::open(&self.root).map_err(|e| io_error(e, &root))?;
+        let mut so_far = String::new();
+        for name in std::iter::once(bucket).chain(folders.iter().copied()) {
+            if !so_far.is_empty() {
+                so_far.push('/');
+            }
+            so_far.push_str(name);
+            match dir.kind_of(name) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_error(e, &so_far)),
+                Ok(Kind::Dir) => dir = dir.subdir(name).map_err(|e| io_error(e, &so_far))?,
+                Ok(Kind::File) => return Ok(None),
+                Ok(kind) => return Err(not_regular(&so_far, kind)),
+            }
         }
-        if key.is_empty() || !key.split('/').all(safe_segment) {
-            return Err(unsafe_key());
-        }
-        let mut path = self.root.join(bucket);
-        path.extend(key.split('/'));
-        Ok(path)
+        Ok(Some(dir))
     }
 }
 
-fn io_error(e: io::Error, what: &Path) -> SourceError {
+/// Splits and checks a key, refusing anything that could leave the root: keys come from digest
+/// files, which are hostile input until verified.
+fn segments<'k>(bucket: &str, key: &'k str) -> Result<Vec<&'k str>, SourceError> {
+    let unsafe_key = || SourceError::UnsafeKey(format!("{bucket}/{key}"));
+    if !safe_segment(bucket) {
+        return Err(unsafe_key());
+    }
+    let segments: Vec<&str> = key.split('/').collect();
+    if key.is_empty() || !segments.iter().all(|s| safe_segment(s)) {
+        return Err(unsafe_key());
+    }
+    Ok(segments)
+}
+
+/// A name that stays in its folder.
+fn safe_segment(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\\', '\0'])
+}
+
+/// The folders a prefix names (`a/b/` and `a/b/c` both name `a/b`), checked.
+fn prefix_folders<'p>(bucket: &str, prefix: &'p str) -> Result<Vec<&'p str>, SourceError> {
+    match prefix.rsplit_once('/') {
+        Some((folders, _)) if !folders.is_empty() => segments(bucket, folders),
+        _ => segments(bucket, "x").map(|_| Vec::new()),
+    }
+}
+
+fn io_error(e: io::Error, what: &str) -> SourceError {
     match e.kind() {
         io::ErrorKind::NotFound => SourceError::NotFound,
-        io::ErrorKind::PermissionDenied => {
-            SourceError::AccessDenied(format!("{}: {e}", what.display()))
-        }
-        _ => SourceError::Unavailable(format!("{}: {e}", what.display())),
+        io::ErrorKind::PermissionDenied => SourceError::AccessDenied(format!("{what}: {e}")),
+        _ => SourceError::Unavailable(format!("{what}: {e}")),
     }
 }
 
-/// Reads a metadata sidecar if there is one.
-fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>, SourceError> {
-    let mut sidecar = path.as_os_str().to_owned();
-    sidecar.push(METADATA_SUFFIX);
-    let sidecar = PathBuf::from(sidecar);
-    let file = match std::fs::File::open(&sidecar) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(io_error(e, &sidecar)),
+fn not_regular(what: &str, kind: Kind) -> SourceError {
+    SourceError::NotARegularFile(format!("{what} is {}", kind.describe()))
+}
+
+/// Reads the metadata sidecar of `name` in `dir`, if there is one: the metadata, or why the
+/// sidecar is unusable. Only failing to read it at all (permissions, I/O) is an error.
+fn read_metadata(
+    dir: &Dir,
+    name: &str,
+    what: &str,
+) -> Result<(BTreeMap<String, String>, Option<String>), SourceError> {
+    let sidecar = format!("{name}{METADATA_SUFFIX}");
+    let what = format!("{what}{METADATA_SUFFIX}");
+    let problem = |reason: String| Ok((BTreeMap::new(), Some(format!("{what}: {reason}"))));
+    match dir.kind_of(&sidecar) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((BTreeMap::new(), None)),
+        Err(e) => return Err(io_error(e, &what)),
+        Ok(Kind::File) => {}
+        Ok(kind) => return problem(format!("the metadata sidecar is {}", kind.describe())),
+    }
+    let (file, kind, size) = match dir.open_file(&sidecar) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((BTreeMap::new(), None)),
+        Err(e) => return Err(io_error(e, &what)),
     };
+    if kind != Kind::File {
+        return problem(format!("the metadata sidecar is {}", kind.describe()));
+    }
+    let too_large = || format!("metadata sidecar larger than {MAX_METADATA_BYTES} bytes");
+    if size > MAX_METADATA_BYTES {
+        return problem(too_large());
+    }
     let mut text = Vec::new();
     file.take(MAX_METADATA_BYTES + 1)
         .read_to_end(&mut text)
-        .map_err(|e| io_error(e, &sidecar))?;
+        .map_err(|e| io_error(e, &what))?;
     if text.len() as u64 > MAX_METADATA_BYTES {
-        return Err(SourceError::Unavailable(format!(
-            "{}: metadata sidecar larger than {MAX_METADATA_BYTES} bytes",
-            sidecar.display()
-        )));
+        return problem(too_large());
     }
-    let map: BTreeMap<String, String> = serde_json::from_slice(&text).map_err(|e| {
-        SourceError::Unavailable(format!(
-            "{}: metadata sidecar is not a JSON object of strings: {e}",
-            sidecar.display()
-        ))
-    })?;
-    Ok(map
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect())
+    match serde_json::from_slice::<BTreeMap<String, String>>(&text) {
+        Ok(map) => Ok((
+            map.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            None,
+        )),
+        Err(e) => problem(format!(
+            "metadata sidecar is not a JSON object of strings: {e}"
+        )),
+    }
 }
 
-/// Collects, below `dir`, the keys (relative to the bucket folder) that start with `prefix`.
-fn collect_keys(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue; // not UTF-8: cannot be an S3 key written by sync
+/// Whether every key starting with `folder` sorts at or before `after`: then the folder need not
+/// be read.
+fn all_at_or_before(folder: &str, after: Option<&str>) -> bool {
+    after.is_some_and(|after| folder < after && !after.starts_with(folder))
+}
+
+/// Collects, below `start` (the folder `start_rel` of the bucket, `""` or ending in `/`), the
+/// keys that start with `prefix` and sort after `after`, sorted. One walk; folders that cannot
+/// hold such keys are not read.
+fn collect_keys(
+    start: &Dir,
+    start_rel: &str,
+    prefix: &str,
+    after: Option<&str>,
+) -> io::Result<Vec<String>> {
+    let mut keys = Vec::new();
+    // Folders still to read, as names below `start`. Each is reopened from `start` one name at
+    // a time rather than kept open, so a wide tree does not hold a descriptor per folder.
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = pending.pop() {
+        let mut rel = start_rel.to_owned();
+        let mut opened = None;
+        for name in &path {
+            let parent = opened.as_ref().unwrap_or(start);
+            opened = Some(parent.subdir(name)?);
+            rel.push_str(name);
+            rel.push('/');
+        }
+        let dir = opened.as_ref().unwrap_or(start);
+        let entries = match dir.entries() {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
         };
-        let key = format!("{rel}{name}");
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            let folder = format!("{key}/");
-            // Descend only where keys could still match the prefix.
-            if folder.starts_with(prefix) || prefix.starts_with(&folder) {
-                collect_keys(&entry.path(), &folder, prefix, out)?;
+        for (name, kind) in entries {
+            let key = format!("{rel}{name}");
+            if kind == Kind::Dir {
+                let folder = format!("{key}/");
+                let may_match = folder.starts_with(prefix) || prefix.starts_with(&folder);
+                if may_match && folder.len() < MAX_KEY_BYTES && !all_at_or_before(&folder, after) {
+                    let mut below = path.clone();
+                    below.push(name);
+                    pending.push(below);
+                }
+            } else if key.starts_with(prefix)
+                && key.len() <= MAX_KEY_BYTES
+                && !key.ends_with(METADATA_SUFFIX)
+                && after.is_none_or(|after| key.as_str() > after)
+            {
+                keys.push(key);
             }
-        } else if key.starts_with(prefix) && !key.ends_with(METADATA_SUFFIX) {
-            out.push(key);
         }
     }
-    Ok(())
+    keys.sort_unstable();
+    Ok(keys)
 }
 
-/// Page size of local listings, like S3's.
-const PAGE: usize = 1000;
+fn task_failed(e: tokio::task::JoinError) -> SourceError {
+    SourceError::Unavailable(format!("local copy task failed: {e}"))
+}
 
 #[async_trait]
 impl ObjectSource for LocalDirectory {
+    /// Every key after `start_after` at once: the next call, after the last key, is empty.
     async fn list_keys(
         &self,
         bucket: &str,
         prefix: &str,
         start_after: Option<&str>,
     ) -> Result<Vec<String>, SourceError> {
-        let bucket_dir = self.path_of(bucket, "x")?;
-        let bucket_dir = bucket_dir
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        // Start at the deepest folder the prefix names, to avoid walking the whole bucket.
-        let (start_rel, start_dir) = match prefix.rsplit_once('/') {
-            Some((folders, _)) if !folders.is_empty() => {
-                let dir = self.path_of(bucket, folders)?;
-                (format!("{folders}/"), dir)
-            }
-            _ => (String::new(), bucket_dir.clone()),
-        };
-        let prefix = prefix.to_owned();
+        let folders: Vec<String> = prefix_folders(bucket, prefix)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let (this, bucket, prefix) = (self.clone(), bucket.to_owned(), prefix.to_owned());
         let start_after = start_after.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
-            let mut keys = Vec::new();
-            collect_keys(&start_dir, &start_rel, &prefix, &mut keys)
-                .map_err(|e| io_error(e, &start_dir))?;
-            keys.sort_unstable();
-            let first = match &start_after {
-                Some(after) => keys.partition_point(|k| k.as_str() <= after.as_str()),
-                None => 0,
+            let names: Vec<&str> = folders.iter().map(String::as_str).collect();
+            let Some(start) = this.open_folder(&bucket, &names)? else {
+                return Ok(Vec::new());
             };
-            Ok(keys.into_iter().skip(first).take(PAGE).collect())
+            let start_rel: String = names.iter().map(|n| format!("{n}/")).collect();
+            collect_keys(&start, &start_rel, &prefix, start_after.as_deref())
+                .map_err(|e| io_error(e, &format!("{bucket}/{start_rel}")))
         })
         .await
-        .map_err(|e| SourceError::Unavailable(format!("listing task failed: {e}")))?
+        .map_err(task_failed)?
     }
 
     async fn list_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError> {
-        let dir = match prefix.trim_end_matches('/') {
-            "" => self
-                .path_of(bucket, "x")?
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-            folders => self.path_of(bucket, folders)?,
+        let folders: Vec<String> = match prefix.trim_end_matches('/') {
+            "" => segments(bucket, "x").map(|_| Vec::new())?,
+            folders => segments(bucket, folders)?
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         };
+        let (this, bucket) = (self.clone(), bucket.to_owned());
         tokio::task::spawn_blocking(move || {
-            let mut names = Vec::new();
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
-                Err(e) => return Err(io_error(e, &dir)),
+            let names: Vec<&str> = folders.iter().map(String::as_str).collect();
+            let Some(dir) = this.open_folder(&bucket, &names)? else {
+                return Ok(Vec::new());
             };
-            for entry in entries {
-                let entry = entry.map_err(|e| io_error(e, &dir))?;
-                let is_dir = entry.file_type().map_err(|e| io_error(e, &dir))?.is_dir();
-                if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
-                    names.push(name.to_owned());
-                }
-            }
-            names.sort();
-            Ok(names)
+            let what = format!("{bucket}/{}", names.join("/"));
+            let mut found: Vec<String> = dir
+                .entries()
+                .map_err(|e| io_error(e, &what))?
+                .into_iter()
+                .filter(|(_, kind)| *kind == Kind::Dir)
+                .map(|(name, _)| name)
+                .collect();
+            found.sort();
+            Ok(found)
         })
         .await
-        .map_err(|e| SourceError::Unavailable(format!("listing task failed: {e}")))?
+        .map_err(task_failed)?
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
-        let path = self.path_of(bucket, key)?;
+        let segments: Vec<String> = segments(bucket, key)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let (this, what) = (self.clone(), format!("{bucket}/{key}"));
+        let bucket = bucket.to_owned();
         tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&path).map_err(|e| io_error(e, &path))?;
-            if file.metadata().map_err(|e| io_error(e, &path))?.is_dir() {
+            let names: Vec<&str> = segments.iter().map(String::as_str).collect();
+            let Some((name, folders)) = names.split_last() else {
+                return Err(SourceError::UnsafeKey(what));
+            };
+            let Some(dir) = this.open_folder(&bucket, folders)? else {
                 return Err(SourceError::NotFound);
+            };
+            // Look before opening, so that a device is never opened at all; check again after,
+            // on the open file, in case it was swapped in between.
+            match dir.kind_of(name) {
+                Ok(Kind::File) => {}
+                Ok(kind) => return Err(not_regular(&what, kind)),
+                Err(e) => return Err(io_error(e, &what)),
             }
-            let metadata = read_metadata(&path)?;
+            let (file, kind, _) = dir.open_file(name).map_err(|e| match dir.kind_of(name) {
+                Ok(kind) if kind != Kind::File => not_regular(&what, kind),
+                _ => io_error(e, &what),
+            })?;
+            if kind != Kind::File {
+                return Err(not_regular(&what, kind));
+            }
+            let (metadata, metadata_problem) = read_metadata(&dir, name, &what)?;
             Ok(Object {
                 metadata,
-                metadata_problem: None,
+                metadata_problem,
                 body: Box::new(file),
             })
         })
         .await
-        .map_err(|e| SourceError::Unavailable(format!("read task failed: {e}")))?
+        .map_err(task_failed)?
     }
 
     fn describe(&self) -> String {
@@ -232,23 +350,285 @@ impl ObjectSource for LocalDirectory {
     }
 }
 
+/// The few file-system calls a local copy needs, none of which follows a symbolic link below the
+/// directory it starts from or blocks on a special file.
+mod fsx {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    /// What a name is, without following it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Kind {
+        File,
+        Dir,
+        Symlink,
+        Fifo,
+        Socket,
+        CharDevice,
+        BlockDevice,
+        Unknown,
+    }
+
+    impl Kind {
+        /// For messages: "a FIFO", "a symbolic link", ...
+        pub fn describe(self) -> &'static str {
+            match self {
+                Kind::File => "a regular file",
+                Kind::Dir => "a directory",
+                Kind::Symlink => "a symbolic link",
+                Kind::Fifo => "a FIFO",
+                Kind::Socket => "a socket",
+                Kind::CharDevice => "a character device",
+                Kind::BlockDevice => "a block device",
+                Kind::Unknown => "not a regular file",
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    pub use unix::Dir;
+
+    #[cfg(unix)]
+    mod unix {
+        use super::{File, Kind, Path, io};
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+        use std::os::fd::OwnedFd;
+
+        impl Kind {
+            fn of(file_type: FileType) -> Kind {
+                match file_type {
+                    FileType::RegularFile => Kind::File,
+                    FileType::Directory => Kind::Dir,
+                    FileType::Symlink => Kind::Symlink,
+                    FileType::Fifo => Kind::Fifo,
+                    FileType::Socket => Kind::Socket,
+                    FileType::CharacterDevice => Kind::CharDevice,
+                    FileType::BlockDevice => Kind::BlockDevice,
+                    _ => Kind::Unknown,
+                }
+            }
+        }
+
+        /// An open directory. Names are resolved relative to it, one at a time.
+        #[derive(Debug)]
+        pub struct Dir(OwnedFd);
+
+        impl Dir {
+            /// Opens the root, following links: which directory to read is the user's choice.
+            pub fn open(path: &Path) -> io::Result<Dir> {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                Ok(Dir(rustix::fs::open(path, flags, Mode::empty())?))
+            }
+
+            /// What `name` is, without following it.
+            pub fn kind_of(&self, name: &str) -> io::Result<Kind> {
+                let stat = rustix::fs::statat(&self.0, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                Ok(Kind::of(FileType::from_raw_mode(stat.st_mode)))
+            }
+
+            /// Opens the folder `name`; fails when it is a link or not a folder.
+            pub fn subdir(&self, name: &str) -> io::Result<Dir> {
+                let flags = OFlags::RDONLY
+                    | OFlags::DIRECTORY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::CLOEXEC;
+                Ok(Dir(rustix::fs::openat(
+                    &self.0,
+                    name,
+                    flags,
+                    Mode::empty(),
+                )?))
+            }
+
+            /// Opens `name` for reading without following a link and without blocking (a FIFO
+            /// opens at once), and says what was opened and its size, from the open file.
+            pub fn open_file(&self, name: &str) -> io::Result<(File, Kind, u64)> {
+                let flags = OFlags::RDONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::NOCTTY
+                    | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(&self.0, name, flags, Mode::empty())?;
+                let stat = rustix::fs::fstat(&fd)?;
+                let kind = Kind::of(FileType::from_raw_mode(stat.st_mode));
+                let size = u64::try_from(stat.st_size).unwrap_or(0);
+                Ok((File::from(fd), kind, size))
+            }
+
+            /// The entries with UTF-8 names (others cannot be S3 keys), without `.` and `..`.
+            pub fn entries(&self) -> io::Result<Vec<(String, Kind)>> {
+                let mut dir = rustix::fs::Dir::read_from(&self.0)?;
+                let mut entries = Vec::new();
+                while let Some(entry) = dir.read() {
+                    let entry = entry?;
+                    let Ok(name) = entry.file_name().to_str() else {
+                        continue;
+                    };
+                    if name == "." || name == ".." {
+                        continue;
+                    }
+                    let kind = match Kind::of(entry.file_type()) {
+                        Kind::Unknown => match self.kind_of(name) {
+                            Ok(kind) => kind,
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                            Err(e) => return Err(e),
+                        },
+                        kind => kind,
+                    };
+                    entries.push((name.to_owned(), kind));
+                }
+                Ok(entries)
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub use portable::Dir;
+
+    /// Elsewhere, the same checks by path: links are not followed, but a folder swapped for a
+    /// link between the check and the use could be.
+    #[cfg(not(unix))]
+    mod portable {
+        use super::{File, Kind, Path, io};
+        use std::path::PathBuf;
+
+        #[derive(Debug)]
+        pub struct Dir(PathBuf);
+
+        fn kind(file_type: std::fs::FileType) -> Kind {
+            if file_type.is_symlink() {
+                Kind::Symlink
+            } else if file_type.is_dir() {
+                Kind::Dir
+            } else if file_type.is_file() {
+                Kind::File
+            } else {
+                Kind::Unknown
+            }
+        }
+
+        fn not_a_folder() -> io::Error {
+            io::Error::new(io::ErrorKind::NotADirectory, "not a folder")
+        }
+
+        impl Dir {
+            pub fn open(path: &Path) -> io::Result<Dir> {
+                if !path.is_dir() {
+                    return Err(not_a_folder());
+                }
+                Ok(Dir(path.to_path_buf()))
+            }
+
+            pub fn kind_of(&self, name: &str) -> io::Result<Kind> {
+                Ok(kind(
+                    std::fs::symlink_metadata(self.0.join(name))?.file_type(),
+                ))
+            }
+
+            pub fn subdir(&self, name: &str) -> io::Result<Dir> {
+                match self.kind_of(name)? {
+                    Kind::Dir => Ok(Dir(self.0.join(name))),
+                    _ => Err(not_a_folder()),
+                }
+            }
+
+            pub fn open_file(&self, name: &str) -> io::Result<(File, Kind, u64)> {
+                if self.kind_of(name)? != Kind::File {
+                    return Err(io::Error::other("not a regular file"));
+                }
+                let file = File::open(self.0.join(name))?;
+                let metadata = file.metadata()?;
+                Ok((file, kind(metadata.file_type()), metadata.len()))
+            }
+
+            pub fn entries(&self) -> io::Result<Vec<(String, Kind)>> {
+                let mut entries = Vec::new();
+                for entry in std::fs::read_dir(&self.0)? {
+                    let entry = entry?;
+                    if let Ok(name) = entry.file_name().into_string() {
+                        entries.push((name, kind(entry.file_type()?)));
+                    }
+                }
+                Ok(entries)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// Writes `body` at `ROOT/rel`, creating folders.
+    fn write(root: &Path, rel: &str, body: &[u8]) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+
+    /// `get`, failing the test rather than hanging if it blocks.
+    async fn get(src: &LocalDirectory, bucket: &str, key: &str) -> Result<Object, SourceError> {
+        tokio::time::timeout(Duration::from_secs(20), src.get(bucket, key))
+            .await
+            .expect("get blocked")
+    }
+
+    /// Lists the way the verifier does: again after the last key until a page is empty. Returns
+    /// the keys and the number of calls.
+    async fn list_all(src: &LocalDirectory, bucket: &str, prefix: &str) -> (Vec<String>, usize) {
+        let (mut keys, mut calls) = (Vec::<String>::new(), 0);
+        loop {
+            calls += 1;
+            let page = src
+                .list_keys(bucket, prefix, keys.last().map(String::as_str))
+                .await
+                .unwrap();
+            if page.is_empty() {
+                return (keys, calls);
+            }
+            keys.extend(page);
+        }
+    }
+
+    fn not_regular(result: Result<Object, SourceError>) -> String {
+        match result {
+            Err(SourceError::NotARegularFile(what)) => what,
+            Err(e) => panic!("expected NotARegularFile, got {e:?}"),
+            Ok(_) => panic!("expected NotARegularFile, got an object"),
+        }
+    }
 
     #[tokio::test]
     async fn keys_that_would_leave_the_root_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("b")).unwrap();
         let src = LocalDirectory::new(dir.path()).unwrap();
-        for key in ["../secret", "a/../../x", "/etc/passwd", "a//b", "a\\b", ""] {
+        for key in [
+            "../secret",
+            "a/../../x",
+            "/etc/passwd",
+            "a//b",
+            "a\\b",
+            "",
+            "a\0b",
+        ] {
             assert!(
                 matches!(src.get("b", key).await, Err(SourceError::UnsafeKey(_))),
                 "{key}"
             );
         }
+        for bucket in ["..", ".", "", "a/b"] {
+            assert!(matches!(
+                src.get(bucket, "x").await,
+                Err(SourceError::UnsafeKey(_))
+            ));
+        }
         assert!(matches!(
-            src.get("..", "x").await,
+            src.list_keys("b", "a//b/", None).await,
             Err(SourceError::UnsafeKey(_))
         ));
     }
@@ -256,10 +636,15 @@ mod tests {
     #[tokio::test]
     async fn listing_is_sorted_skips_sidecars_and_starts_after_a_key() {
         let dir = tempfile::tempdir().unwrap();
-        for key in ["p/a/2", "p/a/1", "p/b/1", "p/a/1.metadata.json", "q/1"] {
-            let path = dir.path().join("b").join(key);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, b"x").unwrap();
+        for key in [
+            "p/a/2",
+            "p/a/1",
+            "p/b/1",
+            "p/a/1.metadata.json",
+            "q/1",
+            "p!",
+        ] {
+            write(dir.path(), &format!("b/{key}"), b"x");
         }
         let src = LocalDirectory::new(dir.path()).unwrap();
         assert_eq!(
@@ -267,36 +652,279 @@ mod tests {
             ["p/a/1", "p/a/2", "p/b/1"]
         );
         assert_eq!(
+            src.list_keys("b", "p", None).await.unwrap(),
+            ["p!", "p/a/1", "p/a/2", "p/b/1"]
+        );
+        assert_eq!(
             src.list_keys("b", "p/a", Some("p/a/1")).await.unwrap(),
             ["p/a/2"]
         );
+        assert_eq!(
+            src.list_keys("b", "", Some("p/a/2")).await.unwrap(),
+            ["p/b/1", "q/1"]
+        );
+        assert_eq!(src.list_keys("b", "", Some("p0")).await.unwrap(), ["q/1"]);
         assert_eq!(src.list_folders("b", "p/").await.unwrap(), ["a", "b"]);
+        assert_eq!(src.list_folders("b", "").await.unwrap(), ["p", "q"]);
         assert!(src.list_keys("b", "zz/", None).await.unwrap().is_empty());
+        assert!(src.list_keys("nope", "p/", None).await.unwrap().is_empty());
+        // A regular file where a folder would be: nothing below it.
+        assert!(src.list_keys("b", "p!/x/", None).await.unwrap().is_empty());
+        assert_eq!(
+            src.get("b", "p!/x").await.err(),
+            Some(SourceError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn one_call_lists_a_large_folder_and_the_next_one_ends_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("b/AWSLogs/d");
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut expected: Vec<String> = (0..20_000).map(|i| format!("AWSLogs/d/{i:05}")).collect();
+        for key in &expected {
+            std::fs::File::create(dir.path().join("b").join(key)).unwrap();
+        }
+        write(dir.path(), "b/AWSLogs/e/1", b"x");
+        let src = LocalDirectory::new(dir.path()).unwrap();
+        let (keys, calls) = list_all(&src, "b", "AWSLogs/d/").await;
+        assert_eq!(keys, expected);
+        assert_eq!(calls, 2, "one page with every key, then an empty one");
+        let rest = src
+            .list_keys("b", "AWSLogs/", Some("AWSLogs/d/12344"))
+            .await
+            .unwrap();
+        expected.drain(..12_345);
+        expected.push("AWSLogs/e/1".into());
+        assert_eq!(rest, expected);
+    }
+
+    #[test]
+    fn folders_entirely_before_start_after_are_not_read() {
+        assert!(all_at_or_before("a/2026/01/", Some("a/2026/02/x")));
+        assert!(!all_at_or_before("a/2026/02/", Some("a/2026/02/x")));
+        assert!(!all_at_or_before("a/2026/03/", Some("a/2026/02/x")));
+        assert!(!all_at_or_before("a/", None));
+        // A folder named by a prefix of start_after can hold later keys.
+        assert!(!all_at_or_before("a/b/", Some("a/b")));
     }
 
     #[tokio::test]
     async fn metadata_comes_from_the_sidecar() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("b/k");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, b"body").unwrap();
-        std::fs::write(
-            dir.path().join("b/k.metadata.json"),
-            br#"{"Signature":"ab"}"#,
-        )
-        .unwrap();
+        write(dir.path(), "b/k", b"body");
+        write(dir.path(), "b/k.metadata.json", br#"{"Signature":"ab"}"#);
+        write(dir.path(), "b/plain", b"body");
         let src = LocalDirectory::new(dir.path()).unwrap();
         let mut obj = src.get("b", "k").await.unwrap();
         assert_eq!(
             obj.metadata.get("signature").map(String::as_str),
             Some("ab")
         );
+        assert_eq!(obj.metadata_problem, None);
         let mut body = String::new();
         obj.body.read_to_string(&mut body).unwrap();
         assert_eq!(body, "body");
+        let plain = src.get("b", "plain").await.unwrap();
+        assert!(plain.metadata.is_empty());
+        assert_eq!(plain.metadata_problem, None);
         assert_eq!(
             src.get("b", "missing").await.err(),
             Some(SourceError::NotFound)
         );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_sidecar_is_reported_without_failing_the_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let large = format!(
+            r#"{{"signature":"{}"}}"#,
+            "a".repeat(MAX_METADATA_BYTES as usize)
+        );
+        let cases: [(&str, &[u8]); 6] = [
+            ("not-json", b"signature=ab"),
+            ("array", br#"["ab"]"#),
+            ("number", br#"{"signature":12}"#),
+            ("nested", br#"{"signature":{"a":"b"}}"#),
+            ("truncated", br#"{"signature":"ab""#),
+            ("large", large.as_bytes()),
+        ];
+        for (key, sidecar) in cases {
+            write(dir.path(), &format!("b/{key}"), b"body");
+            write(dir.path(), &format!("b/{key}{METADATA_SUFFIX}"), sidecar);
+        }
+        write(dir.path(), "b/dir", b"body");
+        std::fs::create_dir(dir.path().join(format!("b/dir{METADATA_SUFFIX}"))).unwrap();
+        let src = LocalDirectory::new(dir.path()).unwrap();
+        for key in [
+            "not-json",
+            "array",
+            "number",
+            "nested",
+            "truncated",
+            "large",
+            "dir",
+        ] {
+            let mut obj = get(&src, "b", key).await.unwrap();
+            assert!(obj.metadata.is_empty(), "{key}");
+            let problem = obj.metadata_problem.expect(key);
+            assert!(problem.contains(METADATA_SUFFIX), "{key}: {problem}");
+            let mut body = String::new();
+            obj.body.read_to_string(&mut body).unwrap();
+            assert_eq!(body, "body", "{key}");
+        }
+    }
+
+    #[cfg(unix)]
+    mod unix {
+        use super::*;
+        use std::os::unix::fs::symlink;
+
+        fn mkfifo(path: &Path) {
+            let status = std::process::Command::new("mkfifo")
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+
+        #[tokio::test]
+        async fn special_files_are_not_read_and_never_block() {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "b/d/real", b"x");
+            mkfifo(&dir.path().join("b/d/fifo"));
+            let _socket =
+                std::os::unix::net::UnixListener::bind(dir.path().join("b/d/socket")).unwrap();
+            std::fs::create_dir(dir.path().join("b/d/folder")).unwrap();
+            write(dir.path(), "b/d/folder/inner", b"x");
+            let src = LocalDirectory::new(dir.path()).unwrap();
+            assert!(not_regular(get(&src, "b", "d/fifo").await).contains("FIFO"));
+            assert!(not_regular(get(&src, "b", "d/socket").await).contains("socket"));
+            assert!(not_regular(get(&src, "b", "d/folder").await).contains("directory"));
+            assert!(not_regular(get(&src, "b", "d/fifo/x").await).contains("FIFO"));
+            // Listed, so that the verifier can report them; the folder is walked, not listed.
+            let (keys, _) = list_all(&src, "b", "d/").await;
+            assert_eq!(keys, ["d/fifo", "d/folder/inner", "d/real", "d/socket"]);
+            assert!(get(&src, "b", "d/real").await.is_ok());
+        }
+
+        #[tokio::test]
+        async fn a_device_is_not_opened() {
+            // Creating a device node needs privileges; read the system's through a root of `/`.
+            let src = LocalDirectory::new("/").unwrap();
+            let what = not_regular(get(&src, "dev", "null").await);
+            assert_eq!(what, "dev/null is a character device");
+        }
+
+        #[tokio::test]
+        async fn symbolic_links_are_never_followed() {
+            let outside = tempfile::tempdir().unwrap();
+            write(outside.path(), "secret", b"secret");
+            write(outside.path(), "dir/secret", b"secret");
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            write(root, "b/p/real", b"x");
+            write(root, "b/p/sub/inner", b"x");
+            symlink(outside.path().join("secret"), root.join("b/p/out")).unwrap();
+            symlink(root.join("b/p/real"), root.join("b/p/in")).unwrap();
+            symlink("real", root.join("b/p/relative")).unwrap();
+            symlink(outside.path().join("dir"), root.join("b/p/outdir")).unwrap();
+            symlink(root.join("b/p/sub"), root.join("b/p/indir")).unwrap();
+            symlink(root.join("b/p"), root.join("b/q")).unwrap();
+            symlink(root.join("b"), root.join("linked-bucket")).unwrap();
+            let src = LocalDirectory::new(root).unwrap();
+            for key in ["p/out", "p/in", "p/relative", "p/outdir", "p/indir"] {
+                assert!(
+                    not_regular(get(&src, "b", key).await).contains("symbolic link"),
+                    "{key}"
+                );
+            }
+            for (bucket, key) in [
+                ("b", "p/outdir/secret"),
+                ("b", "p/indir/inner"),
+                ("b", "q/real"),
+                ("linked-bucket", "p/real"),
+            ] {
+                assert!(
+                    not_regular(get(&src, bucket, key).await).contains("symbolic link"),
+                    "{bucket}/{key}"
+                );
+            }
+            // Links are listed as keys; linked folders are not descended into.
+            let (keys, _) = list_all(&src, "b", "").await;
+            assert_eq!(
+                keys,
+                [
+                    "p/in",
+                    "p/indir",
+                    "p/out",
+                    "p/outdir",
+                    "p/real",
+                    "p/relative",
+                    "p/sub/inner",
+                    "q"
+                ]
+            );
+            assert_eq!(src.list_folders("b", "").await.unwrap(), ["p"]);
+            assert_eq!(src.list_folders("b", "p/").await.unwrap(), ["sub"]);
+            // A listing that would start below a link is refused rather than empty.
+            for (bucket, prefix) in [("b", "q/"), ("b", "p/outdir/"), ("linked-bucket", "p/")] {
+                assert!(
+                    matches!(
+                        src.list_keys(bucket, prefix, None).await,
+                        Err(SourceError::NotARegularFile(_))
+                    ),
+                    "{bucket}/{prefix}"
+                );
+                assert!(matches!(
+                    src.list_folders(bucket, prefix).await,
+                    Err(SourceError::NotARegularFile(_))
+                ));
+            }
+            assert_eq!(src.buckets().unwrap(), ["b"]);
+        }
+
+        #[tokio::test]
+        async fn a_special_or_linked_sidecar_is_reported_without_failing_the_read() {
+            let outside = tempfile::tempdir().unwrap();
+            write(outside.path(), "meta", br#"{"signature":"ab"}"#);
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "b/fifo", b"body");
+            mkfifo(&dir.path().join(format!("b/fifo{METADATA_SUFFIX}")));
+            write(dir.path(), "b/link", b"body");
+            symlink(
+                outside.path().join("meta"),
+                dir.path().join(format!("b/link{METADATA_SUFFIX}")),
+            )
+            .unwrap();
+            let src = LocalDirectory::new(dir.path()).unwrap();
+            for (key, kind) in [("fifo", "FIFO"), ("link", "symbolic link")] {
+                let obj = get(&src, "b", key).await.unwrap();
+                assert!(obj.metadata.is_empty());
+                assert!(obj.metadata_problem.unwrap().contains(kind), "{key}");
+            }
+            // Sidecars stay out of listings whatever they are.
+            assert_eq!(list_all(&src, "b", "").await.0, ["fifo", "link"]);
+        }
+
+        #[tokio::test]
+        async fn names_that_cannot_be_keys_are_skipped() {
+            use std::os::unix::ffi::OsStrExt;
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "b/ok", b"x");
+            let bucket = dir.path().join("b");
+            if std::fs::write(bucket.join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"x").is_err() {
+                return; // a file system that refuses non-UTF-8 names (macOS)
+            }
+            // Longer than S3's 1,024-byte keys: five nested folders of 250 bytes.
+            let mut long = bucket.clone();
+            for c in ['a', 'b', 'c', 'd', 'e'] {
+                long.push(c.to_string().repeat(250));
+            }
+            std::fs::create_dir_all(&long).unwrap();
+            std::fs::write(long.join("f"), b"x").unwrap();
+            let src = LocalDirectory::new(dir.path()).unwrap();
+            assert_eq!(list_all(&src, "b", "").await.0, ["ok"]);
+        }
     }
 }

@@ -54,9 +54,11 @@ pub enum SourceError {
 /// A read-only store of objects addressed by bucket and key, like S3.
 #[async_trait]
 pub trait ObjectSource: Send + Sync {
-    /// Returns up to one page of keys under `prefix`, strictly after `start_after`, in ascending
-    /// byte order. An empty page means the listing is over; the next page starts after the last
-    /// key returned.
+    /// Returns one page of keys under `prefix`, strictly after `start_after`, in ascending byte
+    /// order. A page may be of any size: S3 returns up to 1,000 keys, a local copy every
+    /// remaining key at once. Only an empty page ends a listing; callers ask again with
+    /// `start_after` set to the last key returned until they get one. Keys that are not UTF-8
+    /// cannot be returned, and a store that holds such names (a local copy) skips them.
     async fn list_keys(
         &self,
         bucket: &str,

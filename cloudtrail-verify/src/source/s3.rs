@@ -35,7 +35,8 @@ impl S3Source {
 }
 
 /// Maps an SDK error onto what it means for evidence: only a definite "no such key" is
-/// `NotFound`; a refusal is `AccessDenied`; everything else is `Unavailable`.
+/// `NotFound`; a refusal is `AccessDenied`; an SSE-C object read without its key is
+/// `CustomerEncrypted`; everything else is `Unavailable`.
 fn classify<E>(error: &SdkError<E, HttpResponse>, not_found: bool) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -56,11 +57,23 @@ where
             aws_smithy_types::error::display::DisplayErrorContext(error)
         ),
     };
+    if is_customer_encrypted(status, &code, error.message()) {
+        return SourceError::CustomerEncrypted(message);
+    }
     match (status, code.as_str()) {
         (_, "NoSuchKey") | (Some(404), _) => SourceError::NotFound,
         (Some(403), _) | (_, "AccessDenied") => SourceError::AccessDenied(message),
         _ => SourceError::Unavailable(message),
     }
+}
+
+/// Whether an error answer is S3 refusing to serve an SSE-C object without its key: `400
+/// InvalidRequest` "The object was stored using a form of Server Side Encryption. The correct
+/// parameters must be provided to retrieve the object."
+fn is_customer_encrypted(status: Option<u16>, code: &str, message: Option<&str>) -> bool {
+    status == Some(400)
+        && code == "InvalidRequest"
+        && message.is_some_and(|m| m.to_ascii_lowercase().contains("server side encryption"))
 }
 
 #[async_trait]
@@ -126,6 +139,13 @@ impl ObjectSource for S3Source {
                 let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key());
                 classify(&e, not_found)
             })?;
+        // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
+        // a store that serves one anyway still says so.
+        if let Some(algorithm) = answer.sse_customer_algorithm() {
+            return Err(SourceError::CustomerEncrypted(format!(
+                "the object is encrypted with a customer-provided key ({algorithm})"
+            )));
+        }
         let metadata: BTreeMap<String, String> = answer
             .metadata()
             .map(|m| {
@@ -146,5 +166,56 @@ impl ObjectSource for S3Source {
 
     fn describe(&self) -> String {
         self.description.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> SdkError<GetObjectError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(GetObjectError::generic(meta), raw)
+    }
+
+    const SSE_C: &str = "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.";
+
+    #[test]
+    fn an_sse_c_refusal_is_customer_encrypted_and_other_errors_keep_their_meaning() {
+        assert_eq!(
+            classify(&service_error(400, "InvalidRequest", SSE_C), false),
+            SourceError::CustomerEncrypted(format!("InvalidRequest: {SSE_C}"))
+        );
+        assert!(matches!(
+            classify(
+                &service_error(400, "InvalidRequest", "Missing required header"),
+                false
+            ),
+            SourceError::Unavailable(_)
+        ));
+        assert!(matches!(
+            classify(&service_error(403, "InvalidRequest", SSE_C), false),
+            SourceError::AccessDenied(_)
+        ));
+        assert!(matches!(
+            classify(&service_error(400, "InvalidArgument", SSE_C), false),
+            SourceError::Unavailable(_)
+        ));
+        assert_eq!(
+            classify(&service_error(404, "NoSuchKey", "gone"), false),
+            SourceError::NotFound
+        );
+        assert!(matches!(
+            classify(&service_error(403, "AccessDenied", "no"), false),
+            SourceError::AccessDenied(_)
+        ));
     }
 }
