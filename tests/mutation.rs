@@ -247,6 +247,9 @@ impl S3Runner {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_ENDPOINT_URL_S3", self.server.endpoint())
             .env("AWS_ENDPOINT_URL_CLOUDTRAIL", self.stub.endpoint())
+            // Every other service (Account ListRegions, Organizations) goes to the stub too:
+            // nothing may reach AWS.
+            .env("AWS_ENDPOINT_URL", self.stub.endpoint())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_CONFIG_FILE", empty)

@@ -1086,3 +1086,38 @@ async fn a_missing_chain_start_digest_with_an_early_range_is_one_bounded_finding
     assert_eq!(gaps[0]["kind"], "broken_chain");
     assert!(run.stdout.len() < 100_000, "{} bytes", run.stdout.len());
 }
+
+#[tokio::test]
+async fn a_broken_sidecar_is_invalid_even_though_the_chain_carries_the_signature() {
+    let trail = GeneratedTrail::new(&spec());
+    let sidecar = tamper::sidecar_file(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    std::fs::write(sidecar, b"{not json").unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    // Only the metadata is at fault: the signature the newer digest carries still verifies.
+    assert_eq!(
+        digest_problems(&report, &trail.digest(1)),
+        ["malformed_metadata"]
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_in_place_of_a_log_file_is_invalid_and_cannot_hang_the_run() {
+    let trail = GeneratedTrail::new(&spec());
+    let path = tamper::object_file(&trail.copy(), trail.bucket(), &trail.log(1, 1)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, report) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), trail.report(&[]))
+            .await
+            .expect("the run ends");
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(
+        log_verdict(&report, &trail.log(1, 1)),
+        Some(("invalid".into(), Some("foreign_object".into())))
+    );
+}

@@ -634,3 +634,28 @@ fn a_member_account_deleted_whole_is_caught_from_the_organizations_member_list()
         "account whose files were all deleted",
     ]);
 }
+
+#[test]
+fn an_object_re_uploaded_with_a_customer_key_is_invalid_not_unreadable() {
+    let probe = GeneratedTrail::new(&spec());
+    let (log, digest) = (probe.log(1, 0), probe.digest(2));
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new()
+            .encrypt_with_customer_key(log.clone())
+            .encrypt_with_customer_key(digest.clone()),
+        |_| {},
+        |_| {},
+    );
+    let (code, report) = s3.report(&[]);
+    // CloudTrail never writes SSE-C: whoever did replaced the object.
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(digest_problems(&report, &digest), ["foreign_object"]);
+    let run = s3.verify(&[]);
+    run.assert_line(&[
+        "Digest file",
+        &digest,
+        "INVALID: not a file CloudTrail wrote",
+    ]);
+}

@@ -119,6 +119,8 @@ pub fn run_ctverify_process_with_env(
         // The stub answers Account ListRegions; Organizations calls get its "unknown
         // operation" error unless a test points them at moto.
         .env("AWS_ENDPOINT_URL_ACCOUNT", cloudtrail)
+        // Any other service too: nothing may reach AWS.
+        .env("AWS_ENDPOINT_URL", cloudtrail)
         .env("AWS_ENDPOINT_URL_ORGANIZATIONS", cloudtrail)
         .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .env("AWS_ACCESS_KEY_ID", "test")
