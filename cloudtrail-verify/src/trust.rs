@@ -533,6 +533,266 @@ mod tests {
         assert_eq!(gap_status(GapKind::ChainRestart), Status::Unverifiable);
     }
 
+    mod judging {
+        use super::super::*;
+        use crate::keys::PublicKey;
+        use crate::layout::{ChainId, TrailLocation};
+        use chrono::TimeZone;
+        use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPublicKey};
+        use rsa::signature::{SignatureEncoding, Signer};
+
+        const FOLDER: &str = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/01/01/";
+
+        fn layout() -> ChainLayout {
+            ChainLayout {
+                location: TrailLocation {
+                    bucket: "b".into(),
+                    prefix: None,
+                    org_id: None,
+                },
+                chain: ChainId {
+                    account_id: "111122223333".into(),
+                    region: "us-east-1".into(),
+                },
+                trail_name: "t-1".into(),
+                home_region: "us-east-1".into(),
+            }
+        }
+
+        fn key_name(hour: u32, backfill: bool) -> String {
+            let tail = if backfill { "_backfill" } else { "" };
+            format!(
+                "{FOLDER}111122223333_CloudTrail-Digest_us-east-1_t-1_us-east-1_20260101T{hour:02}0000Z{tail}.json.gz"
+            )
+        }
+
+        fn signer() -> rsa::pkcs1v15::SigningKey<sha2::Sha256> {
+            let pem = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../fixtures/keys/test-key.pem"
+            ))
+            .unwrap();
+            rsa::pkcs1v15::SigningKey::new(rsa::RsaPrivateKey::from_pkcs1_pem(&pem).unwrap())
+        }
+
+        /// The test key, valid all of 2026, as CloudTrail's key for us-east-1.
+        fn keys(complete: bool) -> (KeySet, String) {
+            let private = rsa::RsaPrivateKey::from_pkcs1_pem(
+                &std::fs::read_to_string(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../fixtures/keys/test-key.pem"
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            let der = private.to_public_key().to_pkcs1_der().unwrap();
+            let fingerprint = {
+                use md5::Digest as _;
+                hex::encode(md5::Md5::digest(der.as_bytes()))
+            };
+            let year = (
+                Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+            );
+            let mut set = KeySet::new();
+            set.insert(
+                PublicKey::from_der(&fingerprint, der.as_bytes(), year.0, year.1, None).unwrap(),
+            );
+            if complete {
+                set.mark_complete(Some("us-east-1"), year.0, year.1);
+            }
+            (set, fingerprint)
+        }
+
+        /// A digest of hour `hour` with its signature, as CloudTrail would write it.
+        fn digest(
+            hour: u32,
+            fingerprint: &str,
+            edit: impl Fn(&mut serde_json::Value),
+        ) -> (DigestFile, String) {
+            let mut doc = serde_json::json!({
+                "awsAccountId": "111122223333",
+                "digestStartTime": format!("2026-01-01T{:02}:00:00Z", hour - 1),
+                "digestEndTime": format!("2026-01-01T{hour:02}:00:00Z"),
+                "digestS3Bucket": "b",
+                "digestS3Object": key_name(hour, false),
+                "digestPublicKeyFingerprint": fingerprint,
+                "digestSignatureAlgorithm": "SHA256withRSA",
+                "newestEventTime": null, "oldestEventTime": null,
+                "previousDigestS3Bucket": null, "previousDigestS3Object": null,
+                "previousDigestHashValue": null, "previousDigestHashAlgorithm": null,
+                "previousDigestSignature": null,
+                "logFiles": []
+            });
+            edit(&mut doc);
+            let parsed = DigestFile::parse(serde_json::to_vec(&doc).unwrap()).unwrap();
+            let signature =
+                hex::encode(signer().sign(signing_string(&parsed).as_bytes()).to_bytes());
+            (parsed, signature)
+        }
+
+        fn metadata(signature: &str) -> BTreeMap<String, String> {
+            [
+                ("signature".to_owned(), signature.to_owned()),
+                ("signature-algorithm".to_owned(), "SHA256withRSA".to_owned()),
+            ]
+            .into()
+        }
+
+        fn judge(
+            digest: &DigestFile,
+            key: &str,
+            metadata: &BTreeMap<String, String>,
+            keys: &KeySet,
+            link: Option<&Link>,
+            backfill: bool,
+        ) -> Vec<&'static str> {
+            let layout = layout();
+            judge_digest(&DigestEvidence {
+                bucket: "b",
+                key,
+                layout: &layout,
+                digest,
+                metadata,
+                metadata_problem: None,
+                backfill,
+                link,
+                keys,
+            })
+            .iter()
+            .map(|p| {
+                let json = serde_json::to_value(p).unwrap();
+                match json["kind"].as_str().unwrap() {
+                    "moved" => "moved",
+                    "wrong_account" => "wrong_account",
+                    "missing_metadata" => "missing_metadata",
+                    "signature_mismatch" => "signature_mismatch",
+                    "key_unknown" => "key_unknown",
+                    "key_not_found" => "key_not_found",
+                    "previous_hash_mismatch" => "previous_hash_mismatch",
+                    "time_discontinuity" => "time_discontinuity",
+                    "no_signature" => "no_signature",
+                    "bad_backfill_timestamp" => "bad_backfill_timestamp",
+                    other => panic!("unexpected {other}"),
+                }
+            })
+            .collect()
+        }
+
+        #[test]
+        fn a_genuine_digest_has_no_problem() {
+            let (keys, fp) = keys(true);
+            let (d, sig) = digest(1, &fp, |_| {});
+            assert!(judge(&d, &key_name(1, false), &metadata(&sig), &keys, None, false).is_empty());
+        }
+
+        #[test]
+        fn each_check_names_its_problem() {
+            let (keys, fp) = keys(true);
+            let key = key_name(1, false);
+            let (d, sig) = digest(1, &fp, |_| {});
+            // Read from another key than it names.
+            assert_eq!(
+                judge(&d, &key_name(2, false), &metadata(&sig), &keys, None, false),
+                ["moved"]
+            );
+            // Another account, validly signed.
+            let (other, sig2) = digest(1, &fp, |d| d["awsAccountId"] = "999999999999".into());
+            assert_eq!(
+                judge(&other, &key, &metadata(&sig2), &keys, None, false),
+                ["wrong_account"]
+            );
+            // A signature without its algorithm.
+            let mut meta = metadata(&sig);
+            meta.remove("signature-algorithm");
+            assert_eq!(
+                judge(&d, &key, &meta, &keys, None, false),
+                ["missing_metadata"]
+            );
+            // Another digest's signature.
+            let (_, wrong) = digest(2, &fp, |_| {});
+            assert_eq!(
+                judge(&d, &key, &metadata(&wrong), &keys, None, false),
+                ["signature_mismatch"]
+            );
+            // No signature anywhere.
+            assert_eq!(
+                judge(&d, &key, &BTreeMap::new(), &keys, None, false),
+                ["no_signature"]
+            );
+        }
+
+        #[test]
+        fn an_unknown_key_is_invalid_only_when_the_key_list_was_read_whole() {
+            let (d, sig) = digest(1, "00112233445566778899aabbccddeeff", |_| {});
+            let key = key_name(1, false);
+            assert_eq!(
+                judge(&d, &key, &metadata(&sig), &keys(true).0, None, false),
+                ["key_unknown"]
+            );
+            assert_eq!(
+                judge(&d, &key, &metadata(&sig), &keys(false).0, None, false),
+                ["key_not_found"]
+            );
+        }
+
+        #[test]
+        fn link_checks_come_only_from_a_valid_newer_digest() {
+            let (keys, fp) = keys(true);
+            let (d, sig) = digest(1, &fp, |_| {});
+            let reference = crate::schema::PreviousDigestReference {
+                bucket: "b".into(),
+                key: key_name(1, false),
+                hash_value: "0".repeat(64),
+                hash_algorithm: "SHA-256".into(),
+                signature: sig.clone(),
+            };
+            let mut link = Link {
+                newer_key: key_name(3, false),
+                newer_start: Utc.with_ymd_and_hms(2026, 1, 1, 2, 0, 0).unwrap(),
+                reference,
+                newer_valid: true,
+            };
+            let key = key_name(1, false);
+            assert_eq!(
+                judge(&d, &key, &metadata(&sig), &keys, Some(&link), false),
+                ["previous_hash_mismatch", "time_discontinuity"]
+            );
+            link.newer_valid = false;
+            assert!(judge(&d, &key, &metadata(&sig), &keys, Some(&link), false).is_empty());
+            // The carried signature alone proves the digest when metadata is gone.
+            link.newer_valid = true;
+            link.reference.hash_value = d.sha256_hex();
+            link.newer_start = d.end_time;
+            assert!(judge(&d, &key, &BTreeMap::new(), &keys, Some(&link), false).is_empty());
+        }
+
+        #[test]
+        fn a_backfill_digest_needs_a_generation_time_after_its_hour() {
+            let (keys, fp) = keys(true);
+            let key = key_name(1, true);
+            let (d, sig) = digest(1, &fp, |d| d["digestS3Object"] = key_name(1, true).into());
+            let mut meta = metadata(&sig);
+            assert_eq!(
+                judge(&d, &key, &meta, &keys, None, true),
+                ["missing_metadata"]
+            );
+            meta.insert(
+                "backfill-generation-timestamp".into(),
+                "2025-12-31T00:00:00Z".into(),
+            );
+            assert_eq!(
+                judge(&d, &key, &meta, &keys, None, true),
+                ["bad_backfill_timestamp"]
+            );
+            meta.insert(
+                "backfill-generation-timestamp".into(),
+                "2026-01-01T05:00:00Z".into(),
+            );
+            assert!(judge(&d, &key, &meta, &keys, None, true).is_empty());
+        }
+    }
+
     #[test]
     fn the_window_stops_short_of_what_cannot_have_been_delivered() {
         let now = t(10);
