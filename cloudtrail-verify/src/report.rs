@@ -414,8 +414,11 @@ pub struct ChainReport {
     pub found_end: Option<DateTime<Utc>>,
     /// Digests, newest first, in walk order; backfill digests after the chain.
     pub digests: Vec<DigestReport>,
-    /// Log files found in the chain's folder for the covered hours that no digest lists.
+    /// Log files in the chain's folder, named inside the window, that no valid digest lists
+    /// (the first ones; see `unlisted_logs_omitted`).
     pub unlisted_logs: Vec<LogReport>,
+    /// Unlisted log files beyond those kept in `unlisted_logs`, by status.
+    pub unlisted_logs_omitted: Counts,
     /// Gaps in coverage of the verified window.
     pub gaps: Vec<CoverageGap>,
     /// Objects in the chain's folders that CloudTrail did not write (first ones only; see
@@ -442,6 +445,7 @@ impl ChainReport {
             found_end: None,
             digests: Vec::new(),
             unlisted_logs: Vec::new(),
+            unlisted_logs_omitted: Counts::default(),
             gaps: Vec::new(),
             foreign_objects: Vec::new(),
             foreign_objects_omitted: 0,
@@ -466,6 +470,7 @@ impl ChainReport {
         for l in &self.unlisted_logs {
             s.unlisted_logs.add(l.status);
         }
+        s.unlisted_logs.merge(self.unlisted_logs_omitted);
         for f in &self.foreign_objects {
             s.foreign_objects.add(f.status);
         }

@@ -172,6 +172,7 @@ impl Walker {
             {
                 Ok(found) => {
                     self.report.unlisted_logs = found.logs;
+                    self.report.unlisted_logs_omitted = found.logs_omitted;
                     let room =
                         listing::MAX_FOREIGN_KEPT.saturating_sub(self.report.foreign_objects.len());
                     let extra = found.foreign.len().saturating_sub(room) as u64;

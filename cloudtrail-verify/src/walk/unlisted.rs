@@ -30,10 +30,16 @@ impl ListedLogs {
     }
 }
 
+/// Unlisted log files kept per chain for the report; further ones are only counted, so that
+/// millions of planted files cost time, not memory.
+pub(super) const MAX_UNLISTED_KEPT: usize = 1000;
+
 /// What the log folder held that it should not.
 #[derive(Default)]
 pub(super) struct Unlisted {
     pub logs: Vec<LogReport>,
+    /// Unlisted log files beyond those kept, by status.
+    pub logs_omitted: crate::report::Counts,
     pub foreign: Vec<ForeignObject>,
     pub foreign_omitted: u64,
 }
@@ -70,9 +76,13 @@ pub(super) async fn find_unlisted(
                 if window.0 <= time && time <= window.1 && !listed.contains(&key) {
                     let hour_covered = is_covered(time, covered);
                     let problem = LogProblem::NotListed { hour_covered };
-                    found
-                        .logs
-                        .push(LogReport::new(bucket, &key, Some(problem), 0));
+                    if found.logs.len() < MAX_UNLISTED_KEPT {
+                        found
+                            .logs
+                            .push(LogReport::new(bucket, &key, Some(problem), 0));
+                    } else {
+                        found.logs_omitted.add(problem.status());
+                    }
                 }
             }
             Err(reason) => {
