@@ -1121,3 +1121,78 @@ async fn a_fifo_in_place_of_a_log_file_is_invalid_and_cannot_hang_the_run() {
         Some(("invalid".into(), Some("foreign_object".into())))
     );
 }
+
+/// Rewrites digest `i` of the first chain so that its predecessor is in `bucket`, then re-signs
+/// it and the digest after it (whose link records its hash and signature), as CloudTrail does
+/// after a trail moves to a new bucket.
+fn move_chain_before(trail: &GeneratedTrail, i: usize, old_bucket: &str) {
+    use sha2::Digest as _;
+    let (copy, bucket) = (trail.copy(), trail.bucket().to_owned());
+    let field = format!("\"previousDigestS3Bucket\":\"{bucket}\"");
+    let mut edited_hash = String::new();
+    tamper::edit_digest(&copy, &bucket, &trail.digest(i), |body| {
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains(&field));
+        let out = text
+            .replace(
+                &field,
+                &format!("\"previousDigestS3Bucket\":\"{old_bucket}\""),
+            )
+            .into_bytes();
+        edited_hash = hex::encode(sha2::Sha256::digest(&out));
+        out
+    })
+    .unwrap();
+    let signature = tamper::resign_digest(
+        &copy,
+        &bucket,
+        &trail.digest(i),
+        &TestKey::default_key(),
+        ResignFingerprint::Keep,
+    )
+    .unwrap();
+    tamper::edit_digest(&copy, &bucket, &trail.digest(i + 1), |body| {
+        let mut doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        doc["previousDigestHashValue"] = edited_hash.clone().into();
+        doc["previousDigestSignature"] = signature.clone().into();
+        serde_json::to_vec(&doc).unwrap()
+    })
+    .unwrap();
+    tamper::resign_digest(
+        &copy,
+        &bucket,
+        &trail.digest(i + 1),
+        &TestKey::default_key(),
+        ResignFingerprint::Keep,
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_trail_that_moved_buckets_is_unverifiable_before_the_move_not_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    move_chain_before(&trail, 2, "old-bucket");
+    // The copy holds only the new bucket: the old digests and logs are elsewhere.
+    for i in [0, 1] {
+        tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(i)).unwrap();
+        for j in 0..3 {
+            tamper::delete_log(&trail.copy(), trail.bucket(), &trail.log(i, j)).unwrap();
+        }
+    }
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(
+        digest_problems(&report, &trail.digest(1)),
+        ["other_bucket_missing"]
+    );
+    assert_eq!(
+        report["chains"][0]["gaps"][0]["kind"],
+        "predecessor_unavailable"
+    );
+    // From the move on, the new bucket alone proves everything.
+    let mut args = trail.args();
+    let i = args.iter().position(|a| a == "--from").unwrap() + 1;
+    args[i] = ctverify_fixtures::format_time(&trail.manifest.chains[0].digests[2].start_time);
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+}
