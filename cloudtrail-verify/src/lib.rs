@@ -24,9 +24,11 @@
 //! ```
 
 pub mod aws;
+pub mod findings;
 pub mod keys;
 pub mod layout;
 pub mod loghash;
+pub mod options;
 pub mod posture;
 pub mod report;
 pub mod schema;

@@ -16,13 +16,29 @@
 //!   valid digest after it names a predecessor that is gone or does not verify. Otherwise it is
 //!   unverifiable (logging off, or digests deleted where the chain cannot tell).
 
+use crate::findings::{CoverageGap, DigestProblem, GapKind, LogProblem, Status};
 use crate::keys::{KeyLookup, KeySet};
 use crate::layout::ChainLayout;
-use crate::report::{CoverageGap, DigestProblem, GapKind, LogProblem, Status};
 use crate::schema::{DigestFile, HASH_ALGORITHM, PreviousDigestReference, SIGNATURE_ALGORITHM};
 use crate::signing::{SignatureError, signing_string, verify_signature};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
+
+impl DigestProblem {
+    /// Whether this problem is evidence of tampering or only prevents checking
+    /// ([`digest_problem_status`]).
+    pub fn status(&self) -> Status {
+        digest_problem_status(self)
+    }
+}
+
+impl LogProblem {
+    /// Whether this problem is evidence of tampering or only prevents checking
+    /// ([`log_problem_status`]).
+    pub fn status(&self) -> Status {
+        log_problem_status(self)
+    }
+}
 
 /// The class of each digest problem: evidence of tampering ([`Status::Invalid`]) or an
 /// obstacle to checking ([`Status::Unverifiable`]).

@@ -18,13 +18,13 @@ mod unlisted;
 
 use crate::keys::KeySet;
 use crate::layout::ChainLayout;
+use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{
     ChainReport, DigestProblem, DigestReport, ForeignObject, LogProblem, LogReport, Status,
 };
 use crate::schema::DigestFile;
 use crate::source::ObjectSource;
 use crate::trust::{self, CoveredSpan, DigestEvidence, Link, Predecessor};
-use crate::verify::{TimeRange, VerifyOptions};
 use chrono::TimeDelta;
 use futures::FutureExt;
 use listing::Listed;

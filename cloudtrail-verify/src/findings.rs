@@ -1,0 +1,260 @@
+//! What can be found: the verdict classes and every kind of problem, as plain data. Which
+//! problem is evidence and which only an obstacle is decided in `crate::trust`, which also
+//! gives these types their `status()`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The verdict on one file, or on a whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every byte was verified.
+    Valid,
+    /// It could not be checked (access denied, network, missing key or signature).
+    Unverifiable,
+    /// Evidence of tampering: bad hash, bad signature, missing file, broken chain.
+    Invalid,
+}
+
+/// A problem found with a digest file. Each knows whether it is evidence ([`Status::Invalid`])
+/// or an obstacle ([`Status::Unverifiable`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DigestProblem {
+    /// The digest a newer digest names is not in the trail's bucket (deleted or renamed).
+    NotFound,
+    /// The digest a newer digest names is in another bucket, which this run does not hold (a
+    /// trail that moved buckets, verified from a copy of the new one).
+    OtherBucketMissing {
+        /// The bucket named.
+        bucket: String,
+    },
+    /// Decompressed, the digest is larger than any digest CloudTrail writes.
+    TooLarge {
+        /// The cap in force.
+        limit: u64,
+    },
+    /// The object cannot be one CloudTrail delivered (encrypted with a customer key, not a
+    /// regular file in a local copy).
+    ForeignObject {
+        /// Why.
+        reason: String,
+    },
+    /// The object's metadata is present but malformed (a sidecar that is not a JSON object of
+    /// strings).
+    MalformedMetadata {
+        /// What was wrong.
+        reason: String,
+    },
+    /// Metadata CloudTrail always writes with this object is missing (`signature-algorithm`
+    /// beside `signature`; `backfill-generation-timestamp` on a backfill digest).
+    MissingMetadata {
+        /// The metadata field.
+        field: String,
+    },
+    /// A backfill digest's `backfill-generation-timestamp` is not a time, or is before the
+    /// digest's end.
+    BadBackfillTimestamp {
+        /// The value found.
+        value: String,
+    },
+    /// Not gzip, data after the gzip stream, or not a digest's JSON.
+    InvalidFormat {
+        /// What was wrong.
+        detail: String,
+    },
+    /// `digestS3Bucket`/`digestS3Object` differ from where the file was read.
+    Moved {
+        /// Bucket the digest names.
+        declared_bucket: String,
+        /// Key the digest names.
+        declared_key: String,
+    },
+    /// The digest's own key is not a digest key of the chain being verified.
+    OutsideChain {
+        /// The key it names.
+        declared_key: String,
+    },
+    /// `awsAccountId` is not the chain's account.
+    WrongAccount {
+        /// The account the digest names.
+        declared: String,
+    },
+    /// `digestSignatureAlgorithm` (or the `signature-algorithm` metadata) is not `SHA256withRSA`.
+    UnknownSignatureAlgorithm {
+        /// The algorithm named.
+        found: String,
+    },
+    /// `previousDigestHashAlgorithm` is not `SHA-256`.
+    UnknownHashAlgorithm {
+        /// The algorithm named.
+        found: String,
+    },
+    /// The signature is not hex of the right length.
+    MalformedSignature,
+    /// The signature does not verify under the named key.
+    SignatureMismatch,
+    /// The named key was not valid when the digest was signed.
+    KeyNotValidAtSigningTime {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// Start of its validity.
+        valid_from: DateTime<Utc>,
+        /// End of its validity.
+        valid_to: DateTime<Utc>,
+    },
+    /// The newer digest's `previousDigestHashValue` is not this digest's SHA-256.
+    PreviousHashMismatch {
+        /// The newer digest.
+        newer_key: String,
+        /// What the newer digest recorded.
+        recorded: String,
+        /// What this digest hashes to.
+        actual: String,
+    },
+    /// The newer digest's `previousDigestSignature` differs from this digest's signature.
+    PreviousSignatureMismatch {
+        /// The newer digest.
+        newer_key: String,
+    },
+    /// This digest does not end where the newer digest starts.
+    TimeDiscontinuity {
+        /// The newer digest.
+        newer_key: String,
+        /// The newer digest's start.
+        expected_end: DateTime<Utc>,
+        /// This digest's end.
+        actual_end: DateTime<Utc>,
+    },
+    /// No signature: no metadata, and no newer digest carries it.
+    NoSignature,
+    /// No public key with the digest's fingerprint among the keys CloudTrail lists for the
+    /// region and time: the list was read whole, so CloudTrail did not sign it.
+    KeyUnknown {
+        /// The fingerprint the digest names.
+        fingerprint: String,
+        /// The chain's region.
+        region: String,
+    },
+    /// No public key with the digest's fingerprint, and the key list for its region and time
+    /// was not available to say whether CloudTrail has one.
+    KeyNotFound {
+        /// The fingerprint the digest names.
+        fingerprint: String,
+        /// The chain's region.
+        region: String,
+    },
+    /// The digest could not be read (access denied, network, too large, unsafe key).
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A problem found with a log file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LogProblem {
+    /// The log file is not in the bucket.
+    NotFound,
+    /// The SHA-256 of the decompressed content differs from the digest's `hashValue`.
+    HashMismatch {
+        /// The digest's `hashValue`.
+        expected: String,
+        /// What the content hashes to.
+        actual: String,
+    },
+    /// Not a well-formed gzip stream (corrupt or truncated).
+    InvalidFormat {
+        /// What was wrong.
+        detail: String,
+    },
+    /// Bytes follow the end of the gzip stream.
+    TrailingData,
+    /// The digest entry is malformed (hash not hex, unknown algorithm, key outside the chain).
+    BadDigestEntry {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A log file in the chain's folder, named after a time in the verified window, that no
+    /// valid digest lists. In an hour valid digests cover it is planted (invalid); in an hour
+    /// no valid digest covers, it is only unproven (unverifiable).
+    NotListed {
+        /// Whether a valid digest covers the time the file is named after.
+        hour_covered: bool,
+    },
+    /// The object cannot be one CloudTrail delivered (encrypted with a customer key, not a
+    /// regular file in a local copy).
+    ForeignObject {
+        /// Why.
+        reason: String,
+    },
+    /// The log could not be read (access denied, network, unsafe key).
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
+    /// Decompressed content passed the size cap; it was not hashed to the end.
+    TooLarge {
+        /// The cap in force.
+        limit: u64,
+    },
+}
+
+/// Why part of the verified window is covered by no valid digest. Every gap is a finding:
+/// nothing proves what happened in it. [`crate::trust::gap_status`] says which are evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapKind {
+    /// The valid digest after the gap names a predecessor that is missing from the bucket or
+    /// did not verify: the chain proves digests were deleted or altered. Invalid.
+    BrokenChain,
+    /// The valid digest after the gap names a predecessor that could not be read (access
+    /// denied, network, another bucket this run does not hold). Unverifiable.
+    PredecessorUnavailable,
+    /// The valid digest after the gap starts a new chain (null `previousDigest*` fields), as
+    /// when logging or log-file validation was turned off and on again: the AWS CLI's "No log
+    /// files were delivered by CloudTrail between ..." line. The restart proves where the new
+    /// chain starts, not where the old one ended, so digests deleted just before a restart look
+    /// the same. Unverifiable.
+    ChainRestart,
+    /// The gap opens the window and the first valid digest starts a chain: the trail (or its
+    /// validation) began later, or the chain's first digests were deleted. Unverifiable.
+    BeforeChainStart,
+    /// No valid digest after the gap although the window goes on: logging stopped, or the
+    /// newest digests were deleted; the chain cannot tell which. Unverifiable.
+    AfterNewestDigest,
+    /// No valid digest in the whole window (the chain's files are missing, or none verified).
+    /// Unverifiable.
+    NoDigests,
+}
+
+/// A stretch of the verified window that no valid standard digest covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CoverageGap {
+    /// What kind of gap.
+    pub kind: GapKind,
+    /// From.
+    pub start: DateTime<Utc>,
+    /// To.
+    pub end: DateTime<Utc>,
+    /// Hours it spans, started hours counted whole.
+    pub hours: u64,
+    /// Invalid (the chain proves deletion) or unverifiable.
+    pub status: Status,
+}
+
+/// An object in one of the chain's folders that CloudTrail did not write there, or another
+/// trail's digest that did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Why it is not a file of this trail.
+    pub reason: String,
+    /// Invalid, or unverifiable when it could not be read to tell.
+    pub status: Status,
+}

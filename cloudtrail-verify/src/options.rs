@@ -1,0 +1,131 @@
+//! How a run is asked for: the time range and the options. Kept apart from `crate::verify` so
+//! that the walk can read them without depending on the module that drives it.
+
+use crate::loghash::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use std::sync::Arc;
+
+/// A time range, start not after end, within the years a CloudTrail digest can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Start (inclusive).
+    pub start: DateTime<Utc>,
+    /// End (inclusive).
+    pub end: DateTime<Utc>,
+}
+
+/// Why a time range was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RangeError {
+    /// The start is after the end.
+    #[error("the start {start} is after the end {end}")]
+    StartAfterEnd {
+        /// Start.
+        start: DateTime<Utc>,
+        /// End.
+        end: DateTime<Utc>,
+    },
+    /// A time before CloudTrail existed or implausibly far in the future.
+    #[error("{time} is outside {min} to {max}, the times a CloudTrail digest can name")]
+    OutOfBounds {
+        /// The time refused.
+        time: DateTime<Utc>,
+        /// Earliest accepted.
+        min: DateTime<Utc>,
+        /// Latest accepted.
+        max: DateTime<Utc>,
+    },
+}
+
+impl TimeRange {
+    /// A range. Times must lie between 2013-01-01 (CloudTrail launched in November 2013) and
+    /// 2100-01-01, which also keeps every time computation of a run far from overflow.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, RangeError> {
+        let (min, max) = Self::bounds();
+        for time in [start, end] {
+            if time < min || time > max {
+                return Err(RangeError::OutOfBounds { time, min, max });
+            }
+        }
+        if start > end {
+            return Err(RangeError::StartAfterEnd { start, end });
+        }
+        Ok(TimeRange { start, end })
+    }
+
+    /// The earliest and latest times a range may hold.
+    pub fn bounds() -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            Utc.with_ymd_and_hms(2013, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+            Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+        )
+    }
+}
+
+/// Receives progress as log files are verified (for a progress bar). Called from worker
+/// threads.
+pub trait Progress: Send + Sync {
+    /// A valid digest listed `count` more log files to check.
+    fn logs_found(&self, count: u64) {
+        let _ = count;
+    }
+    /// A log file was read to its end and hashed.
+    fn log_verified(&self, compressed_bytes: u64, decompressed_bytes: u64);
+}
+
+/// How a run behaves.
+#[derive(Clone)]
+pub struct VerifyOptions {
+    /// Log files read and hashed at once, across all chains.
+    pub concurrency: usize,
+    /// Cap on a log file's decompressed size; larger files are reported unverifiable.
+    pub max_log_bytes: u64,
+    /// Cap on a digest file's decompressed size.
+    pub max_digest_bytes: u64,
+    /// Keep an entry for every valid log file in the report. Off, valid log files are only
+    /// counted, which keeps memory bounded over very long ranges.
+    pub keep_valid_entries: bool,
+    /// The current time, to tell a pending digest from a missing one.
+    pub now: DateTime<Utc>,
+    /// How long before `now` the verified window stops: the digest covering an hour arrives
+    /// up to about an hour after that hour ends.
+    pub delivery_grace: TimeDelta,
+    /// Look for log files in the covered hours that no digest lists (one listing per day and
+    /// chain).
+    pub check_unlisted_logs: bool,
+    /// Progress receiver.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            concurrency: 64,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            max_digest_bytes: DEFAULT_MAX_DIGEST_BYTES,
+            keep_valid_entries: true,
+            now: Utc::now(),
+            delivery_grace: TimeDelta::hours(2),
+            check_unlisted_logs: true,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for VerifyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("concurrency", &self.concurrency)
+            .field("max_log_bytes", &self.max_log_bytes)
+            .field("max_digest_bytes", &self.max_digest_bytes)
+            .field("keep_valid_entries", &self.keep_valid_entries)
+            .field("now", &self.now)
+            .field("delivery_grace", &self.delivery_grace)
+            .finish_non_exhaustive()
+    }
+}
