@@ -29,7 +29,13 @@ async fn the_bundled_sample_verifies_valid_with_aws_cli_summary_lines() {
          Results found for 2026-01-01T00:00:00Z to 2026-01-01T06:00:00Z:\n\n\
          6/6 digest files valid\n15/15 log files valid\n\n"
     );
-    assert_eq!(run.stderr, "");
+    // Offline, nothing says which regions the trail covers: the run says what it assumed.
+    assert_eq!(
+        run.stderr,
+        "Warning: the chains checked are the regions and accounts found in the bucket plus the \
+         trail's home region: a region or member account whose files were all deleted goes \
+         unnoticed unless named with --region/--account-id\n\n"
+    );
 }
 
 #[tokio::test]
@@ -335,7 +341,7 @@ async fn a_missing_sidecar_is_covered_by_the_chain_except_for_the_newest_digest(
 }
 
 #[tokio::test]
-async fn an_unknown_fingerprint_is_unverifiable() {
+async fn a_fingerprint_missing_from_the_key_list_is_invalid_within_its_span() {
     let trail = GeneratedTrail::new(&spec());
     tamper::resign_digest(
         &trail.copy(),
@@ -346,11 +352,12 @@ async fn an_unknown_fingerprint_is_unverifiable() {
     )
     .unwrap();
     let run = trail.verify(&[]).await;
-    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    // The keys file is CloudTrail's list for its span, as the AWS CLI takes it.
+    assert_eq!(run.code, INVALID, "{run:?}");
     run.assert_line(&[
         "Digest file",
         &trail.digest(3),
-        "UNVERIFIABLE: public key not found in region us-east-1 for fingerprint",
+        "INVALID: public key not found in region us-east-1 for fingerprint",
         &TestKey::other_key().fingerprint(PublicKeyForm::Pkcs1),
     ]);
 }
@@ -1195,4 +1202,73 @@ async fn a_trail_that_moved_buckets_is_unverifiable_before_the_move_not_invalid(
     args[i] = ctverify_fixtures::format_time(&trail.manifest.chains[0].digests[2].start_time);
     let run = run_ctverify(&args).await;
     assert_eq!(run.code, VALID, "{run:?}");
+}
+
+#[tokio::test]
+async fn digests_deleted_at_the_end_of_the_range_are_proven_by_a_later_digest() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        digests: 8,
+        ..spec()
+    });
+    // The last hour of the range and the hour after it: the digest at 06:00 still names 05:00.
+    for i in [3, 4] {
+        tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(i)).unwrap();
+    }
+    tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(3, 1)).unwrap();
+    let mut args = trail.args();
+    let i = args.iter().position(|a| a == "--to").unwrap() + 1;
+    args[i] = "2026-01-01T04:00:00Z".into();
+    args.extend(["--format".into(), "json".into()]);
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, INVALID, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["chains"][0]["gaps"][0]["kind"], "broken_chain");
+    assert_eq!(digest_problems(&report, &trail.digest(4)), ["not_found"]);
+}
+
+#[tokio::test]
+async fn another_trails_log_files_are_accounted_for_only_when_they_verify() {
+    let trail = GeneratedTrail::new(&spec());
+    let mut sink = ctverify_fixtures::LocalDirSink::new(trail.copy());
+    let other = ctverify_fixtures::generate(
+        &TrailSpec {
+            trail_name: "second-trail".into(),
+            seed: 99,
+            ..spec()
+        },
+        &TestKey::default_key(),
+        &mut sink,
+    )
+    .unwrap();
+    let forged = other.chains[0].digests[1].log_files[0].clone();
+    tamper::modify_log(&trail.copy(), trail.bucket(), &forged).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    let foreign = report["chains"][0]["foreign_objects"].as_array().unwrap();
+    assert!(
+        foreign.iter().any(|f| f["key"] == forged.as_str()),
+        "{foreign:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_planted_file_named_like_a_sidecar_is_a_foreign_object() {
+    let trail = GeneratedTrail::new(&spec());
+    let planted = format!("{}.metadata.json", log_key_at(&trail, "20260101T0220Z"));
+    put(&trail, &planted, b"{\"Records\":[]}");
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(
+        report["chains"][0]["foreign_objects"][0]["key"],
+        planted.as_str()
+    );
+}
+
+#[tokio::test]
+async fn malformed_account_ids_and_regions_are_bad_arguments() {
+    let trail = GeneratedTrail::new(&spec());
+    for extra in [["--region", "../../x"], ["--account-id", "12"]] {
+        let run = trail.verify(&extra).await;
+        assert_eq!(run.code, ERROR, "{extra:?}: {run:?}");
+    }
 }

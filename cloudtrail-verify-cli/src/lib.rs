@@ -124,11 +124,37 @@ async fn run_verify(
                 (source, None, target)
             }
         };
+    if let Some(bad) = args
+        .account_ids
+        .iter()
+        .find(|a| !cloudtrail_verify::layout::is_account_id(a))
+    {
+        return Err(Fatal(format!(
+            "--account-id {bad:?} is not a 12-digit account id"
+        )));
+    }
+    if let Some(bad) = args
+        .regions
+        .iter()
+        .find(|r| !cloudtrail_verify::layout::is_region(r))
+    {
+        return Err(Fatal(format!(
+            "--region {bad:?} is not a region name (such as us-east-1)"
+        )));
+    }
     if !args.account_ids.is_empty() {
         target.accounts = Some(args.account_ids.clone());
     }
     if !args.regions.is_empty() {
         target.regions = Some(args.regions.clone());
+    }
+    if target.expected_regions.is_none() && target.regions.is_none() {
+        warnings.push(
+            "the chains checked are the regions and accounts found in the bucket plus the trail's \
+             home region: a region or member account whose files were all deleted goes \
+             unnoticed unless named with --region/--account-id"
+                .into(),
+        );
     }
     let chains = discover_chains(source.as_ref(), &target).await?;
     let keys = match keys {
@@ -224,7 +250,10 @@ async fn s3_source(
             }
             // Which chains must exist comes from the account and the organization, not only
             // from the folders an attacker left in the bucket.
-            if trail.multi_region {
+            if !trail.multi_region {
+                // A single-region trail has one region: its home region.
+                expected_regions = Some(Vec::new());
+            } else {
                 match trail_api::enabled_regions(&conf).await {
                     Ok(regions) => expected_regions = Some(regions),
                     Err(e) => warnings.push(format!(

@@ -12,18 +12,32 @@ use std::io::{self, Write};
 /// Text from the bucket (keys, reasons) with control characters escaped, so that a planted
 /// key's name cannot inject lines or fields into the report.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    // Control characters, and the bidirectional controls that reorder what a terminal shows.
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hostile) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if hostile(c) {
             out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
             out.push(c);
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_and_bidirectional_characters_are_escaped() {
+        assert_eq!(super::escape("a\tb\u{202e}c"), "a\\u{9}b\\u{202e}c");
+        assert_eq!(super::escape("plain/key.json.gz"), "plain/key.json.gz");
+    }
 }
 
 /// Dates as the AWS CLI prints them.

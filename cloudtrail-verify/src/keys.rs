@@ -209,7 +209,8 @@ impl KeySet {
     /// Parses a key file in the shape `aws cloudtrail list-public-keys` prints:
     /// `{"PublicKeyList": [{"Value": base64 DER, "ValidityStartTime", "ValidityEndTime",
     /// "Fingerprint"}]}`. Times may be RFC 3339 text or epoch seconds. Keys from a file serve
-    /// every region.
+    /// every region, and the file is taken as CloudTrail's whole list over the span its keys'
+    /// validity covers.
     pub fn from_list_public_keys_json(bytes: &[u8]) -> Result<Self, KeyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
@@ -227,6 +228,7 @@ impl KeySet {
         let file: File =
             serde_json::from_slice(bytes).map_err(|e| KeyError::FileFormat(e.to_string()))?;
         let mut set = KeySet::new();
+        let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         for entry in file.public_key_list {
             let fingerprint = entry.fingerprint;
             let der = base64::engine::general_purpose::STANDARD
@@ -243,6 +245,16 @@ impl KeySet {
             let from = time(&entry.validity_start_time, "ValidityStartTime")?;
             let to = time(&entry.validity_end_time, "ValidityEndTime")?;
             set.insert(PublicKey::from_der(&fingerprint, &der, from, to, None)?);
+            span = Some(match span {
+                Some((a, b)) => (from.min(a), to.max(b)),
+                None => (from, to),
+            });
+        }
+        // The file is `list-public-keys` output: CloudTrail's whole list over the span its keys
+        // cover, as the AWS CLI takes it. A fingerprint missing from it within that span is
+        // not CloudTrail's; outside it, nothing is known.
+        if let Some((from, to)) = span {
+            set.mark_complete(None, from, to);
         }
         Ok(set)
     }

@@ -251,6 +251,7 @@ pub async fn verify_chains(
     let ctx = Arc::new(Context {
         log_limiter: Arc::new(Semaphore::new(options.concurrency.max(1))),
         prefetch_slots: Arc::new(Semaphore::new(PREFETCH_SLOTS)),
+        large_digests: Arc::new(Semaphore::new(1)),
         trail_bucket: target.location.bucket.clone(),
         source: source.clone(),
         keys: Arc::new(keys),

@@ -203,6 +203,8 @@ fn collect_keys(
     after: Option<&str>,
 ) -> io::Result<Vec<String>> {
     let mut keys = Vec::new();
+    let mut sidecars = Vec::new();
+    let mut objects = std::collections::HashSet::new();
     // Folders still to read, as names below `start`. Each is reopened from `start` one name at
     // a time rather than kept open, so a wide tree does not hold a descriptor per folder.
     let mut pending: Vec<Vec<String>> = vec![Vec::new()];
@@ -231,15 +233,26 @@ fn collect_keys(
                     below.push(name);
                     pending.push(below);
                 }
-            } else if key.starts_with(prefix)
-                && key.len() <= MAX_KEY_BYTES
-                && !key.ends_with(METADATA_SUFFIX)
-                && after.is_none_or(|after| key.as_str() > after)
-            {
-                keys.push(key);
+            } else if key.starts_with(prefix) && key.len() <= MAX_KEY_BYTES {
+                if key.ends_with(METADATA_SUFFIX) {
+                    sidecars.push(key);
+                } else {
+                    if after.is_none_or(|after| key.as_str() > after) {
+                        keys.push(key.clone());
+                    }
+                    objects.insert(key);
+                }
             }
         }
     }
+    // A sidecar is the metadata of the object beside it. One with no object beside it is an
+    // object of its own: a planted file that a reader of the bucket would still see.
+    keys.extend(sidecars.into_iter().filter(|sidecar| {
+        sidecar
+            .strip_suffix(METADATA_SUFFIX)
+            .is_some_and(|object| !objects.contains(object))
+            && after.is_none_or(|after| sidecar.as_str() > after)
+    }));
     keys.sort_unstable();
     Ok(keys)
 }
@@ -631,6 +644,19 @@ mod tests {
             src.list_keys("b", "a//b/", None).await,
             Err(SourceError::UnsafeKey(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_sidecar_with_no_object_beside_it_is_listed_as_an_object() {
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["p/a", "p/a.metadata.json", "p/orphan.json.gz.metadata.json"] {
+            write(dir.path(), &format!("b/{key}"), b"x");
+        }
+        let src = LocalDirectory::new(dir.path()).unwrap();
+        assert_eq!(
+            src.list_keys("b", "p/", None).await.unwrap(),
+            ["p/a", "p/orphan.json.gz.metadata.json"]
+        );
     }
 
     #[tokio::test]

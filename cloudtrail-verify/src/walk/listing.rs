@@ -69,6 +69,9 @@ pub(super) struct DigestListing {
     pub foreign: Vec<(String, &'static str)>,
     /// Foreign keys beyond those kept.
     pub foreign_omitted: u64,
+    /// This trail's first hourly digest ending after the listed window, if the listing saw one:
+    /// when the window's end is not covered, it can still prove that digests were deleted.
+    pub next_after: Option<(DateTime<Utc>, Listed)>,
 }
 
 impl DigestListing {
@@ -77,10 +80,17 @@ impl DigestListing {
         &mut self,
         layout: &ChainLayout,
         key: String,
-        wanted: impl Fn(DateTime<Utc>) -> bool,
+        (first, last): (DateTime<Utc>, DateTime<Utc>),
     ) {
+        let wanted = |t: DateTime<Utc>| first <= t && t <= last;
         match layout.classify_digest_folder_key(&key) {
             DigestFolderEntry::Ours(DigestKeyInfo { end_time, backfill }) => {
+                if !backfill
+                    && end_time > last
+                    && self.next_after.as_ref().is_none_or(|(t, _)| end_time < *t)
+                {
+                    self.next_after = Some((end_time, Listed { key: key.clone() }));
+                }
                 if wanted(end_time) {
                     let listed = Listed { key };
                     if backfill {
@@ -125,7 +135,6 @@ pub(super) async fn list_digests(
     last: DateTime<Utc>,
 ) -> Result<DigestListing, SourceError> {
     let mut listing = DigestListing::default();
-    let wanted = |t: DateTime<Utc>| first <= t && t <= last;
     // A day either side, so that a digest name filed under a neighbouring day is found.
     list_days(
         source,
@@ -133,7 +142,7 @@ pub(super) async fn list_digests(
         &layout.digest_folder(),
         first.date_naive().pred_opt().unwrap_or(first.date_naive()),
         last.date_naive().succ_opt().unwrap_or(last.date_naive()),
-        |key| listing.add(layout, key, wanted),
+        |key| listing.add(layout, key, (first, last)),
     )
     .await?;
     // Same prefix and date folders: key order is time order.

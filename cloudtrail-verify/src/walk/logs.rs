@@ -41,13 +41,12 @@ fn digest_read_problem(error: SourceError, bucket: &str, trail_bucket: &str) -> 
     }
 }
 
-/// Fetches, decompresses (within the cap) and parses a digest.
-pub(super) async fn fetch_digest(ctx: &Context, bucket: &str, key: &str) -> Fetched {
+/// Fetches, decompresses (within `limit`) and parses a digest.
+pub(super) async fn fetch_digest(ctx: &Context, bucket: &str, key: &str, limit: u64) -> Fetched {
     let object = match ctx.source.get(bucket, key).await {
         Ok(object) => object,
         Err(e) => return Fetched::Failed(digest_read_problem(e, bucket, &ctx.trail_bucket)),
     };
-    let limit = ctx.options.max_digest_bytes;
     let body = object.body;
     let raw = tokio::task::spawn_blocking(move || gunzip_to_vec(body, limit)).await;
     let raw = match raw {

@@ -40,6 +40,9 @@ use unlisted::{ListedLogs, find_unlisted};
 const DIGEST_PERIOD: TimeDelta = TimeDelta::hours(1);
 /// Digests fetched ahead of the walk, per chain, so that S3 round trips overlap.
 const DIGEST_PREFETCH: usize = 8;
+/// Digests up to this size (decompressed) are read freely; larger ones, one at a time. An hour
+/// of one region's log files takes far less in CloudTrail's digests.
+const SMALL_DIGEST_BYTES: u64 = 1 << 20;
 
 /// What the walk shares across chains.
 pub(crate) struct Context {
@@ -53,6 +56,8 @@ pub(crate) struct Context {
     /// Bounds digests fetched ahead across all chains, so that memory does not grow with the
     /// number of chains; a prefetch that finds no slot is left to the walk.
     pub prefetch_slots: Arc<Semaphore>,
+    /// One turn for digests larger than [`SMALL_DIGEST_BYTES`].
+    pub large_digests: Arc<Semaphore>,
 }
 
 /// One chain to walk.
@@ -149,6 +154,13 @@ impl Walker {
         self.report.foreign_objects_omitted += listing.foreign_omitted;
 
         self.walk_chain(listing.standard).await;
+        // A window whose end no valid digest covers: a digest after the window, if there is
+        // one, may still prove that the digests before it were deleted.
+        if let (Some(window), Some((_, next))) = (self.report.window, listing.next_after)
+            && !trust::is_covered(window.1 - TimeDelta::seconds(1), &self.covered)
+        {
+            self.walk_chain(vec![next]).await;
+        }
         for listed in listing.backfill {
             self.check_standalone(&bucket, &listed.key, true).await;
         }
@@ -251,9 +263,11 @@ impl Walker {
                 continue;
             }
 
+            // `slot` (a prefetch slot, or the large-digest turn) is held until the digest is
+            // done with, at the end of this iteration.
+            let _slot = slot;
             let (report, parsed) =
                 self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
-            drop(slot);
             let valid = report.status == Status::Valid;
             self.set_predecessor(newer_span, report.status);
             self.visited
@@ -308,9 +322,8 @@ impl Walker {
     /// signature can only come from its own metadata. A valid standard one still covers its
     /// hour: CloudTrail signed it.
     async fn check_standalone(&mut self, bucket: &str, key: &str, backfill: bool) {
-        let (fetched, slot) = self.fetch(bucket, key).await;
+        let (fetched, _slot) = self.fetch(bucket, key).await;
         let (report, parsed) = self.check_digest(bucket, key, backfill, fetched, None);
-        drop(slot);
         let valid = report.status == Status::Valid;
         self.visited
             .insert((bucket.to_owned(), key.to_owned()), report.status);
@@ -328,9 +341,9 @@ impl Walker {
     /// are accounted for (trails may share a bucket and prefix); when it does not, it is a
     /// foreign object.
     async fn check_other_trail(&mut self, bucket: &str, key: &str, other: &ChainLayout) {
-        let (fetched, slot) = self.fetch(bucket, key).await;
-        let problems = match &fetched {
-            Fetched::Failed(problem) => vec![problem.clone()],
+        let (fetched, _slot) = self.fetch(bucket, key).await;
+        let (problems, digest) = match fetched {
+            Fetched::Failed(problem) => (vec![problem], None),
             Fetched::Parsed {
                 digest,
                 metadata,
@@ -340,22 +353,16 @@ impl Walker {
                     bucket,
                     key,
                     layout: other,
-                    digest,
-                    metadata,
+                    digest: &digest,
+                    metadata: &metadata,
                     metadata_problem: metadata_problem.as_deref(),
                     backfill: other.parse_digest_key(key).is_some_and(|i| i.backfill),
                     link: None,
                     keys: &self.ctx.keys,
                 });
-                if problems.is_empty() {
-                    for entry in &digest.log_files {
-                        self.listed_logs.insert(&entry.s3_object);
-                    }
-                }
-                problems
+                (problems, Some(digest))
             }
         };
-        drop(slot);
         if let Some(worst) = problems.iter().map(DigestProblem::status).max() {
             self.report.foreign_objects.push(ForeignObject {
                 bucket: bucket.to_owned(),
@@ -366,6 +373,43 @@ impl Walker {
                 ),
                 status: worst,
             });
+            return;
+        }
+        let Some(digest) = digest else { return };
+        // The log files it lists are in this chain's folder: they are accounted for only if
+        // they are what it says.
+        let mut checks = JoinSet::new();
+        for entry in &digest.log_files {
+            self.listed_logs.insert(&entry.s3_object);
+            let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
+            let (ctx, entry) = (self.ctx.clone(), entry.clone());
+            checks.spawn(async move {
+                let _permit = permit;
+                check_log(&ctx, &entry).await
+            });
+        }
+        while let Some(done) = checks.join_next().await {
+            let log = done.unwrap_or_else(|e| {
+                LogReport::new(
+                    bucket,
+                    key,
+                    Some(LogProblem::Unreadable {
+                        reason: format!("check failed: {e}"),
+                    }),
+                    0,
+                )
+            });
+            if let Some(problem) = &log.problem {
+                self.report.foreign_objects.push(ForeignObject {
+                    bucket: log.bucket.clone(),
+                    key: log.key.clone(),
+                    reason: format!(
+                        "log file of trail {} that does not verify: {problem:?}",
+                        other.trail_name
+                    ),
+                    status: log.status,
+                });
+            }
         }
     }
 
@@ -379,25 +423,41 @@ impl Walker {
             };
             let ctx = self.ctx.clone();
             let (b, k) = (bucket.to_owned(), listed.key.clone());
-            let task = tokio::spawn(async move { (fetch_digest(&ctx, &b, &k).await, Some(slot)) });
+            let small = SMALL_DIGEST_BYTES.min(ctx.options.max_digest_bytes);
+            let task =
+                tokio::spawn(async move { (fetch_digest(&ctx, &b, &k, small).await, Some(slot)) });
             self.prefetched.insert(listed.key.clone(), task);
         }
     }
 
+    /// Fetches a digest: prefetched when it was, else now. Digests decompressing past
+    /// [`SMALL_DIGEST_BYTES`] are read again with the full cap, one at a time across the run,
+    /// so that hostile digests near the cap cannot multiply memory by the number of chains and
+    /// prefetch slots. The permit returned is held while the digest is processed.
     async fn fetch(&mut self, bucket: &str, key: &str) -> (Fetched, Option<OwnedSemaphorePermit>) {
-        if bucket == self.layout.location.bucket
-            && let Some(task) = self.prefetched.remove(key)
-        {
-            return task.await.unwrap_or_else(|e| {
+        let small = SMALL_DIGEST_BYTES.min(self.ctx.options.max_digest_bytes);
+        let (fetched, slot) = match self.prefetched.remove(key) {
+            Some(task) if bucket == self.layout.location.bucket => task.await.unwrap_or_else(|e| {
                 (
                     Fetched::Failed(DigestProblem::Unreadable {
                         reason: format!("fetch task failed: {e}"),
                     }),
                     None,
                 )
-            });
+            }),
+            _ => (fetch_digest(&self.ctx, bucket, key, small).await, None),
+        };
+        match fetched {
+            Fetched::Failed(DigestProblem::TooLarge { limit })
+                if limit < self.ctx.options.max_digest_bytes =>
+            {
+                drop(slot);
+                let turn = self.ctx.large_digests.clone().acquire_owned().await.ok();
+                let full = self.ctx.options.max_digest_bytes;
+                (fetch_digest(&self.ctx, bucket, key, full).await, turn)
+            }
+            fetched => (fetched, slot),
         }
-        (fetch_digest(&self.ctx, bucket, key).await, None)
     }
 
     /// Runs every check on one fetched digest. Returns its report and, when it could be parsed,
