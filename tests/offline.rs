@@ -187,8 +187,7 @@ async fn a_deleted_newest_digest_leaves_an_unverifiable_tail_however_short() {
     run.assert_line(&["3/3 digest files valid"]);
     // Less than an hour short of the newest digest is still a hole.
     let mut args = trail.args();
-    let to = args.iter().position(|a| a == "--to").unwrap() + 1;
-    args[to] = "2026-01-01T03:10:00Z".into();
+    set_arg(&mut args, "--to", "2026-01-01T03:10:00Z");
     let run = run_ctverify(&args).await;
     assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
 }
@@ -267,10 +266,8 @@ async fn a_chain_restart_is_an_unverifiable_gap_never_valid() {
         (restart.start_time, trail.manifest.end_time),
     ] {
         let mut args = trail.args();
-        let i = args.iter().position(|a| a == "--from").unwrap() + 1;
-        args[i] = ctverify_fixtures::format_time(&from);
-        let j = args.iter().position(|a| a == "--to").unwrap() + 1;
-        args[j] = ctverify_fixtures::format_time(&to);
+        set_arg(&mut args, "--from", ctverify_fixtures::format_time(&from));
+        set_arg(&mut args, "--to", ctverify_fixtures::format_time(&to));
         let run = run_ctverify(&args).await;
         assert_eq!(run.code, VALID, "{run:?}");
     }
@@ -1017,17 +1014,7 @@ async fn an_unsigned_fake_backfill_digest_cannot_vouch_for_a_planted_log() {
 #[tokio::test]
 async fn two_trails_sharing_a_bucket_and_prefix_do_not_flag_each_others_log_files() {
     let trail = GeneratedTrail::new(&spec());
-    let mut sink = ctverify_fixtures::LocalDirSink::new(trail.copy());
-    ctverify_fixtures::generate(
-        &TrailSpec {
-            trail_name: "second-trail".into(),
-            seed: 99,
-            ..spec()
-        },
-        &TestKey::default_key(),
-        &mut sink,
-    )
-    .unwrap();
+    add_second_trail(&trail);
     let (code, report) = trail.report(&[]).await;
     assert_eq!(code, VALID, "{report}");
     assert_eq!(report["summary"]["digests"]["valid"], 4);
@@ -1069,8 +1056,7 @@ async fn times_outside_what_a_digest_can_name_are_bad_arguments() {
         ("--from", "-262143-01-01T00:00:00Z"),
     ] {
         let mut args = trail.args();
-        let i = args.iter().position(|a| a == flag).unwrap() + 1;
-        args[i] = value.into();
+        set_arg(&mut args, flag, value);
         let run = run_ctverify(&args).await;
         assert_eq!(run.code, ERROR, "{flag} {value}: {run:?}");
     }
@@ -1081,10 +1067,8 @@ async fn a_missing_chain_start_digest_with_an_early_range_is_one_bounded_finding
     let trail = GeneratedTrail::new(&spec());
     tamper::delete_digest(&trail.copy(), trail.bucket(), &trail.digest(0)).unwrap();
     let mut args = trail.args();
-    let i = args.iter().position(|a| a == "--from").unwrap() + 1;
-    args.push("--format".into());
-    args.push("json".into());
-    args[i] = "2013-01-01T00:00:00Z".into();
+    set_arg(&mut args, "--from", "2013-01-01T00:00:00Z");
+    args.extend(["--format".into(), "json".into()]);
     let run = run_ctverify(&args).await;
     assert_eq!(run.code, INVALID, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -1198,8 +1182,11 @@ async fn a_trail_that_moved_buckets_is_unverifiable_before_the_move_not_invalid(
     );
     // From the move on, the new bucket alone proves everything.
     let mut args = trail.args();
-    let i = args.iter().position(|a| a == "--from").unwrap() + 1;
-    args[i] = ctverify_fixtures::format_time(&trail.manifest.chains[0].digests[2].start_time);
+    set_arg(
+        &mut args,
+        "--from",
+        ctverify_fixtures::format_time(&trail.manifest.chains[0].digests[2].start_time),
+    );
     let run = run_ctverify(&args).await;
     assert_eq!(run.code, VALID, "{run:?}");
 }
@@ -1216,8 +1203,7 @@ async fn digests_deleted_at_the_end_of_the_range_are_proven_by_a_later_digest() 
     }
     tamper::modify_log(&trail.copy(), trail.bucket(), &trail.log(3, 1)).unwrap();
     let mut args = trail.args();
-    let i = args.iter().position(|a| a == "--to").unwrap() + 1;
-    args[i] = "2026-01-01T04:00:00Z".into();
+    set_arg(&mut args, "--to", "2026-01-01T04:00:00Z");
     args.extend(["--format".into(), "json".into()]);
     let run = run_ctverify(&args).await;
     assert_eq!(run.code, INVALID, "{}", run.stderr);
@@ -1229,17 +1215,7 @@ async fn digests_deleted_at_the_end_of_the_range_are_proven_by_a_later_digest() 
 #[tokio::test]
 async fn another_trails_log_files_are_accounted_for_only_when_they_verify() {
     let trail = GeneratedTrail::new(&spec());
-    let mut sink = ctverify_fixtures::LocalDirSink::new(trail.copy());
-    let other = ctverify_fixtures::generate(
-        &TrailSpec {
-            trail_name: "second-trail".into(),
-            seed: 99,
-            ..spec()
-        },
-        &TestKey::default_key(),
-        &mut sink,
-    )
-    .unwrap();
+    let other = add_second_trail(&trail);
     let forged = other.chains[0].digests[1].log_files[0].clone();
     tamper::modify_log(&trail.copy(), trail.bucket(), &forged).unwrap();
     let (code, report) = trail.report(&[]).await;
@@ -1271,4 +1247,25 @@ async fn malformed_account_ids_and_regions_are_bad_arguments() {
         let run = trail.verify(&extra).await;
         assert_eq!(run.code, ERROR, "{extra:?}: {run:?}");
     }
+}
+
+/// Another trail writing to the same bucket and prefix, generated into the same copy.
+fn add_second_trail(trail: &GeneratedTrail) -> ctverify_fixtures::Manifest {
+    let mut sink = ctverify_fixtures::LocalDirSink::new(trail.copy());
+    ctverify_fixtures::generate(
+        &TrailSpec {
+            trail_name: "second-trail".into(),
+            seed: 99,
+            ..spec()
+        },
+        &TestKey::default_key(),
+        &mut sink,
+    )
+    .unwrap()
+}
+
+/// Sets the value that follows `flag` in `args`.
+fn set_arg(args: &mut [String], flag: &str, value: impl Into<String>) {
+    let i = args.iter().position(|a| a == flag).unwrap() + 1;
+    args[i] = value.into();
 }

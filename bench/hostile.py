@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Hostile-input benchmark: peak memory and time of ctverify on a local copy into which an
+attacker planted many digests decompressing to just under the 16 MiB cap, each listing
+~250,000 tiny log entries (a few MB of gzip on disk in all). The verdict must be invalid;
+what is measured is that memory stays bounded (large digests are read one at a time).
+
+Run through `bash bench/hostile.sh`, which builds the release binaries first.
+Standard library only.
+"""
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-south-1"]
+
+
+def hostile_digest(cap):
+    """A digest body of tiny logFiles entries, just under `cap` bytes, gzipped."""
+    head = (b'{"awsAccountId":"123456789012","digestStartTime":"2026-01-01T00:00:00Z",'
+            b'"digestEndTime":"2026-01-01T01:00:00Z","digestS3Bucket":"b","digestS3Object":"k",'
+            b'"digestPublicKeyFingerprint":"x","digestSignatureAlgorithm":"SHA256withRSA",'
+            b'"logFiles":[')
+    entry = b'{"s3Bucket":"a","s3Object":"a","hashValue":"a","hashAlgorithm":"a"}'
+    count = (cap - len(head) - 200) // (len(entry) + 1)
+    body = head + b",".join([entry] * count) + b"]}"
+    return gzip.compress(body, 9), len(body), count
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-region", type=int, default=40,
+                        help="hostile digests planted per region (default 40)")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="ctverify-hostile-")
+    try:
+        copy, keys, manifest = (os.path.join(work, n) for n in ("copy", "keys.json", "m.json"))
+        subprocess.run([os.path.join(RELEASE, "ctverify-fixtures"), "generate", "--out", copy,
+                        "--digests", "6", "--logs-per-digest", "2", "--regions", ",".join(REGIONS),
+                        "--keys-out", keys, "--manifest", manifest], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(manifest) as f:
+            m = json.load(f)
+        gz, raw, count = hostile_digest(16 << 20)
+        planted = 0
+        for region in REGIONS:
+            folder = os.path.join(copy, m["bucket"], "AWSLogs", "123456789012",
+                                  "CloudTrail-Digest", region, "2026", "01", "01")
+            for i in range(args.per_region):
+                # Off-the-hour names inside the range, so that each is listed and read.
+                stamp = f"20260101T0{1 + i // 60}{i % 60:02d}{(i * 7) % 60:02d}Z"
+                trail = m["trailArn"].rsplit("/", 1)[1]
+                name = f"123456789012_CloudTrail-Digest_{region}_{trail}_us-east-1_{stamp}.json.gz"
+                with open(os.path.join(folder, name), "wb") as f:
+                    f.write(gz)
+                planted += 1
+        print(f"planted {planted} digests of {raw / 2**20:.1f} MiB ({count} logFiles entries), "
+              f"{planted * len(gz) / 2**20:.1f} MiB of gzip on disk", file=sys.stderr)
+        argv = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
+                "--from", m["startTime"], "--to", m["endTime"], "--local", copy,
+                "--public-keys", keys]
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        rc = os.waitstatus_to_exitcode(status)
+        print(f"ctverify: exit {rc} (1 = invalid expected), {elapsed:.2f} s, "
+              f"peak memory {usage.ru_maxrss / 1024:.1f} MB")
+        return 0 if rc == 1 else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
