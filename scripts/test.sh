@@ -8,4 +8,6 @@ if [ ! -x .venv/bin/moto_server ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 export CTVERIFY_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+# Lints first: a warning fails the run, so none accumulate.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked "$@"

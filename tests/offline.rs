@@ -781,9 +781,7 @@ async fn a_digest_that_did_not_verify_cannot_send_the_walk_to_another_bucket() {
             .into_bytes()
     })
     .unwrap();
-    let (code, report) = trail
-        .report(&["--bucket", &trail.bucket().to_owned()])
-        .await;
+    let (code, report) = trail.report(&["--bucket", trail.bucket()]).await;
     assert_eq!(code, INVALID);
     assert!(digest_problems(&report, &edited).contains(&"signature_mismatch".to_string()));
     assert!(

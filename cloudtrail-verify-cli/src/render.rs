@@ -31,15 +31,6 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn control_and_bidirectional_characters_are_escaped() {
-        assert_eq!(super::escape("a\tb\u{202e}c"), "a\\u{9}b\\u{202e}c");
-        assert_eq!(super::escape("plain/key.json.gz"), "plain/key.json.gz");
-    }
-}
-
 /// Dates as the AWS CLI prints them.
 pub fn display_date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -401,5 +392,14 @@ fn log_problem_text(problem: &LogProblem) -> String {
         LogProblem::TooLarge { limit } => format!(
             "decompressed size exceeds {limit} bytes (--max-log-bytes); not hashed to the end"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_and_bidirectional_characters_are_escaped() {
+        assert_eq!(super::escape("a\tb\u{202e}c"), "a\\u{9}b\\u{202e}c");
+        assert_eq!(super::escape("plain/key.json.gz"), "plain/key.json.gz");
     }
 }

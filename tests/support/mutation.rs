@@ -748,10 +748,15 @@ pub fn draw(rng: &mut DetRng, p: &Pristine, model: &Model) -> Mutation {
             }
             Mutation::SwapSignature { a, b }
         }
-        17 => Mutation::SetAlgorithm {
-            key: rng_signed(rng, model).unwrap_or(key),
-            value: *rng.pick(&["SHA1withRSA", "sha256withrsa", "", "SHA256withRSA ", "NONE"]),
-        },
+        17 => {
+            const ALGORITHMS: [&str; 5] =
+                ["SHA1withRSA", "sha256withrsa", "", "SHA256withRSA ", "NONE"];
+            let picked = rng.pick(&ALGORITHMS);
+            Mutation::SetAlgorithm {
+                key: rng_signed(rng, model).unwrap_or(key),
+                value: picked,
+            }
+        }
         _ => Mutation::UpperHexSignature {
             key: rng_signed(rng, model).unwrap_or(key),
         },
