@@ -351,7 +351,7 @@ async fn create_kms_key_creates_a_key_whose_policy_lets_cloudtrail_encrypt_for_t
         Some(created.arn.as_str())
     );
 
-    // The policy, as KMS stores it, follows reference section 4.
+    // The policy, as KMS stores it, follows "Configure AWS KMS key policies for CloudTrail" (AWS CloudTrail User Guide).
     let policy: Value = serde_json::from_str(
         aws.clients
             .kms

@@ -1,6 +1,6 @@
 //! Where CloudTrail puts things: trail ARNs, chain folders and digest key names.
 //!
-//! Keys (reference section 1), with `P` the trail's key prefix and `O` an organization id:
+//! Keys (AWS CloudTrail User Guide: "Finding your CloudTrail log files", "CloudTrail digest file structure"), with `P` the trail's key prefix and `O` an organization id:
 //! `[P/]AWSLogs/[O/]ACCT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCT_CloudTrail-Digest_REGION_TRAIL_HOME_YYYYMMDDTHHMMSSZ.json.gz`
 //! and the log files under `.../CloudTrail/REGION/...`. The date folders make the keys of one
 //! region's folder sort in time order, which is what lets listings start and stop by key.

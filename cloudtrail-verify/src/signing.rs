@@ -6,7 +6,7 @@ use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use sha2::Sha256;
 
-/// Builds the exact string CloudTrail signs for a digest (reference section 2):
+/// Builds the exact string CloudTrail signs for a digest (AWS CloudTrail User Guide: "Custom implementations of CloudTrail log file integrity validation"):
 /// `{digestEndTime}\n{digestS3Bucket}/{digestS3Object}\n{hex sha256(bytes)}\n{previousDigestSignature}`,
 /// where a chain start's null previous signature is written as the text `null`.
 pub fn signing_string(digest: &DigestFile) -> String {

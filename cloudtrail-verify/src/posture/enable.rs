@@ -103,7 +103,7 @@ pub enum Change {
         alias: String,
         /// Region the key is created in (the bucket's).
         region: String,
-        /// The key policy (reference section 4).
+        /// The key policy (AWS CloudTrail User Guide: "Configure AWS KMS key policies for CloudTrail").
         policy: serde_json::Value,
     },
     /// `UpdateTrail EnableLogFileValidation=true`.
