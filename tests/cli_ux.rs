@@ -405,7 +405,7 @@ async fn completions_and_the_man_page_are_generated() {
         let run = run_ctverify(&["ctverify", "completions", shell].map(str::to_owned)).await;
         assert_eq!(run.code, VALID, "{shell}: {}", run.stderr);
         assert!(
-            run.stdout.contains(marker) && run.stdout.contains("--trail"),
+            run.stdout.contains(marker) && run.stdout.contains("trail-arn"),
             "{shell}: {}",
             run.stdout
         );
@@ -418,8 +418,8 @@ async fn completions_and_the_man_page_are_generated() {
         &run.stdout[..200.min(run.stdout.len())]
     );
     assert!(
-        run.stdout.contains("trail\\-arn"),
-        "the man page lists the aliases"
+        run.stdout.contains("\\-\\-trail"),
+        "the man page lists the options"
     );
 }
 

@@ -84,17 +84,16 @@ pub enum Format {
 /// Flags of a verification run.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// ARN of the trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME. Alias --trail-arn,
-    /// the AWS CLI's name.
+    /// ARN of the trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME.
     #[arg(long, visible_alias = "trail-arn", value_name = "ARN", value_parser = parse_trail_arn, help_heading = "Source")]
     pub trail: Option<TrailArn>,
 
     /// Start of the range: RFC 3339 (offsets are converted to UTC; no offset means UTC) or a
-    /// plain date (midnight UTC). Alias --start-time, the AWS CLI's name.
+    /// plain date (midnight UTC).
     #[arg(long, visible_alias = "start-time", value_name = "TIME", value_parser = parse_time, help_heading = "Scope")]
     pub from: Option<DateTime<Utc>>,
 
-    /// End of the range, same forms as --from. Default: now. Alias --end-time.
+    /// End of the range, same forms as --from. Default: now.
     #[arg(long, visible_alias = "end-time", value_name = "TIME", value_parser = parse_time, help_heading = "Scope")]
     pub to: Option<DateTime<Utc>>,
 
@@ -132,7 +131,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME", help_heading = "AWS")]
     pub profile: Option<String>,
 
-    /// Output format. Alias --output, the AWS CLI's name.
+    /// Output format.
     #[arg(long, visible_alias = "output", value_enum, default_value_t = Format::Text, help_heading = "Output")]
     pub format: Format,
 

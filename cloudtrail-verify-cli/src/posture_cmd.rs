@@ -63,7 +63,7 @@ pub struct EnableArgs {
     /// Print the checks and the planned changes; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Output format. Alias --output, the AWS CLI's name.
+    /// Output format.
     #[arg(long, visible_alias = "output", value_enum, default_value_t = PostureFormat::Text)]
     pub format: PostureFormat,
     /// AWS profile and region.
@@ -89,7 +89,7 @@ pub struct AuditArgs {
     /// Audit every trail of the account (ListTrails).
     #[arg(long)]
     pub all: bool,
-    /// Output format. Alias --output, the AWS CLI's name.
+    /// Output format.
     #[arg(long, visible_alias = "output", value_enum, default_value_t = PostureFormat::Text)]
     pub format: PostureFormat,
     /// AWS profile and region.
