@@ -97,7 +97,7 @@ def main():
 
     ctverify = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
                 "--from", m["startTime"], "--to", m["endTime"], "--local", copy,
-                "--public-keys", os.path.join(a.data, "keys.json"), "--quiet"]
+                "--public-keys", os.path.join(a.data, "keys.json"), "--no-progress"]
     if a.concurrency is not None:
         ctverify += ["--concurrency", str(a.concurrency)]
     ours, peaks = [], []

@@ -250,7 +250,7 @@ def main():
     aws_argv = [a.aws, "cloudtrail", "validate-logs", "--trail-arn", m["trailArn"],
                 "--start-time", m["startTime"], "--end-time", m["endTime"], "--region", region]
     ours_argv = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
-                 "--from", m["startTime"], "--to", m["endTime"], "--quiet"]
+                 "--from", m["startTime"], "--to", m["endTime"], "--no-progress"]
     if a.concurrency is not None:
         ours_argv += ["--concurrency", str(a.concurrency)]
 

@@ -16,7 +16,12 @@ use std::path::PathBuf;
 /// denied, network, missing key or signature, nothing found); 3 the run failed (bad arguments,
 /// unreadable key file, listing failed).
 #[derive(Debug, Parser)]
-#[command(name = "ctverify", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "ctverify",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     /// Hardening commands; without one, ctverify verifies a trail.
     #[command(subcommand)]
@@ -33,7 +38,39 @@ pub enum Command {
     Enable(crate::posture_cmd::EnableArgs),
     /// Report a trail's security posture (Security Hub CloudTrail controls and more).
     Audit(crate::posture_cmd::AuditArgs),
+    /// Print a completion script for SHELL on stdout, for example
+    /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `ctverify man | man -l -`.
+    Man,
 }
+
+/// Examples at the end of `--help`: the runs people come for, ready to edit.
+const EXAMPLES: &str = "\
+Examples:
+  Verify a trail in S3 since a date (bucket and prefix from DescribeTrails):
+    ctverify --trail arn:aws:cloudtrail:us-east-1:111122223333:trail/main --from 2026-01-01
+
+  Verify a local copy (`aws s3 sync s3://BUCKET copy/BUCKET`) with keys saved beforehand:
+    aws cloudtrail list-public-keys --region us-east-1 \\
+      --start-time 2026-01-01T00:00:00Z --end-time 2026-01-08T03:00:00Z > keys.json
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local copy --public-keys keys.json
+
+  An organization trail, one member account in one source region:
+    ctverify --trail arn:aws:cloudtrail:us-east-1:111122223333:trail/org --from 2026-01-01 \\
+      --account-id 444455556666 --region eu-west-1
+
+  The whole report as JSON in a file (the exit status still gives the verdict):
+    ctverify --trail ARN --from 2026-01-01 --format json > report.json
+
+  A scheduled run (cron, daily): nothing printed, the exit status is the verdict:
+    15 3 * * *  ctverify -q --trail ARN --from \"$(date -u -d '2 days ago' +\\%F)\" || alert-on-call
+
+Exit status: 0 valid, 1 INVALID (tampering), 2 UNVERIFIABLE, 3 the run failed.";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,70 +85,78 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// ARN of the trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME.
-    #[arg(long, value_name = "ARN", value_parser = parse_trail_arn)]
+    #[arg(long, visible_alias = "trail-arn", value_name = "ARN", value_parser = parse_trail_arn, help_heading = "Source")]
     pub trail: Option<TrailArn>,
 
     /// Start of the range: RFC 3339 (offsets are converted to UTC; no offset means UTC) or a
     /// plain date (midnight UTC).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, visible_alias = "start-time", value_name = "TIME", value_parser = parse_time, help_heading = "Scope")]
     pub from: Option<DateTime<Utc>>,
 
     /// End of the range, same forms as --from. Default: now.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, visible_alias = "end-time", value_name = "TIME", value_parser = parse_time, help_heading = "Scope")]
     pub to: Option<DateTime<Utc>>,
 
     /// Verify a local copy of the trail's bucket: DIR holds one folder per bucket, DIR/BUCKET/KEY
     /// (what `aws s3 sync s3://BUCKET DIR/BUCKET` writes). A digest's signature comes from a
     /// sidecar KEY.metadata.json when present, otherwise from the next digest in the chain.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Source")]
     pub local: Option<PathBuf>,
 
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with
     /// PublicKeyList). Required with --local.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Source")]
     pub public_keys: Option<PathBuf>,
 
     /// The trail's bucket. With --local, default: the only bucket folder in DIR.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "Source")]
     pub bucket: Option<String>,
 
     /// The trail's S3 key prefix.
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(long, value_name = "PREFIX", help_heading = "Source")]
     pub prefix: Option<String>,
 
     /// Only this account (repeatable); for organization trails, a member account.
-    #[arg(long = "account-id", value_name = "ACCOUNT")]
+    #[arg(long = "account-id", value_name = "ACCOUNT", help_heading = "Scope")]
     pub account_ids: Vec<String>,
 
-    /// Only this source region (repeatable). Default: every region the trail has digests for.
-    #[arg(long = "region", value_name = "REGION")]
+    /// Only this source region (repeatable): the region whose events a chain holds, not the
+    /// region of API calls (those go to the trail's home region, from the ARN, and the bucket's
+    /// region). Default: every region the trail has digests for.
+    #[arg(long = "region", value_name = "REGION", help_heading = "Scope")]
     pub regions: Vec<String>,
 
-    /// AWS profile of the shared config files (default: the standard credential chain).
-    #[arg(long, value_name = "NAME")]
+    /// AWS profile of the shared config files (default: the standard credential chain). A
+    /// profile that does not exist is refused, as by the AWS CLI.
+    #[arg(long, value_name = "NAME", help_heading = "AWS")]
     pub profile: Option<String>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = Format::Text, help_heading = "Output")]
     pub format: Format,
 
     /// Also print a line for every valid digest and log file.
-    #[arg(long, short)]
+    #[arg(long, short, help_heading = "Output", conflicts_with = "quiet")]
     pub verbose: bool,
 
-    /// No progress bar.
-    #[arg(long, short)]
+    /// Print nothing (no report, no findings); the exit status is the verdict. Errors that end
+    /// the run (exit status 3) are still printed on stderr, as by grep -q.
+    #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+
+    /// No progress bar (there is none when stderr is not a terminal anyway).
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
 
     /// Log files read and hashed at once. Default: 64 against S3, where a run is bound by
     /// round trips; twice the number of CPUs with --local, where it is bound by CPU and more in
     /// flight only costs memory (each check holds about 300 KB of buffers).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Performance")]
     pub concurrency: Option<u16>,
 
     /// Largest decompressed log file hashed, in bytes; a larger one is reported unverifiable
     /// (a gzip bomb costs time, never memory).
-    #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::loghash::DEFAULT_MAX_LOG_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::loghash::DEFAULT_MAX_LOG_BYTES, help_heading = "Performance")]
     pub max_log_bytes: u64,
 }
 

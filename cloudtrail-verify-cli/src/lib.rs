@@ -6,7 +6,7 @@ pub mod cli;
 mod posture_cmd;
 pub mod render;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format, VerifyArgs};
 use cloudtrail_verify::keys::SIGNING_DELAY_MARGIN;
 use cloudtrail_verify::source::S3Source;
@@ -51,8 +51,55 @@ pub fn main_entry() -> std::process::ExitCode {
             return std::process::ExitCode::from(exit::ERROR);
         }
     };
-    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let mut out = PipeWriter::new(std::io::stdout());
+    let mut err = PipeWriter::new(std::io::stderr());
     std::process::ExitCode::from(runtime.block_on(run(std::env::args_os(), &mut out, &mut err)))
+}
+
+/// Standard output or error that stops writing, without an error, once its reader has gone:
+/// `ctverify ... | head -1` must not end in `Broken pipe` and exit status 3, hiding the
+/// verdict. The run goes on and exits with the verdict's status, as it would into a file.
+/// (Rust ignores SIGPIPE, so a closed pipe shows up as `BrokenPipe` from `write`.)
+struct PipeWriter<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeWriter<W> {
+    fn new(inner: W) -> Self {
+        PipeWriter {
+            inner,
+            closed: false,
+        }
+    }
+
+    fn closed_if_broken<T>(&mut self, result: std::io::Result<T>, ok: T) -> std::io::Result<T> {
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(ok)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for PipeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        self.closed_if_broken(result, buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.closed_if_broken(result, ())
+    }
 }
 
 /// Runs `ctverify` with `args` (the first being the program name), writing results to `out`
@@ -81,6 +128,17 @@ where
     match cli.command {
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
+            exit::VALID
+        }
+        Some(Command::Man) => match clap_mangen::Man::new(Cli::command()).render(out) {
+            Ok(()) => exit::VALID,
+            Err(e) => {
+                let _ = writeln!(err, "ctverify man: {e}");
+                exit::ERROR
+            }
+        },
         None => match run_verify(&cli.verify, out, err).await {
             Ok(code) => code,
             Err(Fatal(message)) => {
@@ -112,6 +170,13 @@ async fn run_verify(
         )),
         other => Fatal(format!("--from/--to: {other}")),
     })?;
+    // -q: the report goes nowhere; errors that end the run still reach stderr (through Fatal).
+    let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
+    let (out, err): (&mut dyn Write, &mut dyn Write) = if args.quiet {
+        (&mut no_out, &mut no_err)
+    } else {
+        (out, err)
+    };
     let mut warnings = Vec::new();
     let (source, keys, mut target): (Arc<dyn ObjectSource>, Option<KeySet>, TrailTarget) =
         match &args.local {
@@ -234,6 +299,7 @@ async fn s3_source(
             "--public-keys goes with --local; against S3 the keys come from ListPublicKeys".into(),
         ));
     }
+    aws::check_profile(args.profile.as_deref()).await?;
     let conf = aws::load_aws_config(args.profile.as_deref(), Some(&arn.region)).await;
     let mut expected_regions = None;
     let mut expected_accounts = None;
@@ -346,7 +412,8 @@ async fn run_and_print(
     if text {
         render::write_header(out, &target.arn.to_string(), range.start, range.end)?;
     }
-    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(ProgressBar::new);
+    let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
+        .then(ProgressBar::new);
     let options = VerifyOptions {
         concurrency: match (args.concurrency, args.local.is_some()) {
             (Some(n), _) => usize::from(n),

@@ -47,7 +47,7 @@ pub struct AwsArgs {
 #[derive(Debug, clap::Args)]
 pub struct EnableArgs {
     /// The trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME (or its name, in --region).
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, visible_alias = "trail-arn", value_name = "ARN")]
     pub trail: String,
     /// Encrypt with this existing KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     /// It must be in the bucket's region and its policy must let cloudtrail.amazonaws.com use it.
@@ -64,7 +64,7 @@ pub struct EnableArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PostureFormat::Text)]
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = PostureFormat::Text)]
     pub format: PostureFormat,
     /// AWS profile and region.
     #[command(flatten)]
@@ -80,6 +80,7 @@ pub struct AuditArgs {
     /// The trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME (or its name, in --region).
     #[arg(
         long,
+        visible_alias = "trail-arn",
         value_name = "ARN",
         required_unless_present = "all",
         conflicts_with = "all"
@@ -89,7 +90,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub all: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PostureFormat::Text)]
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = PostureFormat::Text)]
     pub format: PostureFormat,
     /// AWS profile and region.
     #[command(flatten)]
@@ -98,6 +99,10 @@ pub struct AuditArgs {
 
 /// Runs `ctverify enable` with configuration from the standard chain (`--profile`, `--region`).
 pub async fn run_enable(args: &EnableArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Err(e) = cloudtrail_verify::aws::check_profile(args.aws.profile.as_deref()).await {
+        let _ = writeln!(err, "ctverify enable: {e}");
+        return exit::ERROR;
+    }
     let conf = cloudtrail_verify::aws::load_aws_config(
         args.aws.profile.as_deref(),
         args.aws.region.as_deref(),
@@ -108,6 +113,10 @@ pub async fn run_enable(args: &EnableArgs, out: &mut dyn Write, err: &mut dyn Wr
 
 /// Runs `ctverify audit` with configuration from the standard chain (`--profile`, `--region`).
 pub async fn run_audit(args: &AuditArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Err(e) = cloudtrail_verify::aws::check_profile(args.aws.profile.as_deref()).await {
+        let _ = writeln!(err, "ctverify audit: {e}");
+        return exit::ERROR;
+    }
     let conf = cloudtrail_verify::aws::load_aws_config(
         args.aws.profile.as_deref(),
         args.aws.region.as_deref(),

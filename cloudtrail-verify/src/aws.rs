@@ -13,6 +13,8 @@
 //! the global endpoint.)
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 /// Loads the SDK configuration from the standard chain.
 ///
@@ -49,4 +51,251 @@ pub fn s3_client(conf: &SdkConfig) -> aws_sdk_s3::Client {
         builder
     };
     aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// An AWS API call, named in error messages so that a failure says what to fix: the call, the
+/// IAM permission it needs and the region it went to.
+#[derive(Debug, Clone, Copy)]
+pub struct AwsCall<'a> {
+    /// The operation as the API names it (`ListObjectsV2`).
+    pub operation: &'a str,
+    /// The IAM action the caller needs for it (`s3:ListBucket`).
+    pub permission: &'a str,
+    /// The region the call went to, when known.
+    pub region: Option<&'a str>,
+}
+
+impl<'a> AwsCall<'a> {
+    /// A call of `operation` needing `permission`, in `region` when known.
+    pub fn new(operation: &'a str, permission: &'a str, region: Option<&'a str>) -> Self {
+        AwsCall {
+            operation,
+            permission,
+            region,
+        }
+    }
+
+    fn in_region(&self) -> String {
+        self.region.map(|r| format!(" in {r}")).unwrap_or_default()
+    }
+}
+
+/// One line for any SDK error: `Code: message` when the service answered, otherwise what kept
+/// the call from being answered (no credentials, a refused connection, a timeout), followed by
+/// one hint in parentheses when one applies.
+///
+/// It never prints the SDK's `Debug` form (`ServiceError { raw: Response { … } }`), which is
+/// what `DisplayErrorContext` appends and which tells a user nothing. Hints about the call (the
+/// permission to grant, the bucket or region to check) need `call`; hints about credentials and
+/// the network apply to every call.
+pub fn error_text<E, R>(err: &SdkError<E, R>, call: Option<&AwsCall<'_>>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if let Some(text) = credentials_problem(err) {
+        return text;
+    }
+    let (core, code) = match err.as_service_error() {
+        Some(service) => {
+            let core = match (service.code(), service.message()) {
+                (Some(code), Some(msg)) if !msg.is_empty() => format!("{code}: {msg}"),
+                (Some(code), _) => code.to_owned(),
+                (None, Some(msg)) if !msg.is_empty() => msg.to_owned(),
+                // An unmodelled answer (for example a response body that does not parse).
+                _ => cause_chain(service),
+            };
+            (core, service.code().unwrap_or_default())
+        }
+        None => (cause_chain(err), ""),
+    };
+    match hint(err, code, call) {
+        Some(hint) => format!("{core} ({hint})"),
+        None => core,
+    }
+}
+
+/// The AWS CLI's wording when no credentials were found, or the provider's own words when a
+/// configured source of credentials failed: both are about the setup, not the call.
+fn credentials_problem<E, R>(err: &SdkError<E, R>) -> Option<String>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(problem) = e.downcast_ref::<CredentialsError>() {
+            return Some(match problem {
+                CredentialsError::CredentialsNotLoaded(_) => NO_CREDENTIALS.to_owned(),
+                other => format!(
+                    "cannot load credentials: {} (check the profile's credential settings; for \
+                     SSO run `aws sso login`)",
+                    cause_chain(other)
+                ),
+            });
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// What the AWS CLI says when the standard chain finds no credentials, plus how to give some.
+pub const NO_CREDENTIALS: &str = "Unable to locate credentials. You can configure credentials \
+    by running \"aws configure\", set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or choose a \
+    profile with --profile or AWS_PROFILE";
+
+/// One actionable hint for an error, or none when the message says it all.
+fn hint<E, R>(err: &SdkError<E, R>, code: &str, call: Option<&AwsCall<'_>>) -> Option<String>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let status = match err {
+        SdkError::ServiceError(_) => err.raw_response().map(status_of),
+        _ => None,
+    };
+    match code {
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired" => {
+            return Some(
+                "the credentials have expired: refresh them (for SSO, `aws sso login`)".into(),
+            );
+        }
+        "InvalidAccessKeyId"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "AuthFailure" => {
+            return Some(
+                "the credentials are not valid: check AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, or the profile"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    let unreachable = match err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
+        _ => false,
+    };
+    if unreachable {
+        let region = call.map(AwsCall::in_region).unwrap_or_default();
+        return Some(format!(
+            "could not reach the AWS endpoint{region}: check the network, HTTPS_PROXY, \
+             AWS_ENDPOINT_URL and the region"
+        ));
+    }
+    // The SDK's words when neither the command line nor the chain gave a region.
+    if code.is_empty() && cause_chain(err).contains("missing signing region") {
+        return Some(
+            "no region: pass --region, set AWS_REGION, or give the profile a region".into(),
+        );
+    }
+    let call = call?;
+    let denied = matches!(
+        code,
+        "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "AuthorizationError"
+            | "Forbidden"
+    ) || (code.is_empty() && status == Some(403));
+    if denied {
+        return Some(format!(
+            "the credentials in use need {} for {}{}; `aws sts get-caller-identity` shows whose \
+             they are",
+            call.permission,
+            call.operation,
+            call.in_region()
+        ));
+    }
+    match code {
+        "NoSuchBucket" => Some(
+            "check --bucket, or the trail's S3 bucket: it may have been deleted or renamed".into(),
+        ),
+        "PermanentRedirect"
+        | "AuthorizationHeaderMalformed"
+        | "IllegalLocationConstraintException" => Some(format!(
+            "the request went to the wrong region{}: check --region and the ARN's region",
+            call.in_region()
+        )),
+        "TrailNotFoundException" => Some(format!(
+            "no such trail{}: check the ARN (its region is the trail's home region) and the account",
+            call.in_region()
+        )),
+        "AWSOrganizationsNotInUseException" => Some("the account is not in an organization".into()),
+        "ThrottlingException" | "Throttling" | "SlowDown" | "TooManyRequestsException" => {
+            Some(format!(
+                "throttled after retries{}: try again later or lower --concurrency",
+                call.in_region()
+            ))
+        }
+        "OptInRequired" | "UnrecognizedClientExceptionOptIn" => Some(format!(
+            "the region{} is not enabled for the account",
+            call.in_region()
+        )),
+        _ => None,
+    }
+}
+
+fn status_of<R: std::fmt::Debug + 'static>(raw: &R) -> u16 {
+    // The SDK's responses are `HttpResponse`; other response types carry no status we know.
+    (raw as &dyn std::any::Any)
+        .downcast_ref::<aws_smithy_runtime_api::http::Response>()
+        .map_or(0, |r| r.status().as_u16())
+}
+
+/// `outer: cause: cause`, skipping causes whose text repeats the previous one.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Why the profile named by `--profile` (or `AWS_PROFILE`) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// No such profile in the shared config and credentials files.
+    #[error("The config profile ({0}) could not be found")]
+    NotFound(String),
+    /// The files could not be read or parsed.
+    #[error("the shared AWS config files cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// Checks that a named profile exists, as the AWS CLI does before any call: without this the
+/// SDK silently falls back to credentials from the environment, or fails later with a metadata
+/// error that does not mention the typo. `profile` is the `--profile` value; `AWS_PROFILE` is
+/// checked when it is absent. The `default` profile may be missing, as for the AWS CLI.
+pub async fn check_profile(profile: Option<&str>) -> Result<(), ProfileError> {
+    let name = match profile {
+        Some(name) => name.to_owned(),
+        None => match std::env::var("AWS_PROFILE") {
+            Ok(name) if !name.is_empty() => name,
+            _ => return Ok(()),
+        },
+    };
+    if name == "default" {
+        return Ok(());
+    }
+    let profiles = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &aws_runtime::env_config::file::EnvConfigFiles::default(),
+        None,
+    )
+    .await
+    .map_err(|e| ProfileError::Unreadable(cause_chain(&e)))?;
+    match profiles.get_profile(&name) {
+        Some(_) => Ok(()),
+        None => Err(ProfileError::NotFound(name)),
+    }
 }

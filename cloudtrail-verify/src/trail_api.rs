@@ -1,10 +1,10 @@
 //! What the AWS APIs say about a trail: where it writes (DescribeTrails), in which region its
 //! bucket lives (GetBucketLocation) and CloudTrail's public keys (ListPublicKeys).
 
+use crate::aws::{AwsCall, error_text};
 use crate::keys::{KeyError, PublicKey};
 use crate::layout::TrailArn;
 use aws_config::{Region, SdkConfig};
-use aws_sdk_s3::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 
 /// Why an API call needed before verification failed.
@@ -85,7 +85,14 @@ pub async fn describe_trail(
         .await
         .map_err(|e| TrailApiError::Describe {
             arn: arn_text.clone(),
-            message: DisplayErrorContext(&e).to_string(),
+            message: error_text(
+                &e,
+                Some(&AwsCall::new(
+                    "DescribeTrails",
+                    "cloudtrail:DescribeTrails",
+                    Some(&arn.region),
+                )),
+            ),
         })?;
     let trail = answer
         .trail_list()
@@ -122,7 +129,8 @@ pub async fn enabled_regions(conf: &SdkConfig) -> Result<Vec<String>, TrailApiEr
         .send();
     let mut regions = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| TrailApiError::Regions(DisplayErrorContext(&e).to_string()))?;
+        let call = AwsCall::new("ListRegions", "account:ListRegions", None);
+        let page = page.map_err(|e| TrailApiError::Regions(error_text(&e, Some(&call))))?;
         regions.extend(
             page.regions()
                 .iter()
@@ -143,8 +151,8 @@ pub async fn organization_accounts(conf: &SdkConfig) -> Result<Vec<String>, Trai
     let mut pages = client.list_accounts().into_paginator().send();
     let mut accounts = Vec::new();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| TrailApiError::Accounts(DisplayErrorContext(&e).to_string()))?;
+        let call = AwsCall::new("ListAccounts", "organizations:ListAccounts", None);
+        let page = page.map_err(|e| TrailApiError::Accounts(error_text(&e, Some(&call))))?;
         accounts.extend(
             page.accounts()
                 .iter()
@@ -175,7 +183,14 @@ pub async fn bucket_region(
         .await
         .map_err(|e| TrailApiError::BucketLocation {
             bucket: bucket.to_owned(),
-            message: DisplayErrorContext(&e).to_string(),
+            message: error_text(
+                &e,
+                Some(&AwsCall::new(
+                    "GetBucketLocation",
+                    "s3:GetBucketLocation",
+                    client.config().region().map(|r| r.as_ref()),
+                )),
+            ),
         })?;
     Ok(region_of_location(
         answer.location_constraint().map(|c| c.as_str()),
@@ -219,7 +234,11 @@ pub async fn fetch_public_keys(
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| {
+                let call =
+                    AwsCall::new("ListPublicKeys", "cloudtrail:ListPublicKeys", Some(region));
+                fail(error_text(&e, Some(&call)))
+            })?;
         for key in answer.public_key_list() {
             let fingerprint = key.fingerprint().unwrap_or_default();
             let der = key.value().map(|v| v.as_ref()).unwrap_or_default();

@@ -8,38 +8,15 @@ use aws_smithy_types::date_time::Format;
 use super::{TrailState, TrailStatusInfo};
 use crate::layout::TrailArn;
 
-/// `CODE: message` for a service error, else the error's chain of causes (timeouts, connection
-/// failures, responses that do not parse), so evidence says what actually went wrong. Unlike
-/// `DisplayErrorContext`, it leaves out the raw HTTP response.
+/// `CODE: message` for a service error, else what kept the call from being answered, with a
+/// hint about credentials or the network when one applies: [`crate::aws::error_text`], shared
+/// with verification so that every command words AWS failures the same way.
 pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    if let Some(service) = err.as_service_error() {
-        match (service.code(), service.message()) {
-            (Some(code), Some(msg)) if !msg.is_empty() => return format!("{code}: {msg}"),
-            (Some(code), _) => return code.to_owned(),
-            (None, Some(msg)) if !msg.is_empty() => return msg.to_owned(),
-            // An unmodelled answer (for example a response body that does not parse).
-            _ => return chain(service),
-        }
-    }
-    chain(err)
-}
-
-/// `outer: cause: cause`, skipping causes whose text repeats the previous one.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut next = err.source();
-    while let Some(e) = next {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
+    crate::aws::error_text(err, None)
 }
 
 /// The service error code, if the service answered with one.

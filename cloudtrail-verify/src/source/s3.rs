@@ -27,6 +27,15 @@ impl S3Source {
         }
     }
 
+    /// ListObjectsV2 in the client's region, for error hints.
+    fn list_call(&self) -> crate::aws::AwsCall<'_> {
+        crate::aws::AwsCall::new(
+            "ListObjectsV2",
+            "s3:ListBucket",
+            self.client.config().region().map(|r| r.as_ref()),
+        )
+    }
+
     /// Sets the description used in reports (for instance the endpoint).
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = description.into();
@@ -36,8 +45,14 @@ impl S3Source {
 
 /// Maps an SDK error onto what it means for evidence: only a definite "no such key" is
 /// `NotFound`; a refusal is `AccessDenied`; an SSE-C object read without its key is
-/// `CustomerEncrypted`; everything else is `Unavailable`.
-fn classify<E>(error: &SdkError<E, HttpResponse>, not_found: bool) -> SourceError
+/// `CustomerEncrypted`; everything else is `Unavailable`. `call` is given for listings, whose
+/// failure ends the run and so deserves a hint (the permission, the region); a read of one
+/// object is one line among many and keeps to `Code: message`.
+fn classify<E>(
+    error: &SdkError<E, HttpResponse>,
+    not_found: bool,
+    call: Option<&crate::aws::AwsCall<'_>>,
+) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -49,14 +64,7 @@ where
         _ => None,
     };
     let code = error.code().unwrap_or_default().to_owned();
-    let message = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(error)
-        ),
-    };
+    let message = crate::aws::error_text(error, call);
     if is_customer_encrypted(status, &code, error.message()) {
         return SourceError::CustomerEncrypted(message);
     }
@@ -92,7 +100,7 @@ impl ObjectSource for S3Source {
             .set_start_after(start_after.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| classify(&e, false))?;
+            .map_err(|e| classify(&e, false, Some(&self.list_call())))?;
         Ok(answer
             .contents()
             .iter()
@@ -111,7 +119,7 @@ impl ObjectSource for S3Source {
             .send();
         let mut folders = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(&e, false))?;
+            let page = page.map_err(|e| classify(&e, false, Some(&self.list_call())))?;
             for common in page.common_prefixes() {
                 if let Some(name) = common
                     .prefix()
@@ -137,7 +145,7 @@ impl ObjectSource for S3Source {
             .await
             .map_err(|e| {
                 let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key());
-                classify(&e, not_found)
+                classify(&e, not_found, None)
             })?;
         // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
         // a store that serves one anyway still says so.
@@ -191,30 +199,31 @@ mod tests {
     #[test]
     fn an_sse_c_refusal_is_customer_encrypted_and_other_errors_keep_their_meaning() {
         assert_eq!(
-            classify(&service_error(400, "InvalidRequest", SSE_C), false),
+            classify(&service_error(400, "InvalidRequest", SSE_C), false, None),
             SourceError::CustomerEncrypted(format!("InvalidRequest: {SSE_C}"))
         );
         assert!(matches!(
             classify(
                 &service_error(400, "InvalidRequest", "Missing required header"),
-                false
+                false,
+                None
             ),
             SourceError::Unavailable(_)
         ));
         assert!(matches!(
-            classify(&service_error(403, "InvalidRequest", SSE_C), false),
+            classify(&service_error(403, "InvalidRequest", SSE_C), false, None),
             SourceError::AccessDenied(_)
         ));
         assert!(matches!(
-            classify(&service_error(400, "InvalidArgument", SSE_C), false),
+            classify(&service_error(400, "InvalidArgument", SSE_C), false, None),
             SourceError::Unavailable(_)
         ));
         assert_eq!(
-            classify(&service_error(404, "NoSuchKey", "gone"), false),
+            classify(&service_error(404, "NoSuchKey", "gone"), false, None),
             SourceError::NotFound
         );
         assert!(matches!(
-            classify(&service_error(403, "AccessDenied", "no"), false),
+            classify(&service_error(403, "AccessDenied", "no"), false, None),
             SourceError::AccessDenied(_)
         ));
     }
