@@ -1267,3 +1267,61 @@ fn set_arg(args: &mut [String], flag: &str, value: impl Into<String>) {
     let i = args.iter().position(|a| a == flag).unwrap() + 1;
     args[i] = value.into();
 }
+
+#[tokio::test]
+async fn a_range_reaching_into_the_last_two_hours_is_unverifiable_not_valid() {
+    // A trail whose last digest ended an hour ago: delivered, but the hours after it may not be.
+    let now = chrono::Utc::now();
+    let start = now - chrono::TimeDelta::hours(5);
+    let start = start - chrono::TimeDelta::nanoseconds(i64::from(start.timestamp_subsec_nanos()));
+    let trail = GeneratedTrail::new(&TrailSpec { start, ..spec() });
+    let mut args = trail.args();
+    set_arg(&mut args, "--to", ctverify_fixtures::format_time(&now));
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&["Coverage", "UNVERIFIABLE", "cannot be proven yet"]);
+    // Without --to, the range ends two hours before now and is proven.
+    let to = args.iter().position(|a| a == "--to").unwrap();
+    args.drain(to..to + 2);
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+}
+
+#[tokio::test]
+async fn a_log_planted_just_past_the_range_in_an_hour_that_was_read_is_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    // Digest 2 covers 02:00-03:00; the range ends at 02:00 but the run reads that digest.
+    let planted = log_key_at(&trail, "20260101T0210Z");
+    tamper::plant_log(&trail.copy(), trail.bucket(), &planted, 7).unwrap();
+    let mut args = trail.args();
+    set_arg(&mut args, "--to", "2026-01-01T02:00:00Z");
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&[
+        "Log file",
+        &planted,
+        "INVALID: not listed by any digest file",
+    ]);
+}
+
+#[tokio::test]
+async fn a_stray_object_in_a_neighbouring_day_outside_the_range_is_no_finding() {
+    let trail = GeneratedTrail::new(&TrailSpec {
+        digests: 30,
+        ..spec()
+    });
+    // The range is on 2026-01-02; a note sits in the 2026-01-01 folder.
+    let genuine = trail.log(1, 0);
+    let (folder, _) = genuine.rsplit_once('/').unwrap();
+    put(&trail, &format!("{folder}/notes.txt"), b"x");
+    let mut args = trail.args();
+    set_arg(&mut args, "--from", "2026-01-02T02:00:00Z");
+    set_arg(&mut args, "--to", "2026-01-02T03:00:00Z");
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    // Inside the range's day it is foreign.
+    set_arg(&mut args, "--from", "2026-01-01T02:00:00Z");
+    set_arg(&mut args, "--to", "2026-01-01T03:00:00Z");
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, INVALID, "{run:?}");
+}

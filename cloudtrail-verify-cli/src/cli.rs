@@ -93,7 +93,8 @@ pub struct VerifyArgs {
     #[arg(long, visible_alias = "start-time", value_name = "TIME", value_parser = parse_time, help_heading = "Scope")]
     pub from: Option<DateTime<Utc>>,
 
-    /// End of the range, same forms as --from. Default: now.
+    /// End of the range, same forms as --from. Default: two hours before now, the newest time
+    /// whose digest CloudTrail has surely delivered; a later end leaves those hours unverifiable.
     #[arg(long, visible_alias = "end-time", value_name = "TIME", value_parser = parse_time, help_heading = "Scope")]
     pub to: Option<DateTime<Utc>>,
 

@@ -161,7 +161,12 @@ async fn run_verify(
     let from = args
         .from
         .ok_or_else(|| Fatal("--from TIME is required (see --help)".into()))?;
-    let to = args.to.unwrap_or_else(chrono::Utc::now);
+    // By default the range ends where proof can end: CloudTrail delivers the digest of an hour
+    // up to about an hour after it, so the last two hours cannot be proven yet.
+    let to = args.to.unwrap_or_else(|| {
+        let provable = chrono::Utc::now() - VerifyOptions::default().delivery_grace;
+        provable.max(from)
+    });
     let range = TimeRange::new(from, to).map_err(|e| match e {
         cloudtrail_verify::RangeError::StartAfterEnd { .. } => Fatal(format!(
             "--from {} is after --to {}",

@@ -97,16 +97,18 @@ impl<'a> TextRenderer<'a> {
         );
         for gap in &chain.gaps {
             let (a, b) = (display_date(gap.start), display_date(gap.end));
+            // Where the next valid digest starts (past the range, it is not the gap's end).
+            let next = display_date(gap.next_start.unwrap_or(gap.end));
             let hours = match gap.hours {
                 1 => "1 hour".to_string(),
                 n => format!("{n} hours"),
             };
             let why = match gap.kind {
                 GapKind::BrokenChain => format!(
-                    "the digest file starting at {b} names a predecessor that is missing or did not verify"
+                    "the digest file starting at {next} names a predecessor that is missing or did not verify"
                 ),
                 GapKind::PredecessorUnavailable => format!(
-                    "the digest file starting at {b} names a predecessor that could not be read"
+                    "the digest file starting at {next} names a predecessor that could not be read"
                 ),
                 GapKind::ChainRestart => {
                     // The AWS CLI's line for a chain restart, then what it does not say.
@@ -115,12 +117,12 @@ impl<'a> TextRenderer<'a> {
                         "No log files were delivered by CloudTrail between {a} and {b}"
                     )?;
                     format!(
-                        "the digest chain restarts at {b}: logging or log-file validation was off, \
+                        "the digest chain restarts at {next}: logging or log-file validation was off, \
                          or the digest files before the restart were deleted; nothing proves which"
                     )
                 }
                 GapKind::BeforeChainStart => format!(
-                    "the digest chain starts at {b}: the trail or its validation began then, or \
+                    "the digest chain starts at {next}: the trail or its validation began then, or \
                      its first digest files were deleted"
                 ),
                 GapKind::AfterNewestDigest => format!(
@@ -128,6 +130,10 @@ impl<'a> TextRenderer<'a> {
                      were deleted"
                 ),
                 GapKind::NoDigests => "no valid digest file at all".to_string(),
+                GapKind::NotYetDelivered => "CloudTrail delivers the digest of an hour up to \
+                     about an hour after it, so these hours cannot be proven yet (end the range \
+                     two hours before now)"
+                    .to_string(),
             };
             self.finding(&format!(
                 "Coverage\t{where_}\t{}: no valid digest file covers {a} to {b} ({hours}): {why}",
@@ -147,11 +153,6 @@ impl<'a> TextRenderer<'a> {
             self.finding(&format!(
                 "Object\t{where_}\tINVALID: {} further objects that are not files of this trail",
                 chain.foreign_objects_omitted
-            ))?;
-        }
-        if chain.window.is_none() {
-            self.finding(&format!(
-                "Coverage\t{where_}\tUNVERIFIABLE: nothing in the range can have been delivered yet"
             ))?;
         }
         for log in &chain.unlisted_logs {

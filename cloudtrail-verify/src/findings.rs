@@ -228,6 +228,9 @@ pub enum GapKind {
     /// No valid digest in the whole window (the chain's files are missing, or none verified).
     /// Unverifiable.
     NoDigests,
+    /// The range reaches into the last hours, whose digests CloudTrail may not have delivered
+    /// yet: nothing proves them. Unverifiable.
+    NotYetDelivered,
 }
 
 /// A stretch of the verified window that no valid standard digest covers.
@@ -243,6 +246,10 @@ pub struct CoverageGap {
     pub hours: u64,
     /// Invalid (the chain proves deletion) or unverifiable.
     pub status: Status,
+    /// The start of the valid digest that follows the gap, when one does (it may lie past the
+    /// window's end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_start: Option<DateTime<Utc>>,
 }
 
 /// An object in one of the chain's folders that CloudTrail did not write there, or another

@@ -271,7 +271,7 @@ impl ChainLayout {
             return DigestFolderEntry::Foreign("not a CloudTrail digest file name");
         }
         if date_path != date_folder(end_time) {
-            return DigestFolderEntry::Foreign("filed under a date folder other than its time's");
+            return DigestFolderEntry::Foreign(MISFILED);
         }
         let info = DigestKeyInfo { end_time, backfill };
         if trail == self.trail_name && home == self.home_region {
@@ -322,7 +322,7 @@ impl ChainLayout {
         let time =
             parse_exact_stamp(stamp, false).ok_or("the time in the name is not YYYYMMDDTHHMMZ")?;
         if date_path != date_folder(time) {
-            return Err("filed under a date folder other than its time's");
+            return Err(MISFILED);
         }
         Ok(time)
     }
@@ -345,6 +345,9 @@ pub enum DigestFolderEntry {
     /// Something CloudTrail does not write there, and why.
     Foreign(&'static str),
 }
+
+/// Why a CloudTrail name filed under another day's folder is foreign.
+pub const MISFILED: &str = "filed under a date folder other than its time's";
 
 /// The `YYYY/MM/DD` folder of a time.
 pub fn date_folder(t: DateTime<Utc>) -> String {

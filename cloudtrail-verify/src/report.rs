@@ -157,8 +157,8 @@ pub struct ChainReport {
     pub foreign_objects: Vec<ForeignObject>,
     /// Foreign objects found beyond those kept in `foreign_objects`, all invalid.
     pub foreign_objects_omitted: u64,
-    /// The window this chain had to be covered over: the requested range, up to the delivery
-    /// grace before now. `None` when nothing of the range can have been delivered yet.
+    /// The range this chain had to be covered over. Its part within the delivery grace before
+    /// now, which CloudTrail may not have delivered yet, is a `not_yet_delivered` gap.
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Whether the chain was expected (the trail's home region, or named on the command line)
     /// rather than only found in the bucket.

@@ -100,7 +100,8 @@ pub fn gap_status(kind: GapKind) -> Status {
         | GapKind::ChainRestart
         | GapKind::BeforeChainStart
         | GapKind::AfterNewestDigest
-        | GapKind::NoDigests => Status::Unverifiable,
+        | GapKind::NoDigests
+        | GapKind::NotYetDelivered => Status::Unverifiable,
     }
 }
 
@@ -154,7 +155,9 @@ pub fn coverage_gaps(
                     GapKind::PredecessorUnavailable
                 }
             };
-            gaps.push(gap(kind, cursor, span.start.min(to)));
+            let mut found = gap(kind, cursor, span.start.min(to));
+            found.next_start = Some(span.start);
+            gaps.push(found);
         }
         any_overlap |= span.start < to;
         cursor = cursor.max(span.end);
@@ -178,6 +181,7 @@ fn gap(kind: GapKind, start: DateTime<Utc>, end: DateTime<Utc>) -> CoverageGap {
         end,
         hours: seconds.div_ceil(3600),
         status: gap_status(kind),
+        next_start: None,
     }
 }
 
@@ -380,17 +384,37 @@ fn parse_metadata_time(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// The part of `[start, end]` a run must prove: up to `delivery_grace` before `now`, since
-/// CloudTrail delivers a digest within about an hour of the hour it covers. `None` when nothing
-/// of the range can have been delivered yet.
-pub fn verification_window(
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    now: DateTime<Utc>,
-    delivery_grace: TimeDelta,
-) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let end = end.min(now.checked_sub_signed(delivery_grace)?);
-    (start < end).then_some((start, end))
+/// The gaps of a chain over the requested `range`: every stretch up to `proven_until` (the
+/// delivery grace before now) that valid digests do not cover, then the rest of the range, which
+/// CloudTrail may not have delivered yet, as one unverifiable gap.
+pub fn range_gaps(
+    range: (DateTime<Utc>, DateTime<Utc>),
+    proven_until: DateTime<Utc>,
+    spans: &[CoveredSpan],
+) -> Vec<CoverageGap> {
+    let (start, end) = range;
+    let provable_end = end.min(proven_until);
+    let mut gaps = if start < provable_end {
+        coverage_gaps((start, provable_end), spans)
+    } else {
+        Vec::new()
+    };
+    if end > proven_until {
+        gaps.push(gap(GapKind::NotYetDelivered, start.max(proven_until), end));
+    }
+    gaps
+}
+
+/// Whether a log file named after minute `stamp` must be listed by the valid digests read: its
+/// name is inside the range, or the whole minute it was delivered in lies in the span of a
+/// valid digest (a digest lists the log files delivered in its span).
+pub fn log_must_be_listed(
+    stamp: DateTime<Utc>,
+    range: (DateTime<Utc>, DateTime<Utc>),
+    spans: &[CoveredSpan],
+) -> bool {
+    (range.0 <= stamp && stamp <= range.1)
+        || (is_covered(stamp, spans) && is_covered(stamp + TimeDelta::seconds(59), spans))
 }
 
 #[cfg(test)]
@@ -810,13 +834,40 @@ mod tests {
     }
 
     #[test]
-    fn the_window_stops_short_of_what_cannot_have_been_delivered() {
-        let now = t(10);
-        let grace = TimeDelta::hours(2);
+    fn the_hours_not_yet_delivered_are_one_unverifiable_gap() {
+        let spans = [span(0, 8, Predecessor::ChainStart)];
+        assert!(range_gaps((t(0), t(8)), t(8), &spans).is_empty());
         assert_eq!(
-            verification_window(t(0), t(9), now, grace),
-            Some((t(0), t(8)))
+            kinds(&range_gaps((t(0), t(10)), t(8), &spans)),
+            [(GapKind::NotYetDelivered, 8, 10, 2)]
         );
-        assert_eq!(verification_window(t(9), t(10), now, grace), None);
+        assert_eq!(
+            kinds(&range_gaps((t(9), t(10)), t(8), &spans)),
+            [(GapKind::NotYetDelivered, 9, 10, 1)]
+        );
+    }
+
+    #[test]
+    fn a_log_named_in_a_covered_minute_must_be_listed_even_outside_the_range() {
+        // Real digests end at any second: this one at 02:00:12.
+        let spans = [CoveredSpan {
+            start: t(0),
+            end: t(2) + TimeDelta::seconds(12),
+            predecessor: Predecessor::ChainStart,
+        }];
+        let range = (t(0), t(1));
+        assert!(log_must_be_listed(
+            t(1) + TimeDelta::minutes(10),
+            range,
+            &spans
+        ));
+        assert!(log_must_be_listed(
+            t(2) - TimeDelta::minutes(1),
+            range,
+            &spans
+        ));
+        // The minute the span ends in may hold files the next digest lists.
+        assert!(!log_must_be_listed(t(2), range, &spans));
+        assert!(!log_must_be_listed(t(3), range, &spans));
     }
 }

@@ -114,7 +114,11 @@ impl DigestListing {
                     self.other_trails.push((key, other));
                 }
             }
-            DigestFolderEntry::Foreign(reason) => self.add_foreign(key, reason),
+            DigestFolderEntry::Foreign(reason) => {
+                if in_listed_days(&key, &layout.digest_folder(), first, last, reason) {
+                    self.add_foreign(key, reason);
+                }
+            }
         }
     }
 
@@ -148,4 +152,24 @@ pub(super) async fn list_digests(
     // Same prefix and date folders: key order is time order.
     listing.standard.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(listing)
+}
+
+/// Whether a foreign key found by a listing counts: it lies in a day folder of `first..=last`
+/// (or in no day folder at all), or it is a misfiled CloudTrail name. The day either side is
+/// listed only to find misfiled names; anything else there is outside the range.
+pub(super) fn in_listed_days(
+    key: &str,
+    folder: &str,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    reason: &str,
+) -> bool {
+    if reason == crate::layout::MISFILED {
+        return true;
+    }
+    let day = key
+        .strip_prefix(folder)
+        .and_then(|rest| rest.get(..10))
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y/%m/%d").ok());
+    day.is_none_or(|d| first.date_naive() <= d && d <= last.date_naive())
 }

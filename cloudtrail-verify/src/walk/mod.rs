@@ -97,12 +97,7 @@ pub(crate) async fn walk_chain(
     let layout = Arc::new(plan.layout);
     let mut report = ChainReport::new(layout.chain.clone());
     report.expected = plan.expected;
-    report.window = trust::verification_window(
-        range.start,
-        range.end,
-        ctx.options.now,
-        ctx.options.delivery_grace,
-    );
+    report.window = Some((range.start, range.end));
     let mut walker = Walker {
         report,
         ctx,
@@ -156,8 +151,18 @@ impl Walker {
         self.walk_chain(listing.standard).await;
         // A window whose end no valid digest covers: a digest after the window, if there is
         // one, may still prove that the digests before it were deleted.
-        if let (Some(window), Some((_, next))) = (self.report.window, listing.next_after)
-            && !trust::is_covered(window.1 - TimeDelta::seconds(1), &self.covered)
+        let range = (self.range.start, self.range.end);
+        // What can have been delivered: up to the delivery grace before now.
+        let proven_until = self
+            .ctx
+            .options
+            .now
+            .checked_sub_signed(self.ctx.options.delivery_grace)
+            .unwrap_or(self.ctx.options.now);
+        let provable = (range.0, range.1.min(proven_until).max(range.0));
+        if let Some((_, next)) = listing.next_after
+            && provable.0 < provable.1
+            && !trust::is_covered(provable.1 - TimeDelta::seconds(1), &self.covered)
         {
             self.walk_chain(vec![next]).await;
         }
@@ -168,10 +173,8 @@ impl Walker {
             self.check_other_trail(&bucket, &key, &other).await;
         }
 
-        let Some(window) = self.report.window else {
-            return;
-        };
-        self.report.gaps = trust::coverage_gaps(window, &self.covered);
+        self.report.gaps = trust::range_gaps(range, proven_until, &self.covered);
+        let window = provable;
         if self.ctx.options.check_unlisted_logs {
             match find_unlisted(
                 self.ctx.source.as_ref(),

@@ -3,11 +3,11 @@
 //! valid digest of a trail writing to the folder; anything else in the window's day folders is
 //! foreign.
 
-use super::listing::{MAX_FOREIGN_KEPT, list_days};
+use super::listing::{MAX_FOREIGN_KEPT, in_listed_days, list_days};
 use crate::layout::ChainLayout;
 use crate::report::{ForeignObject, LogProblem, LogReport, Status};
 use crate::source::{ObjectSource, SourceError};
-use crate::trust::{CoveredSpan, is_covered};
+use crate::trust::{CoveredSpan, is_covered, log_must_be_listed};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
@@ -54,6 +54,7 @@ pub(super) async fn find_unlisted(
     covered: &[CoveredSpan],
 ) -> Result<Unlisted, SourceError> {
     let bucket = &layout.location.bucket;
+    let folder = layout.log_folder();
     let mut found = Unlisted::default();
     list_days(
         source,
@@ -73,7 +74,7 @@ pub(super) async fn find_unlisted(
             .unwrap_or(window.1.date_naive()),
         |key| match layout.classify_log_folder_key(&key) {
             Ok(time) => {
-                if window.0 <= time && time <= window.1 && !listed.contains(&key) {
+                if log_must_be_listed(time, window, covered) && !listed.contains(&key) {
                     let hour_covered = is_covered(time, covered);
                     let problem = LogProblem::NotListed { hour_covered };
                     if found.logs.len() < MAX_UNLISTED_KEPT {
@@ -85,6 +86,7 @@ pub(super) async fn find_unlisted(
                     }
                 }
             }
+            Err(reason) if !in_listed_days(&key, &folder, window.0, window.1, reason) => {}
             Err(reason) => {
                 if found.foreign.len() < MAX_FOREIGN_KEPT {
                     found.foreign.push(ForeignObject {
