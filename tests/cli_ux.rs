@@ -84,15 +84,7 @@ fn servers_env(trail: &S3Trail) -> Vec<(&'static str, String)> {
 
 /// `--trail ARN --from START --to END` of `trail`, then `extra`.
 fn verify_args(trail: &S3Trail, extra: &[&str]) -> Vec<String> {
-    let m = &trail.trail.manifest;
-    let mut args = vec![
-        "--trail".to_owned(),
-        m.trail_arn.clone(),
-        "--from".into(),
-        ctverify_fixtures::format_time(&m.start_time),
-        "--to".into(),
-        ctverify_fixtures::format_time(&m.end_time),
-    ];
+    let mut args = ctverify_tests::trail::range_args(&trail.trail.manifest);
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }

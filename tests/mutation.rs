@@ -207,15 +207,7 @@ impl S3Runner {
     fn run(&self, seed: u64, mutations: Vec<Mutation>, model: Model) -> Outcome {
         let started = Instant::now();
         self.load(&model);
-        let m = &self.pristine.manifest;
-        let args = [
-            "--trail".to_owned(),
-            m.trail_arn.clone(),
-            "--from".into(),
-            ctverify_fixtures::format_time(&m.start_time),
-            "--to".into(),
-            ctverify_fixtures::format_time(&m.end_time),
-        ];
+        let args = ctverify_tests::trail::range_args(&self.pristine.manifest);
         let (code, output) = self.ctverify(&args);
         Outcome::judge(
             &self.pristine,

@@ -71,15 +71,7 @@ impl S3Trail {
 
     /// [`S3Trail::verify`] with further environment variables for the child process.
     pub fn verify_with_env(&self, extra: &[&str], env: &[(String, String)]) -> Run {
-        let m = &self.trail.manifest;
-        let mut args = vec![
-            "--trail".to_owned(),
-            m.trail_arn.clone(),
-            "--from".into(),
-            ctverify_fixtures::format_time(&m.start_time),
-            "--to".into(),
-            ctverify_fixtures::format_time(&m.end_time),
-        ];
+        let mut args = ctverify_tests::trail::range_args(&self.trail.manifest);
         args.extend(extra.iter().map(|s| s.to_string()));
         run_ctverify_process_with_env(&args, &self.server.endpoint(), &self.stub.endpoint(), env)
     }

@@ -110,21 +110,29 @@ impl GeneratedTrail {
     }
 }
 
-/// Arguments verifying a manifest's whole range from a local copy.
-pub fn local_args(manifest: &Manifest, copy: &Path, keys: &Path) -> Vec<String> {
+/// `--trail ARN --from START --to END`: a manifest's trail over its whole range.
+pub fn range_args(manifest: &Manifest) -> Vec<String> {
     vec![
-        "ctverify".into(),
         "--trail".into(),
         manifest.trail_arn.clone(),
         "--from".into(),
         ctverify_fixtures::format_time(&manifest.start_time),
         "--to".into(),
         ctverify_fixtures::format_time(&manifest.end_time),
+    ]
+}
+
+/// Arguments verifying a manifest's whole range from a local copy.
+pub fn local_args(manifest: &Manifest, copy: &Path, keys: &Path) -> Vec<String> {
+    let mut args = vec!["ctverify".to_owned()];
+    args.extend(range_args(manifest));
+    args.extend([
         "--local".into(),
         copy.display().to_string(),
         "--public-keys".into(),
         keys.display().to_string(),
-    ]
+    ]);
+    args
 }
 
 /// What a run of `ctverify` printed and returned.
