@@ -172,17 +172,8 @@ impl S3Runner {
             trails: vec![trail],
             ..StubConfig::default()
         });
-        // ctverify runs as this test program re-executed (see `ctverify_child_process`), not as
-        // `target/debug/ctverify-under-test`: a target directory shared with other checkouts
-        // can have that file replaced by another checkout's build during the run. A hard link
-        // keeps this very program even if the file is replaced.
         let out_dir = tempfile::tempdir().expect("temporary directory");
-        let built = std::env::current_exe().expect("the test program's path");
-        let linked = out_dir.path().join("ctverify-mutation-child");
-        let program = match std::fs::hard_link(&built, &linked) {
-            Ok(()) => linked,
-            Err(_) => built,
-        };
+        let program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_ctverify-under-test"));
         S3Runner {
             pristine,
             server,
@@ -223,19 +214,13 @@ impl S3Runner {
     /// Runs the real command line as a child process configured only through the endpoints and
     /// test credentials (as `tests/support/s3_trail.rs` does), killed after [`TIMEOUT`].
     fn ctverify(&self, args: &[String]) -> (Option<u8>, String) {
-        let mut argv = vec!["ctverify".to_owned()];
-        argv.extend_from_slice(args);
         let out_path = self.out_dir.path().join("out");
         let stdout = std::fs::File::create(&out_path).expect("output file");
         let stderr = stdout.try_clone().expect("output file");
         let empty = std::path::Path::new("/dev/null");
         let mut child = Command::new(&self.program)
-            .args(CHILD_TEST_ARGS)
+            .args(args)
             .env_clear()
-            .env(
-                CHILD_ARGS_VAR,
-                serde_json::to_string(&argv).expect("arguments as JSON"),
-            )
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_ENDPOINT_URL_S3", self.server.endpoint())
             .env("AWS_ENDPOINT_URL_CLOUDTRAIL", self.stub.endpoint())
@@ -279,41 +264,6 @@ impl S3Runner {
             },
         }
     }
-}
-
-/// Holds, in a child process, the JSON array of ctverify's arguments (program name first).
-const CHILD_ARGS_VAR: &str = "CTVERIFY_MUTATION_CHILD_ARGS";
-/// Runs only [`ctverify_child_process`] when this test program is re-executed.
-const CHILD_TEST_ARGS: &[&str] = &[
-    "ctverify_child_process",
-    "--exact",
-    "--ignored",
-    "--nocapture",
-    "--test-threads",
-    "1",
-    "--quiet",
-];
-
-/// Not a test: the entry point of ctverify's child processes in the S3 cases. With
-/// [`CHILD_ARGS_VAR`] set it is `ctverify` (`ctverify-under-test`'s `main_entry`: a new
-/// multi-thread runtime, the command line, stdout and stderr) and exits with its status, so the
-/// program under test is certainly the one built with this test (the test harness prints its
-/// `running 1 test` line to stdout first). Without the variable it does nothing.
-#[test]
-#[ignore = "the ctverify child process of the S3 cases, not a test"]
-fn ctverify_child_process() {
-    let Ok(args) = std::env::var(CHILD_ARGS_VAR) else {
-        return;
-    };
-    let args: Vec<String> = serde_json::from_str(&args).expect("arguments as a JSON array");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    let code = runtime.block_on(cloudtrail_verify_cli::run(args, &mut out, &mut err));
-    let _ = std::io::Write::flush(&mut out);
-    std::process::exit(i32::from(code));
 }
 
 #[test]

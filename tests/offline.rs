@@ -590,7 +590,7 @@ async fn bad_arguments_are_clear_errors() {
     let cases = [
         (with("--trail", "arn:aws:s3:::bucket"), "not a trail ARN"),
         (with("--from", "yesterday"), "is not a time"),
-        (with("--from", "2030-01-01T00:00:00Z"), "is after --to"),
+        (with("--from", "2030-01-01T00:00:00Z"), "is not before --to"),
         (
             with("--local", "/nonexistent/dir"),
             "--local /nonexistent/dir",

@@ -522,28 +522,6 @@ fn a_planted_name_that_parses_loosely_cannot_cut_the_listing_short_in_s3() {
 }
 
 #[test]
-fn a_region_whose_digests_were_deleted_is_never_valid_in_s3() {
-    let spec = TrailSpec {
-        regions: vec!["us-east-1".into(), "eu-west-1".into()],
-        ..spec()
-    };
-    let s3 = S3Trail::start(&spec, |t| {
-        let folder = t
-            .copy()
-            .join(t.bucket())
-            .join("AWSLogs/123456789012/CloudTrail-Digest/eu-west-1");
-        std::fs::remove_dir_all(folder).unwrap();
-    });
-    let run = s3.verify(&[]);
-    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
-    run.assert_line(&[
-        "Coverage",
-        "region eu-west-1",
-        "no valid digest file at all",
-    ]);
-}
-
-#[test]
 fn a_foreign_object_in_a_log_folder_is_invalid_in_s3() {
     let s3 = S3Trail::start(&spec(), |t| {
         let genuine = t.log(1, 0);
@@ -559,21 +537,38 @@ fn a_foreign_object_in_a_log_folder_is_invalid_in_s3() {
     ]);
 }
 
-#[test]
-fn a_region_deleted_whole_is_caught_from_the_accounts_enabled_regions() {
+/// A two-region trail in S3 with eu-west-1's folders of `kinds` deleted.
+fn two_regions_without(kinds: &[&str]) -> S3Trail {
     let spec = TrailSpec {
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
         ..spec()
     };
-    let s3 = S3Trail::start(&spec, |t| {
-        for kind in ["CloudTrail", "CloudTrail-Digest"] {
+    S3Trail::start(&spec, |t| {
+        for kind in kinds {
             let folder = t
                 .copy()
                 .join(t.bucket())
                 .join(format!("AWSLogs/123456789012/{kind}/eu-west-1"));
             std::fs::remove_dir_all(folder).unwrap();
         }
-    });
+    })
+}
+
+#[test]
+fn a_region_whose_digests_were_deleted_is_never_valid_in_s3() {
+    let s3 = two_regions_without(&["CloudTrail-Digest"]);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        "region eu-west-1",
+        "no valid digest file at all",
+    ]);
+}
+
+#[test]
+fn a_region_deleted_whole_is_caught_from_the_accounts_enabled_regions() {
+    let s3 = two_regions_without(&["CloudTrail", "CloudTrail-Digest"]);
     let run = s3.verify(&[]);
     assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
     run.assert_line(&[

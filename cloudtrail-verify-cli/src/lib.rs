@@ -164,12 +164,18 @@ async fn run_verify(
     // By default the range ends where proof can end: CloudTrail delivers the digest of an hour
     // up to about an hour after it, so the last two hours cannot be proven yet.
     let to = args.to.unwrap_or_else(|| {
-        let provable = chrono::Utc::now() - VerifyOptions::default().delivery_grace;
-        provable.max(from)
+        let now = chrono::Utc::now();
+        let provable = now - VerifyOptions::default().delivery_grace;
+        // A range starting inside the last two hours runs to now: unverifiable, not empty.
+        if provable > from {
+            provable
+        } else {
+            now.max(from + chrono::TimeDelta::seconds(1))
+        }
     });
     let range = TimeRange::new(from, to).map_err(|e| match e {
         cloudtrail_verify::RangeError::StartAfterEnd { .. } => Fatal(format!(
-            "--from {} is after --to {}",
+            "--from {} is not before --to {}",
             render::display_date(from),
             render::display_date(to)
         )),

@@ -18,8 +18,8 @@ pub struct TimeRange {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RangeError {
-    /// The start is after the end.
-    #[error("the start {start} is after the end {end}")]
+    /// The start is not before the end: an empty range would be "valid" having proven nothing.
+    #[error("the start {start} is not before the end {end}")]
     StartAfterEnd {
         /// Start.
         start: DateTime<Utc>,
@@ -48,7 +48,7 @@ impl TimeRange {
                 return Err(RangeError::OutOfBounds { time, min, max });
             }
         }
-        if start > end {
+        if start >= end {
             return Err(RangeError::StartAfterEnd { start, end });
         }
         Ok(TimeRange { start, end })
