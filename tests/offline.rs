@@ -21,14 +21,16 @@ async fn the_bundled_sample_verifies_valid_with_aws_cli_summary_lines() {
     );
     let run = run_ctverify(&args).await;
     assert_eq!(run.code, VALID, "{run:?}");
-    assert_eq!(
-        run.stdout,
+    let expected = format!(
         "Validating log files for trail arn:aws:cloudtrail:us-east-1:111122223333:trail/sample-trail \
          between 2026-01-01T00:00:00Z and 2026-01-01T06:00:00Z\n\n\
+         Reading {}/ctverify-sample-bucket/AWSLogs/: chains (account/region) 111122223333/us-east-1\n\n\
          Results requested for 2026-01-01T00:00:00Z to 2026-01-01T06:00:00Z\n\
          Results found for 2026-01-01T00:00:00Z to 2026-01-01T06:00:00Z:\n\n\
-         6/6 digest files valid\n15/15 log files valid\n\n"
+         6/6 digest files valid\n15/15 log files valid\n\n",
+        sample::sample_trail_dir().display()
     );
+    assert_eq!(run.stdout, expected);
     // Offline, nothing says which regions the trail covers: the run says what it assumed.
     assert_eq!(
         run.stderr,

@@ -29,6 +29,43 @@ pub struct Cli {
     /// What to verify and how.
     #[command(flatten)]
     pub verify: VerifyArgs,
+    /// Print what happens underneath on stderr: the trail as loaded, the folders listed, the
+    /// keys loaded per region and window, the string signed by each digest, every AWS request
+    /// and retry. `RUST_LOG` (such as `RUST_LOG=cloudtrail_verify=debug`) chooses finer.
+    #[arg(long, global = true, help_heading = "Output")]
+    pub debug: bool,
+}
+
+/// How to reach AWS; the same flags, with the same meaning, in every command.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS profile of the shared config files (default: the standard credential chain). A
+    /// profile that does not exist is refused, as by the AWS CLI.
+    #[arg(long, value_name = "NAME", help_heading = "AWS")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to URL instead of AWS's endpoints (a VPC endpoint, LocalStack,
+    /// moto), as the AWS CLI's --endpoint-url. Without it, AWS_ENDPOINT_URL and
+    /// AWS_ENDPOINT_URL_S3 (or _CLOUDTRAIL, _KMS...) apply. HTTPS_PROXY, HTTP_PROXY and
+    /// NO_PROXY are honoured.
+    #[arg(long, value_name = "URL", help_heading = "AWS")]
+    pub endpoint_url: Option<String>,
+
+    /// Trust the certificate authorities of this PEM file, instead of the system's, for every
+    /// AWS call (a TLS-inspecting proxy, a private endpoint). Default: AWS_CA_BUNDLE, as for the
+    /// AWS CLI.
+    #[arg(long, value_name = "FILE", help_heading = "AWS")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl AwsArgs {
+    /// The library's session settings, calls starting from `region`.
+    pub fn settings(&self, region: Option<String>) -> cloudtrail_verify::aws::AwsSettings {
+        cloudtrail_verify::aws::AwsSettings::with_profile(self.profile.clone())
+            .in_region(region)
+            .with_endpoint_url(self.endpoint_url.clone())
+            .with_ca_bundle(self.ca_bundle.clone())
+    }
 }
 
 /// Subcommands.
@@ -127,10 +164,9 @@ pub struct VerifyArgs {
     #[arg(long = "region", value_name = "REGION", help_heading = "Scope")]
     pub regions: Vec<String>,
 
-    /// AWS profile of the shared config files (default: the standard credential chain). A
-    /// profile that does not exist is refused, as by the AWS CLI.
-    #[arg(long, value_name = "NAME", help_heading = "AWS")]
-    pub profile: Option<String>,
+    /// How to reach AWS.
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// Output format.
     #[arg(long, visible_alias = "output", value_enum, default_value_t = Format::Text, help_heading = "Output")]

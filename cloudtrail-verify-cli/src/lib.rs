@@ -8,11 +8,8 @@ pub mod render;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format, VerifyArgs};
-use cloudtrail_verify::keys::SIGNING_DELAY_MARGIN;
-use cloudtrail_verify::source::S3Source;
 use cloudtrail_verify::{
-    ChainLayout, KeySet, LocalDirectory, ObjectSource, Progress, Report, Status, TimeRange,
-    TrailTarget, VerifyOptions, aws, discover_chains, trail_api, verify_chains,
+    KeySet, Progress, Report, SetupError, Status, TimeRange, Verifier, VerifyOptions, aws,
 };
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -125,6 +122,7 @@ where
             return if help { exit::VALID } else { exit::ERROR };
         }
     };
+    init_diagnostics(cli.debug);
     match cli.command {
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
@@ -147,6 +145,26 @@ where
             }
         },
     }
+}
+
+/// What `--debug` shows: ctverify's own steps, and the SDK's requests, signing and retries.
+const DEBUG_FILTER: &str = "info,cloudtrail_verify=debug,cloudtrail_verify_cli=debug,\
+                            aws_config=debug,aws_smithy_runtime=debug,aws_sigv4=debug";
+
+/// Diagnostics on stderr, with `--debug` or `RUST_LOG`; none otherwise, so a normal run's
+/// output stays the report. The first run of a process installs the subscriber; in tests,
+/// which run the CLI many times in one process, later attempts change nothing.
+fn init_diagnostics(debug: bool) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => tracing_subscriber::EnvFilter::new(spec),
+        _ if debug => tracing_subscriber::EnvFilter::new(DEBUG_FILTER),
+        _ => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 async fn run_verify(
@@ -188,86 +206,79 @@ async fn run_verify(
     } else {
         (out, err)
     };
-    let mut warnings = Vec::new();
-    let (source, keys, mut target): (Arc<dyn ObjectSource>, Option<KeySet>, TrailTarget) =
-        match &args.local {
-            Some(dir) => {
-                let (source, keys, target) = local_source(args, dir, arn)?;
-                (source, Some(keys), target)
+    let mut builder = match &args.local {
+        Some(dir) => Verifier::from_local(dir, local_keys(args)?, arn, range),
+        None => {
+            if args.public_keys.is_some() {
+                return Err(Fatal(
+                    "--public-keys goes with --local; against S3 the keys come from \
+                     ListPublicKeys"
+                        .into(),
+                ));
             }
-            None => {
-                let (source, target) = s3_source(args, arn, &mut warnings).await?;
-                (source, None, target)
+            let conf = aws::load(&args.aws.settings(Some(arn.region.clone()))).await?;
+            Verifier::from_s3(&conf, arn, range)
+        }
+    };
+    if let Some(bucket) = &args.bucket {
+        builder = builder.bucket(bucket);
+    }
+    if let Some(prefix) = &args.prefix {
+        builder = builder.prefix(prefix);
+    }
+    builder = builder
+        .accounts(&args.account_ids)
+        .regions(&args.regions);
+    if let Some(n) = args.concurrency {
+        builder = builder.concurrency(usize::from(n));
+    }
+    let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
+        .then(ProgressBar::new);
+    let text = args.format == Format::Text;
+    let options = VerifyOptions {
+        max_log_bytes: args.max_log_bytes,
+        // Valid entries are only needed when they are printed.
+        keep_valid_entries: args.verbose || !text,
+        progress: bar.clone().map(|b| b as Arc<dyn Progress>),
+        ..VerifyOptions::default()
+    };
+    let verifier = builder
+        .options(options)
+        .prepare()
+        .await
+        .map_err(|e| match e {
+            SetupError::BadAccountId(a) => Fatal(format!("--account-id {a:?} is not a 12-digit account id")),
+            SetupError::BadRegion(r) => {
+                Fatal(format!("--region {r:?} is not a region name (such as us-east-1)"))
             }
-        };
-    if let Some(bad) = args
-        .account_ids
-        .iter()
-        .find(|a| !cloudtrail_verify::layout::is_account_id(a))
-    {
-        return Err(Fatal(format!(
-            "--account-id {bad:?} is not a 12-digit account id"
-        )));
-    }
-    if let Some(bad) = args
-        .regions
-        .iter()
-        .find(|r| !cloudtrail_verify::layout::is_region(r))
-    {
-        return Err(Fatal(format!(
-            "--region {bad:?} is not a region name (such as us-east-1)"
-        )));
-    }
-    if !args.account_ids.is_empty() {
-        target.accounts = Some(args.account_ids.clone());
-    }
-    if !args.regions.is_empty() {
-        target.regions = Some(args.regions.clone());
-    }
-    if target.expected_regions.is_none() && target.regions.is_none() {
-        warnings.push(
-            "the chains checked are the regions and accounts found in the bucket plus the trail's \
-             home region: a region or member account whose files were all deleted goes \
-             unnoticed unless named with --region/--account-id"
-                .into(),
-        );
-    }
-    let chains = discover_chains(source.as_ref(), &target).await?;
-    let keys = match keys {
-        Some(keys) => keys,
-        // Keys before any digest listing: a run that cannot check signatures fails fast.
-        None => s3_public_keys(args, &target, &chains, range).await?,
+            SetupError::Local { dir, source } => Fatal(format!("--local {}: {source}", dir.display())),
+            other => Fatal(other.to_string()),
+        })?;
+    let looked_in = render::LookedIn {
+        accounts_folder: verifier.accounts_folder(),
+        chains: verifier.chains().iter().map(|c| c.chain.clone()).collect(),
     };
-    let plan = Plan {
-        source,
-        keys,
-        target,
-        chains,
-        range,
-        warnings,
-    };
-    run_and_print(args, plan, out, err).await
+    if text {
+        render::write_header(out, &verifier.target().arn.to_string(), range.start, range.end)?;
+        render::write_looked_in(out, &looked_in)?;
+    }
+    let report = verifier.run().await;
+    if let Some(bar) = bar {
+        bar.bar.finish_and_clear();
+    }
+    if text {
+        render::TextRenderer::new(out, err, args.verbose)
+            .looked_in(&looked_in)
+            .write_report(&report)?;
+    } else {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    }
+    Ok(exit_status(&report))
 }
 
-/// Default number of S3 reads in flight: enough to hide a region's round trip.
-const S3_CONCURRENCY: usize = 64;
-
-/// Everything a verification run needs, gathered before any digest is listed.
-struct Plan {
-    source: Arc<dyn ObjectSource>,
-    keys: KeySet,
-    target: TrailTarget,
-    chains: Vec<ChainLayout>,
-    range: TimeRange,
-    warnings: Vec<String>,
-}
-
-/// The object source, key set and target of a run on a local copy.
-fn local_source(
-    args: &VerifyArgs,
-    dir: &std::path::Path,
-    arn: cloudtrail_verify::TrailArn,
-) -> Result<(Arc<dyn ObjectSource>, KeySet, TrailTarget), Fatal> {
+/// The key file of a run on a local copy.
+fn local_keys(args: &VerifyArgs) -> Result<KeySet, Fatal> {
     let keys_path = args.public_keys.as_ref().ok_or_else(|| {
         Fatal(
             "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
@@ -276,179 +287,8 @@ fn local_source(
     })?;
     let key_bytes = std::fs::read(keys_path)
         .map_err(|e| Fatal(format!("cannot read key file {}: {e}", keys_path.display())))?;
-    let keys = KeySet::from_list_public_keys_json(&key_bytes)
-        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))?;
-    let local =
-        LocalDirectory::new(dir).map_err(|e| Fatal(format!("--local {}: {e}", dir.display())))?;
-    let bucket = match &args.bucket {
-        Some(bucket) => bucket.clone(),
-        None => match local.buckets()?.as_slice() {
-            [only] => only.clone(),
-            [] => return Err(Fatal(format!("{} holds no bucket folder", dir.display()))),
-            many => {
-                return Err(Fatal(format!(
-                    "{} holds several bucket folders ({}): choose one with --bucket",
-                    dir.display(),
-                    many.join(", ")
-                )));
-            }
-        },
-    };
-    let target = TrailTarget::new(arn, bucket, args.prefix.clone());
-    Ok((Arc::new(local), keys, target))
-}
-
-/// The object source and target of a run against S3: the trail's bucket and prefix from
-/// DescribeTrails unless --bucket is given, read in the bucket's own region.
-async fn s3_source(
-    args: &VerifyArgs,
-    arn: cloudtrail_verify::TrailArn,
-    warnings: &mut Vec<String>,
-) -> Result<(Arc<dyn ObjectSource>, TrailTarget), Fatal> {
-    if args.public_keys.is_some() {
-        return Err(Fatal(
-            "--public-keys goes with --local; against S3 the keys come from ListPublicKeys".into(),
-        ));
-    }
-    aws::check_profile(args.profile.as_deref()).await?;
-    let conf = aws::load_aws_config(args.profile.as_deref(), Some(&arn.region)).await;
-    let mut expected_regions = None;
-    let mut expected_accounts = None;
-    let (bucket, prefix) = match &args.bucket {
-        Some(bucket) => (bucket.clone(), args.prefix.clone()),
-        None => {
-            let cloudtrail = aws_sdk_cloudtrail::Client::new(&conf);
-            let trail = trail_api::describe_trail(&cloudtrail, &arn).await?;
-            if !trail.log_file_validation {
-                warnings.push(format!(
-                    "log-file validation is off for {arn}: log files delivered while it is off \
-                     are in no digest and cannot be verified (`ctverify enable --trail {arn}`)"
-                ));
-            }
-            // Which chains must exist comes from the account and the organization, not only
-            // from the folders an attacker left in the bucket.
-            if !trail.multi_region {
-                // A single-region trail has one region: its home region.
-                expected_regions = Some(Vec::new());
-            } else {
-                match trail_api::enabled_regions(&conf).await {
-                    Ok(regions) => expected_regions = Some(regions),
-                    Err(e) => warnings.push(format!(
-                        "{e}: the regions checked are those found in the bucket plus the home \
-                         region; a region whose files were all deleted would go unnoticed \
-                         (name it with --region)"
-                    )),
-                }
-            }
-            if trail.organization {
-                match trail_api::organization_accounts(&conf).await {
-                    Ok(accounts) => expected_accounts = Some(accounts),
-                    Err(e) => warnings.push(format!(
-                        "{e}: the member accounts checked are those found in the bucket; an \
-                         account whose files were all deleted would go unnoticed (name it with \
-                         --account-id)"
-                    )),
-                }
-            }
-            (trail.bucket, args.prefix.clone().or(trail.prefix))
-        }
-    };
-    let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
-    // Throttling and 5xx are retried with backoff; a server that stops answering is a timeout,
-    // reported as unverifiable for that object, not a hung run.
-    let conf = conf
-        .into_builder()
-        .region(aws_config::Region::new(region))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .read_timeout(std::time::Duration::from_secs(60))
-                .build(),
-        )
-        .build();
-    let source = S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
-    let mut target = TrailTarget::new(arn, bucket, prefix);
-    target.expected_regions = expected_regions;
-    target.expected_accounts = expected_accounts;
-    Ok((Arc::new(source), target))
-}
-
-/// CloudTrail's public keys for every region of `chains`, over the range plus the margin in
-/// which CloudTrail may still sign the range's last digests.
-async fn s3_public_keys(
-    args: &VerifyArgs,
-    target: &TrailTarget,
-    chains: &[ChainLayout],
-    range: TimeRange,
-) -> Result<KeySet, Fatal> {
-    let conf = aws::load_aws_config(args.profile.as_deref(), Some(&target.arn.region)).await;
-    let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
-    regions.sort_unstable();
-    regions.dedup();
-    let end =
-        (range.end + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
-    let start = range.start.min(end);
-    let fetches = regions
-        .iter()
-        .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));
-    let mut keys = KeySet::new();
-    for (region, fetched) in regions.iter().zip(futures::future::join_all(fetches).await) {
-        for key in fetched? {
-            keys.insert(key);
-        }
-        // ListPublicKeys answered whole for this region and span: a fingerprint it does not
-        // hold is not CloudTrail's.
-        keys.mark_complete(Some(region), start, end);
-    }
-    Ok(keys)
-}
-
-/// Runs the verification and prints the report; returns the exit status.
-async fn run_and_print(
-    args: &VerifyArgs,
-    plan: Plan,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<u8, Fatal> {
-    let Plan {
-        source,
-        keys,
-        target,
-        chains,
-        range,
-        warnings,
-    } = plan;
-    let text = args.format == Format::Text;
-    if text {
-        render::write_header(out, &target.arn.to_string(), range.start, range.end)?;
-    }
-    let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
-        .then(ProgressBar::new);
-    let options = VerifyOptions {
-        concurrency: match (args.concurrency, args.local.is_some()) {
-            (Some(n), _) => usize::from(n),
-            (None, false) => S3_CONCURRENCY,
-            (None, true) => std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
-        },
-        max_log_bytes: args.max_log_bytes,
-        // Valid entries are only needed when they are printed.
-        keep_valid_entries: args.verbose || !text,
-        progress: bar.clone().map(|b| b as Arc<dyn Progress>),
-        ..VerifyOptions::default()
-    };
-    let mut report = verify_chains(source, keys, &target, chains, range, options).await;
-    report.warnings.extend(warnings);
-    if let Some(bar) = bar {
-        bar.bar.finish_and_clear();
-    }
-    if text {
-        render::TextRenderer::new(out, err, args.verbose).write_report(&report)?;
-    } else {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
-    }
-    Ok(exit_status(&report))
+    KeySet::from_list_public_keys_json(&key_bytes)
+        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))
 }
 
 fn exit_status(report: &Report) -> u8 {

@@ -3,6 +3,7 @@
 //! with ctverify's stricter findings as further lines in the same style.
 
 use chrono::{DateTime, Utc};
+use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::{
     ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem, LogReport, Report,
     Status,
@@ -51,17 +52,59 @@ pub fn write_header(
     )
 }
 
+/// Where a run looked: said before the results, so a reader knows what was checked.
+#[derive(Debug, Clone, Default)]
+pub struct LookedIn {
+    /// `s3://BUCKET/[PREFIX/]AWSLogs/[ORG/]` or that folder of a local copy: the folder
+    /// holding one folder per account.
+    pub accounts_folder: String,
+    /// The chains to verify (account, region).
+    pub chains: Vec<ChainId>,
+}
+
+impl LookedIn {
+    fn folder(&self) -> std::borrow::Cow<'_, str> {
+        escape(&self.accounts_folder)
+    }
+}
+
+/// The line after the header: the folder read and the chains found in it.
+pub fn write_looked_in(out: &mut dyn Write, looked_in: &LookedIn) -> io::Result<()> {
+    let chains: Vec<String> = looked_in.chains.iter().map(ToString::to_string).collect();
+    let listed = match chains.len() {
+        0 => "no chains found".to_owned(),
+        1..=20 => format!("chains (account/region) {}", chains.join(", ")),
+        n => format!(
+            "{n} chains (account/region) {}, ...",
+            chains[..20].join(", ")
+        ),
+    };
+    writeln!(out, "Reading {}: {}\n", looked_in.folder(), escape(&listed))
+}
+
 /// Writes per-file lines (problems always, valid files with `verbose`) and the summary.
 pub struct TextRenderer<'a> {
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
     verbose: bool,
+    looked_in: Option<&'a LookedIn>,
 }
 
 impl<'a> TextRenderer<'a> {
     /// A renderer writing results to `out` and findings to `err`.
     pub fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, verbose: bool) -> Self {
-        TextRenderer { out, err, verbose }
+        TextRenderer {
+            out,
+            err,
+            verbose,
+            looked_in: None,
+        }
+    }
+
+    /// Says where the run looked when it found nothing.
+    pub fn looked_in(mut self, looked_in: &'a LookedIn) -> Self {
+        self.looked_in = Some(looked_in);
+        self
     }
 
     /// Everything after the header.
@@ -217,7 +260,21 @@ impl<'a> TextRenderer<'a> {
             display_date(report.requested_end)
         )?;
         if s.digests.total() == 0 {
-            return writeln!(self.out, "No digests found");
+            writeln!(self.out, "No digests found")?;
+            if let Some(looked_in) = self.looked_in {
+                writeln!(
+                    self.out,
+                    "Looked in {}ACCOUNT/CloudTrail-Digest/REGION/ for {}",
+                    looked_in.folder(),
+                    report
+                        .chains
+                        .iter()
+                        .map(|c| c.chain.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
+            return Ok(());
         }
         match (report.found_start(), report.found_end()) {
             (Some(a), Some(b)) => writeln!(

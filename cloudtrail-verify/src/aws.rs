@@ -15,8 +15,170 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use std::path::PathBuf;
 
-/// Loads the SDK configuration from the standard chain.
+/// How to reach AWS, as a user says it on the command line: the session an embedder would
+/// otherwise build by hand. Everything else comes from the SDK's standard chain.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AwsSettings {
+    /// A profile of the shared config files (`--profile`); a missing one is refused, as by the
+    /// AWS CLI. `None`: `AWS_PROFILE` or the default chain.
+    pub profile: Option<String>,
+    /// The region API calls start from, over the chain's choice.
+    pub region: Option<String>,
+    /// One endpoint for every AWS call (`--endpoint-url`, as the AWS CLI's global option): a
+    /// VPC endpoint, LocalStack, moto. It wins over `AWS_ENDPOINT_URL` and
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, which apply when it is absent.
+    pub endpoint_url: Option<String>,
+    /// PEM file of the certificate authorities to trust instead of the system's
+    /// (`--ca-bundle`); `None`: `AWS_CA_BUNDLE`, as the AWS CLI reads it, then the system's.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl AwsSettings {
+    /// Settings for `profile`, taking everything else from the standard chain.
+    pub fn with_profile(profile: Option<String>) -> Self {
+        AwsSettings {
+            profile,
+            ..AwsSettings::default()
+        }
+    }
+
+    /// The same settings with `region` as the starting region.
+    pub fn in_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// The same settings sending every call to `endpoint_url`.
+    pub fn with_endpoint_url(mut self, endpoint_url: Option<String>) -> Self {
+        self.endpoint_url = endpoint_url;
+        self
+    }
+
+    /// The same settings trusting the certificate authorities of `ca_bundle`.
+    pub fn with_ca_bundle(mut self, ca_bundle: Option<PathBuf>) -> Self {
+        self.ca_bundle = ca_bundle;
+        self
+    }
+}
+
+/// Why the AWS session could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The profile named cannot be used.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The CA bundle cannot be read or holds no usable certificate.
+    #[error("CA bundle {}: {message}", path.display())]
+    CaBundle {
+        /// The file (from `--ca-bundle` or `AWS_CA_BUNDLE`).
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Loads the AWS session from `settings` and the standard chain (environment, shared config
+/// and credentials files, SSO, `credential_process`, container and instance metadata).
+///
+/// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured, with or without a CA bundle.
+///
+/// # Errors
+/// A profile that does not exist, or a CA bundle that cannot be read or holds no certificate.
+pub async fn load(settings: &AwsSettings) -> Result<SdkConfig, SessionError> {
+    check_profile(settings.profile.as_deref()).await?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let bundle = settings.ca_bundle.clone().or_else(|| {
+        std::env::var_os("AWS_CA_BUNDLE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = bundle {
+        tracing::debug!(path = %path.display(), "trusting the CA bundle only");
+        loader = loader.http_client(tls::client_trusting(&path)?);
+    }
+    Ok(loader.load().await)
+}
+
+/// An HTTPS client that trusts only a CA bundle, as the AWS CLI does with `--ca-bundle`.
+mod tls {
+    use super::SessionError;
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    use aws_smithy_runtime_api::client::http::SharedHttpClient;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::path::Path;
+
+    /// Largest CA bundle read: system bundles are about 200 KB.
+    const MAX_BUNDLE_BYTES: u64 = 16 << 20;
+
+    /// The client the SDK would build by default (rustls with aws-lc, proxies from the
+    /// environment), trusting the certificates of `path` instead of the system's.
+    pub(super) fn client_trusting(path: &Path) -> Result<SharedHttpClient, SessionError> {
+        let fail = |message: String| SessionError::CaBundle {
+            path: path.to_owned(),
+            message,
+        };
+        let pem = read_bounded(path).map_err(|e| fail(e.to_string()))?;
+        // The TLS layer panics on a certificate it cannot parse, so every one is checked here
+        // first, as a root store would take it.
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(format!("not a PEM certificate bundle: {e}")))?;
+        if certs.is_empty() {
+            return Err(fail("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for (n, cert) in certs.iter().enumerate() {
+            roots
+                .add(cert.clone())
+                .map_err(|e| fail(format!("certificate {} is not usable: {e}", n + 1)))?;
+        }
+        let context = TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        // `build_with_connector_fn` is what the SDK's own default client uses; the public
+        // `build_https` would drop the proxy settings.
+        Ok(Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        }))
+    }
+
+    fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_BUNDLE_BYTES)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Loads the SDK configuration from the standard chain, without checking the profile or
+/// reading a CA bundle; [`load`] does both.
 ///
 /// `profile` selects a named profile of the shared config files (as `--profile` does for the AWS
 /// CLI); `region` overrides the region the chain would pick. Endpoint overrides from the

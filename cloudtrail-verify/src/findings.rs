@@ -17,6 +17,23 @@ pub enum Status {
     Invalid,
 }
 
+impl Status {
+    /// `valid`, `invalid` or `unverifiable`, as the JSON report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Unverifiable => "unverifiable",
+            Status::Invalid => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A problem found with a digest file. Each knows whether it is evidence ([`Status::Invalid`])
 /// or an obstacle ([`Status::Unverifiable`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -28,6 +28,12 @@ pub enum KeyError {
     /// The key file is not JSON of the `list-public-keys` shape.
     #[error("key file is not in the shape `aws cloudtrail list-public-keys` prints: {0}")]
     FileFormat(String),
+    /// The key file lists no key: nothing could be verified with it.
+    #[error(
+        "key file holds no public keys (PublicKeyList is empty): save them with `aws cloudtrail \
+         list-public-keys --region REGION --start-time FROM --end-time TO` over the range"
+    )]
+    NoKeys,
     /// `Value` is not base64.
     #[error("key {fingerprint}: Value is not base64")]
     Base64 {
@@ -227,6 +233,9 @@ impl KeySet {
         }
         let file: File =
             serde_json::from_slice(bytes).map_err(|e| KeyError::FileFormat(e.to_string()))?;
+        if file.public_key_list.is_empty() {
+            return Err(KeyError::NoKeys);
+        }
         let mut set = KeySet::new();
         let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         for entry in file.public_key_list {

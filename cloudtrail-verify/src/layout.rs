@@ -156,6 +156,13 @@ pub struct ChainId {
     pub region: String,
 }
 
+impl fmt::Display for ChainId {
+    /// `ACCOUNT/REGION`, as the chain's folders are named.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.account_id, self.region)
+    }
+}
+
 /// Everything needed to name a chain's files.
 #[derive(Debug, Clone)]
 pub struct ChainLayout {

@@ -25,19 +25,23 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod findings;
 pub mod keys;
 pub mod layout;
 pub mod loghash;
 pub mod options;
+#[cfg(feature = "aws")]
 pub mod posture;
 pub mod report;
 pub mod schema;
 pub mod signing;
 pub mod source;
+#[cfg(feature = "aws")]
 pub mod trail_api;
 pub mod trust;
+pub mod verifier;
 pub mod verify;
 mod walk;
 
@@ -48,6 +52,7 @@ pub use report::{
     LogProblem, LogReport, Report, Status, Summary,
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
+pub use verifier::{SetupError, Verifier, VerifierBuilder};
 pub use verify::{
     Progress, RangeError, TimeRange, TrailTarget, VerifyError, VerifyOptions, discover_chains,
     expected_chains, verify_chains, verify_trail,

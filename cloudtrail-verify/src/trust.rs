@@ -358,7 +358,13 @@ fn check_signature(
             return;
         }
     };
-    match verify_signature(key, signing_string(e.digest).as_bytes(), signature) {
+    let signed = signing_string(e.digest);
+    tracing::debug!(
+        fingerprint = key.fingerprint(),
+        string_to_sign = %signed,
+        "checking a digest's signature"
+    );
+    match verify_signature(key, signed.as_bytes(), signature) {
         Ok(()) => {}
         Err(SignatureError::Malformed) => problems.push(DigestProblem::MalformedSignature),
         Err(SignatureError::Mismatch) => problems.push(DigestProblem::SignatureMismatch),

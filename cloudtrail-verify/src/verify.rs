@@ -82,6 +82,7 @@ pub async fn discover_chains(
 ) -> Result<Vec<ChainLayout>, VerifyError> {
     let bucket = &target.location.bucket;
     let list = |prefix: String| async move {
+        tracing::debug!(bucket, folder = %prefix, "listing folders");
         source
             .list_folders(bucket, &prefix)
             .await

@@ -361,6 +361,10 @@ impl ObjectSource for LocalDirectory {
     fn describe(&self) -> String {
         format!("local copy at {}", self.root.display())
     }
+
+    fn location(&self, bucket: &str, key: &str) -> String {
+        format!("{}/{bucket}/{key}", self.root.display())
+    }
 }
 
 /// The few file-system calls a local copy needs, none of which follows a symbolic link below the

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 pub mod local;
+#[cfg(feature = "aws")]
 pub mod s3;
 
 pub use local::LocalDirectory;
+#[cfg(feature = "aws")]
 pub use s3::S3Source;
 
 /// One object: its user metadata (`x-amz-meta-*`, names without the prefix, lower-case) and a
@@ -75,4 +77,10 @@ pub trait ObjectSource: Send + Sync {
 
     /// A short description of where objects come from, for reports (`s3://`, a directory).
     fn describe(&self) -> String;
+
+    /// Where a folder or object is, as a reader would look for it: `s3://BUCKET/KEY` by
+    /// default, a path for a local copy.
+    fn location(&self, bucket: &str, key: &str) -> String {
+        format!("s3://{bucket}/{key}")
+    }
 }

@@ -30,6 +30,7 @@ pub(super) async fn list_days(
         None => format!("{folder}\u{10FFFF}"),
     };
     loop {
+        tracing::debug!(bucket, folder, after = %after, "listing");
         let page = source.list_keys(bucket, folder, Some(&after)).await?;
         let Some(last_key) = page.last().cloned() else {
             return Ok(());

@@ -1,0 +1,614 @@
+//! One entry point from a trail to a report: [`Verifier`] resolves everything a run needs (the
+//! trail's bucket and prefix, the bucket's region, the chains that must exist, CloudTrail's
+//! public keys per region and time window, retries and timeouts), then walks the chains.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use cloudtrail_verify::{TimeRange, Verifier};
+//! let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//! let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/main".parse()?;
+//! let range = TimeRange::new("2026-01-01T00:00:00Z".parse()?, "2026-01-02T00:00:00Z".parse()?)?;
+//! let report = Verifier::from_s3(&conf, arn, range).verify().await?;
+//! println!("{}", report.status);
+//! # Ok(()) }
+//! ```
+//!
+//! The key window is trust policy, not plumbing: a digest signed with a key outside the fetched
+//! window would be "unknown key", so the window is the range plus the time CloudTrail may take
+//! to sign the range's last digest. That is why it lives here and not in each embedder.
+
+use crate::keys::KeySet;
+use crate::layout::{ChainLayout, TrailArn};
+use crate::options::{TimeRange, VerifyOptions};
+use crate::report::Report;
+use crate::source::{LocalDirectory, ObjectSource};
+use crate::verify::{TrailTarget, VerifyError, discover_chains, verify_chains};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Log files read at once against S3 unless told otherwise: enough to hide a region's round
+/// trip, where a run is bound by latency rather than CPU.
+pub const S3_CONCURRENCY: usize = 64;
+
+/// Why a run could not start: nothing was verified, so there is no verdict.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// An account id given to narrow the run is not 12 digits.
+    #[error("{0:?} is not a 12-digit account id")]
+    BadAccountId(String),
+    /// A region given to narrow the run is not a region name.
+    #[error("{0:?} is not a region name (such as us-east-1)")]
+    BadRegion(String),
+    /// The local copy cannot be opened.
+    #[error("{}: {source}", dir.display())]
+    Local {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The local copy holds no bucket folder.
+    #[error("{} holds no bucket folder (expected DIR/BUCKET/AWSLogs/...)", .0.display())]
+    NoBucketFolder(PathBuf),
+    /// The local copy holds several bucket folders and none was chosen.
+    #[error("{} holds several bucket folders ({}): choose one with --bucket", dir.display(), buckets.join(", "))]
+    SeveralBuckets {
+        /// The directory.
+        dir: PathBuf,
+        /// The bucket folders found.
+        buckets: Vec<String>,
+    },
+    /// An AWS call needed before verification failed (DescribeTrails, GetBucketLocation,
+    /// ListPublicKeys).
+    #[cfg(feature = "aws")]
+    #[error(transparent)]
+    Aws(#[from] crate::trail_api::TrailApiError),
+    /// The bucket's folders could not be listed to find the trail's chains.
+    #[error(transparent)]
+    Discovery(#[from] VerifyError),
+}
+
+/// Where the trail's files and keys come from.
+enum Origin {
+    /// The trail's bucket in S3, with keys from ListPublicKeys.
+    #[cfg(feature = "aws")]
+    S3(Box<aws_config::SdkConfig>),
+    /// A local copy (`DIR/BUCKET/KEY`) with keys saved beforehand.
+    Local {
+        /// The directory holding one folder per bucket.
+        dir: PathBuf,
+        /// The public keys.
+        keys: KeySet,
+    },
+    /// Any object source with keys at hand: another transport, or a test's.
+    Source {
+        /// The source.
+        source: Arc<dyn ObjectSource>,
+        /// The public keys.
+        keys: KeySet,
+    },
+}
+
+/// Builds a [`Verifier`]: start from [`Verifier::from_s3`], [`Verifier::from_local`] or
+/// [`Verifier::from_source`], narrow the run if needed, then [`prepare`](Self::prepare) (to see
+/// the chains and warnings before walking) or [`verify`](Self::verify) (all at once).
+pub struct VerifierBuilder {
+    arn: TrailArn,
+    range: TimeRange,
+    origin: Origin,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    accounts: Vec<String>,
+    regions: Vec<String>,
+    options: VerifyOptions,
+    concurrency: Option<usize>,
+}
+
+impl std::fmt::Debug for VerifierBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierBuilder")
+            .field("arn", &self.arn)
+            .field("range", &self.range)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("accounts", &self.accounts)
+            .field("regions", &self.regions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierBuilder {
+    fn new(arn: TrailArn, range: TimeRange, origin: Origin) -> Self {
+        VerifierBuilder {
+            arn,
+            range,
+            origin,
+            bucket: None,
+            prefix: None,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            options: VerifyOptions::default(),
+            concurrency: None,
+        }
+    }
+
+    /// The trail's bucket. From S3, default: the bucket DescribeTrails names (giving it skips
+    /// DescribeTrails, and with it the list of regions and accounts the trail must cover).
+    /// From a local copy, default: the only bucket folder in the directory.
+    pub fn bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = Some(bucket.into());
+        self
+    }
+
+    /// The trail's S3 key prefix. From S3, default: the prefix DescribeTrails names.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Verifies only these accounts (for an organization trail, member accounts). Each is
+    /// expected: one without any file is reported uncovered.
+    pub fn accounts(mut self, accounts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.accounts = accounts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Verifies only these source regions (the regions whose events a chain holds). Each is
+    /// expected: one without any file is reported uncovered.
+    pub fn regions(mut self, regions: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Options of the walk (limits, progress, what the report keeps). Their `concurrency` is
+    /// replaced by the source's default unless [`concurrency`](Self::concurrency) is set.
+    pub fn options(mut self, options: VerifyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Log files read and hashed at once. Default: [`S3_CONCURRENCY`] from S3, twice the
+    /// number of CPUs otherwise (where a run is bound by CPU and more only costs memory).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = Some(concurrency.max(1));
+        self
+    }
+
+    /// Resolves everything the run needs, in the order a careful person would: the arguments,
+    /// then the trail and its bucket, then the chains found in the bucket, then the public keys
+    /// of exactly the regions found (so a run that cannot check signatures fails before any
+    /// digest is read).
+    ///
+    /// # Errors
+    /// [`SetupError`] when the run cannot start: bad arguments, an unreadable local copy, a
+    /// failed AWS call, a bucket that cannot be listed.
+    pub async fn prepare(self) -> Result<Verifier, SetupError> {
+        if let Some(bad) = self
+            .accounts
+            .iter()
+            .find(|a| !crate::layout::is_account_id(a))
+        {
+            return Err(SetupError::BadAccountId(bad.clone()));
+        }
+        if let Some(bad) = self.regions.iter().find(|r| !crate::layout::is_region(r)) {
+            return Err(SetupError::BadRegion(bad.clone()));
+        }
+        let mut warnings = Vec::new();
+        let (source, keys, mut target, default_concurrency) = match self.origin {
+            #[cfg(feature = "aws")]
+            Origin::S3(ref conf) => {
+                let (source, target) = s3::resolve(
+                    conf,
+                    &self.arn,
+                    self.bucket.clone(),
+                    self.prefix.clone(),
+                    &mut warnings,
+                )
+                .await?;
+                (source, None, target, S3_CONCURRENCY)
+            }
+            Origin::Local { ref dir, ref keys } => {
+                let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
+                    dir: dir.clone(),
+                    source,
+                })?;
+                let bucket = match &self.bucket {
+                    Some(bucket) => bucket.clone(),
+                    None => only_bucket(&local, dir)?,
+                };
+                let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+                let source: Arc<dyn ObjectSource> = Arc::new(local);
+                (source, Some(keys.clone()), target, cpu_concurrency())
+            }
+            Origin::Source {
+                ref source,
+                ref keys,
+            } => {
+                let bucket = self.bucket.clone().unwrap_or_default();
+                let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+                (source.clone(), Some(keys.clone()), target, cpu_concurrency())
+            }
+        };
+        if !self.accounts.is_empty() {
+            target.accounts = Some(self.accounts.clone());
+        }
+        if !self.regions.is_empty() {
+            target.regions = Some(self.regions.clone());
+        }
+        if target.expected_regions.is_none() && target.regions.is_none() {
+            warnings.push(
+                "the chains checked are the regions and accounts found in the bucket plus the \
+                 trail's home region: a region or member account whose files were all deleted \
+                 goes unnoticed unless named with --region/--account-id"
+                    .into(),
+            );
+        }
+        let chains = discover_chains(source.as_ref(), &target).await?;
+        warnings.extend(where_the_files_are(source.as_ref(), &target, &self.accounts).await);
+        tracing::debug!(
+            bucket = %target.location.bucket,
+            prefix = target.location.prefix.as_deref().unwrap_or(""),
+            chains = ?chains.iter().map(|c| c.chain.to_string()).collect::<Vec<_>>(),
+            "chains found"
+        );
+        let keys = match (keys, &self.origin) {
+            (Some(keys), _) => keys,
+            #[cfg(feature = "aws")]
+            (None, Origin::S3(conf)) => s3::public_keys(conf, &self.arn, &chains, self.range).await?,
+            // Every other origin carries its keys.
+            (None, _) => KeySet::new(),
+        };
+        let mut options = self.options;
+        options.concurrency = self.concurrency.unwrap_or(default_concurrency);
+        Ok(Verifier {
+            source,
+            keys,
+            target,
+            chains,
+            range: self.range,
+            options,
+            warnings,
+        })
+    }
+
+    /// Prepares and runs: the report of every expected chain over the range.
+    ///
+    /// # Errors
+    /// As [`prepare`](Self::prepare); once the walk starts, every failure is a finding in the
+    /// report instead.
+    pub async fn verify(self) -> Result<Report, SetupError> {
+        Ok(self.prepare().await?.run().await)
+    }
+}
+
+/// What to tell someone whose run found nothing, or someone else's files: the folders that
+/// are there, so a wrong bucket, prefix or copy depth shows at once. Only a hint: a failed
+/// listing here changes nothing about the verdict.
+async fn where_the_files_are(
+    source: &dyn ObjectSource,
+    target: &TrailTarget,
+    accounts: &[String],
+) -> Option<String> {
+    let bucket = &target.location.bucket;
+    let accounts_folder = target.location.accounts_folder();
+    let looked_in = source.location(bucket, &accounts_folder);
+    let found = source
+        .list_folders(bucket, &accounts_folder)
+        .await
+        .unwrap_or_default();
+    let found: Vec<&String> = found
+        .iter()
+        .filter(|f| crate::layout::is_account_id(f) || crate::layout::is_org_id(f))
+        .collect();
+    if found.is_empty() {
+        let top = source.list_folders(bucket, "").await.unwrap_or_default();
+        let there = if top.is_empty() {
+            "the bucket has no folders at all".to_owned()
+        } else {
+            let mut shown: Vec<String> = top.iter().take(20).map(|f| format!("{f}/")).collect();
+            if top.len() > 20 {
+                shown.push(format!("and {} more", top.len() - 20));
+            }
+            format!("the bucket's top-level folders are {}", shown.join(", "))
+        };
+        return Some(format!(
+            "no account folders under {looked_in}; {there}. Check --bucket and --prefix (the \
+             trail's S3 key prefix), and that a local copy is DIR/BUCKET/..., not one folder \
+             deeper"
+        ));
+    }
+    let owner = &target.arn.account_id;
+    let organization = found.iter().any(|f| crate::layout::is_org_id(f));
+    if accounts.is_empty() && !organization && !found.iter().any(|f| *f == owner) {
+        let listed: Vec<&str> = found.iter().take(20).map(|f| f.as_str()).collect();
+        return Some(format!(
+            "the trail's account {owner} has no folder under {looked_in} (found {}): is this \
+             the trail's bucket and prefix?",
+            listed.join(", ")
+        ));
+    }
+    None
+}
+
+/// Twice the CPUs: local reads are bound by hashing, and each check in flight holds about
+/// 300 KB of buffers.
+fn cpu_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
+/// The only bucket folder of a local copy.
+fn only_bucket(local: &LocalDirectory, dir: &std::path::Path) -> Result<String, SetupError> {
+    let mut buckets = local.buckets().map_err(|source| SetupError::Local {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    match buckets.len() {
+        0 => Err(SetupError::NoBucketFolder(dir.to_owned())),
+        1 => Ok(buckets.remove(0)),
+        _ => Err(SetupError::SeveralBuckets {
+            dir: dir.to_owned(),
+            buckets,
+        }),
+    }
+}
+
+/// A run ready to walk: the trail resolved, the chains found and the keys loaded.
+pub struct Verifier {
+    source: Arc<dyn ObjectSource>,
+    keys: KeySet,
+    target: TrailTarget,
+    chains: Vec<ChainLayout>,
+    range: TimeRange,
+    options: VerifyOptions,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("source", &self.source.describe())
+            .field("target", &self.target)
+            .field("chains", &self.chains)
+            .field("range", &self.range)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Verifies a trail in S3 with the session `conf` (credentials, region, endpoints,
+    /// HTTP client; see [`crate::aws::load`]). The trail's bucket and prefix come from
+    /// DescribeTrails in the trail's home region, the bucket is read in its own region, and the
+    /// keys come from ListPublicKeys in each region found.
+    #[cfg(feature = "aws")]
+    pub fn from_s3(conf: &aws_config::SdkConfig, arn: TrailArn, range: TimeRange) -> VerifierBuilder {
+        VerifierBuilder::new(arn, range, Origin::S3(Box::new(conf.clone())))
+    }
+
+    /// Verifies a local copy of the trail's bucket: `dir` holds one folder per bucket,
+    /// `dir/BUCKET/KEY` (what `aws s3 sync s3://BUCKET dir/BUCKET` writes), and `keys` are
+    /// CloudTrail's public keys (saved from `aws cloudtrail list-public-keys`).
+    pub fn from_local(
+        dir: impl Into<PathBuf>,
+        keys: KeySet,
+        arn: TrailArn,
+        range: TimeRange,
+    ) -> VerifierBuilder {
+        VerifierBuilder::new(
+            arn,
+            range,
+            Origin::Local {
+                dir: dir.into(),
+                keys,
+            },
+        )
+    }
+
+    /// Verifies through any [`ObjectSource`] with `keys`; set the bucket with
+    /// [`VerifierBuilder::bucket`].
+    pub fn from_source(
+        source: Arc<dyn ObjectSource>,
+        keys: KeySet,
+        arn: TrailArn,
+        range: TimeRange,
+    ) -> VerifierBuilder {
+        VerifierBuilder::new(arn, range, Origin::Source { source, keys })
+    }
+
+    /// The trail, its bucket and prefix, and the chains it must have.
+    pub fn target(&self) -> &TrailTarget {
+        &self.target
+    }
+
+    /// The chains found in the bucket (the report adds the expected ones not found).
+    pub fn chains(&self) -> &[ChainLayout] {
+        &self.chains
+    }
+
+    /// The range verified.
+    pub fn range(&self) -> TimeRange {
+        self.range
+    }
+
+    /// What the run had to assume (lists it could not get, validation turned off); they are
+    /// also in the report's `warnings`.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Where the files are read from (`s3://BUCKET` or the local directory).
+    pub fn source_description(&self) -> String {
+        self.source.describe()
+    }
+
+    /// Where the trail's account folders are: `s3://BUCKET/[PREFIX/]AWSLogs/[ORG/]`, or that
+    /// folder of the local copy.
+    pub fn accounts_folder(&self) -> String {
+        self.source.location(
+            &self.target.location.bucket,
+            &self.target.location.accounts_folder(),
+        )
+    }
+
+    /// Walks every chain and returns the report.
+    pub async fn run(self) -> Report {
+        let mut report = verify_chains(
+            self.source,
+            self.keys,
+            &self.target,
+            self.chains,
+            self.range,
+            self.options,
+        )
+        .await;
+        report.warnings.extend(self.warnings);
+        report
+    }
+}
+
+/// Resolving a trail in S3: the calls before any digest is read.
+#[cfg(feature = "aws")]
+mod s3 {
+    use super::SetupError;
+    use crate::aws;
+    use crate::keys::{KeySet, SIGNING_DELAY_MARGIN};
+    use crate::layout::{ChainLayout, TrailArn};
+    use crate::options::TimeRange;
+    use crate::source::{ObjectSource, S3Source};
+    use crate::trail_api;
+    use crate::verify::TrailTarget;
+    use aws_config::SdkConfig;
+    use std::sync::Arc;
+
+    /// Attempts per S3 request: throttling and 5xx answers are retried with backoff.
+    const MAX_ATTEMPTS: u32 = 5;
+    /// A server that does not accept the connection within this is down for this run.
+    const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+    /// A server that stops sending for this long is a timeout, reported as unverifiable for
+    /// that object, not a hung run.
+    const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The object source and target of a trail in S3: the trail's bucket and prefix from
+    /// DescribeTrails unless given, and the regions and accounts it must cover; the bucket read
+    /// in its own region.
+    pub(super) async fn resolve(
+        conf: &SdkConfig,
+        arn: &TrailArn,
+        bucket: Option<String>,
+        prefix: Option<String>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Arc<dyn ObjectSource>, TrailTarget), SetupError> {
+        let conf = conf
+            .to_builder()
+            .region(aws_config::Region::new(arn.region.clone()))
+            .build();
+        let mut expected_regions = None;
+        let mut expected_accounts = None;
+        let (bucket, prefix) = match bucket {
+            Some(bucket) => (bucket, prefix),
+            None => {
+                let cloudtrail = aws_sdk_cloudtrail::Client::new(&conf);
+                let trail = trail_api::describe_trail(&cloudtrail, arn).await?;
+                tracing::debug!(?trail, "trail loaded");
+                if !trail.log_file_validation {
+                    warnings.push(format!(
+                        "log-file validation is off for {arn}: log files delivered while it is \
+                         off are in no digest and cannot be verified (`ctverify enable --trail \
+                         {arn}`)"
+                    ));
+                }
+                // Which chains must exist comes from the account and the organization, not
+                // only from the folders an attacker left in the bucket.
+                if !trail.multi_region {
+                    // A single-region trail has one region: its home region.
+                    expected_regions = Some(Vec::new());
+                } else {
+                    match trail_api::enabled_regions(&conf).await {
+                        Ok(regions) => expected_regions = Some(regions),
+                        Err(e) => warnings.push(format!(
+                            "{e}: the regions checked are those found in the bucket plus the \
+                             home region; a region whose files were all deleted would go \
+                             unnoticed (name it with --region)"
+                        )),
+                    }
+                }
+                if trail.organization {
+                    match trail_api::organization_accounts(&conf).await {
+                        Ok(accounts) => expected_accounts = Some(accounts),
+                        Err(e) => warnings.push(format!(
+                            "{e}: the member accounts checked are those found in the bucket; \
+                             an account whose files were all deleted would go unnoticed (name \
+                             it with --account-id)"
+                        )),
+                    }
+                }
+                (trail.bucket, prefix.or(trail.prefix))
+            }
+        };
+        let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
+        tracing::debug!(%bucket, %region, "bucket region");
+        let conf = conf
+            .into_builder()
+            .region(aws_config::Region::new(region))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(READ_TIMEOUT)
+                    .build(),
+            )
+            .build();
+        let source =
+            S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
+        let mut target = TrailTarget::new(arn.clone(), bucket, prefix);
+        target.expected_regions = expected_regions;
+        target.expected_accounts = expected_accounts;
+        Ok((Arc::new(source), target))
+    }
+
+    /// CloudTrail's public keys for every region of `chains`, over the range plus the margin in
+    /// which CloudTrail may still sign the range's last digests. Each region's answer is
+    /// complete for that window, so a fingerprint it lacks is not CloudTrail's.
+    pub(super) async fn public_keys(
+        conf: &SdkConfig,
+        arn: &TrailArn,
+        chains: &[ChainLayout],
+        range: TimeRange,
+    ) -> Result<KeySet, SetupError> {
+        let conf = conf
+            .to_builder()
+            .region(aws_config::Region::new(arn.region.clone()))
+            .build();
+        let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        // The range's last digest covers up to an hour past its end and may be signed up to
+        // the margin later; no key can be valid in the future.
+        let end = (range.end + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN)
+            .min(chrono::Utc::now());
+        let start = range.start.min(end);
+        let fetches = regions
+            .iter()
+            .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));
+        let mut keys = KeySet::new();
+        for (region, fetched) in regions.iter().zip(futures::future::join_all(fetches).await) {
+            let fetched = fetched?;
+            tracing::debug!(
+                region,
+                %start,
+                %end,
+                keys = ?fetched
+                    .iter()
+                    .map(|k| format!("{} {}..{}", k.fingerprint(), k.valid_from(), k.valid_to()))
+                    .collect::<Vec<_>>(),
+                "public keys loaded"
+            );
+            for key in fetched {
+                keys.insert(key);
+            }
+            keys.mark_complete(Some(region), start, end);
+        }
+        Ok(keys)
+    }
+}
