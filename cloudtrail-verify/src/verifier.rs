@@ -320,7 +320,7 @@ async fn where_the_files_are(
     }
     let owner = &target.arn.account_id;
     let organization = found.iter().any(|f| crate::layout::is_org_id(f));
-    if accounts.is_empty() && !organization && !found.iter().any(|f| *f == owner) {
+    if accounts.is_empty() && !organization && !found.contains(&owner) {
         let listed: Vec<&str> = found.iter().take(20).map(|f| f.as_str()).collect();
         return Some(format!(
             "the trail's account {owner} has no folder under {looked_in} (found {}): is this \
