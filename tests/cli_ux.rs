@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use ctverify_tests::local_http::LocalHttpServer;
-use ctverify_tests::trail::exit::{ERROR, INVALID, VALID};
+use ctverify_tests::trail::exit::{ERROR, INVALID, UNVERIFIABLE, VALID};
 use ctverify_tests::trail::{GeneratedTrail, Run, run_ctverify, spec, with_fault};
 use http_body_util::Full;
 
@@ -443,4 +443,160 @@ async fn help_groups_the_options_and_shows_examples() {
     ] {
         assert!(help.contains(example), "no {example:?} in:\n{help}");
     }
+}
+
+/// A private CA over real TLS: `--endpoint-url` sends every call (S3, CloudTrail, Account) to
+/// one HTTPS endpoint whose certificate a test CA issued. Trusted with `--ca-bundle` or
+/// `AWS_CA_BUNDLE`, the run verifies; without it, the certificate is refused in one line.
+#[test]
+fn a_private_ca_is_trusted_with_ca_bundle_or_aws_ca_bundle_and_refused_otherwise() {
+    use ctverify_tests::tls_front::{TestCa, TlsFront};
+    let trail = S3Trail::start(&spec(), |_| {});
+    let ca = TestCa::new();
+    let front = TlsFront::start(&ca, &trail.server.endpoint(), &trail.stub.endpoint())
+        .expect("starting the HTTPS front");
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, &ca.ca_pem).unwrap();
+    let bundle = bundle.to_str().unwrap();
+    // The per-service variables point at plain HTTP: --endpoint-url must win over them.
+    let env = servers_env(&trail);
+    let endpoint = front.endpoint();
+
+    let run = run_child(
+        &verify_args(&trail, &["--endpoint-url", &endpoint, "--ca-bundle", bundle]),
+        &env,
+    );
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    let calls = trail.stub.count("ListPublicKeys");
+    assert!(calls >= 1, "the keys came through the HTTPS front");
+
+    let run = run_child(
+        &verify_args(&trail, &["--endpoint-url", &endpoint]),
+        &with(&env, &[("AWS_CA_BUNDLE", bundle)]),
+    );
+    assert_eq!(run.code, VALID, "{run:?}");
+
+    let run = run_child(&verify_args(&trail, &["--endpoint-url", &endpoint]), &env);
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr.to_lowercase().contains("certificate"),
+        "the refusal names the certificate: {run:?}"
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
+    assert_no_debug(&run);
+}
+
+/// A CA bundle that is not one is refused before any call, naming the file: the TLS layer
+/// would otherwise panic on it.
+#[test]
+fn a_ca_bundle_without_certificates_is_refused_by_name() {
+    let trail = S3Trail::start(&spec(), |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not-a-bundle.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    let broken = dir.path().join("broken.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    for (file, says) in [
+        (&not_pem, "holds no PEM certificate"),
+        (&broken, "not usable"),
+        (&dir.path().join("missing.pem"), "No such file"),
+    ] {
+        let file = file.to_str().unwrap();
+        let run = run_child(
+            &verify_args(&trail, &["--ca-bundle", file]),
+            &servers_env(&trail),
+        );
+        assert_eq!(run.code, ERROR, "{run:?}");
+        assert!(run.stderr.contains(file) && run.stderr.contains(says), "{run:?}");
+        assert!(!run.stderr.contains("panicked"), "{run:?}");
+    }
+    assert_eq!(trail.stub.count("ListPublicKeys"), 0, "refused before any call");
+}
+
+/// `--debug` shows what the AWS CLI's `--debug` shows that matters here: the trail as loaded,
+/// the folders listed, the keys per region and window, the string each digest signs, the
+/// requests. Without it (and without RUST_LOG), none of that is printed.
+#[test]
+fn debug_shows_the_trail_listings_keys_and_strings_to_sign() {
+    let trail = S3Trail::start(&spec(), |_| {});
+    let env = servers_env(&trail);
+    let run = run_child(&verify_args(&trail, &["--debug"]), &env);
+    assert_eq!(run.code, VALID, "{run:?}");
+    for needle in [
+        "trail loaded",
+        "listing folders",
+        "public keys loaded",
+        "string_to_sign",
+        "ListPublicKeys",
+    ] {
+        assert!(run.stderr.contains(needle), "--debug lacks {needle:?}:\n{}", run.stderr);
+    }
+    let quiet = run_child(&verify_args(&trail, &[]), &env);
+    assert_eq!(quiet.stderr, "", "{quiet:?}");
+    let filtered = run_child(
+        &verify_args(&trail, &[]),
+        &with(&env, &[("RUST_LOG", "cloudtrail_verify::trust=debug")]),
+    );
+    assert!(filtered.stderr.contains("string_to_sign"), "{filtered:?}");
+    assert!(!filtered.stderr.contains("listing folders"), "{filtered:?}");
+}
+
+/// A run says what it checked: the folder read and every chain, before the results; and when
+/// it finds nothing, where it looked and what is there instead.
+#[tokio::test]
+async fn a_run_names_the_folder_and_chains_it_read_and_where_it_looked_when_empty() {
+    let trail = GeneratedTrail::new(&spec());
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    let folder = format!("{}/{}/AWSLogs/", trail.copy().display(), trail.bucket());
+    let account = trail.manifest.trail_arn.split(':').nth(4).unwrap();
+    run.assert_line(&["Reading", &folder, &format!("{account}/us-east-1")]);
+
+    let run = trail.verify(&["--prefix", "wrong"]).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&["No digests found"]);
+    run.assert_line(&["Looked in", "/wrong/AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/"]);
+    assert!(
+        run.stderr.contains("no account folders under")
+            && run.stderr.contains("top-level folders are AWSLogs/"),
+        "{run:?}"
+    );
+}
+
+/// `--local` with a trail whose account has no folder in the copy warns: it is probably not
+/// the trail's bucket.
+#[tokio::test]
+async fn a_local_copy_without_the_trails_account_warns() {
+    let trail = GeneratedTrail::new(&spec());
+    let manifest = &trail.manifest;
+    let account = manifest.trail_arn.split(':').nth(4).unwrap();
+    let other = manifest.trail_arn.replace(account, "999988887777");
+    let mut args = ctverify_tests::trail::local_args(manifest, &trail.copy(), &trail.keys());
+    let at = args.iter().position(|a| a == "--trail").unwrap() + 1;
+    args[at] = other;
+    let run = run_ctverify(&args).await;
+    assert!(
+        run.stderr
+            .contains("the trail's account 999988887777 has no folder under"),
+        "{run:?}"
+    );
+}
+
+/// An empty key file is refused: with it, nothing could be verified.
+#[tokio::test]
+async fn an_empty_key_file_says_it_holds_no_keys() {
+    let trail = GeneratedTrail::new(&spec());
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, r#"{"PublicKeyList": []}"#).unwrap();
+    let args = ctverify_tests::trail::local_args(&trail.manifest, &trail.copy(), &keys);
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(run.stderr.contains("holds no public keys"), "{run:?}");
 }

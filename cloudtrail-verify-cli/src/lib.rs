@@ -148,8 +148,12 @@ where
 }
 
 /// What `--debug` shows: ctverify's own steps, and the SDK's requests, signing and retries.
+/// (The SDK's per-operation spans, which name the service and operation, belong to the
+/// service crates.)
 const DEBUG_FILTER: &str = "info,cloudtrail_verify=debug,cloudtrail_verify_cli=debug,\
-                            aws_config=debug,aws_smithy_runtime=debug,aws_sigv4=debug";
+                            aws_config=debug,aws_smithy_runtime=debug,aws_sigv4=debug,\
+                            aws_sdk_s3=debug,aws_sdk_cloudtrail=debug,aws_sdk_account=debug,\
+                            aws_sdk_organizations=debug,aws_sdk_kms=debug,aws_sdk_sts=debug";
 
 /// Diagnostics on stderr, with `--debug` or `RUST_LOG`; none otherwise, so a normal run's
 /// output stays the report. The first run of a process installs the subscriber; in tests,

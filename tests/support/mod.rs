@@ -3,4 +3,5 @@ pub mod local_http;
 pub mod moto;
 pub mod mutation;
 pub mod s3_server;
+pub mod tls_front;
 pub mod trail;
