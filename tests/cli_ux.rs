@@ -453,7 +453,7 @@ fn a_private_ca_is_trusted_with_ca_bundle_or_aws_ca_bundle_and_refused_otherwise
     use ctverify_tests::tls_front::{TestCa, TlsFront};
     let trail = S3Trail::start(&spec(), |_| {});
     let ca = TestCa::new();
-    let front = TlsFront::start(&ca, &trail.server.endpoint(), &trail.stub.endpoint())
+    let front = TlsFront::start(Some(&ca), &trail.server.endpoint(), &trail.stub.endpoint())
         .expect("starting the HTTPS front");
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("ca.pem");

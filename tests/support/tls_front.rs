@@ -1,6 +1,7 @@
-//! An HTTPS endpoint in front of the test servers, with a certificate for `localhost` issued by
-//! a certificate authority made for the test, so that trusting a private CA (`--ca-bundle`,
-//! `AWS_CA_BUNDLE`) is tested over real TLS.
+//! One endpoint in front of the test servers: over HTTPS, with a certificate for `localhost`
+//! issued by a certificate authority made for the test, so that trusting a private CA
+//! (`--ca-bundle`, `AWS_CA_BUNDLE`) is tested over real TLS; or over plain HTTP, for a client
+//! configured with one endpoint for every service.
 //!
 //! One endpoint serves every AWS call, as `--endpoint-url` asks: CloudTrail and Account calls
 //! (JSON protocol, recognised by `X-Amz-Target` or Account's `/listRegions` path) go to the
@@ -61,28 +62,34 @@ impl Default for TestCa {
     }
 }
 
-/// The HTTPS front; stops when dropped.
+/// The front; stops when dropped.
 pub struct TlsFront {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TlsFront {
-    /// Serves HTTPS on 127.0.0.1 with `ca`'s server certificate, forwarding to `s3` and
-    /// `cloudtrail` (both `http://127.0.0.1:PORT`).
+    /// Serves HTTPS on 127.0.0.1 with `ca`'s server certificate (plain HTTP without one),
+    /// forwarding to `s3` and `cloudtrail` (both `http://127.0.0.1:PORT`).
     ///
     /// # Errors
     /// When the port cannot be bound or the TLS configuration is refused.
-    pub fn start(ca: &TestCa, s3: &str, cloudtrail: &str) -> io::Result<Self> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_no_client_auth()
-            .with_single_cert(ca.chain.clone(), ca.key.clone_key())
-            .map_err(io::Error::other)?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    pub fn start(ca: Option<&TestCa>, s3: &str, cloudtrail: &str) -> io::Result<Self> {
+        let acceptor = match ca {
+            Some(ca) => {
+                let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+                let config = rustls::ServerConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(io::Error::other)?
+                    .with_no_client_auth()
+                    .with_single_cert(ca.chain.clone(), ca.key.clone_key())
+                    .map_err(io::Error::other)?;
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+            }
+            None => None,
+        };
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -101,14 +108,19 @@ impl TlsFront {
             .spawn(move || runtime.block_on(serve(listener, acceptor, backends, stopped)))?;
         Ok(TlsFront {
             addr,
+            tls: ca.is_some(),
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// `https://localhost:PORT`, matching the certificate's name.
+    /// `https://localhost:PORT`, matching the certificate's name, or `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 }
 
@@ -162,7 +174,7 @@ fn bad_gateway(text: String) -> Response<http_body_util::Either<Incoming, String
 
 async fn serve(
     listener: std::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     backends: Arc<Backends>,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -178,16 +190,20 @@ async fn serve(
                 let Ok((stream, _)) = accepted else { continue };
                 let (acceptor, backends) = (acceptor.clone(), backends.clone());
                 connections.spawn(async move {
-                    // A client that refuses the certificate ends the handshake: not a failure
-                    // of the server, and exactly what one test expects.
-                    let Ok(tls) = acceptor.accept(stream).await else { return };
                     let service = hyper::service::service_fn(move |request| {
                         let backends = backends.clone();
                         async move { Ok::<_, Infallible>(backends.forward(request).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match acceptor {
+                        // A client that refuses the certificate ends the handshake: not a
+                        // failure of the server, and exactly what one test expects.
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
+                            Err(_) => return,
+                        },
+                        None => http.serve_connection(TokioIo::new(stream), service).await,
+                    };
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
