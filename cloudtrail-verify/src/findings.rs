@@ -3,10 +3,11 @@
 //! gives these types their `status()`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The verdict on one file, or on a whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Every byte was verified.
@@ -36,7 +37,8 @@ impl std::fmt::Display for Status {
 
 /// A problem found with a digest file. Each knows whether it is evidence ([`Status::Invalid`])
 /// or an obstacle ([`Status::Unverifiable`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DigestProblem {
     /// The digest a newer digest names is not in the trail's bucket (deleted or renamed).
@@ -170,7 +172,8 @@ pub enum DigestProblem {
 }
 
 /// A problem found with a log file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LogProblem {
     /// The log file is not in the bucket.
@@ -221,7 +224,8 @@ pub enum LogProblem {
 
 /// Why part of the verified window is covered by no valid digest. Every gap is a finding:
 /// nothing proves what happened in it. [`crate::trust::gap_status`] says which are evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GapKind {
     /// The valid digest after the gap names a predecessor that is missing from the bucket or
@@ -251,7 +255,8 @@ pub enum GapKind {
 }
 
 /// A stretch of the verified window that no valid standard digest covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CoverageGap {
     /// What kind of gap.
     pub kind: GapKind,
@@ -271,7 +276,8 @@ pub struct CoverageGap {
 
 /// An object in one of the chain's folders that CloudTrail did not write there, or another
 /// trail's digest that did not verify.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ForeignObject {
     /// Bucket.
     pub bucket: String,

@@ -6,7 +6,7 @@
 //! region's folder sort in time order, which is what lets listings start and stop by key.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -148,7 +148,8 @@ impl TrailLocation {
 }
 
 /// One hash chain: CloudTrail keeps one per account and source region.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChainId {
     /// The account whose events the chain covers (a member account for organization trails).
     pub account_id: String,

@@ -7,10 +7,21 @@
 pub use crate::findings::{CoverageGap, DigestProblem, ForeignObject, GapKind, LogProblem, Status};
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// The version of the report format written by this crate (`schema_version`).
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema of [`Report`] as serialized, generated from the types: the checked-in
+/// `schema/report.schema.json` is this, and a test fails when the two differ.
+#[cfg(feature = "schema")]
+pub fn report_schema() -> serde_json::Value {
+    schemars::schema_for!(Report).to_value()
+}
 
 /// The verdict on one log file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LogReport {
     /// Bucket.
     pub bucket: String,
@@ -39,7 +50,8 @@ impl LogReport {
 }
 
 /// Counts of verdicts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Counts {
     /// Valid.
     pub valid: u64,
@@ -81,7 +93,8 @@ impl Counts {
 }
 
 /// The verdict on one digest file and on the log files it lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DigestReport {
     /// Bucket read.
     pub bucket: String,
@@ -135,7 +148,8 @@ impl DigestReport {
 }
 
 /// Everything found for one chain (account, source region).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChainReport {
     /// Which chain.
     pub chain: ChainId,
@@ -237,7 +251,8 @@ impl ChainReport {
 }
 
 /// Summary counts of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Summary {
     /// Digest verdicts.
     pub digests: Counts,
@@ -277,8 +292,16 @@ impl Summary {
 }
 
 /// The result of verifying a trail over a time range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Report {
+    /// The version of this format, [`REPORT_SCHEMA_VERSION`]: it changes when a field changes
+    /// meaning or goes away (new fields and new problem kinds do not change it).
+    pub schema_version: u32,
+    /// The ctverify version that wrote the report.
+    pub tool_version: String,
+    /// When the run ended (UTC).
+    pub generated_at: DateTime<Utc>,
     /// The trail's ARN.
     pub trail: String,
     /// Where objects were read from.
@@ -323,6 +346,9 @@ impl Report {
             .max()
             .unwrap_or(Status::Unverifiable);
         Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            generated_at: Utc::now(),
             trail,
             source,
             bucket,
