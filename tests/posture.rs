@@ -10,8 +10,9 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
-use cloudtrail_verify::posture::{
-    self, AuditError, AuditScope, Change, Check, EnableError, EnableOutcome, EnableRequest,
+use cloudtrail_posture as posture;
+use cloudtrail_posture::{
+    AuditError, AuditScope, Change, Check, EnableError, EnableOutcome, EnableRequest,
     KeyChoice, PostureClients, PostureReport, Status,
 };
 use ctverify_tests::moto::{MOTO_ACCOUNT, MotoServer};

@@ -1,5 +1,5 @@
 //! `ctverify enable` and `ctverify audit`: their flags, and printing what the
-//! `cloudtrail_verify::posture` library returns (text or JSON). All decisions are the library's.
+//! `cloudtrail_posture` library returns (text or JSON). All decisions are the library's.
 //!
 //! Exit statuses follow `ctverify`'s: `enable` 0 done (or nothing to do, or dry run), 1 refused
 //! (a pre-check did not pass, nothing changed), 3 error (bad arguments, trail not found, an API
@@ -9,8 +9,9 @@
 use std::io::Write;
 
 use aws_config::SdkConfig;
-use cloudtrail_verify::posture::{
-    self, AuditScope, EnableError, EnableOutcome, EnablePlan, EnableRequest, Finding, KeyChoice,
+use cloudtrail_posture as posture;
+use cloudtrail_posture::{
+    AuditScope, EnableError, EnableOutcome, EnablePlan, EnableRequest, Finding, KeyChoice,
     PostureClients, PostureReport, Status, TrailState,
 };
 use serde::Serialize;

@@ -31,7 +31,6 @@ pub mod keys;
 pub mod layout;
 pub mod loghash;
 pub mod options;
-pub mod posture;
 pub mod report;
 pub mod schema;
 pub mod signing;

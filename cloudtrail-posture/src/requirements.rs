@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::policy::{Caller, Effect, Evaluation, Policy, Request, glob_match_ci};
-use crate::layout::TrailArn;
+use crate::policy::{Caller, Effect, Evaluation, Policy, Request, glob_match_ci};
+use cloudtrail_verify::TrailArn;
 
 /// The service principal CloudTrail uses to write to S3 and to call KMS.
 pub(crate) const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";

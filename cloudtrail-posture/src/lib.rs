@@ -43,12 +43,12 @@ pub struct PostureClients {
 
 impl PostureClients {
     /// Builds the three clients from one SDK configuration (S3 through
-    /// [`crate::aws::s3_client`], so an endpoint override implies path-style addressing).
+    /// [`cloudtrail_verify::aws::s3_client`], so an endpoint override implies path-style addressing).
     pub fn from_conf(conf: &aws_config::SdkConfig) -> Self {
         Self {
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
             kms: aws_sdk_kms::Client::new(conf),
-            s3: crate::aws::s3_client(conf),
+            s3: cloudtrail_verify::aws::s3_client(conf),
         }
     }
 }

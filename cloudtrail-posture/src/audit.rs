@@ -8,11 +8,11 @@ use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteT
 use aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockEnabled};
 use serde::Serialize;
 
-use super::policy::Policy;
-use super::requirements::{self, Delivery};
-use super::sdk::{self, TrailReadError};
-use super::{PostureClients, Status, TrailState};
-use crate::layout::TrailArn;
+use crate::policy::Policy;
+use crate::requirements::{self, Delivery};
+use crate::sdk::{self, TrailReadError};
+use crate::{PostureClients, Status, TrailState};
+use cloudtrail_verify::TrailArn;
 
 /// What to audit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,18 +5,18 @@ use aws_config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::date_time::Format;
 
-use super::{TrailState, TrailStatusInfo};
-use crate::layout::TrailArn;
+use crate::{TrailState, TrailStatusInfo};
+use cloudtrail_verify::TrailArn;
 
 /// `CODE: message` for a service error, else what kept the call from being answered, with a
-/// hint about credentials or the network when one applies: [`crate::aws::error_text`], shared
+/// hint about credentials or the network when one applies: [`cloudtrail_verify::aws::error_text`], shared
 /// with verification so that every command words AWS failures the same way.
 pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    crate::aws::error_text(err, None)
+    cloudtrail_verify::aws::error_text(err, None)
 }
 
 /// The service error code, if the service answered with one.

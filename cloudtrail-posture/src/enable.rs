@@ -9,11 +9,11 @@
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use serde::Serialize;
 
-use super::policy::Policy;
-use super::requirements::{self, Delivery};
-use super::sdk::{self, TrailReadError};
-use super::{PostureClients, Status, TrailState};
-use crate::layout::TrailArn;
+use crate::policy::Policy;
+use crate::requirements::{self, Delivery};
+use crate::sdk::{self, TrailReadError};
+use crate::{PostureClients, Status, TrailState};
+use cloudtrail_verify::TrailArn;
 
 /// Which KMS key the trail should encrypt with.
 #[derive(Debug, Clone, PartialEq, Eq)]
