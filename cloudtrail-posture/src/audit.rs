@@ -2,20 +2,25 @@
 //! check, each naming the Security Hub control it corresponds to where there is one.
 //!
 //! A check whose API call fails (access denied, not implemented by the endpoint, network) is
-//! [`Status::Unknown`] with the reason: an audit never reports a pass it could not see.
+//! [`CheckStatus::Unknown`] with the reason: an audit never reports a pass it could not see.
 
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 use aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockEnabled};
+use cloudtrail_verify::TrailArn;
 use serde::Serialize;
 
+use crate::check::{CheckId, CheckStatus, Finding, worst};
+use crate::facts::Observed;
 use crate::policy::Policy;
 use crate::requirements::{self, Delivery};
+use crate::retention::{self, DEFAULT_RETENTION_DAYS};
 use crate::sdk::{self, TrailReadError};
-use crate::{PostureClients, Status, TrailState};
-use cloudtrail_verify::TrailArn;
+use crate::verdict;
+use crate::{PostureClients, TrailState};
 
 /// What to audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuditScope {
     /// One trail, by ARN (recommended) or name.
     Trail(String),
@@ -23,113 +28,18 @@ pub enum AuditScope {
     All,
 }
 
-/// The checks an audit makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    /// (`--all`) At least one trail exists and is logging.
-    AccountHasLoggingTrail,
-    /// The trail listed by ListTrails could be read (only reported when it could not).
-    TrailReadable,
-    /// GetTrailStatus says the trail is logging.
-    Logging,
-    /// The trail records every region.
-    MultiRegion,
-    /// Event selectors include both read and write management events.
-    ManagementEventsReadWrite,
-    /// Log-file validation (digest files) is on.
-    LogFileValidation,
-    /// Log and digest files are encrypted with SSE-KMS.
-    SseKms,
-    /// (with SSE-KMS) The key exists, is enabled and its policy lets CloudTrail use it.
-    KmsKeyPolicy,
-    /// Events are also sent to CloudWatch Logs.
-    #[serde(rename = "cloudwatch_logs")]
-    CloudWatchLogs,
-    /// GetTrailStatus reports no delivery error (logs, digests, CloudWatch Logs).
-    DeliveryErrors,
-    /// The bucket is not public (Block Public Access, bucket policy, ACL).
-    BucketNotPublic,
-    /// The bucket policy lets CloudTrail deliver, and grants it nothing more than it needs.
-    BucketPolicyLeastPrivilege,
-    /// Bucket versioning is enabled.
-    BucketVersioning,
-    /// Bucket default encryption is configured.
-    BucketDefaultEncryption,
-    /// Bucket server access logging is enabled.
-    BucketAccessLogging,
-    /// Object Lock with a default retention protects what CloudTrail writes.
-    BucketObjectLock,
+/// How to audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// Days the trail's files must be kept: a lifecycle rule expiring them sooner fails
+    /// `retention_lifecycle_expiration`. Default [`DEFAULT_RETENTION_DAYS`].
+    pub retention_days: u32,
 }
 
-impl Check {
-    /// The Security Hub control this check corresponds to, if any.
-    pub fn control(self) -> Option<&'static str> {
-        match self {
-            Check::AccountHasLoggingTrail => Some("CloudTrail.3"),
-            Check::Logging | Check::MultiRegion | Check::ManagementEventsReadWrite => {
-                Some("CloudTrail.1")
-            }
-            Check::SseKms => Some("CloudTrail.2"),
-            Check::LogFileValidation => Some("CloudTrail.4"),
-            Check::CloudWatchLogs => Some("CloudTrail.5"),
-            Check::BucketNotPublic => Some("CloudTrail.6"),
-            Check::BucketAccessLogging => Some("CloudTrail.7"),
-            Check::TrailReadable
-            | Check::KmsKeyPolicy
-            | Check::DeliveryErrors
-            | Check::BucketPolicyLeastPrivilege
-            | Check::BucketVersioning
-            | Check::BucketDefaultEncryption
-            | Check::BucketObjectLock => None,
-        }
-    }
-
-    /// A short human title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Check::AccountHasLoggingTrail => "account has a logging trail",
-            Check::TrailReadable => "trail readable",
-            Check::Logging => "trail is logging",
-            Check::MultiRegion => "multi-region trail",
-            Check::ManagementEventsReadWrite => "read and write management events",
-            Check::LogFileValidation => "log-file validation",
-            Check::SseKms => "SSE-KMS encryption",
-            Check::KmsKeyPolicy => "KMS key usable by CloudTrail",
-            Check::CloudWatchLogs => "CloudWatch Logs integration",
-            Check::DeliveryErrors => "no delivery errors",
-            Check::BucketNotPublic => "bucket not public",
-            Check::BucketPolicyLeastPrivilege => {
-                "bucket policy grants CloudTrail only what it needs"
-            }
-            Check::BucketVersioning => "bucket versioning",
-            Check::BucketDefaultEncryption => "bucket default encryption",
-            Check::BucketAccessLogging => "bucket access logging",
-            Check::BucketObjectLock => "bucket Object Lock",
-        }
-    }
-}
-
-/// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Which check.
-    pub check: Check,
-    /// The matching Security Hub control (`CloudTrail.1` …), if any.
-    pub control: Option<&'static str>,
-    /// Pass, fail or unknown.
-    pub status: Status,
-    /// What was seen, or why it could not be seen.
-    pub evidence: String,
-}
-
-impl Finding {
-    fn new(check: Check, status: Status, evidence: impl Into<String>) -> Self {
+impl Default for AuditOptions {
+    fn default() -> Self {
         Self {
-            check,
-            control: check.control(),
-            status,
-            evidence: evidence.into(),
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -140,7 +50,7 @@ pub struct TrailReport {
     /// Trail ARN.
     pub trail_arn: String,
     /// Worst status of the findings (fail > unknown > pass).
-    pub status: Status,
+    pub status: CheckStatus,
     /// The trail's settings and status, when it could be read.
     pub state: Option<TrailState>,
     /// One finding per check.
@@ -158,11 +68,13 @@ impl TrailReport {
     }
 }
 
-/// Counts of findings by status.
+/// Counts of an audit's findings by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub struct AuditSummary {
     /// Findings that passed.
     pub pass: usize,
+    /// Findings that passed with a warning.
+    pub warn: usize,
     /// Findings that failed.
     pub fail: usize,
     /// Findings that could not be determined.
@@ -173,9 +85,9 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PostureReport {
     /// Worst status over every finding.
-    pub status: Status,
+    pub status: CheckStatus,
     /// Counts over every finding.
-    pub summary: Summary,
+    pub summary: AuditSummary,
     /// Account-level findings (with `--all`).
     pub account_findings: Vec<Finding>,
     /// One report per trail.
@@ -188,15 +100,21 @@ impl PostureReport {
             .iter()
             .chain(trails.iter().flat_map(|t| &t.findings))
             .collect();
-        let mut summary = Summary::default();
+        let mut summary = AuditSummary::default();
         for f in &all {
             match f.status {
-                Status::Pass => summary.pass += 1,
-                Status::Fail => summary.fail += 1,
-                Status::Unknown => summary.unknown += 1,
+                CheckStatus::Pass => summary.pass += 1,
+                CheckStatus::Warn => summary.warn += 1,
+                CheckStatus::Fail => summary.fail += 1,
+                // `CheckStatus` is non-exhaustive: anything new counts as not determined.
+                _ => summary.unknown += 1,
             }
         }
-        let status = all.iter().map(|f| f.status).max().unwrap_or(Status::Pass);
+        let status = all
+            .iter()
+            .map(|f| f.status)
+            .max()
+            .unwrap_or(CheckStatus::Pass);
         Self {
             status,
             summary,
@@ -204,14 +122,6 @@ impl PostureReport {
             trails,
         }
     }
-}
-
-fn worst(findings: &[Finding]) -> Status {
-    findings
-        .iter()
-        .map(|f| f.status)
-        .max()
-        .unwrap_or(Status::Pass)
 }
 
 /// Why an audit could not be made at all (individual check failures are `Unknown` findings).
@@ -245,6 +155,7 @@ pub enum AuditError {
 pub async fn audit(
     clients: &PostureClients,
     scope: &AuditScope,
+    options: &AuditOptions,
 ) -> Result<PostureReport, AuditError> {
     match scope {
         AuditScope::Trail(trail) => {
@@ -261,7 +172,7 @@ pub async fn audit(
                             message,
                         },
                     })?;
-            let report = audit_trail(clients, &ct, &found).await;
+            let report = audit_trail(clients, &ct, &found, options).await;
             Ok(PostureReport::new(Vec::new(), vec![report]))
         }
         AuditScope::All => {
@@ -269,14 +180,14 @@ pub async fn audit(
             let mut reports = Vec::new();
             for arn in &arns {
                 reports.push(match sdk::get_trail(&clients.cloudtrail, arn).await {
-                    Ok((found, ct)) => audit_trail(clients, &ct, &found).await,
+                    Ok((found, ct)) => audit_trail(clients, &ct, &found, options).await,
                     Err(TrailReadError::NotFound(m) | TrailReadError::Other(m)) => {
                         TrailReport::new(
                             arn.clone(),
                             None,
                             vec![Finding::new(
-                                Check::TrailReadable,
-                                Status::Unknown,
+                                CheckId::TrailReadable,
+                                CheckStatus::Unknown,
                                 format!("GetTrail failed: {m}"),
                             )],
                         )
@@ -318,35 +229,35 @@ async fn list_trails(ct: &aws_sdk_cloudtrail::Client) -> Result<Vec<String>, Aud
 }
 
 fn account_finding(reports: &[TrailReport]) -> Finding {
-    let logging: Vec<Status> = reports
+    let logging: Vec<CheckStatus> = reports
         .iter()
         .flat_map(|r| &r.findings)
-        .filter(|f| f.check == Check::Logging)
+        .filter(|f| f.check == CheckId::Logging)
         .map(|f| f.status)
         .collect();
     let (status, evidence) = if reports.is_empty() {
-        (Status::Fail, "the account has no trail".to_owned())
-    } else if logging.contains(&Status::Pass) {
+        (CheckStatus::Fail, "the account has no trail".to_owned())
+    } else if logging.contains(&CheckStatus::Pass) {
         (
-            Status::Pass,
+            CheckStatus::Pass,
             format!(
                 "{} of {} trails are logging",
-                logging.iter().filter(|s| **s == Status::Pass).count(),
+                logging.iter().filter(|s| **s == CheckStatus::Pass).count(),
                 reports.len()
             ),
         )
-    } else if logging.contains(&Status::Unknown) || logging.len() < reports.len() {
+    } else if logging.contains(&CheckStatus::Unknown) || logging.len() < reports.len() {
         (
-            Status::Unknown,
+            CheckStatus::Unknown,
             "no trail is known to be logging; the status of some could not be read".to_owned(),
         )
     } else {
         (
-            Status::Fail,
+            CheckStatus::Fail,
             format!("no trail is logging ({} trail(s) audited)", reports.len()),
         )
     };
-    Finding::new(Check::AccountHasLoggingTrail, status, evidence)
+    Finding::new(CheckId::AccountHasLoggingTrail, status, evidence)
 }
 
 /// Audits one trail; `ct` is a CloudTrail client in the trail's home region.
@@ -354,6 +265,7 @@ async fn audit_trail(
     clients: &PostureClients,
     ct: &aws_sdk_cloudtrail::Client,
     trail: &aws_sdk_cloudtrail::types::Trail,
+    options: &AuditOptions,
 ) -> TrailReport {
     let state = sdk::trail_state(ct, trail).await;
     let mut findings = Vec::new();
@@ -361,66 +273,84 @@ async fn audit_trail(
     findings.push(logging_finding(&state));
     findings.push(match trail.is_multi_region_trail() {
         Some(true) => Finding::new(
-            Check::MultiRegion,
-            Status::Pass,
+            CheckId::MultiRegion,
+            CheckStatus::Pass,
             "IsMultiRegionTrail is true",
         ),
         Some(false) => Finding::new(
-            Check::MultiRegion,
-            Status::Fail,
+            CheckId::MultiRegion,
+            CheckStatus::Fail,
             format!(
                 "IsMultiRegionTrail is false: only {} is recorded",
                 state.home_region
             ),
         ),
         None => Finding::new(
-            Check::MultiRegion,
-            Status::Unknown,
+            CheckId::MultiRegion,
+            CheckStatus::Unknown,
             "GetTrail did not report IsMultiRegionTrail",
         ),
     });
     findings.push(management_events_finding(ct, &state.arn).await);
     findings.push(if state.log_file_validation_enabled {
         Finding::new(
-            Check::LogFileValidation,
-            Status::Pass,
+            CheckId::LogFileValidation,
+            CheckStatus::Pass,
             "LogFileValidationEnabled is true: digest files are delivered",
         )
     } else {
         Finding::new(
-            Check::LogFileValidation,
-            Status::Fail,
+            CheckId::LogFileValidation,
+            CheckStatus::Fail,
             "LogFileValidationEnabled is false: no digest files, so changes to log files cannot \
              be detected (fix: ctverify enable)",
         )
     });
     findings.push(match &state.kms_key_id {
-        Some(key) => Finding::new(Check::SseKms, Status::Pass, format!("KmsKeyId is {key}")),
+        Some(key) => Finding::new(
+            CheckId::SseKms,
+            CheckStatus::Pass,
+            format!("KmsKeyId is {key}"),
+        ),
         None => Finding::new(
-            Check::SseKms,
-            Status::Fail,
+            CheckId::SseKms,
+            CheckStatus::Fail,
             "no KmsKeyId: log and digest files use the bucket's default encryption only \
              (fix: ctverify enable)",
         ),
     });
     let arn = TrailArn::parse(&state.arn);
+    // Asked in the trail's home region: the usual place of the bucket, and a region even when
+    // the configuration has none.
+    let s3_home = sdk::s3_in(&clients.s3, &state.home_region);
+    let bucket_region = sdk::bucket_region(&s3_home, &state.s3_bucket).await;
     if let (Some(key), Some(arn)) = (&state.kms_key_id, &arn) {
-        findings.push(kms_key_finding(clients, key, arn, &state.arn).await);
+        // The same verdict `enable` applies before it sets a key: what `enable` refuses,
+        // `audit` fails.
+        let lookup = sdk::key_lookup(
+            &clients.kms,
+            key,
+            bucket_region.as_deref().unwrap_or(&arn.region),
+        )
+        .await;
+        let v =
+            verdict::kms_key_verdict(&lookup, key, bucket_region.as_deref().ok(), arn, &state.arn);
+        findings.extend(v.findings);
     }
     findings.push(match &state.cloudwatch_logs_log_group_arn {
         Some(group) => Finding::new(
-            Check::CloudWatchLogs,
-            Status::Pass,
+            CheckId::CloudWatchLogs,
+            CheckStatus::Pass,
             format!("events are sent to {group}"),
         ),
         None => Finding::new(
-            Check::CloudWatchLogs,
-            Status::Fail,
+            CheckId::CloudWatchLogs,
+            CheckStatus::Fail,
             "no CloudWatchLogsLogGroupArn: events are not sent to CloudWatch Logs",
         ),
     });
     findings.push(delivery_errors_finding(&state));
-    findings.extend(bucket_findings(clients, &state, arn.as_ref()).await);
+    findings.extend(bucket_findings(clients, &state, arn.as_ref(), bucket_region, options).await);
 
     TrailReport::new(state.arn.clone(), Some(state), findings)
 }
@@ -429,27 +359,27 @@ fn logging_finding(state: &TrailState) -> Finding {
     match (&state.status, &state.status_error) {
         (Some(s), _) => match s.is_logging {
             Some(true) => Finding::new(
-                Check::Logging,
-                Status::Pass,
+                CheckId::Logging,
+                CheckStatus::Pass,
                 match &s.latest_delivery_time {
                     Some(t) => format!("IsLogging is true; last delivery {t}"),
                     None => "IsLogging is true".to_owned(),
                 },
             ),
             Some(false) => Finding::new(
-                Check::Logging,
-                Status::Fail,
+                CheckId::Logging,
+                CheckStatus::Fail,
                 "IsLogging is false: the trail records nothing",
             ),
             None => Finding::new(
-                Check::Logging,
-                Status::Unknown,
+                CheckId::Logging,
+                CheckStatus::Unknown,
                 "GetTrailStatus did not report IsLogging",
             ),
         },
         (None, err) => Finding::new(
-            Check::Logging,
-            Status::Unknown,
+            CheckId::Logging,
+            CheckStatus::Unknown,
             format!(
                 "GetTrailStatus failed: {}",
                 err.as_deref().unwrap_or("no reason given")
@@ -461,8 +391,8 @@ fn logging_finding(state: &TrailState) -> Finding {
 fn delivery_errors_finding(state: &TrailState) -> Finding {
     let Some(s) = &state.status else {
         return Finding::new(
-            Check::DeliveryErrors,
-            Status::Unknown,
+            CheckId::DeliveryErrors,
+            CheckStatus::Unknown,
             format!(
                 "GetTrailStatus failed: {}",
                 state.status_error.as_deref().unwrap_or("no reason given")
@@ -482,12 +412,16 @@ fn delivery_errors_finding(state: &TrailState) -> Finding {
     .collect();
     if errors.is_empty() {
         Finding::new(
-            Check::DeliveryErrors,
-            Status::Pass,
+            CheckId::DeliveryErrors,
+            CheckStatus::Pass,
             "GetTrailStatus reports no delivery error",
         )
     } else {
-        Finding::new(Check::DeliveryErrors, Status::Fail, errors.join("; "))
+        Finding::new(
+            CheckId::DeliveryErrors,
+            CheckStatus::Fail,
+            errors.join("; "),
+        )
     }
 }
 
@@ -566,8 +500,8 @@ async fn management_events_finding(ct: &aws_sdk_cloudtrail::Client, trail_arn: &
         Ok(out) => out,
         Err(e) => {
             return Finding::new(
-                Check::ManagementEventsReadWrite,
-                Status::Unknown,
+                CheckId::ManagementEventsReadWrite,
+                CheckStatus::Unknown,
                 format!("GetEventSelectors failed: {}", sdk::describe(&e)),
             );
         }
@@ -577,8 +511,8 @@ async fn management_events_finding(ct: &aws_sdk_cloudtrail::Client, trail_arn: &
         // AWS always returns at least the default selector (all management events); an empty
         // answer means the endpoint does not model selectors, not that nothing is recorded.
         return Finding::new(
-            Check::ManagementEventsReadWrite,
-            Status::Unknown,
+            CheckId::ManagementEventsReadWrite,
+            CheckStatus::Unknown,
             "GetEventSelectors returned no selectors at all (AWS returns the default selector \
              for a trail that never had selectors set; this endpoint returned none)",
         );
@@ -601,8 +535,8 @@ async fn management_events_finding(ct: &aws_sdk_cloudtrail::Client, trail_arn: &
     };
     match (c.read, c.write) {
         (true, true) => Finding::new(
-            Check::ManagementEventsReadWrite,
-            Status::Pass,
+            CheckId::ManagementEventsReadWrite,
+            CheckStatus::Pass,
             format!("{kind} record read and write management events{suffix}"),
         ),
         (read, write) => {
@@ -612,122 +546,11 @@ async fn management_events_finding(ct: &aws_sdk_cloudtrail::Client, trail_arn: &
                 _ => "no read management events",
             };
             Finding::new(
-                Check::ManagementEventsReadWrite,
-                Status::Fail,
+                CheckId::ManagementEventsReadWrite,
+                CheckStatus::Fail,
                 format!("{kind} record {missing}{suffix}"),
             )
         }
-    }
-}
-
-async fn kms_key_finding(
-    clients: &PostureClients,
-    key: &str,
-    trail: &TrailArn,
-    trail_arn: &str,
-) -> Finding {
-    let region = key
-        .split(':')
-        .nth(3)
-        .filter(|r| key.starts_with("arn:") && !r.is_empty())
-        .unwrap_or(&trail.region);
-    let kms = sdk::kms_in(&clients.kms, region);
-    let meta = match kms.describe_key().key_id(key).send().await {
-        Ok(out) => match out.key_metadata {
-            Some(m) => m,
-            None => {
-                return Finding::new(
-                    Check::KmsKeyPolicy,
-                    Status::Unknown,
-                    "DescribeKey returned no key metadata",
-                );
-            }
-        },
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_not_found_exception()) =>
-        {
-            return Finding::new(
-                Check::KmsKeyPolicy,
-                Status::Fail,
-                format!(
-                    "key {key} does not exist: CloudTrail cannot encrypt, so delivery fails ({})",
-                    sdk::describe(&e)
-                ),
-            );
-        }
-        Err(e) => {
-            return Finding::new(
-                Check::KmsKeyPolicy,
-                Status::Unknown,
-                format!("DescribeKey {key} failed: {}", sdk::describe(&e)),
-            );
-        }
-    };
-    let key_arn = meta.arn().unwrap_or(key).to_owned();
-    let state = meta.key_state().map_or("unknown", |s| s.as_str());
-    if meta.key_state() != Some(&aws_sdk_kms::types::KeyState::Enabled) {
-        return Finding::new(
-            Check::KmsKeyPolicy,
-            Status::Fail,
-            format!("key {key_arn} is {state}: CloudTrail cannot encrypt with it"),
-        );
-    }
-    let policy = match kms
-        .get_key_policy()
-        .key_id(meta.key_id())
-        .policy_name("default")
-        .send()
-        .await
-    {
-        Ok(out) => out.policy.unwrap_or_default(),
-        Err(e) => {
-            return Finding::new(
-                Check::KmsKeyPolicy,
-                Status::Unknown,
-                format!(
-                    "key {key_arn} is enabled; GetKeyPolicy failed: {}",
-                    sdk::describe(&e)
-                ),
-            );
-        }
-    };
-    match Policy::parse(&policy) {
-        Err(e) => Finding::new(
-            Check::KmsKeyPolicy,
-            Status::Unknown,
-            format!("key {key_arn}: {e}"),
-        ),
-        Ok(policy) => {
-            let v = requirements::key_policy_verdict(&policy, &key_arn, trail, trail_arn);
-            Finding::new(
-                Check::KmsKeyPolicy,
-                if v.cloudtrail_can_use() {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                },
-                format!("key {key_arn} is enabled; {}", v.explain()),
-            )
-        }
-    }
-}
-
-/// Result of reading one bucket setting: `Ok(None)` when the bucket simply has none.
-type Read<T> = Result<Option<T>, String>;
-
-fn absent_if<T, E, R>(
-    result: Result<T, aws_sdk_s3::error::SdkError<E, R>>,
-    absent_codes: &[&str],
-) -> Read<T>
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if sdk::code(&e).is_some_and(|c| absent_codes.contains(&c)) => Ok(None),
-        Err(e) => Err(sdk::describe(&e)),
     }
 }
 
@@ -735,20 +558,23 @@ async fn bucket_findings(
     clients: &PostureClients,
     state: &TrailState,
     arn: Option<&TrailArn>,
+    region: Result<String, String>,
+    options: &AuditOptions,
 ) -> Vec<Finding> {
-    const BUCKET_CHECKS: [Check; 6] = [
-        Check::BucketNotPublic,
-        Check::BucketPolicyLeastPrivilege,
-        Check::BucketVersioning,
-        Check::BucketDefaultEncryption,
-        Check::BucketAccessLogging,
-        Check::BucketObjectLock,
+    const BUCKET_CHECKS: [CheckId; 10] = [
+        CheckId::BucketNotPublic,
+        CheckId::BucketPolicyAllowsDelivery,
+        CheckId::BucketPolicyLeastPrivilege,
+        CheckId::BucketVersioning,
+        CheckId::BucketDefaultEncryption,
+        CheckId::BucketAccessLogging,
+        CheckId::BucketObjectLock,
+        CheckId::RetentionDeletionProtection,
+        CheckId::RetentionLifecycleExpiration,
+        CheckId::RetentionArchiveTransition,
     ];
     let bucket = state.s3_bucket.as_str();
-    // Asked in the trail's home region: the usual place of the bucket, and a region even when
-    // the configuration has none.
-    let s3_home = sdk::s3_in(&clients.s3, &state.home_region);
-    let region = match sdk::bucket_region(&s3_home, bucket).await {
+    let region = match region {
         Ok(r) => r,
         Err(e) => {
             return BUCKET_CHECKS
@@ -756,7 +582,7 @@ async fn bucket_findings(
                 .map(|c| {
                     Finding::new(
                         *c,
-                        Status::Unknown,
+                        CheckStatus::Unknown,
                         format!("GetBucketLocation {bucket} failed: {e}"),
                     )
                 })
@@ -765,73 +591,99 @@ async fn bucket_findings(
     };
     let s3 = sdk::s3_in(&clients.s3, &region);
 
-    let policy_text: Read<String> = absent_if(
-        s3.get_bucket_policy().bucket(bucket).send().await,
-        &["NoSuchBucketPolicy"],
-    )
-    .map(|o| o.map(|out| out.policy.unwrap_or_default()));
-    let policy: Read<Policy> = match policy_text {
-        Ok(Some(text)) => Policy::parse(&text)
+    let policy_text = sdk::bucket_policy(&s3, bucket).await;
+    let policy: Read<Policy> = match &policy_text {
+        Observed::Present(text) => Policy::parse(text)
             .map(Some)
             .map_err(|e| format!("bucket policy: {e}")),
-        Ok(None) => Ok(None),
-        Err(e) => Err(format!("GetBucketPolicy failed: {e}")),
+        Observed::Absent => Ok(None),
+        Observed::Unreadable(e) => Err(format!("GetBucketPolicy failed: {e}")),
     };
 
-    let mut findings = vec![
-        not_public_finding(&s3, bucket, &policy).await,
-        least_privilege_finding(state, arn, &policy),
-    ];
-
-    findings.push(
-        match absent_if(s3.get_bucket_versioning().bucket(bucket).send().await, &[]) {
-            Ok(Some(out)) => {
-                let mfa = out
-                    .mfa_delete()
-                    .map_or("MFA delete not reported".to_owned(), |m| {
-                        format!("MFA delete {}", m.as_str())
-                    });
-                match out.status() {
-                    Some(BucketVersioningStatus::Enabled) => Finding::new(
-                        Check::BucketVersioning,
-                        Status::Pass,
-                        format!("versioning Enabled; {mfa}"),
-                    ),
-                    Some(other) => Finding::new(
-                        Check::BucketVersioning,
-                        Status::Fail,
-                        format!(
-                            "versioning {}: overwritten or deleted log files cannot be recovered",
-                            other.as_str()
-                        ),
-                    ),
-                    None => Finding::new(
-                        Check::BucketVersioning,
-                        Status::Fail,
-                        "versioning was never enabled: overwritten or deleted log files cannot be \
-                         recovered",
-                    ),
-                }
+    let mut findings = vec![not_public_finding(&s3, bucket, &policy).await];
+    match arn {
+        Some(arn) => {
+            // What CloudTrail writes with today: SSE-KMS exactly when the trail has a key.
+            let delivery = Delivery {
+                trail: arn,
+                trail_arn: &state.arn,
+                bucket: &state.s3_bucket,
+                prefix: state.s3_key_prefix.as_deref(),
+                sse_kms: state.kms_key_id.is_some(),
+                kms_key_arn: state.kms_key_id.as_deref(),
+            };
+            findings.push(verdict::bucket_policy_verdict(&policy_text, &delivery));
+            findings.push(verdict::least_privilege_verdict(&policy_text, &delivery));
+        }
+        None => {
+            for check in [
+                CheckId::BucketPolicyAllowsDelivery,
+                CheckId::BucketPolicyLeastPrivilege,
+            ] {
+                findings.push(Finding::new(
+                    check,
+                    CheckStatus::Unknown,
+                    format!("{} is not a trail ARN", state.arn),
+                ));
             }
-            Ok(None) => Finding::new(
-                Check::BucketVersioning,
-                Status::Unknown,
-                "GetBucketVersioning returned nothing",
-            ),
-            Err(e) => Finding::new(
-                Check::BucketVersioning,
-                Status::Unknown,
-                format!("GetBucketVersioning failed: {e}"),
-            ),
-        },
-    );
+        }
+    }
+
+    let versioning = sdk::observe(s3.get_bucket_versioning().bucket(bucket).send().await, &[]);
+    let versioning_on = match &versioning {
+        Observed::Present(out) => {
+            Observed::Present(out.status() == Some(&BucketVersioningStatus::Enabled))
+        }
+        Observed::Absent => Observed::Absent,
+        Observed::Unreadable(e) => Observed::Unreadable(e.clone()),
+    };
+    findings.push(match versioning {
+        Observed::Present(out) => {
+            let mfa = out
+                .mfa_delete()
+                .map_or("MFA delete not reported".to_owned(), |m| {
+                    format!("MFA delete {}", m.as_str())
+                });
+            match out.status() {
+                Some(BucketVersioningStatus::Enabled) => Finding::new(
+                    CheckId::BucketVersioning,
+                    CheckStatus::Pass,
+                    format!("versioning Enabled; {mfa}"),
+                ),
+                Some(other) => Finding::new(
+                    CheckId::BucketVersioning,
+                    CheckStatus::Fail,
+                    format!(
+                        "versioning {}: overwritten or deleted log files cannot be recovered",
+                        other.as_str()
+                    ),
+                ),
+                None => Finding::new(
+                    CheckId::BucketVersioning,
+                    CheckStatus::Fail,
+                    "versioning was never enabled: overwritten or deleted log files cannot be \
+                     recovered",
+                ),
+            }
+        }
+        Observed::Absent => Finding::new(
+            CheckId::BucketVersioning,
+            CheckStatus::Unknown,
+            "GetBucketVersioning returned nothing",
+        ),
+        Observed::Unreadable(e) => Finding::new(
+            CheckId::BucketVersioning,
+            CheckStatus::Unknown,
+            format!("GetBucketVersioning failed: {e}"),
+        ),
+    });
 
     findings.push(
-        match absent_if(
+        match sdk::observe(
             s3.get_bucket_encryption().bucket(bucket).send().await,
             &["ServerSideEncryptionConfigurationNotFoundError"],
         ) {
-            Ok(Some(out)) => {
+            Observed::Present(out) => {
                 let rules: Vec<String> = out
                     .server_side_encryption_configuration()
                     .map(|c| c.rules())
@@ -845,37 +697,37 @@ async fn bucket_findings(
                     .collect();
                 if rules.is_empty() {
                     Finding::new(
-                        Check::BucketDefaultEncryption,
-                        Status::Fail,
+                        CheckId::BucketDefaultEncryption,
+                        CheckStatus::Fail,
                         "the encryption configuration has no default-encryption rule",
                     )
                 } else {
                     Finding::new(
-                        Check::BucketDefaultEncryption,
-                        Status::Pass,
+                        CheckId::BucketDefaultEncryption,
+                        CheckStatus::Pass,
                         format!("default encryption {}", rules.join(", ")),
                     )
                 }
             }
-            Ok(None) => Finding::new(
-                Check::BucketDefaultEncryption,
-                Status::Fail,
+            Observed::Absent => Finding::new(
+                CheckId::BucketDefaultEncryption,
+                CheckStatus::Fail,
                 "no default encryption configuration",
             ),
-            Err(e) => Finding::new(
-                Check::BucketDefaultEncryption,
-                Status::Unknown,
+            Observed::Unreadable(e) => Finding::new(
+                CheckId::BucketDefaultEncryption,
+                CheckStatus::Unknown,
                 format!("GetBucketEncryption failed: {e}"),
             ),
         },
     );
 
     findings.push(
-        match absent_if(s3.get_bucket_logging().bucket(bucket).send().await, &[]) {
-            Ok(Some(out)) => match out.logging_enabled() {
+        match sdk::observe(s3.get_bucket_logging().bucket(bucket).send().await, &[]) {
+            Observed::Present(out) => match out.logging_enabled() {
                 Some(l) => Finding::new(
-                    Check::BucketAccessLogging,
-                    Status::Pass,
+                    CheckId::BucketAccessLogging,
+                    CheckStatus::Pass,
                     format!(
                         "server access logs go to s3://{}/{}",
                         l.target_bucket(),
@@ -883,80 +735,110 @@ async fn bucket_findings(
                     ),
                 ),
                 None => Finding::new(
-                    Check::BucketAccessLogging,
-                    Status::Fail,
+                    CheckId::BucketAccessLogging,
+                    CheckStatus::Fail,
                     "server access logging is off: reads and deletions of log files leave no \
                      record",
                 ),
             },
-            Ok(None) => Finding::new(
-                Check::BucketAccessLogging,
-                Status::Unknown,
+            Observed::Absent => Finding::new(
+                CheckId::BucketAccessLogging,
+                CheckStatus::Unknown,
                 "GetBucketLogging returned nothing",
             ),
-            Err(e) => Finding::new(
-                Check::BucketAccessLogging,
-                Status::Unknown,
+            Observed::Unreadable(e) => Finding::new(
+                CheckId::BucketAccessLogging,
+                CheckStatus::Unknown,
                 format!("GetBucketLogging failed: {e}"),
             ),
         },
     );
 
-    findings.push(
-        match absent_if(
-            s3.get_object_lock_configuration()
-                .bucket(bucket)
-                .send()
-                .await,
-            &["ObjectLockConfigurationNotFoundError"],
-        ) {
-            Ok(Some(out)) => {
-                let conf = out.object_lock_configuration();
-                let enabled =
-                    conf.and_then(|c| c.object_lock_enabled()) == Some(&ObjectLockEnabled::Enabled);
-                let retention = conf
-                    .and_then(|c| c.rule())
-                    .and_then(|r| r.default_retention());
-                match (enabled, retention) {
-                    (true, Some(r)) => Finding::new(
-                        Check::BucketObjectLock,
-                        Status::Pass,
-                        format!(
-                            "Object Lock enabled, default retention {} {}",
-                            r.mode().map_or("(no mode)", |m| m.as_str()),
-                            match (r.days(), r.years()) {
-                                (Some(d), _) => format!("{d} days"),
-                                (None, Some(y)) => format!("{y} years"),
-                                (None, None) => "(no period)".to_owned(),
-                            }
-                        ),
-                    ),
-                    (true, None) => Finding::new(
-                        Check::BucketObjectLock,
-                        Status::Fail,
-                        "Object Lock enabled without a default retention: CloudTrail sets no \
-                         retention on what it writes, so its files are not locked",
-                    ),
-                    (false, _) => Finding::new(
-                        Check::BucketObjectLock,
-                        Status::Fail,
-                        "Object Lock is not enabled",
-                    ),
-                }
-            }
-            Ok(None) => Finding::new(
-                Check::BucketObjectLock,
-                Status::Fail,
-                "Object Lock is not enabled",
-            ),
-            Err(e) => Finding::new(
-                Check::BucketObjectLock,
-                Status::Unknown,
-                format!("GetObjectLockConfiguration failed: {e}"),
-            ),
-        },
+    let lock = sdk::observe(
+        s3.get_object_lock_configuration()
+            .bucket(bucket)
+            .send()
+            .await,
+        &["ObjectLockConfigurationNotFoundError"],
     );
+    let lock_on = match &lock {
+        Observed::Present(out) => Observed::Present(
+            out.object_lock_configuration()
+                .and_then(|c| c.object_lock_enabled())
+                == Some(&ObjectLockEnabled::Enabled),
+        ),
+        Observed::Absent => Observed::Absent,
+        Observed::Unreadable(e) => Observed::Unreadable(e.clone()),
+    };
+    findings.push(match lock {
+        Observed::Present(out) => {
+            let conf = out.object_lock_configuration();
+            let enabled =
+                conf.and_then(|c| c.object_lock_enabled()) == Some(&ObjectLockEnabled::Enabled);
+            let retention = conf
+                .and_then(|c| c.rule())
+                .and_then(|r| r.default_retention());
+            match (enabled, retention) {
+                (true, Some(r)) => Finding::new(
+                    CheckId::BucketObjectLock,
+                    CheckStatus::Pass,
+                    format!(
+                        "Object Lock enabled, default retention {} {}",
+                        r.mode().map_or("(no mode)", |m| m.as_str()),
+                        match (r.days(), r.years()) {
+                            (Some(d), _) => format!("{d} days"),
+                            (None, Some(y)) => format!("{y} years"),
+                            (None, None) => "(no period)".to_owned(),
+                        }
+                    ),
+                ),
+                (true, None) => Finding::new(
+                    CheckId::BucketObjectLock,
+                    CheckStatus::Fail,
+                    "Object Lock enabled without a default retention: CloudTrail sets no \
+                     retention on what it writes, so its files are not locked",
+                ),
+                (false, _) => Finding::new(
+                    CheckId::BucketObjectLock,
+                    CheckStatus::Fail,
+                    "Object Lock is not enabled",
+                ),
+            }
+        }
+        Observed::Absent => Finding::new(
+            CheckId::BucketObjectLock,
+            CheckStatus::Fail,
+            "Object Lock is not enabled",
+        ),
+        Observed::Unreadable(e) => Finding::new(
+            CheckId::BucketObjectLock,
+            CheckStatus::Unknown,
+            format!("GetObjectLockConfiguration failed: {e}"),
+        ),
+    });
+    findings.push(retention::deletion_protection_finding(
+        &versioning_on,
+        &lock_on,
+    ));
+
+    let rules = sdk::lifecycle_rules(&s3, bucket).await;
+    findings.extend(retention::lifecycle_findings(
+        &rules,
+        &retention::trail_objects_prefix(state.s3_key_prefix.as_deref()),
+        options.retention_days,
+    ));
     findings
+}
+
+/// Result of reading one bucket setting: `Ok(None)` when the bucket simply has none.
+type Read<T> = Result<Option<T>, String>;
+
+fn read<T>(o: Observed<T>) -> Read<T> {
+    match o {
+        Observed::Present(v) => Ok(Some(v)),
+        Observed::Absent => Ok(None),
+        Observed::Unreadable(why) => Err(why),
+    }
 }
 
 const PUBLIC_GROUPS: [&str; 2] = [
@@ -969,10 +851,10 @@ async fn not_public_finding(
     bucket: &str,
     policy: &Read<Policy>,
 ) -> Finding {
-    let bpa = absent_if(
+    let bpa = read(sdk::observe(
         s3.get_public_access_block().bucket(bucket).send().await,
         &["NoSuchPublicAccessBlockConfiguration"],
-    )
+    ))
     .map(|o| {
         o.and_then(|out| out.public_access_block_configuration().cloned())
             .map(|c| {
@@ -1013,8 +895,8 @@ async fn not_public_finding(
         && flags.iter().all(|f| *f)
     {
         return Finding::new(
-            Check::BucketNotPublic,
-            Status::Pass,
+            CheckId::BucketNotPublic,
+            CheckStatus::Pass,
             format!("{bpa_text} (the account-level setting was not read)"),
         );
     }
@@ -1062,89 +944,21 @@ async fn not_public_finding(
     }
     if !public.is_empty() {
         Finding::new(
-            Check::BucketNotPublic,
-            Status::Fail,
+            CheckId::BucketNotPublic,
+            CheckStatus::Fail,
             format!("{}; {bpa_text}", public.join("; ")),
         )
     } else if !unknown.is_empty() {
         Finding::new(
-            Check::BucketNotPublic,
-            Status::Unknown,
+            CheckId::BucketNotPublic,
+            CheckStatus::Unknown,
             format!("{}; {bpa_text}", unknown.join("; ")),
         )
     } else {
         Finding::new(
-            Check::BucketNotPublic,
-            Status::Pass,
+            CheckId::BucketNotPublic,
+            CheckStatus::Pass,
             format!("neither the bucket policy nor the ACL grants public access; {bpa_text}"),
-        )
-    }
-}
-
-fn least_privilege_finding(
-    state: &TrailState,
-    arn: Option<&TrailArn>,
-    policy: &Read<Policy>,
-) -> Finding {
-    let Some(arn) = arn else {
-        return Finding::new(
-            Check::BucketPolicyLeastPrivilege,
-            Status::Unknown,
-            format!("{} is not a trail ARN", state.arn),
-        );
-    };
-    let policy = match policy {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            return Finding::new(
-                Check::BucketPolicyLeastPrivilege,
-                Status::Fail,
-                format!(
-                    "bucket {} has no policy: CloudTrail is not allowed to deliver to it",
-                    state.s3_bucket
-                ),
-            );
-        }
-        Err(e) => {
-            return Finding::new(
-                Check::BucketPolicyLeastPrivilege,
-                Status::Unknown,
-                e.clone(),
-            );
-        }
-    };
-    let delivery = Delivery {
-        trail: arn,
-        trail_arn: &state.arn,
-        bucket: &state.s3_bucket,
-        prefix: state.s3_key_prefix.as_deref(),
-        sse_kms: state.kms_key_id.is_some(),
-        kms_key_arn: state.kms_key_id.as_deref(),
-    };
-    let (delivers, delivery_evidence) =
-        requirements::bucket_policy_allows_delivery(policy, &delivery);
-    let (excess, examined) = requirements::cloudtrail_grant_excess(policy, &delivery);
-    if !delivers {
-        Finding::new(
-            Check::BucketPolicyLeastPrivilege,
-            Status::Fail,
-            format!("CloudTrail cannot deliver: {delivery_evidence}"),
-        )
-    } else if !excess.is_empty() {
-        Finding::new(
-            Check::BucketPolicyLeastPrivilege,
-            Status::Fail,
-            excess.join("; "),
-        )
-    } else {
-        Finding::new(
-            Check::BucketPolicyLeastPrivilege,
-            Status::Pass,
-            format!(
-                "{examined} statement(s) for cloudtrail.amazonaws.com grant only s3:GetBucketAcl \
-                 and s3:PutObject under {}",
-                delivery.logs_root()
-            ),
         )
     }
 }
