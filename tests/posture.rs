@@ -590,6 +590,50 @@ async fn enable_without_a_key_option_says_what_is_needed() {
 }
 
 #[tokio::test]
+async fn validation_only_turns_on_digests_without_any_kms_call() {
+    let aws = Aws::start();
+    let arn = aws.fresh_trail("digests", "digests-logs").await;
+    // KMS points nowhere: any KMS call would fail the plan (an unknown check refuses).
+    let kms_conf = aws
+        .clients
+        .kms
+        .config()
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:1")
+        .build();
+    let clients = PostureClients {
+        kms: aws_sdk_kms::Client::from_conf(kms_conf),
+        ..aws.clients.clone()
+    };
+
+    let outcome = posture::enable(
+        &clients,
+        &EnableRequest {
+            trail: arn.clone(),
+            key: KeyChoice::ValidationOnly,
+            dry_run: false,
+        },
+    )
+    .await
+    .expect("validation only");
+
+    assert_eq!(outcome.applied, vec![Change::EnableLogFileValidation]);
+    assert!(
+        outcome
+            .plan
+            .checks
+            .iter()
+            .all(|c| c.status == CheckStatus::Pass),
+        "{:#?}",
+        outcome.plan.checks
+    );
+    let trail = aws.get_trail(&arn).await;
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert!(trail.kms_key_id().unwrap_or_default().is_empty());
+    assert_eq!(aws.key_count().await, 0);
+}
+
+#[tokio::test]
 async fn enable_of_a_missing_trail_is_an_error() {
     let aws = Aws::start();
     let err = aws

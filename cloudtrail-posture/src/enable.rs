@@ -375,7 +375,7 @@ pub async fn plan(
                 checks.push(Finding::new(
                     CheckId::SseKms,
                     CheckStatus::Fail,
-                    format!("the trail has no KMS key and none was given: {KEY_MISSING}"),
+                    "the trail has no KMS key and none was given",
                 ));
                 (String::new(), None)
             }
