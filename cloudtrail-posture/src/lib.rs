@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+pub mod bucket;
 pub mod check;
 mod enable;
 pub mod facts;
