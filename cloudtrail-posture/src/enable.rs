@@ -145,14 +145,12 @@ pub struct EnablePlan {
     pub bucket_region: Option<String>,
     /// The key the trail will use.
     pub key: Option<KeyInfo>,
-    /// Pre-checks, with the same ids and verdicts as `audit`'s; any that did not pass blocks
-    /// the changes.
+    /// Pre-checks, with the same ids and verdicts as `audit`'s; any that is neither a pass nor a
+    /// warning blocks the changes.
     pub checks: Vec<Finding>,
     /// What the request lacks for the whole job (for example a key for SSE-KMS); non-empty makes
     /// [`enable`] end with [`EnableError::KeyRequired`], after planning the rest.
     pub missing: Vec<String>,
-    /// Things worth knowing that do not block (for example: nobody may decrypt with the key).
-    pub warnings: Vec<String>,
     /// Changes to make, in order; empty when the trail already has what was asked.
     pub changes: Vec<Change>,
 }
@@ -340,7 +338,6 @@ pub async fn plan(
         arn: state.arn.clone(),
     })?;
     let mut checks = Vec::new();
-    let mut warnings = Vec::new();
     let mut missing = Vec::new();
 
     // Asked in the trail's home region: the usual place of the bucket, and a region even when
@@ -410,7 +407,6 @@ pub async fn plan(
                     format!("{requested} already exists ({}): reusing that key", key.arn);
             }
             checks.extend(v.findings);
-            warnings.extend(v.warnings);
             match lookup {
                 KeyLookup::Found(key) => Target::Key(key),
                 _ => Target::Unresolved,
@@ -500,7 +496,6 @@ pub async fn plan(
         bucket_region,
         key: key_info,
         checks,
-        warnings,
         missing,
         changes,
     })

@@ -20,10 +20,8 @@ use crate::requirements::{self};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyVerdict {
     /// `kms_key_exists`, then (for a key that exists) `kms_key_usable`, `kms_key_region` and
-    /// `kms_key_policy`.
+    /// `kms_key_policy` (a warning when CloudTrail may encrypt but the account may not decrypt).
     pub findings: Vec<Finding>,
-    /// Things that do not stop CloudTrail but will bite readers (nobody may decrypt).
-    pub warnings: Vec<String>,
 }
 
 /// Judges a key for SSE-KMS of `trail`'s files: it must exist, be enabled, be a symmetric
@@ -39,7 +37,6 @@ pub fn kms_key_verdict(
     trail_arn: &str,
 ) -> KeyVerdict {
     let mut findings = Vec::new();
-    let mut warnings = Vec::new();
     let key = match lookup {
         KeyLookup::Found(key) => key,
         KeyLookup::NotFound(why) => {
@@ -48,7 +45,7 @@ pub fn kms_key_verdict(
                 CheckStatus::Fail,
                 format!("{why}: CloudTrail cannot encrypt with it, so delivery fails"),
             ));
-            return KeyVerdict { findings, warnings };
+            return KeyVerdict { findings };
         }
         KeyLookup::Failed(why) => {
             findings.push(Finding::new(
@@ -56,7 +53,7 @@ pub fn kms_key_verdict(
                 CheckStatus::Unknown,
                 why.clone(),
             ));
-            return KeyVerdict { findings, warnings };
+            return KeyVerdict { findings };
         }
     };
     findings.push(Finding::new(
@@ -114,27 +111,26 @@ pub fn kms_key_verdict(
             ),
             Ok(policy) => {
                 let v = requirements::key_policy_verdict(&policy, &key.arn, trail, trail_arn);
-                if !v.decrypt.allowed() {
-                    warnings.push(format!(
-                        "the key policy of {} does not let the account decrypt this trail's \
-                         files ({}): readers, including ctverify, will need a grant",
-                        key.arn,
-                        v.decrypt.explain()
-                    ));
-                }
+                let (status, note) = match (v.cloudtrail_can_use(), v.decrypt.allowed()) {
+                    (false, _) => (CheckStatus::Fail, ""),
+                    // CloudTrail can deliver, but nobody may read what it wrote without a grant.
+                    (true, false) => (
+                        CheckStatus::Warn,
+                        "; the account may not decrypt this trail's files, so readers (ctverify \
+                         included) need a grant (fix: allow kms:Decrypt to the account with the \
+                         encryption context aws:cloudtrail:arn)",
+                    ),
+                    (true, true) => (CheckStatus::Pass, ""),
+                };
                 Finding::new(
                     CheckId::KmsKeyPolicy,
-                    if v.cloudtrail_can_use() {
-                        CheckStatus::Pass
-                    } else {
-                        CheckStatus::Fail
-                    },
-                    format!("key policy of {}: {}", key.arn, v.explain()),
+                    status,
+                    format!("key policy of {}: {}{note}", key.arn, v.explain()),
                 )
             }
         },
     });
-    KeyVerdict { findings, warnings }
+    KeyVerdict { findings }
 }
 
 fn usable_finding(key: &KeyFacts) -> Finding {
@@ -342,7 +338,6 @@ mod tests {
             "{v:#?}"
         );
         assert_eq!(v.findings.len(), 4);
-        assert!(v.warnings.is_empty());
     }
 
     #[test]
@@ -451,7 +446,7 @@ mod tests {
     }
 
     #[test]
-    fn a_key_policy_without_cloudtrails_grant_fails_and_a_missing_decrypt_grant_warns() {
+    fn a_key_policy_without_cloudtrails_grant_fails_and_one_without_the_decrypt_grant_warns() {
         let only_root = json!({"Statement": [{"Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
             "Action": "kms:*", "Resource": "*"}]});
@@ -478,9 +473,8 @@ mod tests {
         ));
         assert_eq!(
             status_of(&v, CheckId::KmsKeyPolicy),
-            Some(CheckStatus::Pass)
+            Some(CheckStatus::Warn)
         );
-        assert_eq!(v.warnings.len(), 1, "{v:?}");
     }
 
     #[test]

@@ -316,9 +316,6 @@ fn write_plan_text(
             write_finding(out, c)?;
         }
     }
-    for w in &plan.warnings {
-        writeln!(out, "Warning: {w}")?;
-    }
     if !plan.missing.is_empty() {
         writeln!(out, "Missing:")?;
         for m in &plan.missing {
