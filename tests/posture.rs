@@ -469,6 +469,60 @@ async fn enable_refuses_a_key_whose_policy_does_not_let_cloudtrail_encrypt() {
 }
 
 #[tokio::test]
+async fn audit_and_enable_give_the_same_verdicts_on_the_same_key_and_bucket() {
+    let aws = Aws::start();
+    let arn = aws.fresh_trail("agree", "agree-logs").await;
+    // KMS's default policy: the account only, nothing for cloudtrail.amazonaws.com.
+    let key = aws.key(None, "alias/agree").await;
+    let EnableError::Refused(plan) = aws
+        .enable(&arn, KeyChoice::Existing(key.clone()), false)
+        .await
+        .expect_err("refused")
+    else {
+        panic!("expected a refusal");
+    };
+    // Set the key behind enable's back (moto enforces no key policy), then audit the trail.
+    aws.clients
+        .cloudtrail
+        .update_trail()
+        .name(&arn)
+        .kms_key_id(&key)
+        .send()
+        .await
+        .expect("UpdateTrail");
+    let report = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(arn),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect("audit");
+
+    for check in [
+        CheckId::KmsKeyExists,
+        CheckId::KmsKeyUsable,
+        CheckId::KmsKeyRegion,
+        CheckId::KmsKeyPolicy,
+        CheckId::BucketPolicyAllowsDelivery,
+    ] {
+        let in_enable = plan
+            .checks
+            .iter()
+            .find(|c| c.check == check)
+            .unwrap_or_else(|| panic!("no {check} in enable's checks"));
+        let in_audit = finding(&report, check);
+        assert_eq!(
+            in_enable.status, in_audit.status,
+            "{check}: {in_enable:?} {in_audit:?}"
+        );
+    }
+    assert_eq!(
+        finding(&report, CheckId::KmsKeyPolicy).status,
+        CheckStatus::Fail
+    );
+}
+
+#[tokio::test]
 async fn enable_refuses_when_the_bucket_policy_does_not_let_cloudtrail_write() {
     let aws = Aws::start();
     aws.bucket("closed-logs").await;
@@ -824,15 +878,22 @@ async fn audit_of_a_hardened_trail_passes_every_check() {
         CheckId::ManagementEventsReadWrite,
         CheckId::LogFileValidation,
         CheckId::SseKms,
+        CheckId::KmsKeyExists,
+        CheckId::KmsKeyUsable,
+        CheckId::KmsKeyRegion,
         CheckId::KmsKeyPolicy,
         CheckId::CloudWatchLogs,
         CheckId::DeliveryErrors,
         CheckId::BucketNotPublic,
+        CheckId::BucketPolicyAllowsDelivery,
         CheckId::BucketPolicyLeastPrivilege,
         CheckId::BucketVersioning,
         CheckId::BucketDefaultEncryption,
         CheckId::BucketAccessLogging,
         CheckId::BucketObjectLock,
+        CheckId::RetentionDeletionProtection,
+        CheckId::RetentionLifecycleExpiration,
+        CheckId::RetentionArchiveTransition,
     ] {
         assert!(checks.contains(&expected), "no {expected:?} finding");
     }

@@ -1,4 +1,4 @@
-//! The trail's bucket in `audit`: [`gather`] reads every setting once into [`BucketFacts`];
+//! The trail's bucket in `audit`: `gather` reads every setting once into [`BucketFacts`];
 //! [`bucket_findings`] judges them without calling anything. A setting that could not be read is
 //! an `Unknown` finding with the reason, never a pass.
 //!
