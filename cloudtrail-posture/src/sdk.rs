@@ -1,5 +1,5 @@
-//! Small helpers around the AWS SDK shared by `enable` and `audit`: error text, clients for
-//! another region, and reading a trail's settings and status.
+//! The AWS SDK side shared by `enable` and `audit`: error text, clients for another region,
+//! reading a trail's settings and status, and gathering key, bucket-policy and lifecycle facts.
 
 use aws_config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
