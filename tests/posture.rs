@@ -10,9 +10,10 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
-use cloudtrail_verify::posture::{
-    self, AuditError, AuditScope, Change, Check, EnableError, EnableOutcome, EnableRequest,
-    KeyChoice, PostureClients, PostureReport, Status,
+use cloudtrail_posture as posture;
+use cloudtrail_posture::{
+    AuditError, AuditOptions, AuditScope, Change, CheckId, CheckStatus, EnableError, EnableOutcome,
+    EnableRequest, KeyChoice, PostureClients, PostureReport,
 };
 use ctverify_tests::moto::{MOTO_ACCOUNT, MotoServer};
 use serde_json::{Value, json};
@@ -240,7 +241,7 @@ fn assert_untouched(trail: &aws_sdk_cloudtrail::types::Trail) {
     );
 }
 
-fn finding(report: &PostureReport, check: Check) -> &posture::Finding {
+fn finding(report: &PostureReport, check: CheckId) -> &posture::Finding {
     report.trails[0]
         .findings
         .iter()
@@ -251,8 +252,8 @@ fn finding(report: &PostureReport, check: Check) -> &posture::Finding {
 /// moto 5.2 answers GetBucketVersioning with the wrong XML root; the audit must then say
 /// Unknown with the reason, which is what this accepts in place of the real answer.
 fn moto_versioning_bug(f: &posture::Finding) -> bool {
-    f.check == Check::BucketVersioning
-        && f.status == Status::Unknown
+    f.check == CheckId::BucketVersioning
+        && f.status == CheckStatus::Unknown
         && f.evidence.contains("GetBucketVersioning failed")
 }
 
@@ -279,7 +280,11 @@ async fn enable_turns_on_validation_and_sse_kms_on_a_fresh_trail() {
         ]
     );
     assert!(
-        outcome.plan.checks.iter().all(|c| c.status == Status::Pass),
+        outcome
+            .plan
+            .checks
+            .iter()
+            .all(|c| c.status == CheckStatus::Pass),
         "{:#?}",
         outcome.plan.checks
     );
@@ -426,9 +431,9 @@ async fn enable_refuses_a_key_that_does_not_exist() {
         let check = plan
             .checks
             .iter()
-            .find(|c| c.check == "kms_key_exists")
+            .find(|c| c.check == CheckId::KmsKeyExists)
             .expect("a kms_key_exists check");
-        assert_eq!(check.status, Status::Fail, "{check:?}");
+        assert_eq!(check.status, CheckStatus::Fail, "{check:?}");
         assert!(check.evidence.contains(missing), "{check:?}");
         assert!(err.to_string().contains("refusing"), "{err}");
     }
@@ -456,11 +461,65 @@ async fn enable_refuses_a_key_whose_policy_does_not_let_cloudtrail_encrypt() {
     let check = plan
         .checks
         .iter()
-        .find(|c| c.check == "kms_key_policy_allows_cloudtrail")
+        .find(|c| c.check == CheckId::KmsKeyPolicy)
         .expect("key policy check");
-    assert_eq!(check.status, Status::Fail, "{check:?}");
+    assert_eq!(check.status, CheckStatus::Fail, "{check:?}");
     assert!(check.evidence.contains("kms:GenerateDataKey"), "{check:?}");
     assert_untouched(&aws.get_trail(&arn).await);
+}
+
+#[tokio::test]
+async fn audit_and_enable_give_the_same_verdicts_on_the_same_key_and_bucket() {
+    let aws = Aws::start();
+    let arn = aws.fresh_trail("agree", "agree-logs").await;
+    // KMS's default policy: the account only, nothing for cloudtrail.amazonaws.com.
+    let key = aws.key(None, "alias/agree").await;
+    let EnableError::Refused(plan) = aws
+        .enable(&arn, KeyChoice::Existing(key.clone()), false)
+        .await
+        .expect_err("refused")
+    else {
+        panic!("expected a refusal");
+    };
+    // Set the key behind enable's back (moto enforces no key policy), then audit the trail.
+    aws.clients
+        .cloudtrail
+        .update_trail()
+        .name(&arn)
+        .kms_key_id(&key)
+        .send()
+        .await
+        .expect("UpdateTrail");
+    let report = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(arn),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect("audit");
+
+    for check in [
+        CheckId::KmsKeyExists,
+        CheckId::KmsKeyUsable,
+        CheckId::KmsKeyRegion,
+        CheckId::KmsKeyPolicy,
+        CheckId::BucketPolicyAllowsDelivery,
+    ] {
+        let in_enable = plan
+            .checks
+            .iter()
+            .find(|c| c.check == check)
+            .unwrap_or_else(|| panic!("no {check} in enable's checks"));
+        let in_audit = finding(&report, check);
+        assert_eq!(
+            in_enable.status, in_audit.status,
+            "{check}: {in_enable:?} {in_audit:?}"
+        );
+    }
+    assert_eq!(
+        finding(&report, CheckId::KmsKeyPolicy).status,
+        CheckStatus::Fail
+    );
 }
 
 #[tokio::test]
@@ -480,9 +539,9 @@ async fn enable_refuses_when_the_bucket_policy_does_not_let_cloudtrail_write() {
     let check = plan
         .checks
         .iter()
-        .find(|c| c.check == "bucket_policy_allows_cloudtrail")
+        .find(|c| c.check == CheckId::BucketPolicyAllowsDelivery)
         .expect("bucket check");
-    assert_eq!(check.status, Status::Fail, "{check:?}");
+    assert_eq!(check.status, CheckStatus::Fail, "{check:?}");
 
     // A policy for another prefix is no better.
     let mut policy = cloudtrail_bucket_policy("closed-logs", "closed");
@@ -529,6 +588,7 @@ async fn dry_run_plans_the_changes_and_changes_nothing() {
                 assert_eq!(to, "alias/dry-key");
                 "key"
             }
+            other => panic!("unexpected change {other:?}"),
         })
         .collect();
     assert_eq!(kinds, ["create", "validation", "key"]);
@@ -557,13 +617,74 @@ async fn enable_without_a_key_option_says_what_is_needed() {
         .enable(&arn, KeyChoice::KeepCurrent, false)
         .await
         .expect_err("no key to keep");
-    assert!(matches!(err, EnableError::KeyRequired { .. }), "{err:?}");
+    let EnableError::KeyRequired(plan) = &err else {
+        panic!("expected KeyRequired, got {err:?}");
+    };
+    // The rest of the job is planned and checked all the same.
+    assert_eq!(plan.changes, vec![Change::EnableLogFileValidation]);
+    assert!(
+        plan.missing.iter().any(|m| m.contains("--validation-only")),
+        "{:?}",
+        plan.missing
+    );
+    let bucket = plan
+        .checks
+        .iter()
+        .find(|c| c.check == CheckId::BucketPolicyAllowsDelivery)
+        .expect("the bucket policy is checked");
+    assert_eq!(bucket.status, CheckStatus::Pass, "{bucket:?}");
     let message = err.to_string();
     assert!(
-        message.contains("--kms-key") && message.contains("--create-kms-key"),
+        message.contains("--kms-key")
+            && message.contains("--create-kms-key")
+            && message.contains("--validation-only"),
         "{message}"
     );
     assert_untouched(&aws.get_trail(&arn).await);
+}
+
+#[tokio::test]
+async fn validation_only_turns_on_digests_without_any_kms_call() {
+    let aws = Aws::start();
+    let arn = aws.fresh_trail("digests", "digests-logs").await;
+    // KMS points nowhere: any KMS call would fail the plan (an unknown check refuses).
+    let kms_conf = aws
+        .clients
+        .kms
+        .config()
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:1")
+        .build();
+    let clients = PostureClients {
+        kms: aws_sdk_kms::Client::from_conf(kms_conf),
+        ..aws.clients.clone()
+    };
+
+    let outcome = posture::enable(
+        &clients,
+        &EnableRequest {
+            trail: arn.clone(),
+            key: KeyChoice::ValidationOnly,
+            dry_run: false,
+        },
+    )
+    .await
+    .expect("validation only");
+
+    assert_eq!(outcome.applied, vec![Change::EnableLogFileValidation]);
+    assert!(
+        outcome
+            .plan
+            .checks
+            .iter()
+            .all(|c| c.status == CheckStatus::Pass),
+        "{:#?}",
+        outcome.plan.checks
+    );
+    let trail = aws.get_trail(&arn).await;
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert!(trail.kms_key_id().unwrap_or_default().is_empty());
+    assert_eq!(aws.key_count().await, 0);
 }
 
 #[tokio::test]
@@ -726,9 +847,13 @@ async fn audit_of_a_hardened_trail_passes_every_check() {
     let aws = Aws::start();
     let arn = hardened_trail(&aws).await;
 
-    let report = posture::audit(&aws.clients, &AuditScope::Trail(arn.clone()))
-        .await
-        .expect("audit");
+    let report = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(arn.clone()),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect("audit");
 
     let trail = &report.trails[0];
     assert_eq!(trail.trail_arn, arn);
@@ -737,31 +862,38 @@ async fn audit_of_a_hardened_trail_passes_every_check() {
     let not_passing: Vec<_> = trail
         .findings
         .iter()
-        .filter(|f| f.status != Status::Pass && !moto_versioning_bug(f))
+        .filter(|f| f.status != CheckStatus::Pass && !moto_versioning_bug(f))
         .collect();
     assert!(not_passing.is_empty(), "{not_passing:#?}");
-    let versioning = finding(&report, Check::BucketVersioning);
-    if versioning.status == Status::Pass {
-        assert_eq!(report.status, Status::Pass);
+    let versioning = finding(&report, CheckId::BucketVersioning);
+    if versioning.status == CheckStatus::Pass {
+        assert_eq!(report.status, CheckStatus::Pass);
     } else {
-        assert_eq!(report.status, Status::Unknown);
+        assert_eq!(report.status, CheckStatus::Unknown);
     }
-    let checks: Vec<Check> = trail.findings.iter().map(|f| f.check).collect();
+    let checks: Vec<CheckId> = trail.findings.iter().map(|f| f.check).collect();
     for expected in [
-        Check::Logging,
-        Check::MultiRegion,
-        Check::ManagementEventsReadWrite,
-        Check::LogFileValidation,
-        Check::SseKms,
-        Check::KmsKeyPolicy,
-        Check::CloudWatchLogs,
-        Check::DeliveryErrors,
-        Check::BucketNotPublic,
-        Check::BucketPolicyLeastPrivilege,
-        Check::BucketVersioning,
-        Check::BucketDefaultEncryption,
-        Check::BucketAccessLogging,
-        Check::BucketObjectLock,
+        CheckId::Logging,
+        CheckId::MultiRegion,
+        CheckId::ManagementEventsReadWrite,
+        CheckId::LogFileValidation,
+        CheckId::SseKms,
+        CheckId::KmsKeyExists,
+        CheckId::KmsKeyUsable,
+        CheckId::KmsKeyRegion,
+        CheckId::KmsKeyPolicy,
+        CheckId::CloudWatchLogs,
+        CheckId::DeliveryErrors,
+        CheckId::BucketNotPublic,
+        CheckId::BucketPolicyAllowsDelivery,
+        CheckId::BucketPolicyLeastPrivilege,
+        CheckId::BucketVersioning,
+        CheckId::BucketDefaultEncryption,
+        CheckId::BucketAccessLogging,
+        CheckId::BucketObjectLock,
+        CheckId::RetentionDeletionProtection,
+        CheckId::RetentionLifecycleExpiration,
+        CheckId::RetentionArchiveTransition,
     ] {
         assert!(checks.contains(&expected), "no {expected:?} finding");
     }
@@ -792,47 +924,51 @@ async fn audit_of_a_bare_trail_fails_the_hardening_checks() {
     aws.bucket("bare-logs").await;
     let arn = aws.trail("bare", "bare-logs").await;
 
-    let report = posture::audit(&aws.clients, &AuditScope::Trail(arn))
-        .await
-        .expect("audit");
+    let report = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(arn),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect("audit");
 
     for (check, control) in [
-        (Check::Logging, Some("CloudTrail.1")),
-        (Check::MultiRegion, Some("CloudTrail.1")),
-        (Check::LogFileValidation, Some("CloudTrail.4")),
-        (Check::SseKms, Some("CloudTrail.2")),
-        (Check::CloudWatchLogs, Some("CloudTrail.5")),
-        (Check::BucketAccessLogging, Some("CloudTrail.7")),
-        (Check::BucketVersioning, None),
-        (Check::BucketObjectLock, None),
-        (Check::BucketPolicyLeastPrivilege, None),
+        (CheckId::Logging, Some("CloudTrail.1")),
+        (CheckId::MultiRegion, Some("CloudTrail.1")),
+        (CheckId::LogFileValidation, Some("CloudTrail.4")),
+        (CheckId::SseKms, Some("CloudTrail.2")),
+        (CheckId::CloudWatchLogs, Some("CloudTrail.5")),
+        (CheckId::BucketAccessLogging, Some("CloudTrail.7")),
+        (CheckId::BucketVersioning, None),
+        (CheckId::BucketObjectLock, None),
+        (CheckId::BucketPolicyAllowsDelivery, None),
     ] {
         let f = finding(&report, check);
         if !moto_versioning_bug(f) {
-            assert_eq!(f.status, Status::Fail, "{f:?}");
+            assert_eq!(f.status, CheckStatus::Fail, "{f:?}");
         }
         assert_eq!(f.control, control, "{f:?}");
         assert!(!f.evidence.is_empty());
     }
     // A private bucket without a policy is not public.
     assert_eq!(
-        finding(&report, Check::BucketNotPublic).status,
-        Status::Pass
+        finding(&report, CheckId::BucketNotPublic).status,
+        CheckStatus::Pass
     );
     // moto returns no event selectors at all, where AWS returns the default one: unknown, not
     // pass and not fail.
     assert_eq!(
-        finding(&report, Check::ManagementEventsReadWrite).status,
-        Status::Unknown
+        finding(&report, CheckId::ManagementEventsReadWrite).status,
+        CheckStatus::Unknown
     );
     // Without SSE-KMS there is no key to check.
     assert!(
         report.trails[0]
             .findings
             .iter()
-            .all(|f| f.check != Check::KmsKeyPolicy)
+            .all(|f| f.check != CheckId::KmsKeyPolicy)
     );
-    assert_eq!(report.status, Status::Fail);
+    assert_eq!(report.status, CheckStatus::Fail);
     assert!(report.summary.fail >= 8, "{:?}", report.summary);
 }
 
@@ -852,15 +988,19 @@ async fn audit_flags_a_public_bucket_and_excess_grants_to_cloudtrail() {
     aws.bucket_policy("open-logs", &policy).await;
     let arn = aws.trail("open", "open-logs").await;
 
-    let report = posture::audit(&aws.clients, &AuditScope::Trail(arn))
-        .await
-        .expect("audit");
+    let report = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(arn),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect("audit");
 
-    let public = finding(&report, Check::BucketNotPublic);
-    assert_eq!(public.status, Status::Fail, "{public:?}");
+    let public = finding(&report, CheckId::BucketNotPublic);
+    assert_eq!(public.status, CheckStatus::Fail, "{public:?}");
     assert!(public.evidence.contains("PublicRead"), "{public:?}");
-    let least = finding(&report, Check::BucketPolicyLeastPrivilege);
-    assert_eq!(least.status, Status::Fail, "{least:?}");
+    let least = finding(&report, CheckId::BucketPolicyLeastPrivilege);
+    assert_eq!(least.status, CheckStatus::Fail, "{least:?}");
     assert!(least.evidence.contains("s3:DeleteObject"), "{least:?}");
 }
 
@@ -877,20 +1017,28 @@ async fn audit_reports_unknown_not_pass_when_the_bucket_cannot_be_read() {
         .await
         .expect("DeleteBucket");
 
-    let report = posture::audit(&aws.clients, &AuditScope::Trail(arn))
-        .await
-        .expect("audit");
+    let report = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(arn),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect("audit");
 
     for check in [
-        Check::BucketNotPublic,
-        Check::BucketPolicyLeastPrivilege,
-        Check::BucketVersioning,
-        Check::BucketDefaultEncryption,
-        Check::BucketAccessLogging,
-        Check::BucketObjectLock,
+        CheckId::BucketNotPublic,
+        CheckId::BucketPolicyAllowsDelivery,
+        CheckId::BucketPolicyLeastPrivilege,
+        CheckId::RetentionLifecycleExpiration,
+        CheckId::RetentionArchiveTransition,
+        CheckId::RetentionDeletionProtection,
+        CheckId::BucketVersioning,
+        CheckId::BucketDefaultEncryption,
+        CheckId::BucketAccessLogging,
+        CheckId::BucketObjectLock,
     ] {
         let f = finding(&report, check);
-        assert_eq!(f.status, Status::Unknown, "{f:?}");
+        assert_eq!(f.status, CheckStatus::Unknown, "{f:?}");
         assert!(f.evidence.contains("NoSuchBucket"), "{f:?}");
     }
 }
@@ -909,7 +1057,7 @@ async fn audit_all_reports_every_trail_of_the_account() {
         .await
         .expect("StartLogging");
 
-    let report = posture::audit(&aws.clients, &AuditScope::All)
+    let report = posture::audit(&aws.clients, &AuditScope::All, &AuditOptions::default())
         .await
         .expect("audit --all");
 
@@ -917,16 +1065,20 @@ async fn audit_all_reports_every_trail_of_the_account() {
     arns.sort_unstable();
     assert_eq!(arns, [first.as_str(), second.as_str()]);
     let account = &report.account_findings[0];
-    assert_eq!(account.check, Check::AccountHasLoggingTrail);
-    assert_eq!(account.status, Status::Pass, "{account:?}");
+    assert_eq!(account.check, CheckId::AccountHasLoggingTrail);
+    assert_eq!(account.status, CheckStatus::Pass, "{account:?}");
     assert_eq!(account.control, Some("CloudTrail.3"));
 }
 
 #[tokio::test]
 async fn audit_of_a_missing_trail_is_an_error() {
     let aws = Aws::start();
-    let err = posture::audit(&aws.clients, &AuditScope::Trail(trail_arn("ghost")))
-        .await
-        .expect_err("no such trail");
+    let err = posture::audit(
+        &aws.clients,
+        &AuditScope::Trail(trail_arn("ghost")),
+        &AuditOptions::default(),
+    )
+    .await
+    .expect_err("no such trail");
     assert!(matches!(err, AuditError::TrailNotFound { .. }), "{err:?}");
 }

@@ -1,17 +1,18 @@
 //! `ctverify enable` and `ctverify audit`: their flags, and printing what the
-//! `cloudtrail_verify::posture` library returns (text or JSON). All decisions are the library's.
+//! `cloudtrail_posture` library returns (text or JSON). All decisions are the library's.
 //!
 //! Exit statuses follow `ctverify`'s: `enable` 0 done (or nothing to do, or dry run), 1 refused
-//! (a pre-check did not pass, nothing changed), 3 error (bad arguments, trail not found, an API
-//! call failed); `audit` 0 every check passed, 1 a check failed, 2 none failed but some could not
-//! be determined, 3 error.
+//! (a pre-check did not pass, nothing changed), 3 error (bad arguments such as no key for SSE-KMS,
+//! trail not found, an API call failed); `audit` 0 every check passed (warnings included), 1 a
+//! check failed, 2 none failed but some could not be determined, 3 error.
 
 use std::io::Write;
 
 use aws_config::SdkConfig;
-use cloudtrail_verify::posture::{
-    self, AuditScope, EnableError, EnableOutcome, EnablePlan, EnableRequest, Finding, KeyChoice,
-    PostureClients, PostureReport, Status, TrailState,
+use cloudtrail_posture as posture;
+use cloudtrail_posture::{
+    AuditOptions, AuditScope, CheckStatus, EnableError, EnableOutcome, EnablePlan, EnableRequest,
+    Finding, KeyChoice, PostureClients, PostureReport, TrailState,
 };
 use serde::Serialize;
 
@@ -60,6 +61,10 @@ pub struct EnableArgs {
     /// Alias of the key --create-kms-key creates. Default: alias/ctverify-TRAILNAME.
     #[arg(long, value_name = "ALIAS", requires = "create_kms_key")]
     pub alias: Option<String>,
+    /// Turn on log-file validation only, for trails whose encryption is decided elsewhere: no
+    /// key is needed, no KMS call is made and the trail's key is left as it is.
+    #[arg(long, conflicts_with_all = ["kms_key", "create_kms_key"])]
+    pub validation_only: bool,
     /// Print the checks and the planned changes; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -89,6 +94,11 @@ pub struct AuditArgs {
     /// Audit every trail of the account (ListTrails).
     #[arg(long)]
     pub all: bool,
+    /// Days log and digest files must be kept: a bucket lifecycle rule that expires them sooner
+    /// fails the retention check. Default: 365, the twelve months of audit history PCI DSS
+    /// requirement 10.5.1 asks for.
+    #[arg(long, value_name = "DAYS", default_value_t = cloudtrail_posture::retention::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: u32,
     /// Output format.
     #[arg(long, visible_alias = "output", value_enum, default_value_t = PostureFormat::Text)]
     pub format: PostureFormat,
@@ -133,6 +143,7 @@ pub async fn run_enable_with_config(
     err: &mut dyn Write,
 ) -> u8 {
     let key = match (&args.kms_key, args.create_kms_key) {
+        _ if args.validation_only => KeyChoice::ValidationOnly,
         (Some(key), _) => KeyChoice::Existing(key.clone()),
         (None, true) => KeyChoice::Create {
             alias: args.alias.clone(),
@@ -166,6 +177,24 @@ pub async fn run_enable_with_config(
             };
             printed.and_then(|()| writeln!(err, "ctverify enable: {message}"))
         }
+        Err(e @ EnableError::KeyRequired(plan)) => {
+            // The whole plan, then what is missing: the user sees everything else the run
+            // would check and change.
+            let message = e.to_string();
+            let printed = if json {
+                write_json(
+                    out,
+                    &RefusedJson {
+                        result: "incomplete",
+                        reason: &message,
+                        plan,
+                    },
+                )
+            } else {
+                write_plan_text(out, plan, "Would change (nothing changed)")
+            };
+            printed.and_then(|()| writeln!(err, "ctverify enable: {message}"))
+        }
         Err(e) => writeln!(err, "ctverify enable: {e}"),
     };
     if let Err(e) = written {
@@ -191,7 +220,10 @@ pub async fn run_audit_with_config(
         }
     };
     let clients = PostureClients::from_conf(conf);
-    let report = match posture::audit(&clients, &scope).await {
+    let options = AuditOptions {
+        retention_days: args.retention_days,
+    };
+    let report = match posture::audit(&clients, &scope, &options).await {
         Ok(report) => report,
         Err(e) => {
             let _ = writeln!(err, "ctverify audit: {e}");
@@ -219,9 +251,10 @@ fn enable_exit_status(result: &Result<EnableOutcome, EnableError>) -> u8 {
 
 fn audit_exit_status(report: &PostureReport) -> u8 {
     match report.status {
-        Status::Pass => exit::VALID,
-        Status::Fail => exit::INVALID,
-        Status::Unknown => exit::UNVERIFIABLE,
+        CheckStatus::Pass | CheckStatus::Warn => exit::VALID,
+        CheckStatus::Fail => exit::INVALID,
+        // Unknown, and whatever a later version adds: not a pass.
+        _ => exit::UNVERIFIABLE,
     }
 }
 
@@ -247,7 +280,7 @@ impl<'a> EnableJson<'a> {
     }
 }
 
-/// `enable --format json` on refusal.
+/// `enable --format json` on refusal (`refused`) or when a key is missing (`incomplete`).
 #[derive(Serialize)]
 struct RefusedJson<'a> {
     result: &'static str,
@@ -280,12 +313,14 @@ fn write_plan_text(
     if !plan.checks.is_empty() {
         writeln!(out, "Checks:")?;
         for c in &plan.checks {
-            writeln!(out, "  {:<7} {}", c.status.as_str().to_uppercase(), c.check)?;
-            writeln!(out, "          {}", c.evidence)?;
+            write_finding(out, c)?;
         }
     }
-    for w in &plan.warnings {
-        writeln!(out, "Warning: {w}")?;
+    if !plan.missing.is_empty() {
+        writeln!(out, "Missing:")?;
+        for m in &plan.missing {
+            writeln!(out, "  - {m}")?;
+        }
     }
     if !plan.changes.is_empty() {
         writeln!(out, "{changes_title}:")?;
@@ -300,12 +335,15 @@ fn write_enable_text(out: &mut dyn Write, outcome: &EnableOutcome) -> std::io::R
     let plan = &outcome.plan;
     if plan.is_noop() {
         write_plan_text(out, plan, "")?;
-        let key = plan.trail.kms_key_id.as_deref().unwrap_or("(no key)");
-        writeln!(
-            out,
-            "Nothing to change: log-file validation is on and log and digest files are encrypted \
-             with {key}."
-        )?;
+        match plan.trail.kms_key_id.as_deref() {
+            Some(key) => writeln!(
+                out,
+                "Nothing to change: log-file validation is on and log and digest files are \
+                 encrypted with {key}."
+            )?,
+            // Only reachable with --validation-only: encryption is not this run's business.
+            None => writeln!(out, "Nothing to change: log-file validation is on.")?,
+        }
         if plan.blocking_checks().next().is_some() {
             writeln!(
                 out,
@@ -416,8 +454,9 @@ fn write_audit_text(out: &mut dyn Write, report: &PostureReport) -> std::io::Res
     let s = &report.summary;
     writeln!(
         out,
-        "{} passed, {} failed, {} unknown: {}",
+        "{} passed, {} warnings, {} failed, {} unknown: {}",
         s.pass,
+        s.warn,
         s.fail,
         s.unknown,
         report.status.as_str().to_uppercase()
@@ -461,6 +500,30 @@ mod tests {
         assert!(r.is_err());
         let r = TestCli::try_parse_from(["t", "enable", "--trail", "x", "--alias", "a"]);
         assert!(r.is_err(), "--alias needs --create-kms-key");
+    }
+
+    #[test]
+    fn validation_only_excludes_the_key_options() {
+        for key in [&["--kms-key", "k"][..], &["--create-kms-key"][..]] {
+            let mut args = vec!["t", "enable", "--trail", "x", "--validation-only"];
+            args.extend_from_slice(key);
+            assert!(TestCli::try_parse_from(args).is_err());
+        }
+        assert!(
+            TestCli::try_parse_from(["t", "enable", "--trail", "x", "--validation-only"]).is_ok()
+        );
+    }
+
+    #[test]
+    fn retention_days_defaults_to_a_year_and_refuses_zero() {
+        let Ok(TestCli {
+            cmd: TestCmd::Audit(args),
+        }) = TestCli::try_parse_from(["t", "audit", "--all"])
+        else {
+            panic!("audit --all parses");
+        };
+        assert_eq!(args.retention_days, 365);
+        assert!(TestCli::try_parse_from(["t", "audit", "--all", "--retention-days", "0"]).is_err());
     }
 
     #[test]

@@ -32,8 +32,6 @@ pub mod keys;
 pub mod layout;
 pub mod loghash;
 pub mod options;
-#[cfg(feature = "aws")]
-pub mod posture;
 pub mod report;
 pub mod schema;
 pub mod signing;

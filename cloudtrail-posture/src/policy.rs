@@ -17,6 +17,7 @@ use serde_json::Value;
 
 /// A policy document that could not be understood.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// The text is not JSON at all.
     #[error("policy is not valid JSON: {0}")]

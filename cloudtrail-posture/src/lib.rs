@@ -7,23 +7,37 @@
 //! turns both on without breaking delivery: it checks the key policy and the bucket policy first
 //! and refuses rather than leave a trail that can no longer write its files.
 //!
+//! The work is split as in awslabs/tough's `tough-kms`: the SDK's answers are gathered into plain
+//! facts ([`facts`]), judged by pure functions ([`verdict`], [`retention`]) that `audit` and
+//! `enable` share, so the two commands cannot disagree about the same key or bucket policy, and
+//! only then, for `enable`, applied. Every check has a typed id ([`CheckId`]) and the same label
+//! in both commands.
+//!
 //! Everything here takes SDK clients ([`PostureClients`]) so tests can point them at a local
 //! server (moto), returns typed, serde-serialisable results and never prints.
 
+#![deny(missing_docs)]
+
 mod audit;
+pub mod bucket;
+pub mod check;
 mod enable;
+pub mod facts;
 mod policy;
 mod requirements;
+pub mod retention;
 mod sdk;
+pub mod verdict;
 
 use serde::Serialize;
 
 pub use audit::{
-    AuditError, AuditScope, Check, Finding, PostureReport, Summary, TrailReport, audit,
+    AuditError, AuditOptions, AuditScope, AuditSummary, PostureReport, TrailReport, audit,
 };
+pub use check::{CheckId, CheckStatus, Finding};
 pub use enable::{
     Change, CreatedKey, EnableError, EnableOutcome, EnablePlan, EnableRequest, KeyChoice, KeyInfo,
-    PreCheck, default_alias, enable, plan,
+    default_alias, enable, plan,
 };
 pub use policy::PolicyError;
 
@@ -37,42 +51,18 @@ pub struct PostureClients {
     /// `--create-kms-key`.
     pub kms: aws_sdk_kms::Client,
     /// S3: bucket location, policy, ACL, Block Public Access, versioning, encryption, logging,
-    /// Object Lock.
+    /// Object Lock, lifecycle configuration.
     pub s3: aws_sdk_s3::Client,
 }
 
 impl PostureClients {
     /// Builds the three clients from one SDK configuration (S3 through
-    /// [`crate::aws::s3_client`], so an endpoint override implies path-style addressing).
+    /// [`cloudtrail_verify::aws::s3_client`], so an endpoint override implies path-style addressing).
     pub fn from_conf(conf: &aws_config::SdkConfig) -> Self {
         Self {
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
             kms: aws_sdk_kms::Client::new(conf),
-            s3: crate::aws::s3_client(conf),
-        }
-    }
-}
-
-/// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// The configuration meets the requirement.
-    Pass,
-    /// It could not be determined (an API call failed, was denied or is not implemented by the
-    /// endpoint); the evidence says why. Never reported as a pass.
-    Unknown,
-    /// The configuration does not meet the requirement.
-    Fail,
-}
-
-impl Status {
-    /// Lower-case name, as in JSON output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Unknown => "unknown",
-            Status::Fail => "fail",
+            s3: cloudtrail_verify::aws::s3_client(conf),
         }
     }
 }

@@ -1,22 +1,24 @@
-//! Small helpers around the AWS SDK shared by `enable` and `audit`: error text, clients for
-//! another region, and reading a trail's settings and status.
+//! The AWS SDK side shared by `enable` and `audit`: error text, clients for another region,
+//! reading a trail's settings and status, and gathering key, bucket-policy and lifecycle facts.
 
 use aws_config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::date_time::Format;
 
-use super::{TrailState, TrailStatusInfo};
-use crate::layout::TrailArn;
+use crate::facts::{KeyFacts, KeyLookup, Observed, kms_arn_region};
+use crate::retention::LifecycleRuleFacts;
+use crate::{TrailState, TrailStatusInfo};
+use cloudtrail_verify::TrailArn;
 
 /// `CODE: message` for a service error, else what kept the call from being answered, with a
-/// hint about credentials or the network when one applies: [`crate::aws::error_text`], shared
+/// hint about credentials or the network when one applies: [`cloudtrail_verify::aws::error_text`], shared
 /// with verification so that every command words AWS failures the same way.
 pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    crate::aws::error_text(err, None)
+    cloudtrail_verify::aws::error_text(err, None)
 }
 
 /// The service error code, if the service answered with one.
@@ -197,4 +199,112 @@ pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
 
 fn fmt_time(t: &aws_smithy_types::DateTime) -> Option<String> {
     t.fmt(Format::DateTime).ok()
+}
+
+/// An SDK answer as an [`Observed`] fact: `Absent` when the service answers with one of
+/// `absent_codes` (`NoSuchBucketPolicy`, …), `Unreadable` with the error text otherwise.
+pub(crate) fn observe<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    absent_codes: &[&str],
+) -> Observed<T>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(v) => Observed::Present(v),
+        Err(e) if code(&e).is_some_and(|c| absent_codes.contains(&c)) => Observed::Absent,
+        Err(e) => Observed::Unreadable(describe(&e)),
+    }
+}
+
+/// Looks `key` (id, ARN, alias name or alias ARN) up with `DescribeKey` in its ARN's region, else
+/// in `default_region`, and reads its key policy: the facts [`crate::verdict::kms_key_verdict`]
+/// judges.
+pub(crate) async fn key_lookup(
+    kms: &aws_sdk_kms::Client,
+    key: &str,
+    default_region: &str,
+) -> KeyLookup {
+    let region = kms_arn_region(key).unwrap_or(default_region).to_owned();
+    let kms = kms_in(kms, &region);
+    let meta = match kms.describe_key().key_id(key).send().await {
+        Ok(out) => match out.key_metadata {
+            Some(meta) => meta,
+            None => return KeyLookup::Failed("DescribeKey returned no key metadata".to_owned()),
+        },
+        Err(e) => {
+            let not_found = e
+                .as_service_error()
+                .is_some_and(|s| s.is_not_found_exception())
+                || code(&e) == Some("NotFoundException");
+            return if not_found {
+                KeyLookup::NotFound(format!(
+                    "KMS key {key} does not exist in {region} ({})",
+                    describe(&e)
+                ))
+            } else {
+                KeyLookup::Failed(format!(
+                    "DescribeKey {key} in {region} failed: {}",
+                    describe(&e)
+                ))
+            };
+        }
+    };
+    let policy = observe(
+        kms.get_key_policy()
+            .key_id(meta.key_id())
+            .policy_name("default")
+            .send()
+            .await,
+        &[],
+    );
+    let policy = match policy {
+        Observed::Present(out) => match out.policy {
+            Some(p) if !p.is_empty() => Observed::Present(p),
+            _ => Observed::Absent,
+        },
+        Observed::Absent => Observed::Absent,
+        Observed::Unreadable(why) => Observed::Unreadable(why),
+    };
+    KeyLookup::Found(Box::new(KeyFacts::from_metadata(
+        key, &meta, &region, policy,
+    )))
+}
+
+/// The bucket policy's text; `Absent` for `NoSuchBucketPolicy`.
+pub(crate) async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Observed<String> {
+    match observe(
+        s3.get_bucket_policy().bucket(bucket).send().await,
+        &["NoSuchBucketPolicy"],
+    ) {
+        Observed::Present(out) => match out.policy {
+            Some(p) if !p.is_empty() => Observed::Present(p),
+            _ => Observed::Absent,
+        },
+        Observed::Absent => Observed::Absent,
+        Observed::Unreadable(why) => Observed::Unreadable(why),
+    }
+}
+
+/// The bucket's lifecycle rules; `Absent` for `NoSuchLifecycleConfiguration`, `Unreadable` for
+/// anything else (AccessDenied included: unknown, never "no rules").
+pub(crate) async fn lifecycle_rules(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Observed<Vec<LifecycleRuleFacts>> {
+    observe(
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await,
+        &["NoSuchLifecycleConfiguration"],
+    )
+    .map(|out| {
+        out.rules()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| LifecycleRuleFacts::from_sdk(i, r))
+            .collect()
+    })
 }

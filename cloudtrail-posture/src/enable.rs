@@ -6,17 +6,20 @@
 //! no encryption), stops there on a dry run or when nothing needs changing, and otherwise creates
 //! the key if asked, calls `UpdateTrail` and reads the trail back.
 
-use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use cloudtrail_verify::TrailArn;
 use serde::Serialize;
 
-use super::policy::Policy;
-use super::requirements::{self, Delivery};
-use super::sdk::{self, TrailReadError};
-use super::{PostureClients, Status, TrailState};
-use crate::layout::TrailArn;
+use crate::check::{CheckId, CheckStatus, Finding};
+use crate::facts::{KeyFacts, KeyLookup};
+use crate::requirements::{self, Delivery};
+use crate::sdk::{self, TrailReadError};
+use crate::verdict;
+use crate::{PostureClients, TrailState};
 
 /// Which KMS key the trail should encrypt with.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyChoice {
     /// `--kms-key KEY`: an existing key, as key id, key ARN, alias name (`alias/…`) or alias ARN.
     /// Ids and alias names are looked up in the bucket's region, where CloudTrail needs the key.
@@ -31,6 +34,9 @@ pub enum KeyChoice {
     /// Neither option: keep the trail's current key (re-checking its policy); a trail without
     /// one gets [`EnableError::KeyRequired`].
     KeepCurrent,
+    /// `--validation-only`: turn on log-file validation only. Encryption is decided elsewhere:
+    /// no KMS call is made and the trail's key, if any, is left as it is.
+    ValidationOnly,
 }
 
 /// What to enable on which trail.
@@ -68,18 +74,6 @@ fn normalise_alias(alias: &str) -> String {
     }
 }
 
-/// One pre-check and its result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PreCheck {
-    /// Stable identifier: `bucket_region`, `bucket_policy_allows_cloudtrail`, `kms_key_exists`,
-    /// `kms_key_usable`, `kms_key_region`, `kms_key_policy_allows_cloudtrail`.
-    pub check: &'static str,
-    /// Pass, fail, or unknown (could not be checked: also blocks a change).
-    pub status: Status,
-    /// What was seen.
-    pub evidence: String,
-}
-
 /// The key the trail will use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyInfo {
@@ -96,6 +90,7 @@ pub struct KeyInfo {
 /// One change `enable` makes (or would make, on a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Change {
     /// `CreateKey` with `policy`, then `CreateAlias` and `EnableKeyRotation`.
     CreateKmsKey {
@@ -150,10 +145,12 @@ pub struct EnablePlan {
     pub bucket_region: Option<String>,
     /// The key the trail will use.
     pub key: Option<KeyInfo>,
-    /// Pre-checks; any that did not pass blocks the changes.
-    pub checks: Vec<PreCheck>,
-    /// Things worth knowing that do not block (for example: nobody may decrypt with the key).
-    pub warnings: Vec<String>,
+    /// Pre-checks, with the same ids and verdicts as `audit`'s; any that is neither a pass nor a
+    /// warning blocks the changes.
+    pub checks: Vec<Finding>,
+    /// What the request lacks for the whole job (for example a key for SSE-KMS); non-empty makes
+    /// [`enable`] end with [`EnableError::KeyRequired`], after planning the rest.
+    pub missing: Vec<String>,
     /// Changes to make, in order; empty when the trail already has what was asked.
     pub changes: Vec<Change>,
 }
@@ -164,9 +161,11 @@ impl EnablePlan {
         self.changes.is_empty()
     }
 
-    /// Pre-checks that did not pass.
-    pub fn blocking_checks(&self) -> impl Iterator<Item = &PreCheck> {
-        self.checks.iter().filter(|c| c.status != Status::Pass)
+    /// Pre-checks that did not pass (a warning does not block).
+    pub fn blocking_checks(&self) -> impl Iterator<Item = &Finding> {
+        self.checks
+            .iter()
+            .filter(|c| !matches!(c.status, CheckStatus::Pass | CheckStatus::Warn))
     }
 }
 
@@ -210,6 +209,7 @@ impl EnableOutcome {
 
 /// Why `enable` did not complete.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnableError {
     /// GetTrail: no such trail (in that region, for a name).
     #[error("trail {trail} not found ({message})")]
@@ -233,16 +233,15 @@ pub enum EnableError {
         /// The ARN returned.
         arn: String,
     },
-    /// Neither `--kms-key` nor `--create-kms-key` and the trail has no key to keep.
+    /// Neither `--kms-key` nor `--create-kms-key` nor `--validation-only`, and the trail has no
+    /// key to keep. The plan shows everything else that would be checked and changed.
     #[error(
-        "trail {trail} has no KMS key: pass --kms-key KEY (key id, key ARN or alias of a key in \
+        "trail {} has no KMS key: pass --kms-key KEY (key id, key ARN or alias of a key in \
          the bucket's region whose policy lets cloudtrail.amazonaws.com use it) or \
-         --create-kms-key (creates such a key, with an alias)"
+         --create-kms-key (creates such a key, with an alias), or --validation-only to turn on \
+         log-file validation alone", .0.trail.arn
     )]
-    KeyRequired {
-        /// The trail.
-        trail: String,
-    },
+    KeyRequired(Box<EnablePlan>),
     /// A pre-check did not pass: nothing was changed.
     #[error("{}", refusal_message(.0))]
     Refused(Box<EnablePlan>),
@@ -271,7 +270,7 @@ pub enum EnableError {
 fn refusal_message(plan: &EnablePlan) -> String {
     let reasons: Vec<String> = plan
         .blocking_checks()
-        .map(|c| format!("{} {}: {}", c.check, c.status.as_str(), c.evidence))
+        .map(|c| format!("{} {}: {}", c.check.as_str(), c.status.as_str(), c.evidence))
         .collect();
     format!(
         "refusing to change trail {}: CloudTrail might no longer be able to deliver its logs. {}",
@@ -299,189 +298,25 @@ fn partial_note(applied: &[Change], created: &Option<CreatedKey>) -> String {
     }
 }
 
-/// A key as DescribeKey reports it.
-struct ResolvedKey {
-    arn: String,
-    key_id: String,
-    region: String,
-    state: Option<KeyState>,
-    spec: Option<KeySpec>,
-    usage: Option<KeyUsageType>,
-}
-
-/// Result of looking a key up.
-enum Lookup {
-    Found(ResolvedKey),
-    NotFound(String),
-    Failed(String),
-}
-
-/// The region in a KMS key or alias ARN.
-fn kms_arn_region(arn: &str) -> Option<&str> {
-    let mut parts = arn.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("arn"), Some(_), Some("kms"), Some(region)) if !region.is_empty() => Some(region),
-        _ => None,
-    }
-}
-
-async fn describe_key(clients: &PostureClients, key: &str, default_region: &str) -> Lookup {
-    let region = kms_arn_region(key).unwrap_or(default_region).to_owned();
-    let kms = sdk::kms_in(&clients.kms, &region);
-    match kms.describe_key().key_id(key).send().await {
-        Ok(out) => match out.key_metadata {
-            Some(meta) => {
-                let key_id = meta.key_id().to_owned();
-                let arn = meta
-                    .arn()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| key.to_owned());
-                let region = kms_arn_region(&arn).unwrap_or(&region).to_owned();
-                Lookup::Found(ResolvedKey {
-                    arn,
-                    key_id,
-                    region,
-                    state: meta.key_state().cloned(),
-                    spec: meta.key_spec().cloned(),
-                    usage: meta.key_usage().cloned(),
-                })
-            }
-            None => Lookup::Failed("DescribeKey returned no key metadata".to_owned()),
-        },
-        Err(e) => {
-            let not_found = e
-                .as_service_error()
-                .is_some_and(|s| s.is_not_found_exception())
-                || sdk::code(&e) == Some("NotFoundException");
-            if not_found {
-                Lookup::NotFound(format!(
-                    "KMS key {key} does not exist in {region} ({})",
-                    sdk::describe(&e)
-                ))
-            } else {
-                Lookup::Failed(format!(
-                    "DescribeKey {key} in {region} failed: {}",
-                    sdk::describe(&e)
-                ))
-            }
-        }
-    }
-}
-
-/// Checks an existing key: usable for symmetric encryption, in the bucket's region, and with a
-/// policy letting CloudTrail use it for this trail.
-async fn check_key(
-    clients: &PostureClients,
-    key: &ResolvedKey,
-    bucket_region: Option<&str>,
-    trail: &TrailArn,
-    trail_arn: &str,
-    checks: &mut Vec<PreCheck>,
-    warnings: &mut Vec<String>,
-) {
-    let state = key.state.as_ref().map_or("unknown", |s| s.as_str());
-    let spec = key.spec.as_ref().map_or("unknown", |s| s.as_str());
-    let usage = key.usage.as_ref().map_or("not reported", |s| s.as_str());
-    // A SYMMETRIC_DEFAULT key can only be ENCRYPT_DECRYPT, so either field alone is enough
-    // (moto omits KeyUsage when CreateKey was not given one).
-    let usable = key.state == Some(KeyState::Enabled)
-        && matches!(
-            (&key.spec, &key.usage),
-            (
-                Some(KeySpec::SymmetricDefault),
-                None | Some(KeyUsageType::EncryptDecrypt)
-            ) | (None, Some(KeyUsageType::EncryptDecrypt))
-        );
-    checks.push(PreCheck {
-        check: "kms_key_usable",
-        status: if usable { Status::Pass } else { Status::Fail },
-        evidence: format!(
-            "{}: state {state}, spec {spec}, usage {usage} (CloudTrail needs an enabled \
-             SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key)",
-            key.arn
-        ),
-    });
-    checks.push(match bucket_region {
-        Some(b) if b == key.region => PreCheck {
-            check: "kms_key_region",
-            status: Status::Pass,
-            evidence: format!("key and bucket are both in {b}"),
-        },
-        Some(b) => PreCheck {
-            check: "kms_key_region",
-            status: Status::Fail,
-            evidence: format!(
-                "key is in {}, the bucket in {b}: CloudTrail needs the key in the bucket's region",
-                key.region
-            ),
-        },
-        None => PreCheck {
-            check: "kms_key_region",
-            status: Status::Unknown,
-            evidence: format!(
-                "key is in {}; the bucket's region could not be read",
-                key.region
-            ),
-        },
-    });
-    let kms = sdk::kms_in(&clients.kms, &key.region);
-    let policy = kms
-        .get_key_policy()
-        .key_id(&key.key_id)
-        .policy_name("default")
-        .send()
-        .await;
-    let check = match policy {
-        Err(e) => PreCheck {
-            check: "kms_key_policy_allows_cloudtrail",
-            status: Status::Unknown,
-            evidence: format!("GetKeyPolicy {} failed: {}", key.arn, sdk::describe(&e)),
-        },
-        Ok(out) => match out.policy().map(Policy::parse) {
-            None => PreCheck {
-                check: "kms_key_policy_allows_cloudtrail",
-                status: Status::Unknown,
-                evidence: format!("GetKeyPolicy {} returned no policy", key.arn),
-            },
-            Some(Err(e)) => PreCheck {
-                check: "kms_key_policy_allows_cloudtrail",
-                status: Status::Fail,
-                evidence: format!("key policy of {}: {e}", key.arn),
-            },
-            Some(Ok(policy)) => {
-                let verdict = requirements::key_policy_verdict(&policy, &key.arn, trail, trail_arn);
-                if !verdict.decrypt.allowed() {
-                    warnings.push(format!(
-                        "the key policy of {} does not let the account decrypt this trail's \
-                         files ({}): readers, including ctverify, will need a grant",
-                        key.arn,
-                        verdict.decrypt.explain()
-                    ));
-                }
-                PreCheck {
-                    check: "kms_key_policy_allows_cloudtrail",
-                    status: if verdict.cloudtrail_can_use() {
-                        Status::Pass
-                    } else {
-                        Status::Fail
-                    },
-                    evidence: format!("key policy of {}: {}", key.arn, verdict.explain()),
-                }
-            }
-        },
-    };
-    checks.push(check);
-}
+/// The message of a plan without a key, shown as the plan's missing piece.
+const KEY_MISSING: &str =
+    "SSE-KMS: needs --kms-key KEY or --create-kms-key, or use --validation-only";
 
 /// What the key part of the plan resolved to.
 enum Target {
-    Key(ResolvedKey),
-    Create { alias: String, region: String },
+    Key(Box<KeyFacts>),
+    Create {
+        alias: String,
+        region: String,
+    },
     Unresolved,
+    /// No key is managed: `--validation-only`, or none was given (then the plan says so).
+    None,
 }
 
 /// Reads the trail, bucket and key, runs the pre-checks and lists the changes. Calls no mutating
-/// API.
+/// API. A request without a key for a trail without one still gets a whole plan, with the key
+/// listed in [`EnablePlan::missing`].
 pub async fn plan(
     clients: &PostureClients,
     req: &EnableRequest,
@@ -503,7 +338,7 @@ pub async fn plan(
         arn: state.arn.clone(),
     })?;
     let mut checks = Vec::new();
-    let mut warnings = Vec::new();
+    let mut missing = Vec::new();
 
     // Asked in the trail's home region: the usual place of the bucket, and a region even when
     // the configuration has none.
@@ -511,11 +346,11 @@ pub async fn plan(
     let bucket_region = match sdk::bucket_region(&s3_home, &state.s3_bucket).await {
         Ok(r) => Some(r),
         Err(e) => {
-            checks.push(PreCheck {
-                check: "bucket_region",
-                status: Status::Unknown,
-                evidence: format!("GetBucketLocation {} failed: {e}", state.s3_bucket),
-            });
+            checks.push(Finding::new(
+                CheckId::BucketRegion,
+                CheckStatus::Unknown,
+                format!("GetBucketLocation {} failed: {e}", state.s3_bucket),
+            ));
             None
         }
     };
@@ -523,72 +358,82 @@ pub async fn plan(
     let key_region = bucket_region.clone().unwrap_or_else(|| arn.region.clone());
 
     let (requested, lookup) = match &req.key {
-        KeyChoice::Existing(k) => (k.clone(), describe_key(clients, k, &key_region).await),
+        KeyChoice::Existing(k) => (
+            k.clone(),
+            Some(sdk::key_lookup(&clients.kms, k, &key_region).await),
+        ),
         KeyChoice::KeepCurrent => match &state.kms_key_id {
-            Some(k) => (k.clone(), describe_key(clients, k, &key_region).await),
+            Some(k) => (
+                k.clone(),
+                Some(sdk::key_lookup(&clients.kms, k, &key_region).await),
+            ),
             None => {
-                return Err(EnableError::KeyRequired {
-                    trail: state.arn.clone(),
-                });
+                missing.push(KEY_MISSING.to_owned());
+                checks.push(Finding::new(
+                    CheckId::SseKms,
+                    CheckStatus::Fail,
+                    "the trail has no KMS key and none was given",
+                ));
+                (String::new(), None)
             }
         },
         KeyChoice::Create { alias } => {
             let alias = normalise_alias(&alias.clone().unwrap_or_else(|| default_alias(&arn.name)));
-            let lookup = describe_key(clients, &alias, &key_region).await;
-            (alias, lookup)
+            let lookup = sdk::key_lookup(&clients.kms, &alias, &key_region).await;
+            (alias, Some(lookup))
         }
+        KeyChoice::ValidationOnly => (String::new(), None),
     };
     let creating = matches!(req.key, KeyChoice::Create { .. });
     let target = match lookup {
-        Lookup::Found(key) => {
-            checks.push(PreCheck {
-                check: "kms_key_exists",
-                status: Status::Pass,
-                evidence: if creating {
-                    format!("{requested} already exists ({}): reusing that key", key.arn)
-                } else {
-                    format!("{requested} is {}", key.arn)
-                },
-            });
-            check_key(
-                clients,
-                &key,
-                bucket_region.as_deref(),
-                &arn,
-                &state.arn,
-                &mut checks,
-                &mut warnings,
-            )
-            .await;
-            Target::Key(key)
-        }
-        Lookup::NotFound(_) if creating => Target::Create {
+        None => Target::None,
+        Some(KeyLookup::NotFound(_)) if creating => Target::Create {
             alias: requested.clone(),
             region: key_region.clone(),
         },
-        Lookup::NotFound(why) => {
-            checks.push(PreCheck {
-                check: "kms_key_exists",
-                status: Status::Fail,
-                evidence: why,
-            });
-            Target::Unresolved
-        }
-        Lookup::Failed(why) => {
-            checks.push(PreCheck {
-                check: "kms_key_exists",
-                status: Status::Unknown,
-                evidence: why,
-            });
-            Target::Unresolved
+        Some(lookup) => {
+            // The verdict `audit` gives the same key: what `enable` refuses, `audit` fails.
+            let mut v = verdict::kms_key_verdict(
+                &lookup,
+                &requested,
+                bucket_region.as_deref(),
+                &arn,
+                &state.arn,
+            );
+            if let (true, KeyLookup::Found(key), Some(first)) =
+                (creating, &lookup, v.findings.first_mut())
+            {
+                first.evidence =
+                    format!("{requested} already exists ({}): reusing that key", key.arn);
+            }
+            checks.extend(v.findings);
+            match lookup {
+                KeyLookup::Found(key) => Target::Key(key),
+                _ => Target::Unresolved,
+            }
         }
     };
 
-    let kms_key_arn = match &target {
-        Target::Key(k) => Some(k.arn.as_str()),
-        _ => None,
+    // CloudTrail must still be able to write after the change: with SSE-KMS when the trail will
+    // have a key (validation-only keeps whatever it has).
+    let (sse_kms, kms_key_arn) = match (&target, &req.key) {
+        (Target::Key(k), _) => (true, Some(k.arn.as_str())),
+        (Target::None, KeyChoice::ValidationOnly) => {
+            (state.kms_key_id.is_some(), state.kms_key_id.as_deref())
+        }
+        _ => (true, None),
     };
-    checks.push(bucket_check(clients, &state, &arn, bucket_region.as_deref(), kms_key_arn).await);
+    let s3 = sdk::s3_in(&clients.s3, bucket_region.as_deref().unwrap_or(&arn.region));
+    let delivery = Delivery {
+        trail: &arn,
+        trail_arn: &state.arn,
+        bucket: &state.s3_bucket,
+        prefix: state.s3_key_prefix.as_deref(),
+        sse_kms,
+        kms_key_arn,
+    };
+    let policy = sdk::bucket_policy(&s3, &state.s3_bucket).await;
+    checks.push(verdict::bucket_policy_verdict(&policy, &delivery));
 
     let mut changes = Vec::new();
     let key_info;
@@ -635,6 +480,7 @@ pub async fn plan(
             }
             key_info = None;
         }
+        Target::None => key_info = None,
     }
     if !state.log_file_validation_enabled {
         // Listed first: it is the change that matters most for ctverify.
@@ -650,7 +496,7 @@ pub async fn plan(
         bucket_region,
         key: key_info,
         checks,
-        warnings,
+        missing,
         changes,
     })
 }
@@ -660,7 +506,7 @@ pub async fn plan(
 async fn same_key(
     clients: &PostureClients,
     current: Option<&str>,
-    key: &ResolvedKey,
+    key: &KeyFacts,
     key_region: &str,
 ) -> bool {
     let Some(current) = current else {
@@ -669,70 +515,9 @@ async fn same_key(
     if current == key.arn || current == key.key_id {
         return true;
     }
-    match describe_key(clients, current, key_region).await {
-        Lookup::Found(k) => k.arn == key.arn,
+    match sdk::key_lookup(&clients.kms, current, key_region).await {
+        KeyLookup::Found(k) => k.arn == key.arn,
         _ => false,
-    }
-}
-
-/// The bucket-policy pre-check: CloudTrail must still be able to write after the change.
-async fn bucket_check(
-    clients: &PostureClients,
-    state: &TrailState,
-    arn: &TrailArn,
-    bucket_region: Option<&str>,
-    kms_key_arn: Option<&str>,
-) -> PreCheck {
-    let s3 = sdk::s3_in(&clients.s3, bucket_region.unwrap_or(&arn.region));
-    let delivery = Delivery {
-        trail: arn,
-        trail_arn: &state.arn,
-        bucket: &state.s3_bucket,
-        prefix: state.s3_key_prefix.as_deref(),
-        sse_kms: true,
-        kms_key_arn,
-    };
-    match s3.get_bucket_policy().bucket(&state.s3_bucket).send().await {
-        Ok(out) => match out.policy().map(Policy::parse) {
-            Some(Ok(policy)) => {
-                let (ok, evidence) =
-                    requirements::bucket_policy_allows_delivery(&policy, &delivery);
-                PreCheck {
-                    check: "bucket_policy_allows_cloudtrail",
-                    status: if ok { Status::Pass } else { Status::Fail },
-                    evidence: format!("bucket {}: {evidence}", state.s3_bucket),
-                }
-            }
-            Some(Err(e)) => PreCheck {
-                check: "bucket_policy_allows_cloudtrail",
-                status: Status::Fail,
-                evidence: format!("bucket {} policy: {e}", state.s3_bucket),
-            },
-            None => PreCheck {
-                check: "bucket_policy_allows_cloudtrail",
-                status: Status::Unknown,
-                evidence: format!("GetBucketPolicy {} returned no policy", state.s3_bucket),
-            },
-        },
-        Err(e) if sdk::code(&e) == Some("NoSuchBucketPolicy") => PreCheck {
-            check: "bucket_policy_allows_cloudtrail",
-            status: Status::Fail,
-            evidence: format!(
-                "bucket {} has no bucket policy, so cloudtrail.amazonaws.com may not write to it \
-                 (it needs s3:GetBucketAcl on the bucket and s3:PutObject on {}*)",
-                state.s3_bucket,
-                delivery.logs_root()
-            ),
-        },
-        Err(e) => PreCheck {
-            check: "bucket_policy_allows_cloudtrail",
-            status: Status::Unknown,
-            evidence: format!(
-                "GetBucketPolicy {} failed: {}",
-                state.s3_bucket,
-                sdk::describe(&e)
-            ),
-        },
     }
 }
 
@@ -745,6 +530,9 @@ pub async fn enable(
     req: &EnableRequest,
 ) -> Result<EnableOutcome, EnableError> {
     let plan = plan(clients, req).await?;
+    if !plan.missing.is_empty() {
+        return Err(EnableError::KeyRequired(Box::new(plan)));
+    }
     if plan.is_noop() {
         let after = plan.trail.clone();
         return Ok(EnableOutcome {
@@ -958,15 +746,5 @@ mod tests {
         assert_eq!(default_alias("main.trail"), "alias/ctverify-main-trail");
         assert_eq!(normalise_alias("x"), "alias/x");
         assert_eq!(normalise_alias("alias/x"), "alias/x");
-    }
-
-    #[test]
-    fn kms_arn_region_reads_key_and_alias_arns() {
-        assert_eq!(
-            kms_arn_region("arn:aws:kms:eu-west-1:111122223333:key/abc"),
-            Some("eu-west-1")
-        );
-        assert_eq!(kms_arn_region("alias/x"), None);
-        assert_eq!(kms_arn_region("1234abcd"), None);
     }
 }

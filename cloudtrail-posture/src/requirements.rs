@@ -1,10 +1,12 @@
 //! What CloudTrail needs from the KMS key policy and the bucket policy to deliver a trail's log
-//! and digest files (reference, section 4), expressed as requests for the policy evaluator.
+//! and digest files, expressed as requests for the policy evaluator. AWS documents both:
+//! <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html>
+//! and <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html>.
 
 use serde_json::{Value, json};
 
-use super::policy::{Caller, Effect, Evaluation, Policy, Request, glob_match_ci};
-use crate::layout::TrailArn;
+use crate::policy::{Caller, Effect, Evaluation, Policy, Request, glob_match_ci};
+use cloudtrail_verify::TrailArn;
 
 /// The service principal CloudTrail uses to write to S3 and to call KMS.
 pub(crate) const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
@@ -147,10 +149,14 @@ pub(crate) fn key_policy_verdict(
 
 /// Where and how CloudTrail writes for one trail.
 #[derive(Debug, Clone)]
-pub(crate) struct Delivery<'a> {
+pub struct Delivery<'a> {
+    /// The trail, parsed.
     pub trail: &'a TrailArn,
+    /// The trail's ARN as CloudTrail reports it (`aws:SourceArn`).
     pub trail_arn: &'a str,
+    /// The bucket CloudTrail writes to.
     pub bucket: &'a str,
+    /// The trail's key prefix, if any.
     pub prefix: Option<&'a str>,
     /// Whether CloudTrail writes with SSE-KMS (`x-amz-server-side-encryption: aws:kms`).
     pub sse_kms: bool,
