@@ -67,7 +67,8 @@ impl<'a> TextRenderer<'a> {
     /// Everything after the header.
     pub fn write_report(&mut self, report: &Report) -> io::Result<()> {
         for warning in &report.warnings {
-            self.finding(&format!("Warning: {warning}"))?;
+            // Warnings quote AWS's answers (error messages, key ids): escaped like bucket text.
+            self.finding(&format!("Warning: {}", escape(warning)))?;
         }
         for chain in &report.chains {
             self.write_chain(chain)?;
@@ -432,7 +433,10 @@ fn expired_text(rule_id: &str, days: Option<u32>, date: Option<DateTime<Utc>>) -
         (None, Some(date)) => format!(" (files from {} on)", display_date(date)),
         (None, None) => String::new(),
     };
-    format!("expired under lifecycle rule {rule_id}{age}: not found, and the rule removed it")
+    format!(
+        "expired under lifecycle rule {rule_id}{age}: not found, as the bucket's rule would have \
+         removed it by now; what it held cannot be verified"
+    )
 }
 
 fn archived_text(storage_class: &str) -> String {

@@ -313,8 +313,8 @@ fn run_notes(report: &Report, lifecycle_error: Option<&SourceError>) -> Vec<Stri
         && report.has_missing_objects()
     {
         notes.push(format!(
-            "the lifecycle rules of bucket {} could not be read ({error}): missing files are \
-             reported as deleted, even any that a lifecycle rule expired",
+            "the lifecycle rules of bucket {} could not be read, so missing files are reported \
+             as deleted even if a lifecycle rule expired them: {error}",
             report.bucket
         ));
     }

@@ -512,6 +512,31 @@ impl S3Handle {
             .lifecycle = Some(rules);
     }
 
+    /// Sets `bucket`'s lifecycle configuration to one enabled rule `id` expiring objects under
+    /// `prefix` after `days` days.
+    pub fn expire_after_days(&self, bucket: &str, id: &str, prefix: &str, days: i32) {
+        self.set_lifecycle(
+            bucket,
+            vec![dto::LifecycleRule {
+                id: Some(id.to_owned()),
+                status: dto::ExpirationStatus::from_static(dto::ExpirationStatus::ENABLED),
+                expiration: Some(dto::LifecycleExpiration {
+                    days: Some(days),
+                    ..Default::default()
+                }),
+                filter: Some(dto::LifecycleRuleFilter {
+                    prefix: Some(prefix.to_owned()),
+                    ..Default::default()
+                }),
+                abort_incomplete_multipart_upload: None,
+                noncurrent_version_expiration: None,
+                noncurrent_version_transitions: None,
+                prefix: None,
+                transitions: None,
+            }],
+        );
+    }
+
     /// Lifts every throttle, denial and SSE-C marking and sets the delay to zero.
     pub fn clear_faults(&self) {
         lock(&self.state.throttled).clear();
