@@ -366,10 +366,12 @@ fn an_archived_log_and_digest_are_unverifiable_with_the_way_to_restore_them() {
 #[test]
 fn a_kms_key_the_reader_may_not_use_is_named_once_with_kms_decrypt() {
     let s3 = S3Trail::start(&spec(), untouched);
-    let logs = [s3.trail.log(0, 0), s3.trail.log(1, 1), s3.trail.log(3, 2)];
+    let logs = [s3.trail.log(0, 0), s3.trail.log(2, 1), s3.trail.log(3, 2)];
     for log in &logs {
         s3.server.deny_kms(log.clone(), KMS_KEY);
     }
+    let digest = s3.trail.digest(1);
+    s3.server.deny_kms(digest.clone(), KMS_KEY);
     let run = s3.verify(&[]);
     assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
     let warnings: Vec<&str> = run
@@ -379,11 +381,11 @@ fn a_kms_key_the_reader_may_not_use_is_named_once_with_kms_decrypt() {
         .filter(|l| l.starts_with("Warning:"))
         .collect();
     assert_eq!(warnings.len(), 1, "{run:?}");
-    assert!(warnings[0].contains("3 files"), "{}", warnings[0]);
-    for log in &logs {
-        run.assert_line(&[log, "UNVERIFIABLE: could not be read: kms:Decrypt on key"]);
+    assert!(warnings[0].contains("4 files"), "{}", warnings[0]);
+    for key in logs.iter().chain([&digest]) {
+        run.assert_line(&[key, "UNVERIFIABLE: could not be read: kms:Decrypt on key"]);
     }
-    run.assert_line(&["3 files UNVERIFIABLE: kms:Decrypt denied"]);
+    run.assert_line(&["4 files UNVERIFIABLE: kms:Decrypt denied"]);
 
     let (code, report) = s3.report(&[]);
     assert_eq!(code, UNVERIFIABLE);
@@ -391,7 +393,13 @@ fn a_kms_key_the_reader_may_not_use_is_named_once_with_kms_decrypt() {
         log_verdict(&report, &logs[0]),
         Some(("unverifiable".into(), Some("kms_denied".into())))
     );
-    assert_eq!(report["summary"]["kms_denied"], 3);
+    assert_eq!(digest_problems(&report, &digest), ["kms_denied"]);
+    // The unreadable digest's hour is a gap, never valid.
+    assert_eq!(
+        gaps(&report),
+        [("predecessor_unavailable".into(), "unverifiable".into())]
+    );
+    assert_eq!(report["summary"]["kms_denied"], 4);
     let named: Vec<_> = report["warnings"]
         .as_array()
         .into_iter()
@@ -413,6 +421,12 @@ fn rules_that_cannot_be_read_excuse_nothing_and_are_mentioned_once() {
     let (code, report) = s3.report(&[]);
     assert_eq!(code, UNVERIFIABLE, "{report}");
     assert_eq!(digest_problems(&report, &s3.trail.digest(2)), ["expired"]);
+    // A log file a surviving digest lists, gone past the rule's age (log files are often kept
+    // for less time than digests): expired too.
+    assert_eq!(
+        log_verdict(&report, &s3.trail.log(5, 0)),
+        Some(("unverifiable".into(), Some("expired".into())))
+    );
 
     s3.server.deny_lifecycle_read(true);
     let run = s3.verify(&[]);
