@@ -85,7 +85,9 @@ async fn upload(
         }
         let sidecar = path.with_file_name(format!(
             "{}.metadata.json",
-            path.file_name().and_then(|n| n.to_str()).expect("UTF-8 name")
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .expect("UTF-8 name")
         ));
         let metadata: HashMap<String, String> = match std::fs::read(&sidecar) {
             Ok(bytes) => serde_json::from_slice(&bytes).expect("sidecar JSON"),
@@ -237,7 +239,11 @@ fn hours_a_lifecycle_rule_expired_are_unverifiable_and_a_deletion_in_the_kept_wi
         predecessor,
         &format!("UNVERIFIABLE: expired under lifecycle rule {RULE} (files older than 1 day)"),
     ]);
-    text.assert_line(&["Coverage", "UNVERIFIABLE", "a lifecycle rule of the bucket expired"]);
+    text.assert_line(&[
+        "Coverage",
+        "UNVERIFIABLE",
+        "a lifecycle rule of the bucket expired",
+    ]);
 
     // Inside the kept window, a deleted digest and a deleted log file are still tampering.
     let newest = digests.len() - 1;
@@ -352,7 +358,10 @@ fn an_archived_log_and_digest_are_unverifiable_with_the_way_to_restore_them() {
     ]);
     text.assert_line(&[
         "2 files need restoring",
-        &format!("aws s3api restore-object --bucket {} --key ", trail.bucket()),
+        &format!(
+            "aws s3api restore-object --bucket {} --key ",
+            trail.bucket()
+        ),
         "--restore-request Days=7,GlacierJobParameters={Tier=Standard}",
         "S3 Batch Operations",
     ]);
@@ -416,8 +425,7 @@ fn rules_that_cannot_be_read_excuse_nothing_and_are_mentioned_once() {
         ctverify_fixtures::tamper::delete_log(&t.copy(), t.bucket(), &t.log(5, 0)).unwrap();
     });
     // A rule that would excuse both, if it could be read.
-    s3.server
-        .expire_after_days(s3.trail.bucket(), RULE, "", 1);
+    s3.server.expire_after_days(s3.trail.bucket(), RULE, "", 1);
     let (code, report) = s3.report(&[]);
     assert_eq!(code, UNVERIFIABLE, "{report}");
     assert_eq!(digest_problems(&report, &s3.trail.digest(2)), ["expired"]);

@@ -333,8 +333,17 @@ fn the_harness_sees_valid_verdicts_and_flags_a_false_valid() {
     );
     // Over S3 the bucket's lifecycle rule excuses the deletion: expired, not valid.
     let outcome = s3.run(1, vec![delete], model);
-    assert_eq!(outcome.code, Some(UNVERIFIABLE), "{}", outcome.describe("S3"));
-    assert!(outcome.output.contains("expired under lifecycle rule"), "{}", outcome.describe("S3"));
+    assert_eq!(
+        outcome.code,
+        Some(UNVERIFIABLE),
+        "{}",
+        outcome.describe("S3")
+    );
+    assert!(
+        outcome.output.contains("expired under lifecycle rule"),
+        "{}",
+        outcome.describe("S3")
+    );
     let outcome = s3.run(0, vec![Mutation::NoOp], p.objects.clone());
     assert_eq!(outcome.code, Some(VALID), "{}", outcome.describe("S3"));
 

@@ -320,7 +320,11 @@ impl TextRenderer<'_> {
             )
         });
         let count = report.summary.archived;
-        let files = if count == 1 { "file needs" } else { "files need" };
+        let files = if count == 1 {
+            "file needs"
+        } else {
+            "files need"
+        };
         writeln!(
             self.out,
             "{count} {files} restoring from an archive storage class before they can be verified: \
@@ -466,7 +470,11 @@ fn log_problem_text(problem: &LogProblem) -> String {
         LogProblem::TooLarge { limit } => format!(
             "decompressed size exceeds {limit} bytes (--max-log-bytes); not hashed to the end"
         ),
-        LogProblem::Expired { rule_id, days, date } => expired_text(rule_id, *days, *date),
+        LogProblem::Expired {
+            rule_id,
+            days,
+            date,
+        } => expired_text(rule_id, *days, *date),
         LogProblem::Archived { storage_class } => archived_text(storage_class),
         LogProblem::KmsDenied { key } => kms_text(key.as_deref()),
     }

@@ -623,7 +623,10 @@ mod tests {
             let mut expired = broken;
             expired[1].predecessor = Predecessor::Expired;
             for window in [(t(0), t(8)), (t(start), t(8)), (t(0), t(start + 1))] {
-                let (a, b) = (coverage_gaps(window, &broken), coverage_gaps(window, &expired));
+                let (a, b) = (
+                    coverage_gaps(window, &broken),
+                    coverage_gaps(window, &expired),
+                );
                 assert_eq!(a.len(), b.len());
                 for (a, b) in a.iter().zip(&b) {
                     assert_eq!((a.start, a.end, a.hours), (b.start, b.end, b.hours));

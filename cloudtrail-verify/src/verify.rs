@@ -300,7 +300,9 @@ pub async fn verify_chains(
         range.end,
         reports,
     );
-    report.warnings.extend(run_notes(&report, lifecycle_error.as_ref()));
+    report
+        .warnings
+        .extend(run_notes(&report, lifecycle_error.as_ref()));
     report
 }
 

@@ -1246,10 +1246,9 @@ impl S3 for MemoryS3 {
                 .state
                 .archived_class(&input.key)
                 .map(dto::StorageClass::from),
-            server_side_encryption: self
-                .state
-                .kms_key(&input.key)
-                .map(|_| dto::ServerSideEncryption::from_static(dto::ServerSideEncryption::AWS_KMS)),
+            server_side_encryption: self.state.kms_key(&input.key).map(|_| {
+                dto::ServerSideEncryption::from_static(dto::ServerSideEncryption::AWS_KMS)
+            }),
             ssekms_key_id: self.state.kms_key(&input.key),
             ..Default::default()
         }))
@@ -1260,17 +1259,22 @@ impl S3 for MemoryS3 {
         req: S3Request<dto::GetBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<dto::GetBucketLifecycleConfigurationOutput>> {
         if self.state.lifecycle_denied.load(Ordering::Relaxed) {
-            return Err(s3_error!(AccessDenied, "Access Denied (injected by the test)"));
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied (injected by the test)"
+            ));
         }
         let buckets = self.state.read();
         let bucket = buckets
             .get(&req.input.bucket)
             .ok_or_else(|| no_such_bucket(&req.input.bucket))?;
         match &bucket.lifecycle {
-            Some(rules) => Ok(S3Response::new(dto::GetBucketLifecycleConfigurationOutput {
-                rules: Some(rules.clone()),
-                ..Default::default()
-            })),
+            Some(rules) => Ok(S3Response::new(
+                dto::GetBucketLifecycleConfigurationOutput {
+                    rules: Some(rules.clone()),
+                    ..Default::default()
+                },
+            )),
             None => Err(s3_error!(
                 NoSuchLifecycleConfiguration,
                 "The lifecycle configuration does not exist"

@@ -7,9 +7,9 @@
 use super::{Object, ObjectSource, SourceError};
 use crate::trust::lifecycle::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 use async_trait::async_trait;
-use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use std::collections::BTreeMap;
 use tokio_util::io::SyncIoBridge;
 
@@ -138,7 +138,14 @@ impl ObjectSource for S3Source {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
-        let answer = match self.client.get_object().bucket(bucket).key(key).send().await {
+        let answer = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(answer) => answer,
             Err(e) => return Err(self.get_error(bucket, key, &e).await),
         };
@@ -306,8 +313,7 @@ fn rule_facts(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
                 if !and.tags().is_empty() {
                     unjudgeable.push("tags".to_owned());
                 }
-                if and.object_size_greater_than().is_some()
-                    || and.object_size_less_than().is_some()
+                if and.object_size_greater_than().is_some() || and.object_size_less_than().is_some()
                 {
                     unjudgeable.push("object size".to_owned());
                 }
@@ -409,7 +415,10 @@ mod tests {
                 prefix: "AWSLogs/".into()
             }
         );
-        assert_eq!(facts.expiration, Some(LifecycleExpiration::Days { days: 30 }));
+        assert_eq!(
+            facts.expiration,
+            Some(LifecycleExpiration::Days { days: 30 })
+        );
         assert!(facts.enabled);
         let tagged = rule_facts(
             &base()
