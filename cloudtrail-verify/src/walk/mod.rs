@@ -265,7 +265,8 @@ impl Walker {
                 // the newer digest's signed start): then the bucket's configuration removed it.
                 let mut missing = DigestReport::new(&fetch_bucket, &key, false);
                 missing.end_time = Some(link.newer_start);
-                let excuse = matches!(problem, DigestProblem::NotFound)
+                // Only a valid newer digest's start is a signed time.
+                let excuse = (link.newer_valid && matches!(problem, DigestProblem::NotFound))
                     .then(|| logs::expired(&self.ctx, &fetch_bucket, &key, link.newer_start))
                     .flatten();
                 match excuse {
