@@ -24,7 +24,7 @@ use ctverify_tests::mutation::{
     summarize, violation, write_local,
 };
 use ctverify_tests::s3_server::{S3Server, S3ServerOptions};
-use ctverify_tests::trail::exit::{INVALID, VALID};
+use ctverify_tests::trail::exit::{INVALID, UNVERIFIABLE, VALID};
 use ctverify_tests::trail::{local_args, run_ctverify};
 
 /// Cases per variant unless `CTVERIFY_MUTATION_CASES` says otherwise.
@@ -160,6 +160,10 @@ impl S3Runner {
         let m = &pristine.manifest;
         let server = S3Server::start(S3ServerOptions::new());
         server.create_bucket(&m.bucket, "us-east-1");
+        // A lifecycle rule that would have expired every object of the trail (a day old, the
+        // trail is older): every deletion over S3 is excused as expired, and the property must
+        // hold all the same. The excuse only ever lowers invalid to unverifiable.
+        server.expire_after_days(&m.bucket, "expire-everything-after-1-day", "", 1);
         let mut trail = StubTrail::new(&m.trail_arn, &m.bucket);
         if let Some(prefix) = &m.prefix {
             trail = trail.with_prefix(prefix);
@@ -327,8 +331,19 @@ fn the_harness_sees_valid_verdicts_and_flags_a_false_valid() {
         "{}",
         outcome.describe("local copy")
     );
+    // Over S3 the bucket's lifecycle rule excuses the deletion: expired, not valid.
     let outcome = s3.run(1, vec![delete], model);
-    assert_eq!(outcome.code, Some(INVALID), "{}", outcome.describe("S3"));
+    assert_eq!(
+        outcome.code,
+        Some(UNVERIFIABLE),
+        "{}",
+        outcome.describe("S3")
+    );
+    assert!(
+        outcome.output.contains("expired under lifecycle rule"),
+        "{}",
+        outcome.describe("S3")
+    );
     let outcome = s3.run(0, vec![Mutation::NoOp], p.objects.clone());
     assert_eq!(outcome.code, Some(VALID), "{}", outcome.describe("S3"));
 

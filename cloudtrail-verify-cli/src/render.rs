@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::{
-    ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem, LogReport, Report,
-    Status,
+    ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem, LogReport,
+    ObjectProblem, Report, Status,
 };
 use std::io::{self, Write};
 
@@ -110,7 +110,8 @@ impl<'a> TextRenderer<'a> {
     /// Everything after the header.
     pub fn write_report(&mut self, report: &Report) -> io::Result<()> {
         for warning in &report.warnings {
-            self.finding(&format!("Warning: {warning}"))?;
+            // Warnings quote AWS's answers (error messages, key ids): escaped like bucket text.
+            self.finding(&format!("Warning: {}", escape(warning)))?;
         }
         for chain in &report.chains {
             self.write_chain(chain)?;
@@ -152,6 +153,10 @@ impl<'a> TextRenderer<'a> {
                 ),
                 GapKind::PredecessorUnavailable => format!(
                     "the digest file starting at {next} names a predecessor that could not be read"
+                ),
+                GapKind::LifecycleExpired => format!(
+                    "the digest file starting at {next} names a predecessor that a lifecycle rule \
+                     of the bucket expired: these hours are older than the bucket keeps files"
                 ),
                 GapKind::ChainRestart => {
                     // The AWS CLI's line for a chain restart, then what it does not say.
@@ -326,6 +331,23 @@ impl<'a> TextRenderer<'a> {
                 s.gaps.total()
             )?;
         }
+        if s.expired > 0 {
+            writeln!(
+                self.out,
+                "{} files UNVERIFIABLE: expired under the bucket's lifecycle rules",
+                s.expired
+            )?;
+        }
+        if s.archived > 0 {
+            self.write_restore_route(report)?;
+        }
+        if s.kms_denied > 0 {
+            writeln!(
+                self.out,
+                "{} files UNVERIFIABLE: kms:Decrypt denied (see the warning)",
+                s.kms_denied
+            )?;
+        }
         if report.chains.len() > 1 {
             writeln!(self.out)?;
             for chain in &report.chains {
@@ -341,6 +363,34 @@ impl<'a> TextRenderer<'a> {
             }
         }
         writeln!(self.out)
+    }
+}
+
+impl TextRenderer<'_> {
+    /// How many files are archived, and how to restore them.
+    fn write_restore_route(&mut self, report: &Report) -> io::Result<()> {
+        let archived = report.object_problems().find(|(_, _, p)| {
+            matches!(
+                p,
+                ObjectProblem::Digest(DigestProblem::Archived { .. })
+                    | ObjectProblem::Log(LogProblem::Archived { .. })
+            )
+        });
+        let count = report.summary.archived;
+        let files = if count == 1 {
+            "file needs"
+        } else {
+            "files need"
+        };
+        writeln!(
+            self.out,
+            "{count} {files} restoring from an archive storage class before they can be verified: \
+             `aws s3api restore-object --bucket {} --key {} --restore-request \
+             Days=7,GlacierJobParameters={{Tier=Standard}}` for each (the UNVERIFIABLE \
+             'archived' lines name them), or S3 Batch Operations for many; then run again",
+            escape(archived.map_or("BUCKET", |(b, _, _)| b)),
+            archived.map_or("KEY".into(), |(_, k, _)| escape(k)),
+        )
     }
 }
 
@@ -431,6 +481,33 @@ fn digest_problem_text(problem: &DigestProblem) -> String {
             format!("public key not found in region {region} for fingerprint {fingerprint}")
         }
         DigestProblem::Unreadable { reason } => format!("could not be read: {reason}"),
+        DigestProblem::Expired { rule_id, days, date } => expired_text(rule_id, *days, *date),
+        DigestProblem::Archived { storage_class } => archived_text(storage_class),
+        DigestProblem::KmsDenied { key } => kms_text(key.as_deref()),
+    }
+}
+
+fn expired_text(rule_id: &str, days: Option<u32>, date: Option<DateTime<Utc>>) -> String {
+    let age = match (days, date) {
+        (Some(1), _) => " (files older than 1 day)".to_string(),
+        (Some(days), _) => format!(" (files older than {days} days)"),
+        (None, Some(date)) => format!(" (files from {} on)", display_date(date)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "expired under lifecycle rule {rule_id}{age}: not found, as the bucket's rule would have \
+         removed it by now; what it held cannot be verified"
+    )
+}
+
+fn archived_text(storage_class: &str) -> String {
+    format!("archived: restore needed (storage class {storage_class})")
+}
+
+fn kms_text(key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("could not be read: kms:Decrypt on key {key} is denied (SSE-KMS)"),
+        None => "could not be read: kms:Decrypt is denied (SSE-KMS)".into(),
     }
 }
 
@@ -450,6 +527,13 @@ fn log_problem_text(problem: &LogProblem) -> String {
         LogProblem::TooLarge { limit } => format!(
             "decompressed size exceeds {limit} bytes (--max-log-bytes); not hashed to the end"
         ),
+        LogProblem::Expired {
+            rule_id,
+            days,
+            date,
+        } => expired_text(rule_id, *days, *date),
+        LogProblem::Archived { storage_class } => archived_text(storage_class),
+        LogProblem::KmsDenied { key } => kms_text(key.as_deref()),
     }
 }
 

@@ -169,6 +169,33 @@ pub enum DigestProblem {
         /// Why.
         reason: String,
     },
+    /// The digest is gone, and an enabled lifecycle rule of the bucket that selects its key
+    /// would have expired it by now: the bucket's configuration removed it, not a writer of
+    /// objects. Nothing proves what it held. Unverifiable, never valid.
+    Expired {
+        /// The rule's `ID`.
+        rule_id: String,
+        /// The rule's expiration age in days (`Expiration.Days`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        days: Option<u32>,
+        /// The rule's expiration date (`Expiration.Date`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        date: Option<DateTime<Utc>>,
+    },
+    /// The digest is in an archive storage class (S3 Glacier Flexible Retrieval, Deep Archive,
+    /// an Intelligent-Tiering archive tier) and not restored: S3 answers `InvalidObjectState`
+    /// until it is. Unverifiable until restored.
+    Archived {
+        /// The storage class (and access tier) S3 named.
+        storage_class: String,
+    },
+    /// The digest is encrypted with SSE-KMS and the credentials in use may not use the key
+    /// (`kms:Decrypt`). Unverifiable.
+    KmsDenied {
+        /// The key's ARN or id, when S3 named it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
 }
 
 /// A problem found with a log file.
@@ -220,6 +247,31 @@ pub enum LogProblem {
         /// The cap in force.
         limit: u64,
     },
+    /// The log file is gone, and an enabled lifecycle rule of the bucket that selects its key
+    /// would have expired it by now (see [`DigestProblem::Expired`]). Unverifiable.
+    Expired {
+        /// The rule's `ID`.
+        rule_id: String,
+        /// The rule's expiration age in days (`Expiration.Days`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        days: Option<u32>,
+        /// The rule's expiration date (`Expiration.Date`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        date: Option<DateTime<Utc>>,
+    },
+    /// The log file is in an archive storage class and not restored (see
+    /// [`DigestProblem::Archived`]). Unverifiable until restored.
+    Archived {
+        /// The storage class (and access tier) S3 named.
+        storage_class: String,
+    },
+    /// The log file is encrypted with SSE-KMS and the credentials in use may not use the key
+    /// (`kms:Decrypt`). Unverifiable.
+    KmsDenied {
+        /// The key's ARN or id, when S3 named it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
 }
 
 /// Why part of the verified window is covered by no valid digest. Every gap is a finding:
@@ -234,6 +286,10 @@ pub enum GapKind {
     /// The valid digest after the gap names a predecessor that could not be read (access
     /// denied, network, another bucket this run does not hold). Unverifiable.
     PredecessorUnavailable,
+    /// The valid digest after the gap names a predecessor that is gone, and an enabled
+    /// lifecycle rule of the bucket would have expired it by now (the predecessor's digest
+    /// entry names the rule): the hours are older than the bucket keeps objects. Unverifiable.
+    LifecycleExpired,
     /// The valid digest after the gap starts a new chain (null `previousDigest*` fields), as
     /// when logging or log-file validation was turned off and on again: the AWS CLI's "No log
     /// files were delivered by CloudTrail between ..." line. The restart proves where the new

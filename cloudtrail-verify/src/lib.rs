@@ -47,7 +47,7 @@ pub use keys::{KeyError, KeySet, PublicKey};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailLocation};
 pub use report::{
     ChainReport, Counts, CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind,
-    LogProblem, LogReport, Report, Status, Summary,
+    LogProblem, LogReport, ObjectProblem, Report, Status, Summary,
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 pub use verifier::{SetupError, Verifier, VerifierBuilder};

@@ -18,6 +18,7 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 pub fn report_schema() -> serde_json::Value {
     schemars::schema_for!(Report).to_value()
 }
+use std::collections::BTreeMap;
 
 /// The verdict on one log file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,7 +226,35 @@ impl ChainReport {
             s.uncovered_hours += g.hours;
         }
         s.chain_errors = u64::from(self.error.is_some());
+        for (_, _, problem) in self.object_problems() {
+            match problem {
+                ObjectProblem::Digest(DigestProblem::Archived { .. })
+                | ObjectProblem::Log(LogProblem::Archived { .. }) => s.archived += 1,
+                ObjectProblem::Digest(DigestProblem::Expired { .. })
+                | ObjectProblem::Log(LogProblem::Expired { .. }) => s.expired += 1,
+                ObjectProblem::Digest(DigestProblem::KmsDenied { .. })
+                | ObjectProblem::Log(LogProblem::KmsDenied { .. }) => s.kms_denied += 1,
+                _ => {}
+            }
+        }
         s
+    }
+
+    /// Every problem of this chain's digests and of the log files they list, with the bucket
+    /// and key of the object it is about.
+    pub fn object_problems(&self) -> impl Iterator<Item = (&str, &str, ObjectProblem<'_>)> {
+        self.digests.iter().flat_map(|d| {
+            let own = d
+                .problems
+                .iter()
+                .map(move |p| (d.bucket.as_str(), d.key.as_str(), ObjectProblem::Digest(p)));
+            let logs = d.logs.iter().filter_map(|l| {
+                l.problem
+                    .as_ref()
+                    .map(|p| (l.bucket.as_str(), l.key.as_str(), ObjectProblem::Log(p)))
+            });
+            own.chain(logs)
+        })
     }
 
     /// This chain's verdict: the worst of everything found, and never valid without a window
@@ -248,6 +277,15 @@ impl ChainReport {
         }
         status
     }
+}
+
+/// A problem of a digest or of a log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectProblem<'a> {
+    /// A digest's.
+    Digest(&'a DigestProblem),
+    /// A log file's.
+    Log(&'a LogProblem),
 }
 
 /// Summary counts of a run.
@@ -274,6 +312,12 @@ pub struct Summary {
     pub uncovered_hours: u64,
     /// Chains that could not be walked.
     pub chain_errors: u64,
+    /// Digest and log files in an archive storage class, to restore before they can be checked.
+    pub archived: u64,
+    /// Digest and log files gone that a lifecycle rule of the bucket would have expired.
+    pub expired: u64,
+    /// Digest and log files that could not be read because KMS refused the key (`kms:Decrypt`).
+    pub kms_denied: u64,
 }
 
 impl Summary {
@@ -288,6 +332,9 @@ impl Summary {
         self.gaps.merge(other.gaps);
         self.uncovered_hours += other.uncovered_hours;
         self.chain_errors += other.chain_errors;
+        self.archived += other.archived;
+        self.expired += other.expired;
+        self.kms_denied += other.kms_denied;
     }
 }
 
@@ -369,5 +416,36 @@ impl Report {
     /// Newest end found over all chains.
     pub fn found_end(&self) -> Option<DateTime<Utc>> {
         self.chains.iter().filter_map(|c| c.found_end).max()
+    }
+
+    /// Every problem of every chain's digests and listed log files, with its object's bucket
+    /// and key.
+    pub fn object_problems(&self) -> impl Iterator<Item = (&str, &str, ObjectProblem<'_>)> {
+        self.chains.iter().flat_map(ChainReport::object_problems)
+    }
+
+    /// The KMS keys the credentials may not decrypt with, each with how many objects it kept
+    /// from being read (`None`: a key S3 did not name).
+    pub fn kms_denials(&self) -> BTreeMap<Option<&str>, u64> {
+        let mut keys = BTreeMap::new();
+        for (_, _, problem) in self.object_problems() {
+            if let ObjectProblem::Digest(DigestProblem::KmsDenied { key })
+            | ObjectProblem::Log(LogProblem::KmsDenied { key }) = problem
+            {
+                *keys.entry(key.as_deref()).or_default() += 1;
+            }
+        }
+        keys
+    }
+
+    /// Whether a digest or log file was found missing (deleted, or not excused as expired).
+    pub fn has_missing_objects(&self) -> bool {
+        self.object_problems().any(|(_, _, p)| {
+            matches!(
+                p,
+                ObjectProblem::Digest(DigestProblem::NotFound)
+                    | ObjectProblem::Log(LogProblem::NotFound)
+            )
+        })
     }
 }

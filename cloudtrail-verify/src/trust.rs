@@ -24,6 +24,8 @@ use crate::signing::{SignatureError, signing_string, verify_signature};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 
+pub mod lifecycle;
+
 impl DigestProblem {
     /// Whether this problem is evidence of tampering or only prevents checking
     /// ([`digest_problem_status`]).
@@ -68,7 +70,12 @@ pub fn digest_problem_status(problem: &DigestProblem) -> Status {
         DigestProblem::NoSignature
         | DigestProblem::KeyNotFound { .. }
         | DigestProblem::OtherBucketMissing { .. }
-        | DigestProblem::Unreadable { .. } => Status::Unverifiable,
+        | DigestProblem::Unreadable { .. }
+        // Gone by the bucket's own lifecycle configuration, or not readable as stored: what it
+        // held is unknown, which is never valid.
+        | DigestProblem::Expired { .. }
+        | DigestProblem::Archived { .. }
+        | DigestProblem::KmsDenied { .. } => Status::Unverifiable,
     }
 }
 
@@ -88,7 +95,10 @@ pub fn log_problem_status(problem: &LogProblem) -> Status {
             hour_covered: false,
         }
         | LogProblem::Unreadable { .. }
-        | LogProblem::TooLarge { .. } => Status::Unverifiable,
+        | LogProblem::TooLarge { .. }
+        | LogProblem::Expired { .. }
+        | LogProblem::Archived { .. }
+        | LogProblem::KmsDenied { .. } => Status::Unverifiable,
     }
 }
 
@@ -97,6 +107,7 @@ pub fn gap_status(kind: GapKind) -> Status {
     match kind {
         GapKind::BrokenChain => Status::Invalid,
         GapKind::PredecessorUnavailable
+        | GapKind::LifecycleExpired
         | GapKind::ChainRestart
         | GapKind::BeforeChainStart
         | GapKind::AfterNewestDigest
@@ -113,6 +124,9 @@ pub enum Predecessor {
     /// The digest names a predecessor, judged with this status (`Unverifiable` while it has not
     /// been read).
     Named(Status),
+    /// The digest names a predecessor that is gone, and a lifecycle rule of the bucket would
+    /// have expired it by now ([`lifecycle::lifecycle_excuse`]).
+    Expired,
 }
 
 /// The span of one valid standard digest, and what precedes it.
@@ -149,6 +163,7 @@ pub fn coverage_gaps(
                 Predecessor::ChainStart if cursor == from => GapKind::BeforeChainStart,
                 Predecessor::ChainStart => GapKind::ChainRestart,
                 Predecessor::Named(Status::Invalid) => GapKind::BrokenChain,
+                Predecessor::Expired => GapKind::LifecycleExpired,
                 // A valid predecessor would have closed the gap; one that was not read (or
                 // is elsewhere) leaves it unproven.
                 Predecessor::Named(Status::Unverifiable | Status::Valid) => {
@@ -554,6 +569,15 @@ mod tests {
             },
             D::OtherBucketMissing { bucket: "b".into() },
             D::Unreadable { reason: "x".into() },
+            D::Expired {
+                rule_id: "r".into(),
+                days: Some(1),
+                date: None,
+            },
+            D::Archived {
+                storage_class: "GLACIER".into(),
+            },
+            D::KmsDenied { key: None },
         ];
         assert!(
             unverifiable
@@ -575,8 +599,51 @@ mod tests {
             LogProblem::ForeignObject { reason: "x".into() }.status(),
             Status::Invalid
         );
+        for log in [
+            LogProblem::Expired {
+                rule_id: "r".into(),
+                days: None,
+                date: Some(t(0)),
+            },
+            LogProblem::Archived {
+                storage_class: "DEEP_ARCHIVE".into(),
+            },
+            LogProblem::KmsDenied { key: None },
+        ] {
+            assert_eq!(log.status(), Status::Unverifiable);
+        }
         assert_eq!(gap_status(GapKind::BrokenChain), Status::Invalid);
         assert_eq!(gap_status(GapKind::ChainRestart), Status::Unverifiable);
+        assert_eq!(gap_status(GapKind::LifecycleExpired), Status::Unverifiable);
+    }
+
+    #[test]
+    fn an_expired_predecessor_leaves_the_same_gap_unverifiable_never_closed() {
+        // Every placement of a deleted-predecessor span: excusing it as expired keeps every
+        // gap (same stretches, same hours) and only lowers invalid to unverifiable.
+        for start in 1..6 {
+            let broken = [
+                span(0, start, Predecessor::ChainStart),
+                span(start + 1, 8, Predecessor::Named(Status::Invalid)),
+            ];
+            let mut expired = broken;
+            expired[1].predecessor = Predecessor::Expired;
+            for window in [(t(0), t(8)), (t(start), t(8)), (t(0), t(start + 1))] {
+                let (a, b) = (
+                    coverage_gaps(window, &broken),
+                    coverage_gaps(window, &expired),
+                );
+                assert_eq!(a.len(), b.len());
+                for (a, b) in a.iter().zip(&b) {
+                    assert_eq!((a.start, a.end, a.hours), (b.start, b.end, b.hours));
+                    assert_ne!(b.status, Status::Valid);
+                    if a.kind == GapKind::BrokenChain {
+                        assert_eq!(b.kind, GapKind::LifecycleExpired);
+                        assert_eq!(b.status, Status::Unverifiable);
+                    }
+                }
+            }
+        }
     }
 
     mod judging {

@@ -249,7 +249,15 @@ pub async fn verify_chains(
 ) -> Report {
     let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
     let expected = expected_chains(target, &found);
+    // The bucket's lifecycle rules, which may excuse a missing object as expired. Unreadable
+    // rules excuse nothing.
+    let (lifecycle_rules, lifecycle_error) =
+        match source.lifecycle_rules(&target.location.bucket).await {
+            Ok(rules) => (rules, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
     let ctx = Arc::new(Context {
+        lifecycle_rules,
         log_limiter: Arc::new(Semaphore::new(options.concurrency.max(1))),
         prefetch_slots: Arc::new(Semaphore::new(PREFETCH_SLOTS)),
         large_digests: Arc::new(Semaphore::new(1)),
@@ -285,12 +293,49 @@ pub async fn verify_chains(
             failed
         }));
     }
-    Report::new(
+    let mut report = Report::new(
         target.arn.to_string(),
         source.describe(),
         target.location.bucket.clone(),
         range.start,
         range.end,
         reports,
-    )
+    );
+    report
+        .warnings
+        .extend(run_notes(&report, lifecycle_error.as_ref()));
+    report
+}
+
+/// What applies to a whole run rather than to one file, said once: lifecycle rules that could
+/// not be read when something is missing, and each KMS key the credentials may not decrypt
+/// with (the files themselves are each unverifiable).
+fn run_notes(report: &Report, lifecycle_error: Option<&SourceError>) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(error) = lifecycle_error
+        && report.has_missing_objects()
+    {
+        notes.push(format!(
+            "the lifecycle rules of bucket {} could not be read, so missing files are reported \
+             as deleted even if a lifecycle rule expired them: {error}",
+            report.bucket
+        ));
+    }
+    for (key, count) in report.kms_denials() {
+        let files = if count == 1 { "file" } else { "files" };
+        notes.push(match key {
+            Some(key) => format!(
+                "kms:Decrypt on key {key} is denied to the credentials in use: {count} {files} \
+                 encrypted with it (SSE-KMS) could not be read (allow kms:Decrypt on {key} in \
+                 the key policy or an IAM policy; `aws sts get-caller-identity` shows whose \
+                 credentials they are)"
+            ),
+            None => format!(
+                "kms:Decrypt is denied to the credentials in use: {count} {files} encrypted \
+                 with SSE-KMS could not be read (S3 did not name the key; `aws s3api \
+                 head-object` shows SSEKMSKeyId; allow kms:Decrypt on it)"
+            ),
+        });
+    }
+    notes
 }

@@ -8,12 +8,17 @@
 //! Implemented: CreateBucket (its LocationConstraint is remembered), HeadBucket, ListBuckets,
 //! GetBucketLocation, PutObject, GetObject (with `Range`), HeadObject, DeleteObject,
 //! ListObjectsV2 and ListObjects (v1, which the AWS CLI's paginator uses), both with Prefix,
+//! Get/PutBucketLifecycleConfiguration (stored as given, `NoSuchLifecycleConfiguration` when
+//! there is none),
 //! Delimiter, MaxKeys (default and cap 1000), StartAfter/ContinuationToken or Marker, and
 //! `EncodingType=url` (botocore asks for it). Anything else answers `501 NotImplemented`.
 //!
 //! Faults for tests: a delay before every request, `503 SlowDown` for the first N GETs of a key,
 //! `403 AccessDenied` for a key, `400 InvalidRequest` for a key marked as stored with SSE-C and
-//! read without its customer key (as S3 answers), and request counts. `GET /_ctverify/requests` (not S3; bucket
+//! read without its customer key (as S3 answers), `403 InvalidObjectState` for a key marked as
+//! archived (HEAD then says its storage class), `403 AccessDenied` naming `kms:Decrypt` and the
+//! key for a key marked as encrypted with a KMS key the caller may not use (HEAD then says the
+//! key, as S3 does), `403 AccessDenied` for GetBucketLifecycleConfiguration, and request counts. `GET /_ctverify/requests` (not S3; bucket
 //! names cannot start with `_`) answers the counts as JSON, for scripts driving the
 //! `ctverify-s3-server` binary.
 
@@ -189,6 +194,8 @@ struct BucketState {
     location: Option<String>,
     created: SystemTime,
     objects: BTreeMap<String, StoredObject>,
+    /// The lifecycle configuration's rules, when one was put.
+    lifecycle: Option<Vec<dto::LifecycleRule>>,
 }
 
 impl BucketState {
@@ -197,8 +204,17 @@ impl BucketState {
             location: location_constraint(region),
             created: SystemTime::now(),
             objects: BTreeMap::new(),
+            lifecycle: None,
         }
     }
+}
+
+/// S3's message when a KMS key refuses the caller, as S3 relays it for `key_arn`.
+pub fn kms_denied_message(key_arn: &str) -> String {
+    format!(
+        "User: arn:aws:iam::123456789012:user/test is not authorized to perform: kms:Decrypt on \
+         resource: {key_arn} because no identity-based policy allows the kms:Decrypt action"
+    )
 }
 
 /// How S3 stores a region as a location constraint: us-east-1 (or nothing) as none.
@@ -216,6 +232,12 @@ struct State {
     throttled: Mutex<HashMap<String, u32>>,
     denied: RwLock<HashSet<String>>,
     customer_encrypted: RwLock<HashSet<String>>,
+    /// Key → storage class of objects archived and not restored.
+    archived: RwLock<HashMap<String, String>>,
+    /// Key → ARN of the KMS key the caller may not decrypt with.
+    kms_denied: RwLock<HashMap<String, String>>,
+    /// GetBucketLifecycleConfiguration answers `403 AccessDenied`.
+    lifecycle_denied: std::sync::atomic::AtomicBool,
     counts: Mutex<RequestCounts>,
 }
 
@@ -239,6 +261,22 @@ impl State {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(key)
+    }
+
+    fn archived_class(&self, key: &str) -> Option<String> {
+        self.archived
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn kms_key(&self, key: &str) -> Option<String> {
+        self.kms_denied
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
     }
 
     fn is_customer_encrypted(&self, key: &str) -> bool {
@@ -435,6 +473,68 @@ impl S3Handle {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.into());
+    }
+
+    /// Marks `key` (in any bucket) as archived in `storage_class` (`GLACIER`, `DEEP_ARCHIVE`)
+    /// and not restored: GET answers `403 InvalidObjectState`, HEAD answers with the class.
+    pub fn archive(&self, key: impl Into<String>, storage_class: &str) {
+        self.state
+            .archived
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.into(), storage_class.to_owned());
+    }
+
+    /// Marks `key` (in any bucket) as encrypted with SSE-KMS under `key_arn`, which the caller
+    /// may not decrypt with: GET answers `403 AccessDenied` with [`kms_denied_message`], HEAD
+    /// answers with `x-amz-server-side-encryption: aws:kms` and the key id, as S3 does.
+    pub fn deny_kms(&self, key: impl Into<String>, key_arn: &str) {
+        self.state
+            .kms_denied
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.into(), key_arn.to_owned());
+    }
+
+    /// Answers GetBucketLifecycleConfiguration with `403 AccessDenied` (`deny` true) or as
+    /// stored.
+    pub fn deny_lifecycle_read(&self, deny: bool) {
+        self.state.lifecycle_denied.store(deny, Ordering::Relaxed);
+    }
+
+    /// Sets `bucket`'s lifecycle rules (as PutBucketLifecycleConfiguration would); creates the
+    /// bucket in us-east-1 when it does not exist.
+    pub fn set_lifecycle(&self, bucket: &str, rules: Vec<dto::LifecycleRule>) {
+        self.state
+            .write()
+            .entry(bucket.to_owned())
+            .or_insert_with(|| BucketState::new("us-east-1"))
+            .lifecycle = Some(rules);
+    }
+
+    /// Sets `bucket`'s lifecycle configuration to one enabled rule `id` expiring objects under
+    /// `prefix` after `days` days.
+    pub fn expire_after_days(&self, bucket: &str, id: &str, prefix: &str, days: i32) {
+        self.set_lifecycle(
+            bucket,
+            vec![dto::LifecycleRule {
+                id: Some(id.to_owned()),
+                status: dto::ExpirationStatus::from_static(dto::ExpirationStatus::ENABLED),
+                expiration: Some(dto::LifecycleExpiration {
+                    days: Some(days),
+                    ..Default::default()
+                }),
+                filter: Some(dto::LifecycleRuleFilter {
+                    prefix: Some(prefix.to_owned()),
+                    ..Default::default()
+                }),
+                abort_incomplete_multipart_upload: None,
+                noncurrent_version_expiration: None,
+                noncurrent_version_transitions: None,
+                prefix: None,
+                transitions: None,
+            }],
+        );
     }
 
     /// Lifts every throttle, denial and SSE-C marking and sets the delay to zero.
@@ -1067,6 +1167,15 @@ impl S3 for MemoryS3 {
         let input = req.input;
         self.check_faults(&input.key, true)?;
         let object = self.object(&input.bucket, &input.key)?;
+        if self.state.archived_class(&input.key).is_some() {
+            return Err(s3_error!(
+                InvalidObjectState,
+                "The operation is not valid for the object's storage class"
+            ));
+        }
+        if let Some(key_arn) = self.state.kms_key(&input.key) {
+            return Err(s3_error!(AccessDenied, "{}", kms_denied_message(&key_arn)));
+        }
         let sse_customer_algorithm =
             self.check_customer_key(&input.key, input.sse_customer_algorithm.as_deref())?;
         let full_length = object.body.len() as u64;
@@ -1133,8 +1242,64 @@ impl S3 for MemoryS3 {
             last_modified: get.last_modified,
             metadata: get.metadata,
             sse_customer_algorithm,
+            storage_class: self
+                .state
+                .archived_class(&input.key)
+                .map(dto::StorageClass::from),
+            server_side_encryption: self.state.kms_key(&input.key).map(|_| {
+                dto::ServerSideEncryption::from_static(dto::ServerSideEncryption::AWS_KMS)
+            }),
+            ssekms_key_id: self.state.kms_key(&input.key),
             ..Default::default()
         }))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<dto::GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLifecycleConfigurationOutput>> {
+        if self.state.lifecycle_denied.load(Ordering::Relaxed) {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied (injected by the test)"
+            ));
+        }
+        let buckets = self.state.read();
+        let bucket = buckets
+            .get(&req.input.bucket)
+            .ok_or_else(|| no_such_bucket(&req.input.bucket))?;
+        match &bucket.lifecycle {
+            Some(rules) => Ok(S3Response::new(
+                dto::GetBucketLifecycleConfigurationOutput {
+                    rules: Some(rules.clone()),
+                    ..Default::default()
+                },
+            )),
+            None => Err(s3_error!(
+                NoSuchLifecycleConfiguration,
+                "The lifecycle configuration does not exist"
+            )),
+        }
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<dto::PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<dto::PutBucketLifecycleConfigurationOutput>> {
+        let input = req.input;
+        let mut buckets = self.state.write();
+        let bucket = buckets
+            .get_mut(&input.bucket)
+            .ok_or_else(|| no_such_bucket(&input.bucket))?;
+        bucket.lifecycle = Some(
+            input
+                .lifecycle_configuration
+                .map(|c| c.rules)
+                .unwrap_or_default(),
+        );
+        Ok(S3Response::new(
+            dto::PutBucketLifecycleConfigurationOutput::default(),
+        ))
     }
 
     async fn delete_object(

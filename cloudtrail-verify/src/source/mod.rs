@@ -51,6 +51,23 @@ pub enum SourceError {
     /// A key that cannot be safely mapped onto this store (e.g. `..` segments for a directory).
     #[error("unsafe key {0:?}")]
     UnsafeKey(String),
+    /// The object is in an archive storage class (S3 Glacier Flexible Retrieval, Deep Archive,
+    /// an Intelligent-Tiering archive tier) and was not restored: S3 answers
+    /// `InvalidObjectState` to a GET until it is.
+    #[error("archived in {storage_class}: restore needed")]
+    Archived {
+        /// The storage class (and access tier) S3 named.
+        storage_class: String,
+    },
+    /// The object is encrypted with SSE-KMS and the credentials in use may not decrypt with
+    /// the key: S3 answers `AccessDenied` naming KMS.
+    #[error("access denied by KMS: {message}")]
+    KmsDenied {
+        /// The key's ARN or id, when S3 named it (in the message, or in HeadObject's answer).
+        key: Option<String>,
+        /// S3's answer, as `Code: message`.
+        message: String,
+    },
 }
 
 /// A read-only store of objects addressed by bucket and key, like S3.
@@ -82,5 +99,18 @@ pub trait ObjectSource: Send + Sync {
     /// default, a path for a local copy.
     fn location(&self, bucket: &str, key: &str) -> String {
         format!("s3://{bucket}/{key}")
+    }
+
+    /// The lifecycle rules of `bucket` (an empty list when it has none). A local copy has none:
+    /// the default.
+    ///
+    /// # Errors
+    /// When the rules could not be read: then no missing object can be excused by them.
+    async fn lifecycle_rules(
+        &self,
+        bucket: &str,
+    ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
+        let _ = bucket;
+        Ok(Vec::new())
     }
 }

@@ -5,9 +5,11 @@
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
 use super::{Object, ObjectSource, SourceError};
+use crate::trust::lifecycle::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use std::collections::BTreeMap;
 use tokio_util::io::SyncIoBridge;
 
@@ -136,17 +138,17 @@ impl ObjectSource for S3Source {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
-        let answer = self
+        let answer = match self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| {
-                let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key());
-                classify(&e, not_found, None)
-            })?;
+        {
+            Ok(answer) => answer,
+            Err(e) => return Err(self.get_error(bucket, key, &e).await),
+        };
         // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
         // a store that serves one anyway still says so.
         if let Some(algorithm) = answer.sse_customer_algorithm() {
@@ -175,12 +177,186 @@ impl ObjectSource for S3Source {
     fn describe(&self) -> String {
         self.description.clone()
     }
+
+    async fn lifecycle_rules(&self, bucket: &str) -> Result<Vec<LifecycleRule>, SourceError> {
+        let call = crate::aws::AwsCall::new(
+            "GetBucketLifecycleConfiguration",
+            "s3:GetLifecycleConfiguration",
+            self.client.config().region().map(|r| r.as_ref()),
+        );
+        match self
+            .client
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(answer.rules().iter().map(rule_facts).collect()),
+            // A bucket with no lifecycle configuration has no rules.
+            Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Ok(Vec::new()),
+            Err(e) => Err(classify(&e, false, Some(&call))),
+        }
+    }
+}
+
+impl S3Source {
+    /// What a failed GetObject means. Besides [`classify`]: an archived object (`InvalidObjectState`)
+    /// and a refusal by KMS, each completed from HeadObject when the error does not say the
+    /// storage class or the key (HeadObject reads neither the body nor the key material, so it
+    /// answers where GetObject may not).
+    async fn get_error(
+        &self,
+        bucket: &str,
+        key: &str,
+        error: &SdkError<GetObjectError, HttpResponse>,
+    ) -> SourceError {
+        let service = error.as_service_error();
+        if let Some(GetObjectError::InvalidObjectState(state)) = service {
+            let class = state.storage_class().map(|c| c.as_str().to_owned());
+            let tier = state.access_tier().map(|t| t.as_str().to_owned());
+            let storage_class = match (class, tier) {
+                (Some(class), Some(tier)) => format!("{class} ({tier})"),
+                (Some(class), None) => class,
+                (None, _) => self.head_storage_class(bucket, key).await,
+            };
+            return SourceError::Archived { storage_class };
+        }
+        if error.code() == Some("InvalidObjectState") {
+            return SourceError::Archived {
+                storage_class: self.head_storage_class(bucket, key).await,
+            };
+        }
+        let not_found = service.is_some_and(|s| s.is_no_such_key());
+        let classified = classify(error, not_found, None);
+        if let SourceError::AccessDenied(message) = &classified
+            && is_kms_refusal(error.code().unwrap_or_default(), error.message())
+        {
+            let key_id = match error.message().and_then(kms_key_in_message) {
+                Some(named) => Some(named),
+                None => self
+                    .client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|head| head.ssekms_key_id().map(str::to_owned)),
+            };
+            return SourceError::KmsDenied {
+                key: key_id,
+                message: message.clone(),
+            };
+        }
+        classified
+    }
+
+    /// The storage class HeadObject reports, or a description when it cannot say.
+    async fn head_storage_class(&self, bucket: &str, key: &str) -> String {
+        self.client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()
+            .and_then(|head| head.storage_class().map(|c| c.as_str().to_owned()))
+            .unwrap_or_else(|| "an archive storage class".into())
+    }
+}
+
+/// Whether an S3 refusal comes from KMS: the credentials may not use the SSE-KMS key the object
+/// is encrypted with. S3 answers `AccessDenied` with KMS's words ("... not authorized to perform:
+/// kms:Decrypt on resource: arn:aws:kms:...", or "The ciphertext refers to a customer master key
+/// that does not exist ... or you are not allowed to access"), or a `KMS.*` code.
+fn is_kms_refusal(code: &str, message: Option<&str>) -> bool {
+    if code.starts_with("KMS.") {
+        return true;
+    }
+    let message = message.unwrap_or_default().to_ascii_lowercase();
+    message.contains("kms:")
+        || message.contains("kms key")
+        || message.contains(":kms:")
+        || message.contains("customer master key")
+}
+
+/// A KMS key ARN named in an error message, if there is one.
+fn kms_key_in_message(message: &str) -> Option<String> {
+    message
+        .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '(' | ')'))
+        .find(|word| word.starts_with("arn:") && word.contains(":kms:"))
+        .map(|word| word.trim_end_matches(['.', ';']).to_owned())
+}
+
+/// A lifecycle rule as the facts the trust core judges.
+fn rule_facts(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
+    use aws_sdk_s3::types::ExpirationStatus;
+    let filter = match rule.filter() {
+        // The deprecated rule-level Prefix (older configurations still have it), or no filter
+        // at all: every object.
+        #[allow(deprecated)]
+        None => LifecycleFilter::Prefix {
+            prefix: rule.prefix().unwrap_or_default().to_owned(),
+        },
+        Some(filter) => {
+            let mut unjudgeable = Vec::new();
+            if let Some(tag) = filter.tag() {
+                unjudgeable.push(format!("tag {}", tag.key()));
+            }
+            if filter.object_size_greater_than().is_some()
+                || filter.object_size_less_than().is_some()
+            {
+                unjudgeable.push("object size".to_owned());
+            }
+            let mut prefix = filter.prefix().map(str::to_owned);
+            if let Some(and) = filter.and() {
+                if !and.tags().is_empty() {
+                    unjudgeable.push("tags".to_owned());
+                }
+                if and.object_size_greater_than().is_some() || and.object_size_less_than().is_some()
+                {
+                    unjudgeable.push("object size".to_owned());
+                }
+                if let Some(p) = and.prefix() {
+                    if prefix.as_deref().is_some_and(|q| q != p) {
+                        unjudgeable.push("two prefixes".to_owned());
+                    }
+                    prefix = Some(p.to_owned());
+                }
+            }
+            if unjudgeable.is_empty() {
+                LifecycleFilter::Prefix {
+                    prefix: prefix.unwrap_or_default(),
+                }
+            } else {
+                LifecycleFilter::Unjudgeable {
+                    reason: unjudgeable.join(", "),
+                }
+            }
+        }
+    };
+    let expiration = rule.expiration().and_then(|e| {
+        match (e.days(), e.date()) {
+            (Some(days), _) => u32::try_from(days)
+                .ok()
+                .map(|days| LifecycleExpiration::Days { days }),
+            (None, Some(date)) => chrono::DateTime::from_timestamp(date.secs(), 0)
+                .map(|date| LifecycleExpiration::Date { date }),
+            // Only ExpiredObjectDeleteMarker: removes delete markers, no current object.
+            (None, None) => None,
+        }
+    });
+    LifecycleRule {
+        id: rule.id().unwrap_or("(no ID)").to_owned(),
+        enabled: *rule.status() == ExpirationStatus::Enabled,
+        filter,
+        expiration,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_s3::operation::get_object::GetObjectError;
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
 
@@ -195,6 +371,95 @@ mod tests {
     }
 
     const SSE_C: &str = "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.";
+
+    #[test]
+    fn a_kms_refusal_is_told_from_other_refusals_and_names_its_key() {
+        let kms = "User: arn:aws:iam::111122223333:user/auditor is not authorized to perform: \
+                   kms:Decrypt on resource: arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab \
+                   because no identity-based policy allows the kms:Decrypt action";
+        assert!(is_kms_refusal("AccessDenied", Some(kms)));
+        assert_eq!(
+            kms_key_in_message(kms).as_deref(),
+            Some("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab")
+        );
+        let old = "The ciphertext refers to a customer master key that does not exist, does not \
+                   exist in this region, or you are not allowed to access.";
+        assert!(is_kms_refusal("AccessDenied", Some(old)));
+        assert_eq!(kms_key_in_message(old), None);
+        assert!(is_kms_refusal("KMS.DisabledException", None));
+        assert!(!is_kms_refusal("AccessDenied", Some("Access Denied")));
+        assert!(!is_kms_refusal("AccessDenied", None));
+    }
+
+    #[test]
+    fn lifecycle_filters_become_prefixes_or_unjudgeable() {
+        use aws_sdk_s3::types::{
+            ExpirationStatus, LifecycleExpiration as Exp, LifecycleRule as Rule,
+            LifecycleRuleAndOperator, LifecycleRuleFilter, Tag,
+        };
+        let base = || {
+            Rule::builder()
+                .id("r")
+                .status(ExpirationStatus::Enabled)
+                .expiration(Exp::builder().days(30).build())
+        };
+        let facts = rule_facts(
+            &base()
+                .filter(LifecycleRuleFilter::builder().prefix("AWSLogs/").build())
+                .build()
+                .unwrap(),
+        );
+        assert_eq!(
+            facts.filter,
+            LifecycleFilter::Prefix {
+                prefix: "AWSLogs/".into()
+            }
+        );
+        assert_eq!(
+            facts.expiration,
+            Some(LifecycleExpiration::Days { days: 30 })
+        );
+        assert!(facts.enabled);
+        let tagged = rule_facts(
+            &base()
+                .filter(
+                    LifecycleRuleFilter::builder()
+                        .tag(Tag::builder().key("k").value("v").build().unwrap())
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+        assert!(matches!(tagged.filter, LifecycleFilter::Unjudgeable { .. }));
+        let and = rule_facts(
+            &base()
+                .filter(
+                    LifecycleRuleFilter::builder()
+                        .and(
+                            LifecycleRuleAndOperator::builder()
+                                .prefix("AWSLogs/")
+                                .tags(Tag::builder().key("k").value("v").build().unwrap())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+        assert!(matches!(and.filter, LifecycleFilter::Unjudgeable { .. }));
+        // The deprecated rule-level Prefix, as older configurations hold it.
+        #[allow(deprecated)]
+        let disabled = rule_facts(
+            &Rule::builder()
+                .status(ExpirationStatus::Disabled)
+                .prefix("")
+                .build()
+                .unwrap(),
+        );
+        assert!(!disabled.enabled);
+        assert_eq!(disabled.expiration, None);
+        assert_eq!(disabled.id, "(no ID)");
+    }
 
     #[test]
     fn an_sse_c_refusal_is_customer_encrypted_and_other_errors_keep_their_meaning() {

@@ -7,6 +7,8 @@ use crate::loghash::{GunzipError, gunzip_to_vec, hash_gzip};
 use crate::report::{Counts, DigestProblem, LogProblem, LogReport, Status};
 use crate::schema::{DigestFile, HASH_ALGORITHM, LogFileEntry, is_hex_sha256};
 use crate::source::SourceError;
+use crate::trust::lifecycle::lifecycle_excuse;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// A digest as fetched: parsed with its metadata, or the problem that stopped it.
@@ -38,7 +40,30 @@ fn digest_read_problem(error: SourceError, bucket: &str, trail_bucket: &str) -> 
                 reason: error.to_string(),
             }
         }
+        SourceError::Archived { storage_class } => DigestProblem::Archived { storage_class },
+        SourceError::KmsDenied { key, .. } => DigestProblem::KmsDenied { key },
     }
+}
+
+/// A missing object's problem when a lifecycle rule of the trail's bucket would have expired it
+/// by now ([`crate::trust::lifecycle::lifecycle_excuse`]); `None` when nothing excuses it.
+/// `created_no_earlier_than` is a signed time before the object's creation.
+pub(super) fn expired(
+    ctx: &Context,
+    bucket: &str,
+    key: &str,
+    created_no_earlier_than: DateTime<Utc>,
+) -> Option<(String, Option<u32>, Option<DateTime<Utc>>)> {
+    if bucket != ctx.trail_bucket {
+        return None;
+    }
+    lifecycle_excuse(
+        &ctx.lifecycle_rules,
+        key,
+        created_no_earlier_than,
+        ctx.options.now,
+    )
+    .map(|e| (e.rule_id, e.days, e.date))
 }
 
 /// Fetches, decompresses (within `limit`) and parses a digest.
@@ -82,8 +107,13 @@ pub(super) async fn fetch_digest(ctx: &Context, bucket: &str, key: &str, limit: 
     }
 }
 
-/// Fetches and hashes one log file listed by a valid digest.
-pub(super) async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport {
+/// Fetches and hashes one log file listed by a valid digest that starts at `listed_from` (the
+/// log file was delivered after it).
+pub(super) async fn check_log(
+    ctx: &Context,
+    entry: &LogFileEntry,
+    listed_from: DateTime<Utc>,
+) -> LogReport {
     let report =
         |problem, bytes| LogReport::new(&entry.s3_bucket, &entry.s3_object, problem, bytes);
     if entry.hash_algorithm != HASH_ALGORITHM {
@@ -104,7 +134,23 @@ pub(super) async fn check_log(ctx: &Context, entry: &LogFileEntry) -> LogReport 
     }
     let object = match ctx.source.get(&entry.s3_bucket, &entry.s3_object).await {
         Ok(object) => object,
-        Err(SourceError::NotFound) => return report(Some(LogProblem::NotFound), 0),
+        Err(SourceError::NotFound) => {
+            let problem = match expired(ctx, &entry.s3_bucket, &entry.s3_object, listed_from) {
+                Some((rule_id, days, date)) => LogProblem::Expired {
+                    rule_id,
+                    days,
+                    date,
+                },
+                None => LogProblem::NotFound,
+            };
+            return report(Some(problem), 0);
+        }
+        Err(SourceError::Archived { storage_class }) => {
+            return report(Some(LogProblem::Archived { storage_class }), 0);
+        }
+        Err(SourceError::KmsDenied { key, .. }) => {
+            return report(Some(LogProblem::KmsDenied { key }), 0);
+        }
         Err(e @ (SourceError::CustomerEncrypted(_) | SourceError::NotARegularFile(_))) => {
             return report(
                 Some(LogProblem::ForeignObject {

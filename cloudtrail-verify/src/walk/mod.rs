@@ -24,6 +24,7 @@ use crate::report::{
 };
 use crate::schema::DigestFile;
 use crate::source::ObjectSource;
+use crate::trust::lifecycle::LifecycleRule;
 use crate::trust::{self, CoveredSpan, DigestEvidence, Link, Predecessor};
 use chrono::TimeDelta;
 use futures::FutureExt;
@@ -58,6 +59,9 @@ pub(crate) struct Context {
     pub prefetch_slots: Arc<Semaphore>,
     /// One turn for digests larger than [`SMALL_DIGEST_BYTES`].
     pub large_digests: Arc<Semaphore>,
+    /// The trail bucket's lifecycle rules (none when a local copy, or when they could not be
+    /// read): what may excuse a missing object as expired.
+    pub lifecycle_rules: Vec<LifecycleRule>,
 }
 
 /// One chain to walk.
@@ -256,11 +260,31 @@ impl Walker {
                     DigestProblem::NotFound | DigestProblem::OtherBucketMissing { .. }
                 )
             {
-                // Gone: the newer digest proves it existed.
+                // Gone: the newer digest proves it existed. Unless a lifecycle rule of the
+                // bucket would have expired it by now (it ended, so was written no earlier, at
+                // the newer digest's signed start): then the bucket's configuration removed it.
                 let mut missing = DigestReport::new(&fetch_bucket, &key, false);
                 missing.end_time = Some(link.newer_start);
-                missing.push(problem.clone());
-                self.set_predecessor(newer_span, missing.status);
+                // Only a valid newer digest's start is a signed time.
+                let excuse = (link.newer_valid && matches!(problem, DigestProblem::NotFound))
+                    .then(|| logs::expired(&self.ctx, &fetch_bucket, &key, link.newer_start))
+                    .flatten();
+                match excuse {
+                    Some((rule_id, days, date)) => {
+                        missing.push(DigestProblem::Expired {
+                            rule_id,
+                            days,
+                            date,
+                        });
+                        if let Some(span) = newer_span.and_then(|i| self.covered.get_mut(i)) {
+                            span.predecessor = Predecessor::Expired;
+                        }
+                    }
+                    None => {
+                        missing.push(problem.clone());
+                        self.set_predecessor(newer_span, missing.status);
+                    }
+                }
                 self.visited.insert((fetch_bucket, key), missing.status);
                 self.report.digests.push(missing);
                 continue;
@@ -386,9 +410,10 @@ impl Walker {
             self.listed_logs.insert(&entry.s3_object);
             let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
             let (ctx, entry) = (self.ctx.clone(), entry.clone());
+            let listed_from = digest.start_time;
             checks.spawn(async move {
                 let _permit = permit;
-                check_log(&ctx, &entry).await
+                check_log(&ctx, &entry, listed_from).await
             });
         }
         while let Some(done) = checks.join_next().await {
@@ -522,10 +547,11 @@ impl Walker {
         for (position, entry) in digest.log_files.iter().enumerate() {
             let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
             let (entry, ctx, tallies) = (entry.clone(), self.ctx.clone(), self.tallies.clone());
+            let listed_from = digest.start_time;
             self.log_tasks.spawn(async move {
                 let _permit = permit;
                 // A panic while checking must not make a log file vanish from the counts.
-                let log = AssertUnwindSafe(check_log(&ctx, &entry))
+                let log = AssertUnwindSafe(check_log(&ctx, &entry, listed_from))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| {

@@ -1,0 +1,466 @@
+//! Trails as people really configure them (issue 12): a lifecycle rule that expires old
+//! CloudTrail objects, objects moved to Glacier, SSE-KMS the reader may not decrypt with.
+//!
+//! Lifecycle configuration and archived objects run against moto's server (which stores
+//! lifecycle rules, keeps storage classes given on PUT and answers `InvalidObjectState` for an
+//! archived object, but expires nothing: the tests delete what the rule would have expired).
+//! KMS refusals, unreadable rules and tag filters run against the in-process S3 server.
+//! The real `ctverify` runs as a child process.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, StorageClass,
+};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use ctverify_fixtures::TrailSpec;
+use ctverify_tests::moto::MotoServer;
+use ctverify_tests::trail::exit::{INVALID, UNVERIFIABLE};
+use ctverify_tests::trail::{GeneratedTrail, Run, digest_problems, log_verdict, spec};
+use std::collections::HashMap;
+use std::path::Path;
+
+#[path = "support/s3_trail.rs"]
+#[allow(dead_code)] // run_ctverify_process serves other tests
+mod s3_trail;
+use s3_trail::S3Trail;
+
+const RULE: &str = "expire-cloudtrail-after-1-day";
+const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn untouched(_: &GeneratedTrail) {}
+
+/// A trail of hourly digests (one log file each) from 72 hours ago to 36 hours ago: its older
+/// hours are past a one-day expiration, its newer ones are not.
+fn recent_spec() -> TrailSpec {
+    let now = Utc::now()
+        .duration_trunc(TimeDelta::hours(1))
+        .expect("an hour boundary");
+    TrailSpec {
+        start: now - TimeDelta::hours(72),
+        digests: 36,
+        logs_per_digest: 1,
+        records_per_log: 2,
+        ..TrailSpec::default()
+    }
+}
+
+/// Midnight UTC yesterday: a digest ending before it was created more than a day before the
+/// last midnight, so S3 may have expired it under a one-day rule (creation + 1 day, rounded up
+/// to midnight); one ending after it, not yet.
+fn expired_before() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(TimeDelta::days(1))
+        .expect("a day boundary")
+        - TimeDelta::days(1)
+}
+
+fn moto_client(moto: &MotoServer) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config())
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Uploads the generated copy into moto: every file an object, a `KEY.metadata.json` sidecar
+/// its user metadata; `storage` gives some keys a storage class.
+async fn upload(
+    client: &aws_sdk_s3::Client,
+    trail: &GeneratedTrail,
+    storage: &HashMap<String, StorageClass>,
+) {
+    let bucket = trail.bucket();
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let root = trail.copy().join(bucket);
+    let mut files = Vec::new();
+    collect(&root, &root, &mut files);
+    for (key, path) in files {
+        if key.ends_with(".metadata.json") {
+            continue;
+        }
+        let sidecar = path.with_file_name(format!(
+            "{}.metadata.json",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .expect("UTF-8 name")
+        ));
+        let metadata: HashMap<String, String> = match std::fs::read(&sidecar) {
+            Ok(bytes) => serde_json::from_slice(&bytes).expect("sidecar JSON"),
+            Err(_) => HashMap::new(),
+        };
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(ByteStream::from(std::fs::read(&path).expect("object file")))
+            .set_metadata(Some(metadata))
+            .set_storage_class(storage.get(&key).cloned())
+            .send()
+            .await
+            .expect("PutObject");
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            collect(root, &path, out);
+        } else {
+            let key = path
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_str()
+                .expect("UTF-8")
+                .to_owned();
+            out.push((key, path));
+        }
+    }
+}
+
+async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("DeleteObject");
+}
+
+fn one_day_rule(filter: LifecycleRuleFilter) -> LifecycleRule {
+    LifecycleRule::builder()
+        .id(RULE)
+        .status(ExpirationStatus::Enabled)
+        .filter(filter)
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .expect("a lifecycle rule")
+}
+
+/// Runs ctverify against S3 at `s3` (the trail's CloudTrail stub still answers the rest).
+fn verify_at(s3: &S3Trail, endpoint: &str, extra: &[&str]) -> Run {
+    s3.verify_with_env(extra, &[("AWS_ENDPOINT_URL_S3".into(), endpoint.into())])
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+fn gaps(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["chains"][0]["gaps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            (
+                g["kind"].as_str().unwrap_or_default().to_owned(),
+                g["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("a Tokio runtime")
+}
+
+#[test]
+fn hours_a_lifecycle_rule_expired_are_unverifiable_and_a_deletion_in_the_kept_window_is_still_invalid()
+ {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = moto_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(upload(&client, trail, &HashMap::new()));
+    rt.block_on(
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(one_day_rule(
+                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+                    ))
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send(),
+    )
+    .expect("PutBucketLifecycleConfiguration");
+    // What the rule would have expired by now: every digest (and its log files) older than
+    // the one-day age rounded to midnight.
+    let digests = &trail.manifest.chains[0].digests;
+    let cutoff = expired_before();
+    let expired: Vec<usize> = (0..digests.len())
+        .filter(|&i| digests[i].end_time < cutoff)
+        .collect();
+    let oldest_kept = expired.len();
+    assert!(
+        (20..digests.len() - 6).contains(&oldest_kept),
+        "the trail straddles the expiration age"
+    );
+    for &i in &expired {
+        rt.block_on(delete(&client, &bucket, &digests[i].key));
+        for log in &digests[i].log_files {
+            rt.block_on(delete(&client, &bucket, log));
+        }
+    }
+
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    // The oldest surviving digest names its predecessor: gone, and excused by the rule.
+    let predecessor = &digests[oldest_kept - 1].key;
+    assert_eq!(digest_problems(&report, predecessor), ["expired"]);
+    let entry = ctverify_tests::trail::digests(&report)
+        .find(|d| &d["key"] == predecessor)
+        .expect("the predecessor's entry");
+    assert_eq!(entry["problems"][0]["rule_id"], RULE);
+    assert_eq!(entry["problems"][0]["days"], 1);
+    assert_eq!(entry["status"], "unverifiable");
+    assert_eq!(
+        gaps(&report),
+        [("lifecycle_expired".into(), "unverifiable".into())]
+    );
+    assert_eq!(report["summary"]["digests"]["invalid"], 0);
+    assert_eq!(report["summary"]["expired"], 1);
+    let text = verify_at(&s3, &moto.endpoint(), &[]);
+    assert_eq!(text.code, UNVERIFIABLE, "{text:?}");
+    text.assert_line(&[
+        predecessor,
+        &format!("UNVERIFIABLE: expired under lifecycle rule {RULE} (files older than 1 day)"),
+    ]);
+    text.assert_line(&[
+        "Coverage",
+        "UNVERIFIABLE",
+        "a lifecycle rule of the bucket expired",
+    ]);
+
+    // Inside the kept window, a deleted digest and a deleted log file are still tampering.
+    let newest = digests.len() - 1;
+    rt.block_on(delete(&client, &bucket, &digests[newest - 2].key));
+    rt.block_on(delete(&client, &bucket, &digests[newest].log_files[0]));
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let report = json(&run);
+    assert_eq!(
+        digest_problems(&report, &digests[newest - 2].key),
+        ["not_found"]
+    );
+    assert_eq!(
+        log_verdict(&report, &digests[newest].log_files[0]),
+        Some(("invalid".into(), Some("not_found".into())))
+    );
+    assert!(gaps(&report).contains(&("broken_chain".into(), "invalid".into())));
+    // The expired part is still only expired.
+    assert_eq!(digest_problems(&report, predecessor), ["expired"]);
+    assert!(gaps(&report).contains(&("lifecycle_expired".into(), "unverifiable".into())));
+}
+
+#[test]
+fn a_rule_that_selects_other_keys_or_filters_on_tags_excuses_nothing() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = moto_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(upload(&client, trail, &HashMap::new()));
+    let tagged = LifecycleRuleFilter::builder()
+        .tag(
+            aws_sdk_s3::types::Tag::builder()
+                .key("retention")
+                .value("short")
+                .build()
+                .expect("a tag"),
+        )
+        .build();
+    let mut elsewhere = one_day_rule(LifecycleRuleFilter::builder().prefix("other/").build());
+    elsewhere.id = Some("elsewhere".into());
+    rt.block_on(
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(one_day_rule(tagged))
+                    .rules(elsewhere)
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send(),
+    )
+    .expect("PutBucketLifecycleConfiguration");
+    let digests = &trail.manifest.chains[0].digests;
+    // Old enough for a one-day rule, but no rule that could have expired it selects it.
+    rt.block_on(delete(&client, &bucket, &digests[3].key));
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let report = json(&run);
+    assert_eq!(digest_problems(&report, &digests[3].key), ["not_found"]);
+    assert_eq!(
+        gaps(&report),
+        [("broken_chain".into(), "invalid".into())],
+        "{report}"
+    );
+}
+
+#[test]
+fn an_archived_log_and_digest_are_unverifiable_with_the_way_to_restore_them() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = moto_client(&moto);
+    let s3 = S3Trail::start(&spec(), untouched);
+    let trail = &s3.trail;
+    let (log, digest) = (trail.log(1, 0), trail.digest(2));
+    let storage = HashMap::from([
+        (log.clone(), StorageClass::Glacier),
+        (digest.clone(), StorageClass::DeepArchive),
+    ]);
+    rt.block_on(upload(&client, trail, &storage));
+
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    assert_eq!(
+        log_verdict(&report, &log),
+        Some(("unverifiable".into(), Some("archived".into())))
+    );
+    assert_eq!(digest_problems(&report, &digest), ["archived"]);
+    // The archived digest's hour is not covered: a gap, never valid.
+    assert_eq!(
+        gaps(&report),
+        [("predecessor_unavailable".into(), "unverifiable".into())]
+    );
+    assert_eq!(report["summary"]["archived"], 2);
+    assert_eq!(report["summary"]["digests"]["invalid"], 0);
+
+    let text = verify_at(&s3, &moto.endpoint(), &[]);
+    assert_eq!(text.code, UNVERIFIABLE, "{text:?}");
+    text.assert_line(&[
+        "Log file",
+        &log,
+        "UNVERIFIABLE: archived: restore needed (storage class GLACIER)",
+    ]);
+    text.assert_line(&[
+        "Digest file",
+        &digest,
+        "UNVERIFIABLE: archived: restore needed (storage class DEEP_ARCHIVE)",
+    ]);
+    text.assert_line(&[
+        "2 files need restoring",
+        &format!(
+            "aws s3api restore-object --bucket {} --key ",
+            trail.bucket()
+        ),
+        "--restore-request Days=7,GlacierJobParameters={Tier=Standard}",
+        "S3 Batch Operations",
+    ]);
+    assert!(
+        !text.stderr.contains("InvalidObjectState"),
+        "not an access error: {}",
+        text.stderr
+    );
+}
+
+#[test]
+fn a_kms_key_the_reader_may_not_use_is_named_once_with_kms_decrypt() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let logs = [s3.trail.log(0, 0), s3.trail.log(2, 1), s3.trail.log(3, 2)];
+    for log in &logs {
+        s3.server.deny_kms(log.clone(), KMS_KEY);
+    }
+    let digest = s3.trail.digest(1);
+    s3.server.deny_kms(digest.clone(), KMS_KEY);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let warnings: Vec<&str> = run
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains(&format!("kms:Decrypt on key {KMS_KEY} is denied")))
+        .filter(|l| l.starts_with("Warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{run:?}");
+    assert!(warnings[0].contains("4 files"), "{}", warnings[0]);
+    for key in logs.iter().chain([&digest]) {
+        run.assert_line(&[key, "UNVERIFIABLE: could not be read: kms:Decrypt on key"]);
+    }
+    run.assert_line(&["4 files UNVERIFIABLE: kms:Decrypt denied"]);
+
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE);
+    assert_eq!(
+        log_verdict(&report, &logs[0]),
+        Some(("unverifiable".into(), Some("kms_denied".into())))
+    );
+    assert_eq!(digest_problems(&report, &digest), ["kms_denied"]);
+    // The unreadable digest's hour is a gap, never valid.
+    assert_eq!(
+        gaps(&report),
+        [("predecessor_unavailable".into(), "unverifiable".into())]
+    );
+    assert_eq!(report["summary"]["kms_denied"], 4);
+    let named: Vec<_> = report["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| w.as_str().is_some_and(|w| w.contains(KMS_KEY)))
+        .collect();
+    assert_eq!(named.len(), 1, "{report}");
+}
+
+#[test]
+fn rules_that_cannot_be_read_excuse_nothing_and_are_mentioned_once() {
+    let s3 = S3Trail::start(&recent_spec(), |t| {
+        ctverify_fixtures::tamper::delete_digest(&t.copy(), t.bucket(), &t.digest(2)).unwrap();
+        ctverify_fixtures::tamper::delete_log(&t.copy(), t.bucket(), &t.log(5, 0)).unwrap();
+    });
+    // A rule that would excuse both, if it could be read.
+    s3.server.expire_after_days(s3.trail.bucket(), RULE, "", 1);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(digest_problems(&report, &s3.trail.digest(2)), ["expired"]);
+    // A log file a surviving digest lists, gone past the rule's age (log files are often kept
+    // for less time than digests): expired too.
+    assert_eq!(
+        log_verdict(&report, &s3.trail.log(5, 0)),
+        Some(("unverifiable".into(), Some("expired".into())))
+    );
+
+    s3.server.deny_lifecycle_read(true);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&[&s3.trail.digest(2), "INVALID: not found"]);
+    run.assert_line(&[&s3.trail.log(5, 0), "INVALID: not found"]);
+    let mentions = run
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("lifecycle rules of bucket"))
+        .count();
+    assert_eq!(mentions, 1, "{run:?}");
+    run.assert_line(&[
+        "Warning: the lifecycle rules of bucket",
+        "could not be read",
+        "s3:GetLifecycleConfiguration",
+    ]);
+}
+
+#[test]
+fn a_trail_in_a_bucket_with_no_lifecycle_configuration_says_nothing_about_it() {
+    let s3 = S3Trail::start(&spec(), |t| {
+        ctverify_fixtures::tamper::delete_log(&t.copy(), t.bucket(), &t.log(1, 0)).unwrap();
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    assert!(!run.stderr.contains("lifecycle"), "{}", run.stderr);
+    assert!(s3.server.requests().of("GetBucketLifecycleConfiguration") >= 1);
+}
