@@ -73,6 +73,11 @@ impl Setup {
 
     /// Runs `ctverify ARGS` against this moto only.
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with_endpoint(args, &self.moto.endpoint())
+    }
+
+    /// Runs `ctverify ARGS` with `AWS_ENDPOINT_URL` set to `endpoint`.
+    fn run_with_endpoint(&self, args: &[&str], endpoint: &str) -> Run {
         let empty = Path::new("/dev/null");
         let output = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"))
             .args(args)
@@ -81,7 +86,7 @@ impl Setup {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", empty)
             .env("AWS_SHARED_CREDENTIALS_FILE", empty)
-            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -353,6 +358,36 @@ async fn audit_and_enable_of_a_missing_trail_exit_3_with_one_line() {
             "{}",
             run.stderr
         );
+        assert_no_debug(&run);
+    }
+}
+
+/// `enable` and `audit` reach AWS with the same flags as verification: `--endpoint-url` wins
+/// over `AWS_ENDPOINT_URL` (here a closed port), and a CA bundle that is not one is refused by
+/// name before any call.
+#[tokio::test]
+async fn audit_and_enable_take_the_same_aws_flags_as_verification() {
+    let s = Setup::start("flags").await;
+    let moto = s.moto.endpoint();
+    let closed = "http://127.0.0.1:1";
+    let run = s.run_with_endpoint(&["audit", "--trail", &s.arn, "--endpoint-url", &moto], closed);
+    assert_ne!(run.code, ERROR, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("log_file_validation") || run.stdout.contains("validation"), "{}", run.stdout);
+    let run = s.run_with_endpoint(
+        &["enable", "--trail", &s.arn, "--validation-only", "--dry-run", "--endpoint-url", &moto],
+        closed,
+    );
+    assert_ne!(run.code, ERROR, "{}\n{}", run.stdout, run.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("not-a-bundle.pem");
+    std::fs::write(&bundle, "nothing here").unwrap();
+    let bundle = bundle.to_str().unwrap();
+    let audit = vec!["audit", "--trail", s.arn.as_str(), "--ca-bundle", bundle];
+    let enable = vec!["enable", "--trail", s.arn.as_str(), "--validation-only", "--ca-bundle", bundle];
+    for args in [audit, enable] {
+        let run = s.run(&args);
+        assert_eq!(run.code, ERROR, "{args:?}: {}\n{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(bundle), "{args:?}: {}", run.stderr);
         assert_no_debug(&run);
     }
 }

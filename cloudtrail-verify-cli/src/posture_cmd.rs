@@ -27,16 +27,25 @@ pub enum PostureFormat {
     Json,
 }
 
-/// Where AWS credentials and the region come from (standard chain otherwise).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AwsArgs {
-    /// Named profile of the shared AWS config files. Default: the standard chain (AWS_PROFILE, …).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// Region for API calls. Default: the standard chain. A trail given by ARN is always read
-    /// and changed in its own home region.
-    #[arg(long, value_name = "REGION")]
+/// How `enable` and `audit` reach AWS: the same flags as verification (`--profile`,
+/// `--endpoint-url`, `--ca-bundle`), plus the region of the API calls.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// Profile, endpoint and CA bundle, as for verification.
+    #[command(flatten)]
+    pub session: crate::cli::AwsArgs,
+    /// Region for API calls (as in the AWS CLI). Default: the standard chain. A trail given by
+    /// ARN is always read and changed in its own home region. (In verification, --region
+    /// instead selects source regions.)
+    #[arg(long, value_name = "REGION", help_heading = "AWS")]
     pub region: Option<String>,
+}
+
+impl ApiArgs {
+    /// Loads the session; a missing profile or an unusable CA bundle is an error.
+    async fn load(&self) -> Result<aws_config::SdkConfig, cloudtrail_verify::aws::SessionError> {
+        cloudtrail_verify::aws::load(&self.session.settings(self.region.clone())).await
+    }
 }
 
 /// Flags of `ctverify enable`.
@@ -73,7 +82,7 @@ pub struct EnableArgs {
     pub format: PostureFormat,
     /// AWS profile and region.
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub aws: ApiArgs,
 }
 
 /// Flags of `ctverify audit`.
@@ -104,34 +113,30 @@ pub struct AuditArgs {
     pub format: PostureFormat,
     /// AWS profile and region.
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub aws: ApiArgs,
 }
 
 /// Runs `ctverify enable` with configuration from the standard chain (`--profile`, `--region`).
 pub async fn run_enable(args: &EnableArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    if let Err(e) = cloudtrail_verify::aws::check_profile(args.aws.profile.as_deref()).await {
-        let _ = writeln!(err, "ctverify enable: {e}");
-        return exit::ERROR;
-    }
-    let conf = cloudtrail_verify::aws::load_aws_config(
-        args.aws.profile.as_deref(),
-        args.aws.region.as_deref(),
-    )
-    .await;
+    let conf = match args.aws.load().await {
+        Ok(conf) => conf,
+        Err(e) => {
+            let _ = writeln!(err, "ctverify enable: {e}");
+            return exit::ERROR;
+        }
+    };
     run_enable_with_config(args, &conf, out, err).await
 }
 
 /// Runs `ctverify audit` with configuration from the standard chain (`--profile`, `--region`).
 pub async fn run_audit(args: &AuditArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    if let Err(e) = cloudtrail_verify::aws::check_profile(args.aws.profile.as_deref()).await {
-        let _ = writeln!(err, "ctverify audit: {e}");
-        return exit::ERROR;
-    }
-    let conf = cloudtrail_verify::aws::load_aws_config(
-        args.aws.profile.as_deref(),
-        args.aws.region.as_deref(),
-    )
-    .await;
+    let conf = match args.aws.load().await {
+        Ok(conf) => conf,
+        Err(e) => {
+            let _ = writeln!(err, "ctverify audit: {e}");
+            return exit::ERROR;
+        }
+    };
     run_audit_with_config(args, &conf, out, err).await
 }
 
