@@ -424,6 +424,7 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Why the profile named by `--profile` (or `AWS_PROFILE`) cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProfileError {
     /// No such profile in the shared config and credentials files.
     #[error("The config profile ({0}) could not be found")]

@@ -40,6 +40,7 @@ impl std::fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DigestProblem {
     /// The digest a newer digest names is not in the trail's bucket (deleted or renamed).
     NotFound,
@@ -202,6 +203,7 @@ pub enum DigestProblem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum LogProblem {
     /// The log file is not in the bucket.
     NotFound,
@@ -279,6 +281,7 @@ pub enum LogProblem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum GapKind {
     /// The valid digest after the gap names a predecessor that is missing from the bucket or
     /// did not verify: the chain proves digests were deleted or altered. Invalid.

@@ -24,6 +24,7 @@ pub const MIN_KEY_BITS: usize = 2048;
 
 /// Why a public key or a key file could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The key file is not JSON of the `list-public-keys` shape.
     #[error("key file is not in the shape `aws cloudtrail list-public-keys` prints: {0}")]

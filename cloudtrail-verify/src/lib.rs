@@ -31,6 +31,7 @@ pub mod findings;
 pub mod keys;
 pub mod layout;
 pub mod loghash;
+pub mod messages;
 pub mod options;
 pub mod report;
 pub mod schema;

@@ -19,6 +19,7 @@ const BUFFER: usize = 128 * 1024;
 
 /// Why a gzip object could not be hashed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GunzipError {
     /// Reading the object failed (network, disk): nothing is known about its content.
     #[error("read failed: {0}")]

@@ -17,6 +17,7 @@ pub const HASH_ALGORITHM: &str = "SHA-256";
 
 /// Why a digest file's bytes could not be read as a digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DigestFormatError {
     /// The bytes are not JSON, or not JSON of a digest's shape.
     #[error("not a digest: {0}")]

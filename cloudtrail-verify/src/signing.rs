@@ -35,6 +35,7 @@ pub fn signing_string_from_parts(
 
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// The signature is not hex, or has the wrong length for the key.
     #[error("signature is not a hex RSA signature")]

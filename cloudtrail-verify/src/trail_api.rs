@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 /// Why an API call needed before verification failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrailApiError {
     /// DescribeTrails failed.
     #[error("DescribeTrails for {arn} failed: {message}")]

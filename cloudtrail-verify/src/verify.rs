@@ -62,6 +62,7 @@ const CHAINS_AT_ONCE: usize = 8;
 
 /// Why a run could not happen at all (as opposed to files that did not verify).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The bucket's folders could not be listed to find the trail's chains.
     #[error("could not list s3://{bucket}/{prefix}: {source}")]
