@@ -193,13 +193,13 @@ pub struct VerifyArgs {
 
     /// Largest decompressed log file hashed, in bytes; a larger one is reported unverifiable
     /// (a gzip bomb costs time, never memory).
-    #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::loghash::DEFAULT_MAX_LOG_BYTES, help_heading = "Performance")]
+    #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::DEFAULT_MAX_LOG_BYTES, help_heading = "Performance")]
     pub max_log_bytes: u64,
 }
 
 fn parse_trail_arn(s: &str) -> Result<TrailArn, String> {
     s.parse()
-        .map_err(|e: cloudtrail_verify::layout::TrailArnError| e.to_string())
+        .map_err(|e: cloudtrail_verify::TrailArnError| e.to_string())
 }
 
 /// Parses a time: RFC 3339 with its offset converted to UTC, a date-time without offset taken

@@ -239,13 +239,11 @@ async fn run_verify(
     let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
         .then(ProgressBar::new);
     let text = args.format == Format::Text;
-    let options = VerifyOptions {
-        max_log_bytes: args.max_log_bytes,
-        // Valid entries are only needed when they are printed.
-        keep_valid_entries: args.verbose || !text,
-        progress: bar.clone().map(|b| b as Arc<dyn Progress>),
-        ..VerifyOptions::default()
-    };
+    let mut options = VerifyOptions::default();
+    options.max_log_bytes = args.max_log_bytes;
+    // Valid entries are only needed when they are printed.
+    options.keep_valid_entries = args.verbose || !text;
+    options.progress = bar.clone().map(|b| b as Arc<dyn Progress>);
     let verifier = builder
         .options(options)
         .prepare()

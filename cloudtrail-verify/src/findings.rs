@@ -277,7 +277,7 @@ pub enum LogProblem {
 }
 
 /// Why part of the verified window is covered by no valid digest. Every gap is a finding:
-/// nothing proves what happened in it. [`crate::trust::gap_status`] says which are evidence.
+/// nothing proves what happened in it. [`CoverageGap::status`] says which are evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]

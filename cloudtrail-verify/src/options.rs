@@ -1,7 +1,7 @@
 //! How a run is asked for: the time range and the options. Kept apart from `crate::verify` so
 //! that the walk can read them without depending on the module that drives it.
 
-use crate::loghash::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
+pub use crate::loghash::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -78,8 +78,10 @@ pub trait Progress: Send + Sync {
     fn log_verified(&self, compressed_bytes: u64, decompressed_bytes: u64);
 }
 
-/// How a run behaves.
+/// How a run behaves. Start from `VerifyOptions::default()` and set the fields you need (new
+/// fields may come, hence `#[non_exhaustive]`).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct VerifyOptions {
     /// Log files read and hashed at once, across all chains.
     pub concurrency: usize,

@@ -28,7 +28,7 @@ pub mod lifecycle;
 
 impl DigestProblem {
     /// Whether this problem is evidence of tampering or only prevents checking
-    /// ([`digest_problem_status`]).
+    /// (decided in the trust core).
     pub fn status(&self) -> Status {
         digest_problem_status(self)
     }
@@ -36,7 +36,7 @@ impl DigestProblem {
 
 impl LogProblem {
     /// Whether this problem is evidence of tampering or only prevents checking
-    /// ([`log_problem_status`]).
+    /// (decided in the trust core).
     pub fn status(&self) -> Status {
         log_problem_status(self)
     }

@@ -221,22 +221,6 @@ pub fn expected_chains(target: &TrailTarget, found: &BTreeSet<ChainId>) -> BTree
     expected
 }
 
-/// Verifies every chain of `target` over `range`, reading through `source` and checking
-/// signatures with `keys`.
-///
-/// Chains are walked in parallel and log files are hashed concurrently (bounded by
-/// `options.concurrency`); the report's order does not depend on either.
-pub async fn verify_trail(
-    source: Arc<dyn ObjectSource>,
-    keys: KeySet,
-    target: &TrailTarget,
-    range: TimeRange,
-    options: VerifyOptions,
-) -> Result<Report, VerifyError> {
-    let chains = discover_chains(source.as_ref(), target).await?;
-    Ok(verify_chains(source, keys, target, chains, range, options).await)
-}
-
 /// Verifies the given chains of `target` (as found by [`discover_chains`]) over `range`. Use it
 /// when something must happen between discovery and the walk, such as fetching the public keys
 /// of exactly the regions found.

@@ -7,7 +7,7 @@
 
 use chrono::{TimeZone, Utc};
 use cloudtrail_verify::layout::{ChainId, ChainLayout, TrailLocation};
-use cloudtrail_verify::schema::DigestFile;
+use cloudtrail_verify::fuzzing::DigestFile;
 use cloudtrail_verify::{KeySet, TrailArn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
