@@ -600,3 +600,44 @@ async fn an_empty_key_file_says_it_holds_no_keys() {
     assert_eq!(run.code, ERROR, "{run:?}");
     assert!(run.stderr.contains("holds no public keys"), "{run:?}");
 }
+
+/// `--trail` takes a name as `enable` and `audit` do: against S3 it is looked up with
+/// DescribeTrails in the default region (from another region it is not found, and the message
+/// says where it looked); with `--local` the ARN is needed, and a malformed ARN is not taken
+/// for a name.
+#[test]
+fn a_trail_can_be_named_against_s3_and_needs_its_arn_with_local() {
+    let trail = S3Trail::start(&spec(), |_| {});
+    let manifest = &trail.trail.manifest;
+    let name = manifest.trail_arn.rsplit('/').next().unwrap().to_owned();
+    let mut args = verify_args(&trail, &[]);
+    let at = args.iter().position(|a| a == "--trail").unwrap() + 1;
+    args[at] = name.clone();
+    let env = servers_env(&trail);
+    let run = run_child(&args, &with(&env, &[("AWS_REGION", "us-east-1")]));
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["Validating log files for trail", &manifest.trail_arn]);
+
+    let run = run_child(&args, &with(&env, &[("AWS_REGION", "eu-west-3")]));
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(run.stderr.contains(&name) && run.stderr.contains("eu-west-3"), "{run:?}");
+
+    let mut local = ctverify_tests::trail::local_args(
+        manifest,
+        &trail.trail.copy(),
+        &trail.trail.keys(),
+    );
+    // The in-process form starts with the program's name; a child gets the arguments only.
+    local.retain(|a| a != "ctverify");
+    let at = local.iter().position(|a| a == "--trail").unwrap() + 1;
+    local[at] = name;
+    let run = run_child(&local, &env);
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(run.stderr.contains("with --local, --trail needs the trail's ARN"), "{run:?}");
+
+    let at = args.iter().position(|a| a == "--trail").unwrap() + 1;
+    args[at] = "arn:aws:cloudtrail:us-east-1:12:trail/x".into();
+    let run = run_child(&args, &env);
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(!run.stderr.contains("trail name"), "a malformed ARN is not a name: {run:?}");
+}

@@ -121,9 +121,11 @@ pub enum Format {
 /// Flags of a verification run.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// ARN of the trail: arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME.
-    #[arg(long, visible_alias = "trail-arn", value_name = "ARN", value_parser = parse_trail_arn, help_heading = "Source")]
-    pub trail: Option<TrailArn>,
+    /// The trail: its ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME) or, against S3, its
+    /// name, looked up with DescribeTrails in the default region (AWS_REGION, the profile), as
+    /// `enable` and `audit` accept it. With --local, the ARN.
+    #[arg(long, visible_alias = "trail-arn", value_name = "ARN", value_parser = parse_trail, help_heading = "Source")]
+    pub trail: Option<TrailRef>,
 
     /// Start of the range: RFC 3339 (offsets are converted to UTC; no offset means UTC) or a
     /// plain date (midnight UTC).
@@ -197,9 +199,35 @@ pub struct VerifyArgs {
     pub max_log_bytes: u64,
 }
 
-fn parse_trail_arn(s: &str) -> Result<TrailArn, String> {
-    s.parse()
-        .map_err(|e: cloudtrail_verify::TrailArnError| e.to_string())
+/// A trail as the user named it.
+#[derive(Debug, Clone)]
+pub enum TrailRef {
+    /// By ARN.
+    Arn(TrailArn),
+    /// By name, to look up.
+    Name(String),
+}
+
+/// An ARN when the text is one (a malformed ARN is an error, not a name); otherwise a trail
+/// name, which CloudTrail allows to be 3 to 128 letters, digits, `.`, `_` and `-`.
+fn parse_trail(s: &str) -> Result<TrailRef, String> {
+    if s.starts_with("arn:") {
+        return s
+            .parse()
+            .map(TrailRef::Arn)
+            .map_err(|e: cloudtrail_verify::TrailArnError| e.to_string());
+    }
+    let name_ok = (3..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if name_ok {
+        Ok(TrailRef::Name(s.to_owned()))
+    } else {
+        Err(format!(
+            "{s:?} is neither a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME) nor a \
+             trail name (3 to 128 letters, digits, '.', '_', '-')"
+        ))
+    }
 }
 
 /// Parses a time: RFC 3339 with its offset converted to UTC, a date-time without offset taken

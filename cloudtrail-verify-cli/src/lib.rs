@@ -176,7 +176,7 @@ async fn run_verify(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Fatal> {
-    let arn = args
+    let trail = args
         .trail
         .clone()
         .ok_or_else(|| Fatal("--trail ARN is required (see --help)".into()))?;
@@ -211,7 +211,16 @@ async fn run_verify(
         (out, err)
     };
     let mut builder = match &args.local {
-        Some(dir) => Verifier::from_local(dir, local_keys(args)?, arn, range),
+        Some(dir) => {
+            let cli::TrailRef::Arn(arn) = trail else {
+                return Err(Fatal(
+                    "with --local, --trail needs the trail's ARN: its account and region name \
+                     the copy's folders"
+                        .into(),
+                ));
+            };
+            Verifier::from_local(dir, local_keys(args)?, arn, range)
+        }
         None => {
             if args.public_keys.is_some() {
                 return Err(Fatal(
@@ -220,6 +229,13 @@ async fn run_verify(
                         .into(),
                 ));
             }
+            let arn = match trail {
+                cli::TrailRef::Arn(arn) => arn,
+                cli::TrailRef::Name(name) => {
+                    let conf = aws::load(&args.aws.settings(None)).await?;
+                    Verifier::trail_arn_by_name(&conf, &name).await?
+                }
+            };
             let conf = aws::load(&args.aws.settings(Some(arn.region.clone()))).await?;
             Verifier::from_s3(&conf, arn, range)
         }

@@ -117,6 +117,39 @@ pub async fn describe_trail(
     })
 }
 
+/// The ARN of the trail called `name` as seen from the client's region (DescribeTrails with
+/// shadow trails, so a multi-region trail is found from any of its regions), as the AWS CLI
+/// resolves a trail name.
+pub async fn trail_arn_by_name(
+    client: &aws_sdk_cloudtrail::Client,
+    name: &str,
+) -> Result<TrailArn, TrailApiError> {
+    let region = client.config().region().map(|r| r.as_ref().to_owned());
+    let answer = client
+        .describe_trails()
+        .trail_name_list(name)
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|e| TrailApiError::Describe {
+            arn: name.to_owned(),
+            message: error_text(
+                &e,
+                Some(&AwsCall::new(
+                    "DescribeTrails",
+                    "cloudtrail:DescribeTrails",
+                    region.as_deref(),
+                )),
+            ),
+        })?;
+    answer
+        .trail_list()
+        .iter()
+        .filter(|t| t.name() == Some(name))
+        .find_map(|t| t.trail_arn()?.parse().ok())
+        .ok_or_else(|| TrailApiError::NoSuchTrail(format!("{name} (looked up by name in {})", region.as_deref().unwrap_or("the default region"))))
+}
+
 /// The regions enabled for the caller's account (Account `ListRegions`, enabled and enabled by
 /// default): a multi-region trail delivers a digest chain for each of them.
 pub async fn enabled_regions(conf: &SdkConfig) -> Result<Vec<String>, TrailApiError> {

@@ -386,6 +386,21 @@ impl Verifier {
         VerifierBuilder::new(arn, range, Origin::S3(Box::new(conf.clone())))
     }
 
+    /// The ARN of the trail called `name`, looked up with DescribeTrails in `conf`'s region
+    /// (a multi-region trail is found from any of its regions): for callers given a name, as
+    /// the AWS CLI accepts one.
+    ///
+    /// # Errors
+    /// DescribeTrails failed, or no trail has that name.
+    #[cfg(feature = "aws")]
+    pub async fn trail_arn_by_name(
+        conf: &aws_config::SdkConfig,
+        name: &str,
+    ) -> Result<TrailArn, SetupError> {
+        let client = aws_sdk_cloudtrail::Client::new(conf);
+        Ok(crate::trail_api::trail_arn_by_name(&client, name).await?)
+    }
+
     /// Verifies a local copy of the trail's bucket: `dir` holds one folder per bucket,
     /// `dir/BUCKET/KEY` (what `aws s3 sync s3://BUCKET dir/BUCKET` writes), and `keys` are
     /// CloudTrail's public keys (saved from `aws cloudtrail list-public-keys`).
