@@ -459,8 +459,18 @@ fn a_private_ca_is_trusted_with_ca_bundle_or_aws_ca_bundle_and_refused_otherwise
     let bundle = dir.path().join("ca.pem");
     std::fs::write(&bundle, &ca.ca_pem).unwrap();
     let bundle = bundle.to_str().unwrap();
-    // The per-service variables point at plain HTTP: --endpoint-url must win over them.
-    let env = servers_env(&trail);
+    // The per-service variables point at a closed port: every call that succeeds went
+    // through --endpoint-url, over TLS.
+    let dead = "http://127.0.0.1:1";
+    let env = with(
+        &servers_env(&trail),
+        &[
+            ("AWS_ENDPOINT_URL_S3", dead),
+            ("AWS_ENDPOINT_URL_CLOUDTRAIL", dead),
+            ("AWS_ENDPOINT_URL_ACCOUNT", dead),
+            ("AWS_ENDPOINT_URL_ORGANIZATIONS", dead),
+        ],
+    );
     let endpoint = front.endpoint();
 
     let run = run_child(
@@ -517,6 +527,7 @@ fn a_ca_bundle_without_certificates_is_refused_by_name() {
         assert!(!run.stderr.contains("panicked"), "{run:?}");
     }
     assert_eq!(trail.stub.count("ListPublicKeys"), 0, "refused before any call");
+    assert_eq!(trail.stub.count("DescribeTrails"), 0, "refused before any call");
 }
 
 /// `--debug` shows what the AWS CLI's `--debug` shows that matters here: the trail as loaded,
@@ -586,6 +597,8 @@ async fn a_local_copy_without_the_trails_account_warns() {
             .contains("the trail's account 999988887777 has no folder under"),
         "{run:?}"
     );
+    // The trail's own chain is expected and has no digest: never valid.
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
 }
 
 /// An empty key file is refused: with it, nothing could be verified.
@@ -640,4 +653,88 @@ fn a_trail_can_be_named_against_s3_and_needs_its_arn_with_local() {
     let run = run_child(&args, &env);
     assert_eq!(run.code, ERROR, "{run:?}");
     assert!(!run.stderr.contains("trail name"), "a malformed ARN is not a name: {run:?}");
+}
+
+/// `HTTP_PROXY` is honoured: every call goes through the proxy (here the front in proxy mode),
+/// and the run still verifies.
+#[test]
+fn calls_go_through_the_proxy_of_http_proxy() {
+    use ctverify_tests::tls_front::TlsFront;
+    let trail = S3Trail::start(&spec(), |_| {});
+    let proxy = TlsFront::start(None, &trail.server.endpoint(), &trail.stub.endpoint())
+        .expect("starting the proxy");
+    let env = with(
+        &servers_env(&trail),
+        &[("HTTP_PROXY", &proxy.endpoint()), ("NO_PROXY", "")],
+    );
+    let run = run_child(&verify_args(&trail, &[]), &env);
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(proxy.proxied() > 0, "no request went through the proxy: {run:?}");
+}
+
+/// A name two visible trails share is refused with both ARNs, never resolved by guessing.
+#[test]
+fn a_trail_name_two_trails_share_is_refused_with_both_arns() {
+    use ctverify_tests::cloudtrail_stub::StubTrail;
+    let trail = S3Trail::start_with(
+        &spec(),
+        |_| {},
+        ctverify_tests::s3_server::S3ServerOptions::new(),
+        |_| {},
+        |config| {
+            let mine = config.trails[0].clone();
+            let other_arn = mine.arn.replace(":trail/", ":trail/").replacen(
+                mine.arn.split(':').nth(4).unwrap(),
+                "999988887777",
+                1,
+            );
+            let mut other = StubTrail::new(&other_arn, &mine.bucket);
+            other.home_region = mine.home_region.clone();
+            config.trails.push(other);
+        },
+    );
+    let manifest = &trail.trail.manifest;
+    let name = manifest.trail_arn.rsplit('/').next().unwrap().to_owned();
+    let mut args = verify_args(&trail, &[]);
+    let at = args.iter().position(|a| a == "--trail").unwrap() + 1;
+    args[at] = name.clone();
+    let run = run_child(
+        &args,
+        &with(&servers_env(&trail), &[("AWS_REGION", "us-east-1")]),
+    );
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr.contains("several trails are named")
+            && run.stderr.contains(&manifest.trail_arn)
+            && run.stderr.contains("999988887777"),
+        "{run:?}"
+    );
+}
+
+/// `--public-keys` against S3 pins the keys: ListPublicKeys is not asked, and the warning
+/// that the endpoint chooses the keys is not given (it is without the pin).
+#[test]
+fn public_keys_against_s3_pin_the_keys_instead_of_asking_the_endpoint() {
+    use ctverify_tests::tls_front::TlsFront;
+    let trail = S3Trail::start(&spec(), |_| {});
+    let front = TlsFront::start(None, &trail.server.endpoint(), &trail.stub.endpoint())
+        .expect("starting the front");
+    let keys = trail.trail.keys();
+    let keys = keys.to_str().unwrap();
+    let endpoint = front.endpoint();
+    let env = servers_env(&trail);
+
+    let run = run_child(&verify_args(&trail, &["--endpoint-url", &endpoint]), &env);
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(run.stderr.contains("chooses which signatures verify"), "{run:?}");
+    let asked = trail.stub.count("ListPublicKeys");
+    assert!(asked > 0);
+
+    let run = run_child(
+        &verify_args(&trail, &["--endpoint-url", &endpoint, "--public-keys", keys]),
+        &env,
+    );
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(!run.stderr.contains("chooses which signatures verify"), "{run:?}");
+    assert_eq!(trail.stub.count("ListPublicKeys"), asked, "the pinned run asked nothing");
 }

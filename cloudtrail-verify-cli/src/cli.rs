@@ -144,7 +144,8 @@ pub struct VerifyArgs {
     pub local: Option<PathBuf>,
 
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with
-    /// PublicKeyList). Required with --local.
+    /// PublicKeyList). Required with --local; against S3, the only keys trusted (instead of
+    /// ListPublicKeys at the endpoint of the run).
     #[arg(long, value_name = "FILE", help_heading = "Source")]
     pub public_keys: Option<PathBuf>,
 

@@ -140,7 +140,8 @@ where
         None => match run_verify(&cli.verify, out, err).await {
             Ok(code) => code,
             Err(Fatal(message)) => {
-                let _ = writeln!(err, "ctverify: {message}");
+                // Messages may quote folder names or AWS answers: hostile text.
+                let _ = writeln!(err, "ctverify: {}", render::escape(&message));
                 exit::ERROR
             }
         },
@@ -222,13 +223,6 @@ async fn run_verify(
             Verifier::from_local(dir, local_keys(args)?, arn, range)
         }
         None => {
-            if args.public_keys.is_some() {
-                return Err(Fatal(
-                    "--public-keys goes with --local; against S3 the keys come from \
-                     ListPublicKeys"
-                        .into(),
-                ));
-            }
             let arn = match trail {
                 cli::TrailRef::Arn(arn) => arn,
                 cli::TrailRef::Name(name) => {
@@ -237,7 +231,33 @@ async fn run_verify(
                 }
             };
             let conf = aws::load(&args.aws.settings(Some(arn.region.clone()))).await?;
-            Verifier::from_s3(&conf, arn, range)
+            let mut builder = Verifier::from_s3(&conf, arn, range);
+            match &args.public_keys {
+                // Keys saved beforehand: the only ones trusted, whatever answers at the endpoint.
+                Some(_) => builder = builder.public_keys(local_keys(args)?),
+                None => {
+                    let ca_bundle = args.aws.ca_bundle.is_some()
+                        || std::env::var_os("AWS_CA_BUNDLE").is_some_and(|v| !v.is_empty());
+                    if let Some(url) = &args.aws.endpoint_url {
+                        // The endpoint answers ListPublicKeys too: it chooses what is trusted.
+                        builder = builder.warning(format!(
+                            "CloudTrail's public keys came from ListPublicKeys at {url} \
+                             (--endpoint-url): whoever answers there chooses which signatures \
+                             verify; pin keys saved from AWS with --public-keys to make the \
+                             verdict independent of the endpoint"
+                        ));
+                    }
+                    if ca_bundle {
+                        builder = builder.warning(
+                            "TLS trusts a CA bundle (--ca-bundle or AWS_CA_BUNDLE): whoever holds \
+                             a key it certifies can answer ListPublicKeys and choose which \
+                             signatures verify; pin the keys with --public-keys to make the \
+                             verdict independent of it",
+                        );
+                    }
+                }
+            }
+            builder
         }
     };
     if let Some(bucket) = &args.bucket {
@@ -295,7 +315,7 @@ async fn run_verify(
     Ok(exit_status(&report))
 }
 
-/// The key file of a run on a local copy.
+/// The key file: required with --local, optional against S3 (where it pins the keys).
 fn local_keys(args: &VerifyArgs) -> Result<KeySet, Fatal> {
     let keys_path = args.public_keys.as_ref().ok_or_else(|| {
         Fatal(

@@ -10,27 +10,7 @@ use cloudtrail_verify::{
 };
 use std::io::{self, Write};
 
-/// Text from the bucket (keys, reasons) with control characters escaped, so that a planted
-/// key's name cannot inject lines or fields into the report.
-pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    // Control characters, and the bidirectional controls that reorder what a terminal shows.
-    let hostile = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(hostile) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if hostile(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+pub use cloudtrail_verify::messages::escape;
 
 /// `2026-01-01T00:00:00Z`: the format of the AWS CLI's report lines.
 pub use cloudtrail_verify::messages::display_date;

@@ -167,12 +167,30 @@ mod tls {
         }))
     }
 
+    /// The bundle's bytes: a regular file (a FIFO would block the run) of at most
+    /// [`MAX_BUNDLE_BYTES`] (a larger one is refused rather than cut, which would drop
+    /// certificates silently).
     fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-        use std::io::Read;
+        use std::io::{Error, Read};
+        let not_regular = || Error::other("not a regular file");
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(not_regular());
+        }
+        let file = std::fs::File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        if meta.len() > MAX_BUNDLE_BYTES {
+            return Err(Error::other(format!(
+                "larger than {MAX_BUNDLE_BYTES} bytes; system bundles are about 200 KB"
+            )));
+        }
         let mut bytes = Vec::new();
-        std::fs::File::open(path)?
-            .take(MAX_BUNDLE_BYTES)
-            .read_to_end(&mut bytes)?;
+        file.take(MAX_BUNDLE_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_BUNDLE_BYTES {
+            return Err(Error::other("grew past the size limit while being read"));
+        }
         Ok(bytes)
     }
 }

@@ -85,7 +85,7 @@ pub use keys::{KeyError, KeySet, PublicKey, SIGNING_DELAY_MARGIN};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailArnError, TrailLocation};
 pub use options::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 pub use report::{
-    ChainReport, Counts, CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind,
+    ChainReport, ChainScope, Counts, CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind,
     LogProblem, LogReport, ObjectProblem, Report, Status, Summary,
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
@@ -93,7 +93,11 @@ pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 pub use source::S3Source;
 #[cfg(feature = "aws")]
 pub use trail_api::TrailApiError;
-pub use verifier::{S3_CONCURRENCY, SetupError, Verifier, VerifierBuilder};
+pub use verifier::{SetupError, Verifier, VerifierBuilder};
+/// The AWS SDK's configuration crate, whose `SdkConfig` [`Verifier::from_s3`] takes: use this
+/// one to be sure the versions match.
+#[cfg(feature = "aws")]
+pub use aws_config;
 pub use verify::{Progress, RangeError, TimeRange, TrailTarget, VerifyError, VerifyOptions};
 
 /// Internals reachable only for the fuzz targets and the parsers' property tests: not part of

@@ -1,11 +1,36 @@
 //! The words of every finding: each problem's `Display` is the sentence the CLI prints after
 //! `INVALID:` or `UNVERIFIABLE:`, so the command line and an embedder say the same thing. The
 //! problem kinds shared with `aws cloudtrail validate-logs` use its wording ("not found",
-//! "hash value doesn't match", "signature verification failed", "invalid format").
+//! "hash value doesn't match", "signature verification failed", "invalid format"). They quote
+//! text from the bucket as it is; [`escape`] makes it safe for a terminal.
 
 use crate::findings::{CoverageGap, DigestProblem, GapKind, LogProblem};
 use chrono::{DateTime, Utc};
 use std::fmt;
+
+/// Text from the bucket (keys, reasons) with control characters escaped, so that a planted
+/// key's name cannot inject lines or fields into a report or a log. The sentences of this
+/// module quote such text as it is: escape them before writing them to a terminal or a
+/// line-oriented log.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    // Control characters, and the bidirectional controls that reorder what a terminal shows.
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hostile(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// `2026-01-01T00:00:00Z`: the format of the AWS CLI's report lines.
 pub fn display_date(t: DateTime<Utc>) -> String {

@@ -20,6 +20,23 @@ pub fn report_schema() -> serde_json::Value {
 }
 use std::collections::BTreeMap;
 
+/// Where the list of chains a run had to cover came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChainScope {
+    /// From the account and the organization (a single-region trail's home region, Account
+    /// ListRegions for a multi-region trail, Organizations ListAccounts for an organization
+    /// trail) or named by the caller: a chain whose files were all deleted is reported missing.
+    Known,
+    /// The chains found in the bucket plus the trail's home region (a local copy, a bucket
+    /// given instead of DescribeTrails, or lists that could not be read): a region or member
+    /// account whose files were all deleted would go unnoticed.
+    #[default]
+    FoundInBucket,
+}
+
 /// The verdict on one log file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -365,6 +382,10 @@ pub struct Report {
     pub summary: Summary,
     /// The run's verdict: the worst status of anything checked.
     pub status: Status,
+    /// Where the list of chains the run had to cover came from: when it is only what the bucket
+    /// held, a region or member account whose files were all deleted goes unnoticed.
+    #[serde(default)]
+    pub scope: ChainScope,
     /// Things the reader should know that are not verdicts on files (for instance, log-file
     /// validation is off for the trail).
     pub warnings: Vec<String>,
@@ -404,6 +425,7 @@ impl Report {
             chains,
             summary,
             status,
+            scope: ChainScope::default(),
             warnings: Vec::new(),
         }
     }

@@ -22,6 +22,14 @@ pub enum TrailApiError {
     /// The trail does not exist (or is not visible with these credentials).
     #[error("no trail {0} (check the ARN, the account and --profile; or give --bucket)")]
     NoSuchTrail(String),
+    /// Several visible trails have the name given.
+    #[error("several trails are named {name}: {}; give the ARN", arns.join(", "))]
+    AmbiguousName {
+        /// The name.
+        name: String,
+        /// The trails' ARNs.
+        arns: Vec<String>,
+    },
     /// ListPublicKeys failed in a region.
     #[error("ListPublicKeys in {region} failed: {message}")]
     PublicKeys {
@@ -142,12 +150,27 @@ pub async fn trail_arn_by_name(
                 )),
             ),
         })?;
-    answer
+    let mut matches: Vec<TrailArn> = answer
         .trail_list()
         .iter()
         .filter(|t| t.name() == Some(name))
-        .find_map(|t| t.trail_arn()?.parse().ok())
-        .ok_or_else(|| TrailApiError::NoSuchTrail(format!("{name} (looked up by name in {})", region.as_deref().unwrap_or("the default region"))))
+        .filter_map(|t| t.trail_arn()?.parse().ok())
+        .collect();
+    matches.sort_by_key(|a: &TrailArn| a.to_string());
+    matches.dedup();
+    // Two trails of the same name are visible, for instance an account's own trail and an
+    // organization trail shown in it: guessing would verify a trail the user did not mean.
+    match matches.len() {
+        0 => Err(TrailApiError::NoSuchTrail(format!(
+            "{name} (looked up by name in {})",
+            region.as_deref().unwrap_or("the default region")
+        ))),
+        1 => Ok(matches.remove(0)),
+        _ => Err(TrailApiError::AmbiguousName {
+            name: name.to_owned(),
+            arns: matches.iter().map(ToString::to_string).collect(),
+        }),
+    }
 }
 
 /// The regions enabled for the caller's account (Account `ListRegions`, enabled and enabled by

@@ -20,7 +20,7 @@
 use crate::keys::KeySet;
 use crate::layout::{ChainLayout, TrailArn};
 use crate::options::{TimeRange, VerifyOptions};
-use crate::report::Report;
+use crate::report::{ChainScope, Report};
 use crate::source::{LocalDirectory, ObjectSource};
 use crate::verify::{TrailTarget, VerifyError, discover_chains, verify_chains};
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 /// Log files read at once against S3 unless told otherwise: enough to hide a region's round
 /// trip, where a run is bound by latency rather than CPU.
-pub const S3_CONCURRENCY: usize = 64;
+const S3_CONCURRENCY: usize = 64;
 
 /// Why a run could not start: nothing was verified, so there is no verdict.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,9 @@ pub enum SetupError {
         /// Why.
         source: std::io::Error,
     },
+    /// [`Verifier::from_source`] was not told the bucket ([`VerifierBuilder::bucket`]).
+    #[error("no bucket given: an object source is read bucket by bucket")]
+    NoBucket,
     /// The local copy holds no bucket folder.
     #[error("{} holds no bucket folder (expected DIR/BUCKET/AWSLogs/...)", .0.display())]
     NoBucketFolder(PathBuf),
@@ -103,6 +106,8 @@ pub struct VerifierBuilder {
     regions: Vec<String>,
     options: VerifyOptions,
     concurrency: Option<usize>,
+    pinned_keys: Option<KeySet>,
+    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -130,6 +135,8 @@ impl VerifierBuilder {
             regions: Vec::new(),
             options: VerifyOptions::default(),
             concurrency: None,
+            pinned_keys: None,
+            notes: Vec::new(),
         }
     }
 
@@ -168,7 +175,22 @@ impl VerifierBuilder {
         self
     }
 
-    /// Log files read and hashed at once. Default: [`S3_CONCURRENCY`] from S3, twice the
+    /// From S3, checks signatures with these keys instead of asking ListPublicKeys: keys saved
+    /// beforehand from a trusted place are then the only ones trusted, whoever answers at the
+    /// session's endpoint. (A local copy always takes its keys this way.)
+    pub fn public_keys(mut self, keys: KeySet) -> Self {
+        self.pinned_keys = Some(keys);
+        self
+    }
+
+    /// Adds a line to the report's `warnings`: something the caller assumed or configured that
+    /// the reader of the report should know.
+    pub fn warning(mut self, text: impl Into<String>) -> Self {
+        self.notes.push(text.into());
+        self
+    }
+
+    /// Log files read and hashed at once. Default: 64 from S3, twice the
     /// number of CPUs otherwise (where a run is bound by CPU and more only costs memory).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = Some(concurrency.max(1));
@@ -177,7 +199,7 @@ impl VerifierBuilder {
 
     /// Resolves everything the run needs, in the order a careful person would: the arguments,
     /// then the trail and its bucket, then the chains found in the bucket, then the public keys
-    /// of exactly the regions found (so a run that cannot check signatures fails before any
+    /// of exactly the chains' regions (so a run that cannot check signatures fails before any
     /// digest is read).
     ///
     /// # Errors
@@ -225,7 +247,7 @@ impl VerifierBuilder {
                 ref source,
                 ref keys,
             } => {
-                let bucket = self.bucket.clone().unwrap_or_default();
+                let bucket = self.bucket.clone().ok_or(SetupError::NoBucket)?;
                 let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
                 (source.clone(), Some(keys.clone()), target, cpu_concurrency())
             }
@@ -252,12 +274,22 @@ impl VerifierBuilder {
             chains = ?chains.iter().map(|c| c.chain.to_string()).collect::<Vec<_>>(),
             "chains found"
         );
-        let keys = match (keys, &self.origin) {
+        let keys = match (keys.or(self.pinned_keys), &self.origin) {
             (Some(keys), _) => keys,
             #[cfg(feature = "aws")]
             (None, Origin::S3(conf)) => s3::public_keys(conf, &self.arn, &chains, self.range).await?,
             // Every other origin carries its keys.
             (None, _) => KeySet::new(),
+        };
+        warnings.extend(self.notes);
+        let organization = chains.iter().any(|c| c.location.org_id.is_some());
+        let regions_known = target.expected_regions.is_some() || target.regions.is_some();
+        let accounts_known =
+            !organization || target.expected_accounts.is_some() || target.accounts.is_some();
+        let scope = if regions_known && accounts_known {
+            ChainScope::Known
+        } else {
+            ChainScope::FoundInBucket
         };
         let mut options = self.options;
         options.concurrency = self.concurrency.unwrap_or(default_concurrency);
@@ -269,6 +301,7 @@ impl VerifierBuilder {
             range: self.range,
             options,
             warnings,
+            scope,
         })
     }
 
@@ -302,15 +335,16 @@ async fn where_the_files_are(
         .filter(|f| crate::layout::is_account_id(f) || crate::layout::is_org_id(f))
         .collect();
     if found.is_empty() {
-        let top = source.list_folders(bucket, "").await.unwrap_or_default();
-        let there = if top.is_empty() {
-            "the bucket has no folders at all".to_owned()
-        } else {
+        let there = match source.list_folders(bucket, "").await {
+            Err(e) => format!("the bucket's top level could not be listed ({e})"),
+            Ok(top) if top.is_empty() => "the bucket has no folders at all".to_owned(),
+            Ok(top) => {
             let mut shown: Vec<String> = top.iter().take(20).map(|f| format!("{f}/")).collect();
             if top.len() > 20 {
                 shown.push(format!("and {} more", top.len() - 20));
             }
             format!("the bucket's top-level folders are {}", shown.join(", "))
+            }
         };
         return Some(format!(
             "no account folders under {looked_in}; {there}. Check --bucket and --prefix (the \
@@ -362,6 +396,7 @@ pub struct Verifier {
     range: TimeRange,
     options: VerifyOptions,
     warnings: Vec<String>,
+    scope: ChainScope,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -436,7 +471,7 @@ impl Verifier {
         &self.target
     }
 
-    /// The chains found in the bucket (the report adds the expected ones not found).
+    /// The chains to verify: those found in the bucket and those expected but missing.
     pub fn chains(&self) -> &[ChainLayout] {
         &self.chains
     }
@@ -478,6 +513,7 @@ impl Verifier {
         )
         .await;
         report.warnings.extend(self.warnings);
+        report.scope = self.scope;
         report
     }
 }
@@ -504,6 +540,22 @@ mod s3 {
     /// that object, not a hung run.
     const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+    /// `conf` in `region`, with the verifier's retries and timeouts for every call (DescribeTrails,
+    /// ListRegions, ListAccounts, GetBucketLocation, ListPublicKeys and the S3 reads): a server
+    /// that stops answering makes a call fail, never the run hang.
+    fn hardened(conf: &SdkConfig, region: &str) -> SdkConfig {
+        conf.to_builder()
+            .region(aws_config::Region::new(region.to_owned()))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(READ_TIMEOUT)
+                    .build(),
+            )
+            .build()
+    }
+
     /// The object source and target of a trail in S3: the trail's bucket and prefix from
     /// DescribeTrails unless given, and the regions and accounts it must cover; the bucket read
     /// in its own region.
@@ -514,10 +566,7 @@ mod s3 {
         prefix: Option<String>,
         warnings: &mut Vec<String>,
     ) -> Result<(Arc<dyn ObjectSource>, TrailTarget), SetupError> {
-        let conf = conf
-            .to_builder()
-            .region(aws_config::Region::new(arn.region.clone()))
-            .build();
+        let conf = hardened(conf, &arn.region);
         let mut expected_regions = None;
         let mut expected_accounts = None;
         let (bucket, prefix) = match bucket {
@@ -563,17 +612,7 @@ mod s3 {
         };
         let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
         tracing::debug!(%bucket, %region, "bucket region");
-        let conf = conf
-            .into_builder()
-            .region(aws_config::Region::new(region))
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(READ_TIMEOUT)
-                    .build(),
-            )
-            .build();
+        let conf = hardened(&conf, &region);
         let source =
             S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
         let mut target = TrailTarget::new(arn.clone(), bucket, prefix);
@@ -591,10 +630,7 @@ mod s3 {
         chains: &[ChainLayout],
         range: TimeRange,
     ) -> Result<KeySet, SetupError> {
-        let conf = conf
-            .to_builder()
-            .region(aws_config::Region::new(arn.region.clone()))
-            .build();
+        let conf = hardened(conf, &arn.region);
         let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
         regions.sort_unstable();
         regions.dedup();

@@ -3,6 +3,10 @@
 //! (`--ca-bundle`, `AWS_CA_BUNDLE`) is tested over real TLS; or over plain HTTP, for a client
 //! configured with one endpoint for every service.
 //!
+//! Requests in absolute form (`GET http://host/path`, what a client sends to an HTTP proxy) go
+//! where they name, so the front also serves as the HTTP proxy of `HTTP_PROXY` tests; it
+//! counts them.
+//!
 //! One endpoint serves every AWS call, as `--endpoint-url` asks: CloudTrail and Account calls
 //! (JSON protocol, recognised by `X-Amz-Target` or Account's `/listRegions` path) go to the
 //! CloudTrail stub, everything else to the S3 server. Requests are forwarded unchanged over
@@ -65,6 +69,7 @@ impl Default for TestCa {
 /// The front; stops when dropped.
 pub struct TlsFront {
     addr: SocketAddr,
+    backends: Arc<Backends>,
     tls: bool,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -97,7 +102,9 @@ impl TlsFront {
             s3: s3.parse().map_err(io::Error::other)?,
             cloudtrail: cloudtrail.parse().map_err(io::Error::other)?,
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            proxied: std::sync::atomic::AtomicUsize::new(0),
         });
+        let served = backends.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -105,9 +112,10 @@ impl TlsFront {
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tls-front".into())
-            .spawn(move || runtime.block_on(serve(listener, acceptor, backends, stopped)))?;
+            .spawn(move || runtime.block_on(serve(listener, acceptor, served, stopped)))?;
         Ok(TlsFront {
             addr,
+            backends,
             tls: ca.is_some(),
             stop: Some(stop),
             thread: Some(thread),
@@ -115,6 +123,12 @@ impl TlsFront {
     }
 
     /// `https://localhost:PORT`, matching the certificate's name, or `http://127.0.0.1:PORT`.
+    /// How many requests came in absolute form, as to a proxy.
+    pub fn proxied(&self) -> usize {
+        self.backends.proxied.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The endpoint.
     pub fn endpoint(&self) -> String {
         if self.tls {
             format!("https://localhost:{}", self.addr.port())
@@ -139,10 +153,20 @@ struct Backends {
     s3: Uri,
     cloudtrail: Uri,
     client: Client<HttpConnector, Incoming>,
+    proxied: std::sync::atomic::AtomicUsize,
 }
 
 impl Backends {
     async fn forward(&self, mut request: Request<Incoming>) -> Response<http_body_util::Either<Incoming, String>> {
+        if request.uri().scheme().is_some() {
+            // Proxy form: the request names its server.
+            self.proxied
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return match self.client.request(request).await {
+                Ok(response) => response.map(http_body_util::Either::Left),
+                Err(e) => bad_gateway(format!("proxying failed: {e}")),
+            };
+        }
         let json_api = request.headers().contains_key("x-amz-target")
             || request.uri().path() == "/listRegions";
         let backend = if json_api { &self.cloudtrail } else { &self.s3 };
