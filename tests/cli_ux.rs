@@ -683,7 +683,7 @@ fn a_trail_name_two_trails_share_is_refused_with_both_arns() {
         |_| {},
         |config| {
             let mine = config.trails[0].clone();
-            let other_arn = mine.arn.replace(":trail/", ":trail/").replacen(
+            let other_arn = mine.arn.replacen(
                 mine.arn.split(':').nth(4).unwrap(),
                 "999988887777",
                 1,
