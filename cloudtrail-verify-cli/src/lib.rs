@@ -241,6 +241,7 @@ async fn run_verify(
     let text = args.format == Format::Text;
     let options = VerifyOptions {
         max_log_bytes: args.max_log_bytes,
+        check_versions: !args.no_versions,
         // Valid entries are only needed when they are printed.
         keep_valid_entries: args.verbose || !text,
         progress: bar.clone().map(|b| b as Arc<dyn Progress>),
