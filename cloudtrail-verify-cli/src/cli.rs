@@ -198,6 +198,12 @@ pub struct VerifyArgs {
     /// (a gzip bomb costs time, never memory).
     #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::DEFAULT_MAX_LOG_BYTES, help_heading = "Performance")]
     pub max_log_bytes: u64,
+
+    /// Do not read S3 version histories. By default, when the bucket has versioning, every
+    /// digest and log file's versions are listed: an overwrite or deletion after delivery is
+    /// invalid, and CloudTrail's original version is verified and reported beside it.
+    #[arg(long, help_heading = "Scope")]
+    pub no_versions: bool,
 }
 
 /// A trail as the user named it.

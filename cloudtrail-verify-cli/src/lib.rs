@@ -277,6 +277,7 @@ async fn run_verify(
     let text = args.format == Format::Text;
     let mut options = VerifyOptions::default();
     options.max_log_bytes = args.max_log_bytes;
+    options.check_versions = !args.no_versions;
     // Valid entries are only needed when they are printed.
     options.keep_valid_entries = args.verbose || !text;
     options.progress = bar.clone().map(|b| b as Arc<dyn Progress>);

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use cloudtrail_verify::layout::ChainId;
+use cloudtrail_verify::report::VersionCheck;
 use cloudtrail_verify::{
     ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem, LogReport,
     ObjectProblem, Report, Status,
@@ -150,6 +151,32 @@ impl<'a> TextRenderer<'a> {
         for log in &chain.unlisted_logs {
             self.write_log(log, false)?;
         }
+        if let Some(error) = &chain.versions_error {
+            self.finding(&format!(
+                "Versions\t{where_}\tUNVERIFIABLE: {}",
+                escape(error)
+            ))?;
+        }
+        for changed in &chain.versions {
+            let what = if changed.key.contains("/CloudTrail-Digest/") {
+                "Digest file"
+            } else {
+                "Log file"
+            };
+            self.finding(&format!(
+                "{what}\ts3://{}/{}\t{}: {}",
+                escape(&changed.bucket),
+                escape(&changed.key),
+                verdict(changed.status),
+                escape(&changed.to_string())
+            ))?;
+        }
+        if chain.versions_omitted > 0 {
+            self.finding(&format!(
+                "Versions\t{where_}\tINVALID: {} further objects changed after delivery",
+                chain.versions_omitted
+            ))?;
+        }
         Ok(())
     }
 
@@ -266,6 +293,52 @@ impl<'a> TextRenderer<'a> {
                 "{} objects INVALID: in the trail's folders but not written there by CloudTrail",
                 s.foreign_objects.total()
             )?;
+        }
+        if s.versions.total() > 0 {
+            writeln!(
+                self.out,
+                "{} files INVALID: overwritten or deleted after delivery (S3 versions)",
+                s.versions.total()
+            )?;
+        }
+        match report.versions {
+            VersionCheck::NotVersioned => writeln!(
+                self.out,
+                "Versions not checked: bucket {} does not have versioning",
+                escape(&report.bucket)
+            )?,
+            VersionCheck::Skipped => writeln!(self.out, "Versions not checked (--no-versions)")?,
+            _ => {}
+        }
+        for (what, counts, total) in [
+            ("digest", s.retention.digests, s.digests.total()),
+            ("log", s.retention.logs, s.logs.total()),
+        ] {
+            if counts.retained > 0 {
+                let mode = if counts.compliance == counts.retained {
+                    "COMPLIANCE"
+                } else if counts.compliance == 0 {
+                    "GOVERNANCE"
+                } else {
+                    "Object Lock"
+                };
+                let until = counts
+                    .earliest_until
+                    .map(|t| format!(" until {}", display_date(t)))
+                    .unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "{} of {total} {what} files under {mode} retention{until}",
+                    counts.retained
+                )?;
+            }
+            if counts.legal_hold > 0 {
+                writeln!(
+                    self.out,
+                    "{} of {total} {what} files under legal hold",
+                    counts.legal_hold
+                )?;
+            }
         }
         if s.gaps.total() > 0 {
             writeln!(

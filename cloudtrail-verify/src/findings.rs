@@ -347,3 +347,104 @@ pub struct ForeignObject {
     /// Invalid, or unverifiable when it could not be read to tell.
     pub status: Status,
 }
+
+/// What an object's S3 version history shows happened to it after CloudTrail delivered it.
+/// CloudTrail writes each digest and log file once, so its version is the oldest; anything
+/// after it is someone else's doing. See [`crate::trust::versions`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VersionProblem {
+    /// A later version replaced CloudTrail's (PutObject, CopyObject over the key). Invalid, even
+    /// when CloudTrail's original still verifies: the object was altered after delivery.
+    Overwritten {
+        /// The later version's id.
+        version_id: String,
+        /// When it was written (its `LastModified`).
+        at: DateTime<Utc>,
+    },
+    /// A delete marker hides CloudTrail's version (DeleteObject on a versioned bucket), and no
+    /// lifecycle rule of the bucket would have placed it. Invalid.
+    Deleted {
+        /// The delete marker's version id.
+        version_id: String,
+        /// When it was placed.
+        at: DateTime<Utc>,
+    },
+}
+
+/// S3 Object Lock mode of an object version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum LockMode {
+    /// Users with `s3:BypassGovernanceRetention` may still delete or shorten it.
+    Governance,
+    /// Nobody, the root user included, can delete the version before its retain-until date.
+    Compliance,
+}
+
+impl LockMode {
+    /// `GOVERNANCE` or `COMPLIANCE`, as S3 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+}
+
+/// An object version's S3 Object Lock protection, as GetObject's headers report it
+/// (`x-amz-object-lock-mode`, `-retain-until-date`, `-legal-hold`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Retention {
+    /// The retention mode, when the version has a retention period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<LockMode>,
+    /// Until when the version is retained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<DateTime<Utc>>,
+    /// Whether a legal hold is on.
+    pub legal_hold: bool,
+}
+
+impl Retention {
+    /// Whether anything protects the version.
+    pub fn is_protected(&self) -> bool {
+        self.mode.is_some() || self.legal_hold
+    }
+}
+
+/// An object of a chain's folders whose version history shows a change after delivery, with
+/// what CloudTrail's original version proves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct VersionedObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// The version CloudTrail wrote: the oldest version that is not a delete marker (none when
+    /// only delete markers are left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_version_id: Option<String>,
+    /// When the original version was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_written: Option<DateTime<Utc>>,
+    /// What happened after delivery, oldest first.
+    pub problems: Vec<VersionProblem>,
+    /// Verdict on the history: the worst of `problems` (invalid: tampering).
+    pub status: Status,
+    /// The original version's own verification, reported beside the verdict (it never lowers
+    /// it): `valid` when it verifies (the evidence is recovered), `invalid` when it does not
+    /// either, `unverifiable` when it could not be checked; absent when it was not checked (not
+    /// a digest, or a log file no valid digest lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_status: Option<Status>,
+    /// Why the original version does not verify, or why it was not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_problem: Option<String>,
+}

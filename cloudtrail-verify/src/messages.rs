@@ -4,7 +4,9 @@
 //! "hash value doesn't match", "signature verification failed", "invalid format"). They quote
 //! text from the bucket as it is; [`escape`] makes it safe for a terminal.
 
-use crate::findings::{CoverageGap, DigestProblem, GapKind, LogProblem};
+use crate::findings::{
+    CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem, VersionedObject,
+};
 use chrono::{DateTime, Utc};
 use std::fmt;
 
@@ -210,5 +212,45 @@ impl fmt::Display for CoverageGap {
                 .to_string(),
         };
         write!(f, "no valid digest file covers {a} to {b} ({hours}): {why}")
+    }
+}
+
+impl fmt::Display for VersionProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionProblem::Overwritten { version_id, at } => write!(
+                f,
+                "the object was replaced after delivery on {} (version {version_id})",
+                display_date(*at)
+            ),
+            VersionProblem::Deleted { version_id, at } => write!(
+                f,
+                "the object was deleted after delivery on {} (delete marker {version_id})",
+                display_date(*at)
+            ),
+        }
+    }
+}
+
+/// The whole finding on a changed object: what happened after delivery, then what CloudTrail's
+/// original version proves, for example `the object was replaced after delivery on
+/// 2026-01-02T00:00:00Z (version V2); the original version (V1, written 2026-01-01T01:05:00Z)
+/// verifies`.
+impl fmt::Display for VersionedObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let changes: Vec<String> = self.problems.iter().map(ToString::to_string).collect();
+        f.write_str(&changes.join("; "))?;
+        let original = match (&self.original_version_id, self.original_written) {
+            (Some(id), Some(at)) => format!("the original version ({id}, written {})", display_date(at)),
+            (Some(id), None) => format!("the original version ({id})"),
+            _ => "the original version".to_owned(),
+        };
+        match (self.original_status, &self.original_problem) {
+            (Some(Status::Valid), _) => write!(f, "; {original} verifies"),
+            (Some(Status::Invalid), Some(why)) => write!(f, "; {original} does not verify either: {why}"),
+            (Some(Status::Unverifiable), Some(why)) => write!(f, "; {original} could not be verified: {why}"),
+            (_, Some(why)) => write!(f, "; {original}: {why}"),
+            (_, None) => Ok(()),
+        }
     }
 }

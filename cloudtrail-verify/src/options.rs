@@ -100,6 +100,10 @@ pub struct VerifyOptions {
     /// Look for log files in the covered hours that no digest lists (one listing per day and
     /// chain).
     pub check_unlisted_logs: bool,
+    /// When the bucket has versioning, list the version histories of the chains' folders, find
+    /// overwrites and deletions after delivery, and verify CloudTrail's original versions
+    /// (`--no-versions` turns it off).
+    pub check_versions: bool,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
 }
@@ -114,6 +118,7 @@ impl Default for VerifyOptions {
             now: Utc::now(),
             delivery_grace: TimeDelta::hours(2),
             check_unlisted_logs: true,
+            check_versions: true,
             progress: None,
         }
     }

@@ -4,7 +4,10 @@
 //! Three outcomes never blur: [`Status::Valid`] (every byte checked), [`Status::Invalid`]
 //! (evidence of tampering) and [`Status::Unverifiable`] (could not be checked).
 
-pub use crate::findings::{CoverageGap, DigestProblem, ForeignObject, GapKind, LogProblem, Status};
+pub use crate::findings::{
+    CoverageGap, DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, Retention, Status,
+    VersionProblem, VersionedObject,
+};
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -52,6 +55,9 @@ pub struct LogReport {
     pub problem: Option<LogProblem>,
     /// Decompressed bytes hashed (0 when not read).
     pub bytes: u64,
+    /// The version's S3 Object Lock protection, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
 }
 
 impl LogReport {
@@ -63,6 +69,7 @@ impl LogReport {
             status: problem.as_ref().map_or(Status::Valid, LogProblem::status),
             problem,
             bytes,
+            retention: None,
         }
     }
 }
@@ -110,6 +117,73 @@ impl Counts {
     }
 }
 
+/// How many files read carry S3 Object Lock protection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RetentionCounts {
+    /// Files whose version has a retention period (either mode).
+    pub retained: u64,
+    /// Of those, in COMPLIANCE mode.
+    pub compliance: u64,
+    /// Files under a legal hold.
+    pub legal_hold: u64,
+    /// The earliest retain-until date among them: the protection lasts at least until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_until: Option<DateTime<Utc>>,
+}
+
+impl RetentionCounts {
+    /// Counts one file's protection.
+    pub fn add(&mut self, retention: Option<&Retention>) {
+        let Some(r) = retention else { return };
+        if r.mode.is_some() {
+            self.retained += 1;
+            if r.mode == Some(LockMode::Compliance) {
+                self.compliance += 1;
+            }
+            if let Some(until) = r.retain_until {
+                self.earliest_until = Some(self.earliest_until.map_or(until, |e| e.min(until)));
+            }
+        }
+        self.legal_hold += u64::from(r.legal_hold);
+    }
+
+    /// Adds another set of counts.
+    pub fn merge(&mut self, other: RetentionCounts) {
+        self.retained += other.retained;
+        self.compliance += other.compliance;
+        self.legal_hold += other.legal_hold;
+        self.earliest_until = match (self.earliest_until, other.earliest_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Whether the run read S3 version histories, and why not when it did not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VersionCheck {
+    /// The bucket has versioning on: every chain's histories were listed (see each chain's
+    /// `versions` and `versions_error`).
+    Checked,
+    /// Versioning is suspended: histories were listed, but writes since the suspension replace
+    /// objects without a trace.
+    CheckedSuspended,
+    /// The bucket has no versioning: an overwrite or deletion leaves no trace to check.
+    NotVersioned,
+    /// The versioning state could not be read (see `warnings`): histories were listed anyway
+    /// (ListObjectVersions answers on any bucket), and a listing that fails is an error.
+    Unknown,
+    /// `--no-versions` (or [`crate::options::VerifyOptions::check_versions`] off).
+    Skipped,
+    /// The source has no versions (a local copy).
+    #[default]
+    Unsupported,
+}
+
 /// The verdict on one digest file and on the log files it lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -138,6 +212,12 @@ pub struct DigestReport {
     pub logs_not_checked: u64,
     /// Decompressed log bytes verified.
     pub log_bytes: u64,
+    /// The digest version's S3 Object Lock protection, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Object Lock protection over the log files this digest lists that were read.
+    #[serde(default)]
+    pub log_retention: RetentionCounts,
 }
 
 impl DigestReport {
@@ -155,6 +235,8 @@ impl DigestReport {
             log_counts: Counts::default(),
             logs_not_checked: 0,
             log_bytes: 0,
+            retention: None,
+            log_retention: RetentionCounts::default(),
         }
     }
 
@@ -197,6 +279,17 @@ pub struct ChainReport {
     pub expected: bool,
     /// Set when the chain could not be walked at all (listing failed).
     pub error: Option<String>,
+    /// Digest and log files whose S3 version history shows a change after delivery (the first
+    /// ones; see `versions_omitted`).
+    #[serde(default)]
+    pub versions: Vec<VersionedObject>,
+    /// Changed objects beyond those kept in `versions`, all invalid.
+    #[serde(default)]
+    pub versions_omitted: u64,
+    /// Set when the version histories of the chain's folders could not be read: the chain is
+    /// then unverifiable at best.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions_error: Option<String>,
 }
 
 impl ChainReport {
@@ -215,6 +308,9 @@ impl ChainReport {
             window: None,
             expected: false,
             error: None,
+            versions: Vec::new(),
+            versions_omitted: 0,
+            versions_error: None,
         }
     }
 
@@ -226,6 +322,8 @@ impl ChainReport {
             s.logs.merge(d.log_counts);
             s.logs_not_checked += d.logs_not_checked;
             s.log_bytes += d.log_bytes;
+            s.retention.digests.add(d.retention.as_ref());
+            s.retention.logs.merge(d.log_retention);
             if d.backfill {
                 s.backfill_digests += 1;
             }
@@ -243,6 +341,11 @@ impl ChainReport {
             s.uncovered_hours += g.hours;
         }
         s.chain_errors = u64::from(self.error.is_some());
+        for v in &self.versions {
+            s.versions.add(v.status);
+        }
+        s.versions.invalid += self.versions_omitted;
+        s.version_errors = u64::from(self.versions_error.is_some());
         for (_, _, problem) in self.object_problems() {
             match problem {
                 ObjectProblem::Digest(DigestProblem::Archived { .. })
@@ -284,12 +387,17 @@ impl ChainReport {
             s.unlisted_logs,
             s.foreign_objects,
             s.gaps,
+            s.versions,
         ]
         .iter()
         .map(Counts::worst)
         .max()
         .unwrap_or(Status::Valid);
-        if self.error.is_some() || s.logs_not_checked > 0 || self.window.is_none() {
+        if self.error.is_some()
+            || self.versions_error.is_some()
+            || s.logs_not_checked > 0
+            || self.window.is_none()
+        {
             status = status.max(Status::Unverifiable);
         }
         status
@@ -335,6 +443,25 @@ pub struct Summary {
     pub expired: u64,
     /// Digest and log files that could not be read because KMS refused the key (`kms:Decrypt`).
     pub kms_denied: u64,
+    /// Digest and log files whose S3 version history shows a change after delivery, by status.
+    #[serde(default)]
+    pub versions: Counts,
+    /// Chains whose version histories could not be read.
+    #[serde(default)]
+    pub version_errors: u64,
+    /// S3 Object Lock protection of the digest and log files read.
+    #[serde(default)]
+    pub retention: RetentionSummary,
+}
+
+/// S3 Object Lock protection over a run's files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RetentionSummary {
+    /// Over the digest files read.
+    pub digests: RetentionCounts,
+    /// Over the log files read.
+    pub logs: RetentionCounts,
 }
 
 impl Summary {
@@ -352,6 +479,10 @@ impl Summary {
         self.archived += other.archived;
         self.expired += other.expired;
         self.kms_denied += other.kms_denied;
+        self.versions.merge(other.versions);
+        self.version_errors += other.version_errors;
+        self.retention.digests.merge(other.retention.digests);
+        self.retention.logs.merge(other.retention.logs);
     }
 }
 
@@ -389,6 +520,9 @@ pub struct Report {
     /// Things the reader should know that are not verdicts on files (for instance, log-file
     /// validation is off for the trail).
     pub warnings: Vec<String>,
+    /// Whether S3 version histories were checked.
+    #[serde(default)]
+    pub versions: VersionCheck,
 }
 
 impl Report {
@@ -427,6 +561,7 @@ impl Report {
             status,
             scope: ChainScope::default(),
             warnings: Vec::new(),
+            versions: VersionCheck::default(),
         }
     }
 

@@ -16,7 +16,7 @@
 //!   valid digest after it names a predecessor that is gone or does not verify. Otherwise it is
 //!   unverifiable (logging off, or digests deleted where the chain cannot tell).
 
-use crate::findings::{CoverageGap, DigestProblem, GapKind, LogProblem, Status};
+use crate::findings::{CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem};
 use crate::keys::{KeyLookup, KeySet};
 use crate::layout::ChainLayout;
 use crate::schema::{DigestFile, HASH_ALGORITHM, PreviousDigestReference, SIGNATURE_ALGORITHM};
@@ -25,6 +25,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 
 pub mod lifecycle;
+pub mod versions;
 
 impl DigestProblem {
     /// Whether this problem is evidence of tampering or only prevents checking
@@ -39,6 +40,22 @@ impl LogProblem {
     /// (decided in the trust core).
     pub fn status(&self) -> Status {
         log_problem_status(self)
+    }
+}
+
+impl VersionProblem {
+    /// Whether this problem is evidence of tampering ([`version_problem_status`]).
+    pub fn status(&self) -> Status {
+        version_problem_status(self)
+    }
+}
+
+/// The class of each version-history problem: CloudTrail writes an object once, so a later
+/// version or delete marker is always someone else's change after delivery (invalid), even when
+/// CloudTrail's original version still verifies (see [`versions`]).
+pub fn version_problem_status(problem: &VersionProblem) -> Status {
+    match problem {
+        VersionProblem::Overwritten { .. } | VersionProblem::Deleted { .. } => Status::Invalid,
     }
 }
 

@@ -5,8 +5,8 @@ use crate::layout::{
     ChainId, ChainLayout, TrailArn, TrailLocation, is_account_id, is_org_id, is_region,
 };
 pub use crate::options::{Progress, RangeError, TimeRange, VerifyOptions};
-use crate::report::Report;
-use crate::source::{ObjectSource, SourceError};
+use crate::report::{Report, VersionCheck};
+use crate::source::{ObjectSource, SourceError, Versioning};
 use crate::walk::{ChainPlan, Context, walk_chain};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -241,7 +241,38 @@ pub async fn verify_chains(
             Ok(rules) => (rules, None),
             Err(e) => (Vec::new(), Some(e)),
         };
+    // Version histories: read when the bucket keeps them, unless told not to.
+    let bucket = &target.location.bucket;
+    let (versions, versions_note) = if options.check_versions {
+        match source.versioning(bucket).await {
+            Ok(Versioning::Enabled) => (VersionCheck::Checked, None),
+            Ok(Versioning::Suspended) => (
+                VersionCheck::CheckedSuspended,
+                Some(format!(
+                    "versioning of bucket {bucket} is suspended: versions kept before the \
+                     suspension were checked, but objects written since replace earlier ones \
+                     without a trace"
+                )),
+            ),
+            Ok(Versioning::NotEnabled) => (VersionCheck::NotVersioned, None),
+            Ok(Versioning::Unsupported) => (VersionCheck::Unsupported, None),
+            Err(e) => (
+                VersionCheck::Unknown,
+                Some(format!(
+                    "the versioning state of bucket {bucket} could not be read, so object \
+                     versions were listed anyway (a listing that fails leaves the run \
+                     unverifiable; --no-versions skips it): {e}"
+                )),
+            ),
+        }
+    } else {
+        (VersionCheck::Skipped, None)
+    };
     let ctx = Arc::new(Context {
+        check_versions: matches!(
+            versions,
+            VersionCheck::Checked | VersionCheck::CheckedSuspended | VersionCheck::Unknown
+        ),
         lifecycle_rules,
         log_limiter: Arc::new(Semaphore::new(options.concurrency.max(1))),
         prefetch_slots: Arc::new(Semaphore::new(PREFETCH_SLOTS)),
@@ -289,6 +320,8 @@ pub async fn verify_chains(
     report
         .warnings
         .extend(run_notes(&report, lifecycle_error.as_ref()));
+    report.warnings.extend(versions_note);
+    report.versions = versions;
     report
 }
 

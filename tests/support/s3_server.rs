@@ -238,6 +238,11 @@ struct State {
     kms_denied: RwLock<HashMap<String, String>>,
     /// GetBucketLifecycleConfiguration answers `403 AccessDenied`.
     lifecycle_denied: std::sync::atomic::AtomicBool,
+    /// GetBucketVersioning answers `Enabled` (the server keeps one version per key, so its
+    /// ListObjectVersions shows every object as its only version, `null`).
+    versioning_enabled: std::sync::atomic::AtomicBool,
+    /// ListObjectVersions answers `403 AccessDenied`.
+    list_versions_denied: std::sync::atomic::AtomicBool,
     counts: Mutex<RequestCounts>,
 }
 
@@ -500,6 +505,16 @@ impl S3Handle {
     /// stored.
     pub fn deny_lifecycle_read(&self, deny: bool) {
         self.state.lifecycle_denied.store(deny, Ordering::Relaxed);
+    }
+
+    /// Makes GetBucketVersioning answer `Enabled` (`true`) or never enabled.
+    pub fn set_versioning(&self, enabled: bool) {
+        self.state.versioning_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Answers ListObjectVersions with `403 AccessDenied` (`deny` true) or lists.
+    pub fn deny_list_versions(&self, deny: bool) {
+        self.state.list_versions_denied.store(deny, Ordering::Relaxed);
     }
 
     /// Sets `bucket`'s lifecycle rules (as PutBucketLifecycleConfiguration would); creates the
@@ -1115,6 +1130,65 @@ impl S3 for MemoryS3 {
                 display_name: Some("test".into()),
                 id: Some("test".into()),
             }),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<dto::GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::GetBucketVersioningOutput>> {
+        if !self.state.read().contains_key(&req.input.bucket) {
+            return Err(no_such_bucket(&req.input.bucket));
+        }
+        // No Status: versioning was never enabled, as S3 answers for such a bucket.
+        let status = self
+            .state
+            .versioning_enabled
+            .load(Ordering::Relaxed)
+            .then(|| dto::BucketVersioningStatus::from_static(dto::BucketVersioningStatus::ENABLED));
+        Ok(S3Response::new(dto::GetBucketVersioningOutput {
+            status,
+            ..Default::default()
+        }))
+    }
+
+    /// Every object as its only version (`null`), after `key-marker`, in one page.
+    async fn list_object_versions(
+        &self,
+        req: S3Request<dto::ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectVersionsOutput>> {
+        if self.state.list_versions_denied.load(Ordering::Relaxed) {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied (injected by the test)"
+            ));
+        }
+        let input = req.input;
+        let buckets = self.state.read();
+        let bucket = buckets
+            .get(&input.bucket)
+            .ok_or_else(|| no_such_bucket(&input.bucket))?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let after = input.key_marker.clone().unwrap_or_default();
+        let versions: Vec<dto::ObjectVersion> = bucket
+            .objects
+            .range(after.clone()..)
+            .filter(|(k, _)| k.starts_with(&prefix) && **k > after)
+            .map(|(k, o)| dto::ObjectVersion {
+                key: Some(k.clone()),
+                version_id: Some("null".to_owned()),
+                is_latest: Some(true),
+                last_modified: Some(Timestamp::from(o.last_modified)),
+                size: Some(o.body.len() as i64),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(dto::ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            is_truncated: Some(false),
+            versions: Some(versions),
             ..Default::default()
         }))
     }

@@ -352,6 +352,7 @@ impl ObjectSource for LocalDirectory {
                 metadata,
                 metadata_problem,
                 body: Box::new(file),
+                retention: None,
             })
         })
         .await

@@ -25,6 +25,34 @@ pub struct Object {
     /// The body as a *blocking* reader: read it off the async runtime (for instance in
     /// `tokio::task::spawn_blocking`), where CPU-bound gunzip and hashing belong anyway.
     pub body: Box<dyn Read + Send>,
+    /// The version's S3 Object Lock protection, when the store reports one (S3's GetObject
+    /// headers); `None` from a store without Object Lock (a local copy).
+    pub retention: Option<crate::findings::Retention>,
+}
+
+/// Whether a bucket keeps the versions of its objects (GetBucketVersioning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Versioning {
+    /// Every overwrite and deletion leaves the previous version.
+    Enabled,
+    /// Versioning was on and is suspended: versions kept from then remain, new writes replace
+    /// the `null` version without a trace.
+    Suspended,
+    /// The bucket never had versioning: an overwrite or deletion leaves no trace.
+    NotEnabled,
+    /// The store has no versions at all (a local copy).
+    Unsupported,
+}
+
+/// One page of a version listing: `(key, version)` in ListObjectVersions order (keys ascending,
+/// each key's versions newest first), and where the next page starts when there is one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionPage {
+    /// The entries, delete markers included.
+    pub entries: Vec<(String, crate::trust::versions::ObjectVersion)>,
+    /// `(key marker, version id marker)` for the next page; `None` at the end.
+    pub next: Option<(String, Option<String>)>,
 }
 
 /// Why an object or a listing could not be read.
@@ -112,5 +140,45 @@ pub trait ObjectSource: Send + Sync {
     ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
         let _ = bucket;
         Ok(Vec::new())
+    }
+
+    /// Whether `bucket` keeps versions. A store without versions (a local copy) answers
+    /// [`Versioning::Unsupported`]: the default.
+    ///
+    /// # Errors
+    /// When the state could not be read.
+    async fn versioning(&self, bucket: &str) -> Result<Versioning, SourceError> {
+        let _ = bucket;
+        Ok(Versioning::Unsupported)
+    }
+
+    /// One page of the versions of the keys under `prefix` (ListObjectVersions), starting after
+    /// `marker` (a page's `next`). A store without versions lists none: the default.
+    ///
+    /// # Errors
+    /// When the listing could not be read.
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        marker: Option<(&str, Option<&str>)>,
+    ) -> Result<VersionPage, SourceError> {
+        let _ = (bucket, prefix, marker);
+        Ok(VersionPage::default())
+    }
+
+    /// Opens one version of an object (GetObject with `versionId`). A store without versions
+    /// has none: the default answers [`SourceError::NotFound`].
+    ///
+    /// # Errors
+    /// As [`ObjectSource::get`].
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Object, SourceError> {
+        let _ = (bucket, key, version_id);
+        Err(SourceError::NotFound)
     }
 }

@@ -4,7 +4,7 @@
 //! (configured by [`crate::aws::s3_client`] callers through the `SdkConfig`); what still fails is
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
-use super::{Object, ObjectSource, SourceError};
+use super::{Object, ObjectSource, SourceError, VersionPage, Versioning};
 use crate::trust::lifecycle::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -138,40 +138,115 @@ impl ObjectSource for S3Source {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
-        let answer = match self
+        self.get_object(bucket, key, None).await
+    }
+
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Object, SourceError> {
+        self.get_object(bucket, key, Some(version_id)).await
+    }
+
+    async fn versioning(&self, bucket: &str) -> Result<Versioning, SourceError> {
+        use aws_sdk_s3::types::BucketVersioningStatus;
+        let call = crate::aws::AwsCall::new(
+            "GetBucketVersioning",
+            "s3:GetBucketVersioning",
+            self.client.config().region().map(|r| r.as_ref()),
+        );
+        let answer = self
             .client
-            .get_object()
+            .get_bucket_versioning()
             .bucket(bucket)
-            .key(key)
             .send()
             .await
-        {
-            Ok(answer) => answer,
-            Err(e) => return Err(self.get_error(bucket, key, &e).await),
-        };
-        // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
-        // a store that serves one anyway still says so.
-        if let Some(algorithm) = answer.sse_customer_algorithm() {
-            return Err(SourceError::CustomerEncrypted(format!(
-                "the object is encrypted with a customer-provided key ({algorithm})"
-            )));
-        }
-        let metadata: BTreeMap<String, String> = answer
-            .metadata()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // The body is read on a blocking thread by the hasher; the bridge hands it the async
-        // stream, which keeps being driven by this runtime.
-        let body = SyncIoBridge::new(answer.body.into_async_read());
-        Ok(Object {
-            metadata,
-            metadata_problem: None,
-            body: Box::new(body),
+            .map_err(|e| classify(&e, false, Some(&call)))?;
+        // No Status at all: versioning was never enabled.
+        Ok(match answer.status() {
+            Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
+            Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
+            _ => Versioning::NotEnabled,
         })
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        marker: Option<(&str, Option<&str>)>,
+    ) -> Result<VersionPage, SourceError> {
+        use crate::trust::versions::ObjectVersion;
+        let call = crate::aws::AwsCall::new(
+            "ListObjectVersions",
+            "s3:ListBucketVersions",
+            self.client.config().region().map(|r| r.as_ref()),
+        );
+        let answer = self
+            .client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(marker.map(|(k, _)| k.to_owned()))
+            .set_version_id_marker(marker.and_then(|(_, v)| v.map(str::to_owned)))
+            .send()
+            .await
+            .map_err(|e| classify(&e, false, Some(&call)))?;
+        let time = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
+            t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+        };
+        // Versions and delete markers come in two lists; merged back into S3's order (keys
+        // ascending, newest first within a key). Entries without a key, id or time cannot be
+        // placed and are dropped: they say nothing about an object.
+        // With IsLatest, which orders entries of the same second (S3's times have whole seconds
+        // in listings) as S3 did before splitting them into two lists.
+        let mut entries: Vec<(String, ObjectVersion, bool)> = Vec::new();
+        for v in answer.versions() {
+            if let (Some(key), Some(id), Some(at)) =
+                (v.key(), v.version_id(), time(v.last_modified()))
+            {
+                entries.push((
+                    key.to_owned(),
+                    ObjectVersion {
+                        version_id: id.to_owned(),
+                        last_modified: at,
+                        delete_marker: false,
+                    },
+                    v.is_latest() == Some(true),
+                ));
+            }
+        }
+        for m in answer.delete_markers() {
+            if let (Some(key), Some(id), Some(at)) =
+                (m.key(), m.version_id(), time(m.last_modified()))
+            {
+                entries.push((
+                    key.to_owned(),
+                    ObjectVersion {
+                        version_id: id.to_owned(),
+                        last_modified: at,
+                        delete_marker: true,
+                    },
+                    m.is_latest() == Some(true),
+                ));
+            }
+        }
+        entries.sort_by(|(ka, a, la), (kb, b, lb)| {
+            ka.cmp(kb)
+                .then(b.last_modified.cmp(&a.last_modified))
+                .then(lb.cmp(la))
+        });
+        let entries = entries.into_iter().map(|(k, v, _)| (k, v)).collect();
+        let next = if answer.is_truncated() == Some(true) {
+            answer
+                .next_key_marker()
+                .map(|k| (k.to_owned(), answer.next_version_id_marker().map(str::to_owned)))
+        } else {
+            None
+        };
+        Ok(VersionPage { entries, next })
     }
 
     fn describe(&self) -> String {
@@ -200,6 +275,56 @@ impl ObjectSource for S3Source {
 }
 
 impl S3Source {
+    /// GetObject, of the current version or of `version_id`.
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Object, SourceError> {
+        let answer = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => return Err(self.get_error(bucket, key, &e).await),
+        };
+        // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
+        // a store that serves one anyway still says so.
+        if let Some(algorithm) = answer.sse_customer_algorithm() {
+            return Err(SourceError::CustomerEncrypted(format!(
+                "the object is encrypted with a customer-provided key ({algorithm})"
+            )));
+        }
+        let metadata: BTreeMap<String, String> = answer
+            .metadata()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let retention = retention_of(
+            answer.object_lock_mode(),
+            answer.object_lock_retain_until_date(),
+            answer.object_lock_legal_hold_status(),
+        );
+        // The body is read on a blocking thread by the hasher; the bridge hands it the async
+        // stream, which keeps being driven by this runtime.
+        let body = SyncIoBridge::new(answer.body.into_async_read());
+        Ok(Object {
+            metadata,
+            metadata_problem: None,
+            body: Box::new(body),
+            retention,
+        })
+    }
+
     /// What a failed GetObject means. Besides [`classify`]: an archived object (`InvalidObjectState`)
     /// and a refusal by KMS, each completed from HeadObject when the error does not say the
     /// storage class or the key (HeadObject reads neither the body nor the key material, so it
@@ -286,6 +411,28 @@ fn kms_key_in_message(message: &str) -> Option<String> {
         .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '(' | ')'))
         .find(|word| word.starts_with("arn:") && word.contains(":kms:"))
         .map(|word| word.trim_end_matches(['.', ';']).to_owned())
+}
+
+/// An object version's Object Lock headers as facts; `None` when it has none. A mode S3 may add
+/// later is not claimed as either known one.
+fn retention_of(
+    mode: Option<&aws_sdk_s3::types::ObjectLockMode>,
+    until: Option<&aws_sdk_s3::primitives::DateTime>,
+    hold: Option<&aws_sdk_s3::types::ObjectLockLegalHoldStatus>,
+) -> Option<crate::findings::Retention> {
+    use crate::findings::{LockMode, Retention};
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    let retention = Retention {
+        mode: match mode {
+            Some(ObjectLockMode::Compliance) => Some(LockMode::Compliance),
+            Some(ObjectLockMode::Governance) => Some(LockMode::Governance),
+            _ => None,
+        },
+        retain_until: until
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+        legal_hold: hold == Some(&ObjectLockLegalHoldStatus::On),
+    };
+    retention.is_protected().then_some(retention)
 }
 
 /// A lifecycle rule as the facts the trust core judges.

@@ -18,6 +18,7 @@ pub(super) enum Fetched {
         digest: Box<DigestFile>,
         metadata: BTreeMap<String, String>,
         metadata_problem: Option<String>,
+        retention: Option<crate::findings::Retention>,
     },
     /// Not read or not a digest.
     Failed(DigestProblem),
@@ -68,7 +69,22 @@ pub(super) fn expired(
 
 /// Fetches, decompresses (within `limit`) and parses a digest.
 pub(super) async fn fetch_digest(ctx: &Context, bucket: &str, key: &str, limit: u64) -> Fetched {
-    let object = match ctx.source.get(bucket, key).await {
+    fetch_digest_version(ctx, bucket, key, None, limit).await
+}
+
+/// [`fetch_digest`] of one version (`None`: the current one).
+pub(super) async fn fetch_digest_version(
+    ctx: &Context,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    limit: u64,
+) -> Fetched {
+    let read = match version {
+        Some(version) => ctx.source.get_version(bucket, key, version).await,
+        None => ctx.source.get(bucket, key).await,
+    };
+    let object = match read {
         Ok(object) => object,
         Err(e) => return Fetched::Failed(digest_read_problem(e, bucket, &ctx.trail_bucket)),
     };
@@ -100,6 +116,7 @@ pub(super) async fn fetch_digest(ctx: &Context, bucket: &str, key: &str, limit: 
             digest: Box::new(digest),
             metadata: object.metadata,
             metadata_problem: object.metadata_problem,
+            retention: object.retention,
         },
         Err(e) => Fetched::Failed(DigestProblem::InvalidFormat {
             detail: e.to_string(),
@@ -113,6 +130,16 @@ pub(super) async fn check_log(
     ctx: &Context,
     entry: &LogFileEntry,
     listed_from: DateTime<Utc>,
+) -> LogReport {
+    check_log_version(ctx, entry, listed_from, None).await
+}
+
+/// [`check_log`] of one version of the log file (`None`: the current one).
+pub(super) async fn check_log_version(
+    ctx: &Context,
+    entry: &LogFileEntry,
+    listed_from: DateTime<Utc>,
+    version: Option<&str>,
 ) -> LogReport {
     let report =
         |problem, bytes| LogReport::new(&entry.s3_bucket, &entry.s3_object, problem, bytes);
@@ -132,8 +159,20 @@ pub(super) async fn check_log(
             0,
         );
     }
-    let object = match ctx.source.get(&entry.s3_bucket, &entry.s3_object).await {
+    let read = match version {
+        Some(version) => {
+            ctx.source
+                .get_version(&entry.s3_bucket, &entry.s3_object, version)
+                .await
+        }
+        None => ctx.source.get(&entry.s3_bucket, &entry.s3_object).await,
+    };
+    let object = match read {
         Ok(object) => object,
+        // A version that is gone was deleted (s3:DeleteObjectVersion); no rule excuses it.
+        Err(SourceError::NotFound) if version.is_some() => {
+            return report(Some(LogProblem::NotFound), 0);
+        }
         Err(SourceError::NotFound) => {
             let problem = match expired(ctx, &entry.s3_bucket, &entry.s3_object, listed_from) {
                 Some((rule_id, days, date)) => LogProblem::Expired {
@@ -174,6 +213,11 @@ pub(super) async fn check_log(
     };
     let limit = ctx.options.max_log_bytes;
     let body = object.body;
+    let retention = object.retention;
+    let report = |problem, bytes| LogReport {
+        retention,
+        ..report(problem, bytes)
+    };
     let hashed = tokio::task::spawn_blocking(move || hash_gzip(body, limit)).await;
 
     match hashed {
@@ -219,6 +263,8 @@ pub(super) async fn check_log(
 pub(super) struct LogTally {
     pub counts: Counts,
     pub bytes: u64,
+    /// Object Lock protection of the log files read.
+    pub retention: crate::report::RetentionCounts,
     /// Entries kept for the report, with their position in the digest's list.
     pub kept: Vec<(usize, LogReport)>,
 }
@@ -226,6 +272,7 @@ pub(super) struct LogTally {
 impl LogTally {
     pub fn add(&mut self, position: usize, log: LogReport, keep_valid: bool) {
         self.counts.add(log.status);
+        self.retention.add(log.retention.as_ref());
         if log.status == Status::Valid {
             self.bytes += log.bytes;
         }

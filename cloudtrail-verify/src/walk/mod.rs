@@ -15,6 +15,7 @@
 mod listing;
 mod logs;
 mod unlisted;
+mod versions;
 
 use crate::keys::KeySet;
 use crate::layout::ChainLayout;
@@ -62,6 +63,9 @@ pub(crate) struct Context {
     /// The trail bucket's lifecycle rules (none when a local copy, or when they could not be
     /// read): what may excuse a missing object as expired.
     pub lifecycle_rules: Vec<LifecycleRule>,
+    /// List the chains' version histories and verify CloudTrail's originals (the bucket keeps
+    /// versions, and the run was not told to skip them).
+    pub check_versions: bool,
 }
 
 /// One chain to walk.
@@ -90,6 +94,10 @@ struct Walker {
     /// Digests already fetched, with their verdict, so that a reference back to one cannot make
     /// the walk loop.
     visited: HashMap<(String, String), Status>,
+    /// Keys of the chain's folders whose version history shows a change after delivery.
+    changed: HashMap<String, trust::versions::VersionJudgement>,
+    /// For changed log files a valid digest lists: the entry (its hash) and the digest's start.
+    changed_logs: HashMap<String, (crate::schema::LogFileEntry, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// Verifies one chain over `range`.
@@ -113,6 +121,8 @@ pub(crate) async fn walk_chain(
         listed_logs: ListedLogs::default(),
         covered: Vec::new(),
         visited: HashMap::new(),
+        changed: HashMap::new(),
+        changed_logs: HashMap::new(),
     };
     walker.run().await;
     walker.finish().await
@@ -151,6 +161,9 @@ impl Walker {
             });
         }
         self.report.foreign_objects_omitted += listing.foreign_omitted;
+        if self.ctx.check_versions {
+            self.list_changes(last).await;
+        }
 
         self.walk_chain(listing.standard).await;
         // A window whose end no valid digest covers: a digest after the window, if there is
@@ -207,6 +220,119 @@ impl Walker {
                 }
             }
         }
+        self.check_originals().await;
+    }
+
+    /// Lists the version histories of the digest and log folders over the days the walk reads
+    /// (a day either side, as the listings), and keeps the keys changed after delivery.
+    async fn list_changes(&mut self, last: chrono::DateTime<chrono::Utc>) {
+        let days = (
+            self.range
+                .start
+                .date_naive()
+                .pred_opt()
+                .unwrap_or(self.range.start.date_naive()),
+            last.date_naive().succ_opt().unwrap_or(last.date_naive()),
+        );
+        let bucket = self.layout.location.bucket.clone();
+        let mut histories = versions::Histories::new();
+        for folder in [self.layout.digest_folder(), self.layout.log_folder()] {
+            if let Err(e) = versions::list_histories(
+                self.ctx.source.as_ref(),
+                &bucket,
+                &folder,
+                days,
+                &mut histories,
+            )
+            .await
+            {
+                self.report.versions_error = Some(e);
+                return;
+            }
+        }
+        for (key, history) in histories {
+            let judged =
+                trust::versions::judge_versions(&key, &history, &self.ctx.lifecycle_rules);
+            if !judged.problems.is_empty() {
+                self.changed.insert(key, judged);
+            }
+        }
+    }
+
+    /// Reports each changed key with the verification of CloudTrail's original version: a
+    /// digest on its own (its signature from the version's metadata), a log file against the
+    /// hash a valid digest lists for it.
+    async fn check_originals(&mut self) {
+        let bucket = self.layout.location.bucket.clone();
+        let digest_folder = self.layout.digest_folder();
+        let mut changed: Vec<_> = std::mem::take(&mut self.changed).into_iter().collect();
+        changed.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, judged) in changed {
+            if self.report.versions.len() >= versions::MAX_VERSIONED_KEPT {
+                self.report.versions_omitted += 1;
+                continue;
+            }
+            let mut object = crate::report::VersionedObject {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                original_version_id: judged.original.as_ref().map(|o| o.version_id.clone()),
+                original_written: judged.original.as_ref().map(|o| o.last_modified),
+                status: judged
+                    .problems
+                    .iter()
+                    .map(crate::findings::VersionProblem::status)
+                    .max()
+                    .unwrap_or(Status::Valid),
+                problems: judged.problems,
+                original_status: None,
+                original_problem: None,
+            };
+            let (status, problem) = match &judged.original {
+                None => (None, Some("no version of it is left".to_owned())),
+                Some(original) if key.starts_with(&digest_folder) => {
+                    let (status, problem) =
+                        self.check_original_digest(&bucket, &key, &original.version_id).await;
+                    (Some(status), problem)
+                }
+                Some(original) => match self.changed_logs.get(&key).cloned() {
+                    Some((entry, listed_from)) => {
+                        let log = logs::check_log_version(
+                            &self.ctx,
+                            &entry,
+                            listed_from,
+                            Some(&original.version_id),
+                        )
+                        .await;
+                        (Some(log.status), log.problem.map(|p| p.to_string()))
+                    }
+                    None => (
+                        None,
+                        Some("not checked: no valid digest file lists it".to_owned()),
+                    ),
+                },
+            };
+            object.original_status = status;
+            object.original_problem = problem;
+            self.report.versions.push(object);
+        }
+    }
+
+    /// A digest's original version, judged on its own.
+    async fn check_original_digest(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+    ) -> (Status, Option<String>) {
+        let limit = self.ctx.options.max_digest_bytes;
+        let _turn = self.ctx.large_digests.clone().acquire_owned().await.ok();
+        let fetched = logs::fetch_digest_version(&self.ctx, bucket, key, Some(version), limit).await;
+        let backfill = self.layout.parse_digest_key(key).is_some_and(|i| i.backfill);
+        let (report, _) = self.check_digest(bucket, key, backfill, fetched, None);
+        (
+            report.status,
+            report.problems.first().map(ToString::to_string),
+        )
     }
 
     /// Walks the hourly chain from the newest listed digest back, following each digest's
@@ -375,6 +501,7 @@ impl Walker {
                 digest,
                 metadata,
                 metadata_problem,
+                ..
             } => {
                 let problems = trust::judge_digest(&DigestEvidence {
                     bucket,
@@ -505,7 +632,11 @@ impl Walker {
                 digest,
                 metadata,
                 metadata_problem,
-            } => (digest, metadata, metadata_problem),
+                retention,
+            } => {
+                report.retention = retention;
+                (digest, metadata, metadata_problem)
+            }
             Fetched::Failed(problem) => {
                 report.push(problem);
                 return (report, None);
@@ -539,6 +670,12 @@ impl Walker {
         }
         for entry in &digest.log_files {
             self.listed_logs.insert(&entry.s3_object);
+            if entry.s3_bucket == self.layout.location.bucket
+                && self.changed.contains_key(&entry.s3_object)
+            {
+                self.changed_logs
+                    .insert(entry.s3_object.clone(), (entry.clone(), digest.start_time));
+            }
         }
         if let Some(progress) = &self.ctx.options.progress {
             progress.logs_found(digest.log_files.len() as u64);
@@ -584,6 +721,7 @@ impl Walker {
             let digest = &mut self.report.digests[index];
             digest.log_counts = tally.counts;
             digest.log_bytes = tally.bytes;
+            digest.log_retention = tally.retention;
             tally.kept.sort_by_key(|(position, _)| *position);
             digest.logs = tally.kept.into_iter().map(|(_, log)| log).collect();
         }
