@@ -44,7 +44,7 @@ pub struct AwsArgs {
     #[arg(long, value_name = "NAME", help_heading = "AWS")]
     pub profile: Option<String>,
 
-    /// Send every AWS call to URL instead of AWS's endpoints (a VPC endpoint, LocalStack,
+    /// Send every AWS call to URL instead of AWS's endpoints (one endpoint for every service: LocalStack,
     /// moto), as the AWS CLI's --endpoint-url. Without it, AWS_ENDPOINT_URL and
     /// AWS_ENDPOINT_URL_S3 (or _CLOUDTRAIL, _KMS...) apply. HTTPS_PROXY, HTTP_PROXY and
     /// NO_PROXY are honoured.

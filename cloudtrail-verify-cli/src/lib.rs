@@ -148,7 +148,7 @@ where
     }
 }
 
-/// What `--debug` shows: ctverify's own steps, and the SDK's requests, signing and retries.
+/// What `--debug` shows: ctverify's own steps, and the SDK's requests and retries.
 /// (The SDK's per-operation spans, which name the service and operation, belong to the
 /// service crates.)
 const DEBUG_FILTER: &str = "info,cloudtrail_verify=debug,cloudtrail_verify_cli=debug,\

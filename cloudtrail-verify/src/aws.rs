@@ -28,7 +28,7 @@ pub struct AwsSettings {
     /// The region API calls start from, over the chain's choice.
     pub region: Option<String>,
     /// One endpoint for every AWS call (`--endpoint-url`, as the AWS CLI's global option): a
-    /// VPC endpoint, LocalStack, moto. It wins over `AWS_ENDPOINT_URL` and
+    /// LocalStack or moto, which serve every service at one URL. It wins over `AWS_ENDPOINT_URL` and
     /// `AWS_ENDPOINT_URL_<SERVICE>`, which apply when it is absent.
     pub endpoint_url: Option<String>,
     /// PEM file of the certificate authorities to trust instead of the system's
