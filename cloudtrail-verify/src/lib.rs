@@ -29,6 +29,7 @@
 pub mod aws;
 pub mod findings;
 pub mod keys;
+pub mod lake;
 pub mod layout;
 pub mod loghash;
 pub mod messages;
