@@ -938,7 +938,11 @@ pub async fn verify_s3_query_results(
     let prefix = folder_prefix(prefix);
     let sign = read_sign_file(&source, bucket, &format!("{prefix}{SIGN_FILE_NAME}")).await;
     let mut keys = KeySet::new();
-    if let SignRead::Parsed(sign) = &sign {
+    // A completion time in the future (it is not signed) leaves no window to ask about: no key
+    // is fetched, and the fingerprint is then unverifiable rather than a failed run.
+    if let SignRead::Parsed(sign) = &sign
+        && sign.query_complete_time < Utc::now()
+    {
         let at = sign.query_complete_time;
         // No key can be valid in the future: the window ends now at the latest.
         let now = Utc::now();
