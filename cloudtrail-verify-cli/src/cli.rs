@@ -75,6 +75,9 @@ pub enum Command {
     Enable(crate::posture_cmd::EnableArgs),
     /// Report a trail's security posture (Security Hub CloudTrail controls and more).
     Audit(crate::posture_cmd::AuditArgs),
+    /// Verify a CloudTrail Lake query's exported results (result_sign.json and the files it
+    /// lists), stricter than `aws cloudtrail verify-query-results`.
+    QueryResults(crate::query_cmd::QueryResultsArgs),
     /// Print a completion script for SHELL on stdout, for example
     /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
     Completions {

@@ -4,6 +4,7 @@
 
 pub mod cli;
 mod posture_cmd;
+mod query_cmd;
 pub mod render;
 
 use clap::{CommandFactory, Parser};
@@ -126,6 +127,7 @@ where
     match cli.command {
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
+        Some(Command::QueryResults(args)) => query_cmd::run_query_results(&args, out, err).await,
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
             exit::VALID

@@ -66,6 +66,7 @@
 pub mod aws;
 mod findings;
 mod keys;
+pub mod lake;
 pub mod layout;
 mod loghash;
 pub mod messages;

@@ -254,3 +254,88 @@ impl fmt::Display for VersionedObject {
         }
     }
 }
+
+// CloudTrail Lake query results (crate::lake).
+
+use crate::lake::{HASH_ALGORITHM, ResultFileProblem, SIGNATURE_ALGORITHM, SignFileProblem};
+
+impl fmt::Display for SignFileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignFileProblem::NotFound { objects_in_folder: 0 } => {
+                write!(f, "not found (the folder is empty: is the prefix the query's folder?)")
+            }
+            SignFileProblem::NotFound { objects_in_folder } => write!(
+                f,
+                "not found, beside {objects_in_folder} other objects: the sign file was removed"
+            ),
+            SignFileProblem::Unreadable { reason } => write!(f, "could not be read: {reason}"),
+            SignFileProblem::ForeignObject { reason } => {
+                write!(f, "not a file CloudTrail wrote: {reason}")
+            }
+            SignFileProblem::TooLarge { limit } => write!(
+                f,
+                "invalid format (larger than {limit} bytes; CloudTrail's sign files are far smaller)"
+            ),
+            SignFileProblem::InvalidFormat { detail } => write!(f, "invalid format ({detail})"),
+            SignFileProblem::UnknownHashAlgorithm { found } => {
+                write!(f, "unknown hashAlgorithm {found:?} (CloudTrail writes {HASH_ALGORITHM:?})")
+            }
+            SignFileProblem::UnknownSignatureAlgorithm { found } => write!(
+                f,
+                "unknown signatureAlgorithm {found:?} (CloudTrail writes {SIGNATURE_ALGORITHM:?})"
+            ),
+            SignFileProblem::WrongRegion { declared, expected } => {
+                write!(f, "names region {declared}, not {expected}")
+            }
+            SignFileProblem::KeyUnknown { fingerprint, region } => write!(
+                f,
+                "public key not found in region {region} for fingerprint {fingerprint} (CloudTrail's key list for the time holds no such key)"
+            ),
+            SignFileProblem::KeyNotFound { fingerprint, region } => write!(
+                f,
+                "public key for fingerprint {fingerprint} in region {region} is not among the keys at hand (give keys covering queryCompleteTime)"
+            ),
+            SignFileProblem::KeyNotValidAtCompleteTime {
+                fingerprint,
+                valid_from,
+                valid_to,
+            } => write!(
+                f,
+                "signed with key {fingerprint}, valid only from {} to {}, not when the query completed",
+                display_date(*valid_from),
+                display_date(*valid_to)
+            ),
+            SignFileProblem::MalformedSignature => write!(
+                f,
+                "signature verification failed (hashSignature is not a hex RSA signature)"
+            ),
+            SignFileProblem::SignatureMismatch => write!(f, "signature verification failed"),
+        }
+    }
+}
+
+impl fmt::Display for ResultFileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResultFileProblem::NotFound => write!(f, "not found"),
+            ResultFileProblem::HashMismatch { expected, actual } => write!(
+                f,
+                "hash value doesn't match (the sign file lists {expected}, the file hashes to {actual})"
+            ),
+            ResultFileProblem::NotListed => write!(f, "not listed in the sign file"),
+            ResultFileProblem::ForeignObject { reason } => {
+                write!(f, "not a file CloudTrail wrote: {reason}")
+            }
+            ResultFileProblem::Unreadable { reason } => write!(f, "could not be read: {reason}"),
+            ResultFileProblem::TooLarge { limit } => {
+                write!(f, "larger than {limit} bytes: not hashed to its end")
+            }
+            ResultFileProblem::SignFileUnproven => write!(
+                f,
+                "its hash matches the sign file, but the sign file did not verify"
+            ),
+        }
+    }
+}
+

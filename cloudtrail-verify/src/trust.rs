@@ -133,6 +133,40 @@ pub fn gap_status(kind: GapKind) -> Status {
     }
 }
 
+/// The class of each problem with a Lake query's sign file ([`crate::lake`]).
+pub fn sign_file_problem_status(problem: &crate::lake::SignFileProblem) -> Status {
+    use crate::lake::SignFileProblem as P;
+    match problem {
+        // Beside other objects, a missing sign file was removed from them.
+        P::NotFound { objects_in_folder } if *objects_in_folder > 0 => Status::Invalid,
+        // Anything CloudTrail cannot have written, or a signature that does not hold.
+        P::ForeignObject { .. }
+        | P::TooLarge { .. }
+        | P::InvalidFormat { .. }
+        | P::UnknownHashAlgorithm { .. }
+        | P::UnknownSignatureAlgorithm { .. }
+        | P::WrongRegion { .. }
+        | P::KeyUnknown { .. }
+        | P::KeyNotValidAtCompleteTime { .. }
+        | P::MalformedSignature
+        | P::SignatureMismatch => Status::Invalid,
+        // An empty folder (the wrong prefix?), or what could not be read or looked up.
+        P::NotFound { .. } | P::Unreadable { .. } | P::KeyNotFound { .. } => Status::Unverifiable,
+    }
+}
+
+/// The class of each problem with an object of a Lake query's folder ([`crate::lake`]).
+pub fn result_file_problem_status(problem: &crate::lake::ResultFileProblem) -> Status {
+    use crate::lake::ResultFileProblem as P;
+    match problem {
+        P::NotFound | P::HashMismatch { .. } | P::NotListed | P::ForeignObject { .. } => {
+            Status::Invalid
+        }
+        // Not read to its end, or matching a sign file that is itself unproven.
+        P::Unreadable { .. } | P::TooLarge { .. } | P::SignFileUnproven => Status::Unverifiable,
+    }
+}
+
 /// What a valid standard digest's predecessor came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Predecessor {

@@ -298,3 +298,36 @@ fn trail_arn_parsing_never_panics() {
         let _ = as_str(bytes).parse::<TrailArn>();
     });
 }
+
+/// A CloudTrail Lake `result_sign.json` as the AWS documentation shows it.
+fn genuine_sign_file(files: usize) -> Vec<u8> {
+    let files: Vec<String> = (1..=files)
+        .map(|n| {
+            format!(
+                r#"{{"fileHashValue":"{}","fileName":"result_{n}.csv.gz"}}"#,
+                format!("{n:02x}").repeat(32)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"version":"1.0","region":"us-east-1","files":[{}],"hashAlgorithm":"SHA-256","signatureAlgorithm":"SHA256withRSA","queryCompleteTime":"2022-05-10T22:06:30Z","hashSignature":"{}","publicKeyFingerprint":"67b9fa73676d86966b449dd677850753"}}"#,
+        files.join(","),
+        "0c".repeat(256)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn lake_sign_file_parsing_never_panics() {
+    use cloudtrail_verify::lake::SignFile;
+    let seeds = vec![genuine_sign_file(1), genuine_sign_file(3), b"{}".to_vec()];
+    let sign = SignFile::parse(&seeds[1]).expect("a genuine sign file parses");
+    assert_eq!(sign.files.len(), 3);
+    never_panics("lake sign file", &seeds, |bytes| {
+        if let Ok(sign) = SignFile::parse(bytes) {
+            // What parsed is used: the signed string, and the names as keys.
+            let _ = sign.signing_string();
+            assert!(!sign.files.is_empty());
+        }
+    });
+}
