@@ -292,6 +292,11 @@ async fn run_verify(
             SetupError::BadRegion(r) => {
                 Fatal(format!("--region {r:?} is not a region name (such as us-east-1)"))
             }
+            SetupError::SeveralBuckets { dir, buckets } => Fatal(format!(
+                "{} holds several bucket folders ({}): choose one with --bucket",
+                dir.display(),
+                buckets.join(", ")
+            )),
             SetupError::Local { dir, source } => Fatal(format!("--local {}: {source}", dir.display())),
             other => Fatal(other.to_string()),
         })?;

@@ -448,3 +448,119 @@ pub struct VersionedObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original_problem: Option<String>,
 }
+
+// CloudTrail Lake query results (the checks are in `crate::lake`).
+
+/// A problem with the sign file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SignFileProblem {
+    /// There is no `result_sign.json` in the folder.
+    NotFound {
+        /// Other objects in the folder: with some, the sign file was deleted from beside them.
+        objects_in_folder: u64,
+    },
+    /// It could not be read (access denied, network, archived, KMS).
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
+    /// It cannot be an object CloudTrail wrote (SSE-C, not a regular file in a local copy).
+    ForeignObject {
+        /// Why.
+        reason: String,
+    },
+    /// It is larger than any sign file CloudTrail writes.
+    TooLarge {
+        /// The cap.
+        limit: u64,
+    },
+    /// It is not a sign file.
+    InvalidFormat {
+        /// What is wrong.
+        detail: String,
+    },
+    /// `hashAlgorithm` is not `SHA-256`.
+    UnknownHashAlgorithm {
+        /// The value found.
+        found: String,
+    },
+    /// `signatureAlgorithm` is not `SHA256withRSA`.
+    UnknownSignatureAlgorithm {
+        /// The value found.
+        found: String,
+    },
+    /// `region` is not the region expected (given by the caller, or the key's).
+    WrongRegion {
+        /// `region` in the sign file.
+        declared: String,
+        /// The region expected.
+        expected: String,
+    },
+    /// CloudTrail's whole key list for the region and time holds no key with the fingerprint.
+    KeyUnknown {
+        /// The fingerprint.
+        fingerprint: String,
+        /// The region.
+        region: String,
+    },
+    /// No key with the fingerprint is at hand, and the keys at hand are not CloudTrail's whole
+    /// list for the region and time: it could not be checked.
+    KeyNotFound {
+        /// The fingerprint.
+        fingerprint: String,
+        /// The region.
+        region: String,
+    },
+    /// The key named was not valid when the query completed.
+    KeyNotValidAtCompleteTime {
+        /// The fingerprint.
+        fingerprint: String,
+        /// Start of its validity.
+        valid_from: DateTime<Utc>,
+        /// End of its validity.
+        valid_to: DateTime<Utc>,
+    },
+    /// `hashSignature` is not a hex RSA signature.
+    MalformedSignature,
+    /// The signature does not match the listed hashes under the key.
+    SignatureMismatch,
+}
+
+/// A problem with one object of the query's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResultFileProblem {
+    /// A file the sign file lists is not there.
+    NotFound,
+    /// Its SHA-256 is not the one the sign file lists.
+    HashMismatch {
+        /// `fileHashValue`.
+        expected: String,
+        /// What its bytes hash to.
+        actual: String,
+    },
+    /// An object in the folder that the sign file does not list.
+    NotListed,
+    /// It cannot be an object CloudTrail wrote (SSE-C, not a regular file in a local copy).
+    ForeignObject {
+        /// Why.
+        reason: String,
+    },
+    /// It could not be read (access denied, network, archived, KMS).
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
+    /// It is larger than the cap and was not hashed to its end.
+    TooLarge {
+        /// The cap.
+        limit: u64,
+    },
+    /// Its hash matches the sign file, but the sign file itself did not verify.
+    SignFileUnproven,
+}

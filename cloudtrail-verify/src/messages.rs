@@ -257,7 +257,8 @@ impl fmt::Display for VersionedObject {
 
 // CloudTrail Lake query results (crate::lake).
 
-use crate::lake::{HASH_ALGORITHM, ResultFileProblem, SIGNATURE_ALGORITHM, SignFileProblem};
+use crate::findings::{ResultFileProblem, SignFileProblem};
+use crate::lake::{HASH_ALGORITHM, SIGNATURE_ALGORITHM};
 
 impl fmt::Display for SignFileProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -133,9 +133,9 @@ pub fn gap_status(kind: GapKind) -> Status {
     }
 }
 
-/// The class of each problem with a Lake query's sign file ([`crate::lake`]).
-pub fn sign_file_problem_status(problem: &crate::lake::SignFileProblem) -> Status {
-    use crate::lake::SignFileProblem as P;
+/// The class of each problem with a Lake query's sign file (checked in `crate::lake`).
+pub fn sign_file_problem_status(problem: &crate::findings::SignFileProblem) -> Status {
+    use crate::findings::SignFileProblem as P;
     match problem {
         // Beside other objects, a missing sign file was removed from them.
         P::NotFound { objects_in_folder } if *objects_in_folder > 0 => Status::Invalid,
@@ -155,9 +155,9 @@ pub fn sign_file_problem_status(problem: &crate::lake::SignFileProblem) -> Statu
     }
 }
 
-/// The class of each problem with an object of a Lake query's folder ([`crate::lake`]).
-pub fn result_file_problem_status(problem: &crate::lake::ResultFileProblem) -> Status {
-    use crate::lake::ResultFileProblem as P;
+/// The class of each problem with an object of a Lake query's folder (checked in `crate::lake`).
+pub fn result_file_problem_status(problem: &crate::findings::ResultFileProblem) -> Status {
+    use crate::findings::ResultFileProblem as P;
     match problem {
         P::NotFound | P::HashMismatch { .. } | P::NotListed | P::ForeignObject { .. } => {
             Status::Invalid

@@ -55,7 +55,7 @@ pub enum SetupError {
     #[error("{} holds no bucket folder (expected DIR/BUCKET/AWSLogs/...)", .0.display())]
     NoBucketFolder(PathBuf),
     /// The local copy holds several bucket folders and none was chosen.
-    #[error("{} holds several bucket folders ({}): choose one with --bucket", dir.display(), buckets.join(", "))]
+    #[error("{} holds several bucket folders ({}): choose one", dir.display(), buckets.join(", "))]
     SeveralBuckets {
         /// The directory.
         dir: PathBuf,
