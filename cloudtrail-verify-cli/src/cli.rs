@@ -75,6 +75,11 @@ pub enum Command {
     Enable(crate::posture_cmd::EnableArgs),
     /// Report a trail's security posture (Security Hub CloudTrail controls and more).
     Audit(crate::posture_cmd::AuditArgs),
+    /// Verify a range and write it as an evidence bundle that `ctverify --local BUNDLE`
+    /// verifies anywhere, with no AWS access: every digest and log file (DIR/BUCKET/KEY), each
+    /// digest's S3 metadata (KEY.metadata.json), the keys used (public-keys.json), the report
+    /// (report.json) and the SHA-256 of every file (manifest.json).
+    Export(ExportArgs),
     /// Print a completion script for SHELL on stdout, for example
     /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
     Completions {
@@ -118,6 +123,17 @@ pub enum Format {
     Json,
 }
 
+/// Flags of `ctverify export`: those of a verification run, and where to write the bundle.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to write the bundle: a new directory, or a new FILE.tar.gz (or .tgz).
+    #[arg(long, value_name = "DIR|FILE.tar.gz", help_heading = "Source")]
+    pub out: PathBuf,
+    /// What to verify and how, as without `export`.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
 /// Flags of a verification run.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -142,7 +158,8 @@ pub struct VerifyArgs {
     pub local: Option<PathBuf>,
 
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with
-    /// PublicKeyList). Required with --local.
+    /// PublicKeyList). Required with --local, unless DIR is an evidence bundle (`ctverify
+    /// export`), whose public-keys.json is then used.
     #[arg(long, value_name = "FILE", help_heading = "Source")]
     pub public_keys: Option<PathBuf>,
 

@@ -126,6 +126,13 @@ where
     match cli.command {
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
+        Some(Command::Export(args)) => match run_verify(&args.verify, Some(&args.out), out, err).await {
+            Ok(code) => code,
+            Err(Fatal(message)) => {
+                let _ = writeln!(err, "ctverify export: {message}");
+                exit::ERROR
+            }
+        },
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
             exit::VALID
@@ -137,7 +144,7 @@ where
                 exit::ERROR
             }
         },
-        None => match run_verify(&cli.verify, out, err).await {
+        None => match run_verify(&cli.verify, None, out, err).await {
             Ok(code) => code,
             Err(Fatal(message)) => {
                 let _ = writeln!(err, "ctverify: {message}");
@@ -173,6 +180,7 @@ fn init_diagnostics(debug: bool) {
 
 async fn run_verify(
     args: &VerifyArgs,
+    export: Option<&std::path::Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Fatal> {
@@ -211,7 +219,10 @@ async fn run_verify(
         (out, err)
     };
     let mut builder = match &args.local {
-        Some(dir) => Verifier::from_local(dir, local_keys(args)?, arn, range),
+        Some(dir) => {
+            let (keys, from) = local_keys(args, dir)?;
+            Verifier::from_local(dir, keys, arn, range).keys_source(from)
+        }
         None => {
             if args.public_keys.is_some() {
                 return Err(Fatal(
@@ -266,7 +277,13 @@ async fn run_verify(
         render::write_header(out, &verifier.target().arn.to_string(), range.start, range.end)?;
         render::write_looked_in(out, &looked_in)?;
     }
-    let report = verifier.run().await;
+    let (report, bundle) = match export {
+        None => (verifier.run().await, None),
+        Some(path) => {
+            let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
+            (report, Some(summary))
+        }
+    };
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
@@ -278,21 +295,36 @@ async fn run_verify(
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     }
+    if let Some(bundle) = bundle {
+        render::write_bundle_summary(err, &bundle, report.status)?;
+    }
     Ok(exit_status(&report))
 }
 
-/// The key file of a run on a local copy.
-fn local_keys(args: &VerifyArgs) -> Result<KeySet, Fatal> {
-    let keys_path = args.public_keys.as_ref().ok_or_else(|| {
-        Fatal(
-            "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
-                .into(),
-        )
-    })?;
-    let key_bytes = std::fs::read(keys_path)
-        .map_err(|e| Fatal(format!("cannot read key file {}: {e}", keys_path.display())))?;
-    KeySet::from_list_public_keys_json(&key_bytes)
-        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))
+/// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
+/// evidence bundle's own `public-keys.json` (read with the bundle's caps: it is hostile input).
+fn local_keys(args: &VerifyArgs, dir: &std::path::Path) -> Result<(KeySet, String), Fatal> {
+    let (keys_path, key_bytes) = match (&args.public_keys, cloudtrail_verify::export::bundle_keys(dir)) {
+        (Some(path), _) => (
+            path.clone(),
+            std::fs::read(path)
+                .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?,
+        ),
+        (None, Some(path)) => {
+            let bytes = cloudtrail_verify::export::read_bundle_keys(&path)
+                .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?;
+            (path, bytes)
+        }
+        (None, None) => {
+            return Err(Fatal(
+                "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
+                    .into(),
+            ));
+        }
+    };
+    let keys = KeySet::from_list_public_keys_json(&key_bytes)
+        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))?;
+    Ok((keys, format!("key file {}", keys_path.display())))
 }
 
 fn exit_status(report: &Report) -> u8 {

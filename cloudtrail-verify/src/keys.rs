@@ -177,6 +177,45 @@ impl KeySet {
         self.len() == 0
     }
 
+    /// Every key, sorted by fingerprint then validity start (a stable order for reports).
+    pub fn keys(&self) -> Vec<&PublicKey> {
+        let mut keys: Vec<&PublicKey> = self.by_fingerprint.values().flatten().collect();
+        keys.sort_by(|a, b| {
+            (a.fingerprint.as_str(), a.valid_from, a.region.as_deref())
+                .cmp(&(b.fingerprint.as_str(), b.valid_from, b.region.as_deref()))
+        });
+        keys
+    }
+
+    /// The set in the shape `aws cloudtrail list-public-keys` prints (`PublicKeyList`, each key
+    /// as base64 PKCS#1 DER with its validity window and fingerprint), which
+    /// [`from_list_public_keys_json`](Self::from_list_public_keys_json) reads back. Each entry
+    /// also carries the `Region` it was fetched for, when it has one (the reader ignores it: a
+    /// key file serves every region).
+    pub fn to_list_public_keys_json(&self) -> serde_json::Value {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        let list: Vec<serde_json::Value> = self
+            .keys()
+            .into_iter()
+            .filter_map(|k| {
+                // A key that was parsed always re-encodes; one that did not could not be
+                // written in any shape.
+                let der = k.rsa.to_pkcs1_der().ok()?;
+                let mut entry = serde_json::json!({
+                    "Value": base64::engine::general_purpose::STANDARD.encode(der.as_bytes()),
+                    "ValidityStartTime": k.valid_from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "ValidityEndTime": k.valid_to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "Fingerprint": k.fingerprint,
+                });
+                if let (Some(region), Some(map)) = (&k.region, entry.as_object_mut()) {
+                    map.insert("Region".into(), serde_json::Value::String(region.clone()));
+                }
+                Some(entry)
+            })
+            .collect();
+        serde_json::json!({ "PublicKeyList": list })
+    }
+
     /// Records that the set holds every key CloudTrail lists for `region` (`None`: every
     /// region) from `from` to `to`, as a whole ListPublicKeys answer over that span does.
     pub fn mark_complete(&mut self, region: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) {

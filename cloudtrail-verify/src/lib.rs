@@ -27,6 +27,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod export;
 pub mod findings;
 pub mod keys;
 pub mod layout;
@@ -48,7 +49,7 @@ pub use keys::{KeyError, KeySet, PublicKey};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailLocation};
 pub use report::{
     ChainReport, Counts, CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind,
-    LogProblem, LogReport, ObjectProblem, Report, Status, Summary,
+    BundleProblem, LogProblem, LogReport, ObjectProblem, Provenance, Report, Status, Summary,
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 pub use verifier::{SetupError, Verifier, VerifierBuilder};

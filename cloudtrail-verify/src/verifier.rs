@@ -103,6 +103,7 @@ pub struct VerifierBuilder {
     regions: Vec<String>,
     options: VerifyOptions,
     concurrency: Option<usize>,
+    keys_source: Option<String>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -130,7 +131,15 @@ impl VerifierBuilder {
             regions: Vec::new(),
             options: VerifyOptions::default(),
             concurrency: None,
+            keys_source: None,
         }
+    }
+
+    /// Where the keys given to [`Verifier::from_local`] or [`Verifier::from_source`] came from
+    /// (a key file's path, a bundle's `public-keys.json`), for the report's provenance.
+    pub fn keys_source(mut self, source: impl Into<String>) -> Self {
+        self.keys_source = Some(source.into());
+        self
     }
 
     /// The trail's bucket. From S3, default: the bucket DescribeTrails names (giving it skips
@@ -184,6 +193,7 @@ impl VerifierBuilder {
     /// [`SetupError`] when the run cannot start: bad arguments, an unreadable local copy, a
     /// failed AWS call, a bucket that cannot be listed.
     pub async fn prepare(self) -> Result<Verifier, SetupError> {
+        let started_at = chrono::Utc::now();
         if let Some(bad) = self
             .accounts
             .iter()
@@ -195,6 +205,18 @@ impl VerifierBuilder {
             return Err(SetupError::BadRegion(bad.clone()));
         }
         let mut warnings = Vec::new();
+        let mut provenance = RunProvenance {
+            started_at,
+            caller: None,
+            caller_note: None,
+            endpoints: std::collections::BTreeMap::new(),
+            keys_source: self
+                .keys_source
+                .clone()
+                .unwrap_or_else(|| "key file".into()),
+            keys_fetched_at: None,
+        };
+        let mut bundle_problems = Vec::new();
         let (source, keys, mut target, default_concurrency) = match self.origin {
             #[cfg(feature = "aws")]
             Origin::S3(ref conf) => {
@@ -204,11 +226,30 @@ impl VerifierBuilder {
                     self.bucket.clone(),
                     self.prefix.clone(),
                     &mut warnings,
+                    &mut provenance,
                 )
                 .await?;
                 (source, None, target, S3_CONCURRENCY)
             }
             Origin::Local { ref dir, ref keys } => {
+                provenance.caller_note = Some("local copy".into());
+                // A bundle is checked against its manifest before anything in it is used.
+                let bundle_dir = dir.clone();
+                if let Ok(Some(problems)) = tokio::task::spawn_blocking(move || {
+                    crate::export::check_bundle(&bundle_dir)
+                })
+                .await
+                {
+                    bundle_problems = problems;
+                    warnings.push(
+                        "this is an evidence bundle (ctverify export): its manifest.json shows \
+                         whether it arrived as it was made, not who made it; CloudTrail's \
+                         signatures prove its contents against the keys given, and the bundle's \
+                         own public-keys.json is its maker's word (give --public-keys from `aws \
+                         cloudtrail list-public-keys` to check against CloudTrail's)"
+                            .into(),
+                    );
+                }
                 let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
                     dir: dir.clone(),
                     source,
@@ -225,6 +266,7 @@ impl VerifierBuilder {
                 ref source,
                 ref keys,
             } => {
+                provenance.caller_note = Some(format!("object source {}", source.describe()));
                 let bucket = self.bucket.clone().unwrap_or_default();
                 let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
                 (source.clone(), Some(keys.clone()), target, cpu_concurrency())
@@ -255,7 +297,11 @@ impl VerifierBuilder {
         let keys = match (keys, &self.origin) {
             (Some(keys), _) => keys,
             #[cfg(feature = "aws")]
-            (None, Origin::S3(conf)) => s3::public_keys(conf, &self.arn, &chains, self.range).await?,
+            (None, Origin::S3(conf)) => {
+                let keys = s3::public_keys(conf, &self.arn, &chains, self.range).await?;
+                provenance.keys_fetched_at = Some(chrono::Utc::now());
+                keys
+            }
             // Every other origin carries its keys.
             (None, _) => KeySet::new(),
         };
@@ -269,6 +315,8 @@ impl VerifierBuilder {
             range: self.range,
             options,
             warnings,
+            provenance,
+            bundle_problems,
         })
     }
 
@@ -353,6 +401,17 @@ fn only_bucket(local: &LocalDirectory, dir: &std::path::Path) -> Result<String, 
     }
 }
 
+/// What a run records about itself while it prepares, for the report's provenance.
+#[derive(Debug, Clone)]
+struct RunProvenance {
+    started_at: chrono::DateTime<chrono::Utc>,
+    caller: Option<crate::report::CallerIdentity>,
+    caller_note: Option<String>,
+    endpoints: std::collections::BTreeMap<String, String>,
+    keys_source: String,
+    keys_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A run ready to walk: the trail resolved, the chains found and the keys loaded.
 pub struct Verifier {
     source: Arc<dyn ObjectSource>,
@@ -362,6 +421,8 @@ pub struct Verifier {
     range: TimeRange,
     options: VerifyOptions,
     warnings: Vec<String>,
+    provenance: RunProvenance,
+    bundle_problems: Vec<crate::findings::BundleProblem>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -451,8 +512,54 @@ impl Verifier {
         )
     }
 
+    /// The public keys the run uses.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The object source the run reads.
+    pub(crate) fn source(&self) -> Arc<dyn ObjectSource> {
+        self.source.clone()
+    }
+
+    /// The same run reading through `source` (the export's tee).
+    pub(crate) fn with_source(mut self, source: Arc<dyn ObjectSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The cap on a log file's decompressed size.
+    pub(crate) fn max_log_bytes(&self) -> u64 {
+        self.options.max_log_bytes
+    }
+
     /// Walks every chain and returns the report.
     pub async fn run(self) -> Report {
+        let p = self.provenance;
+        let keys = self
+            .keys
+            .keys()
+            .into_iter()
+            .map(|k| crate::report::KeyProvenance {
+                fingerprint: k.fingerprint().to_owned(),
+                valid_from: k.valid_from(),
+                valid_to: k.valid_to(),
+                region: k.region().map(str::to_owned),
+                source: p.keys_source.clone(),
+                fetched_at: p.keys_fetched_at,
+            })
+            .collect();
+        let options = crate::report::RunOptions {
+            from: self.range.start,
+            to: self.range.end,
+            source: self.source.describe(),
+            bucket: self.target.location.bucket.clone(),
+            prefix: self.target.location.prefix.clone(),
+            accounts: self.target.accounts.clone().unwrap_or_default(),
+            regions: self.target.regions.clone().unwrap_or_default(),
+            concurrency: self.options.concurrency,
+            max_log_bytes: self.options.max_log_bytes,
+        };
         let mut report = verify_chains(
             self.source,
             self.keys,
@@ -463,6 +570,16 @@ impl Verifier {
         )
         .await;
         report.warnings.extend(self.warnings);
+        report.add_bundle_problems(self.bundle_problems);
+        report.provenance = Some(crate::report::Provenance {
+            started_at: p.started_at,
+            ended_at: report.generated_at,
+            caller: p.caller,
+            caller_note: p.caller_note,
+            endpoints: p.endpoints,
+            keys,
+            options,
+        });
         report
     }
 }
@@ -498,11 +615,27 @@ mod s3 {
         bucket: Option<String>,
         prefix: Option<String>,
         warnings: &mut Vec<String>,
+        provenance: &mut super::RunProvenance,
     ) -> Result<(Arc<dyn ObjectSource>, TrailTarget), SetupError> {
         let conf = conf
             .to_builder()
             .region(aws_config::Region::new(arn.region.clone()))
             .build();
+        // Who is reading: a failure says so, and changes nothing about the verdict.
+        match caller_identity(&conf).await {
+            Ok(caller) => provenance.caller = Some(caller),
+            Err(e) => {
+                warnings.push(format!(
+                    "the caller's identity is unknown (STS GetCallerIdentity failed: {e})"
+                ));
+                provenance.caller_note = Some(format!("GetCallerIdentity failed: {e}"));
+            }
+        }
+        let cloudtrail_endpoint = endpoint(&conf, "CLOUDTRAIL", "cloudtrail", &arn.region);
+        provenance.keys_source = format!("ListPublicKeys at {cloudtrail_endpoint}");
+        provenance
+            .endpoints
+            .insert("cloudtrail".into(), cloudtrail_endpoint);
         let mut expected_regions = None;
         let mut expected_accounts = None;
         let (bucket, prefix) = match bucket {
@@ -548,6 +681,9 @@ mod s3 {
         };
         let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
         tracing::debug!(%bucket, %region, "bucket region");
+        provenance
+            .endpoints
+            .insert("s3".into(), endpoint(&conf, "S3", "s3", &region));
         let conf = conf
             .into_builder()
             .region(aws_config::Region::new(region))
@@ -565,6 +701,33 @@ mod s3 {
         target.expected_regions = expected_regions;
         target.expected_accounts = expected_accounts;
         Ok((Arc::new(source), target))
+    }
+
+    /// STS GetCallerIdentity with the run's session.
+    async fn caller_identity(
+        conf: &SdkConfig,
+    ) -> Result<crate::report::CallerIdentity, String> {
+        let answer = aws_sdk_sts::Client::new(conf)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws::error_text(&e, None))?;
+        Ok(crate::report::CallerIdentity {
+            arn: answer.arn,
+            account: answer.account,
+            user_id: answer.user_id,
+        })
+    }
+
+    /// The endpoint a service's client built from `conf` uses: `AWS_ENDPOINT_URL_<SERVICE>`,
+    /// then the session's endpoint (`--endpoint-url`, `AWS_ENDPOINT_URL`, the profile's), as
+    /// the SDK resolves them; otherwise AWS's regional endpoint.
+    fn endpoint(conf: &SdkConfig, env_suffix: &str, service: &str, region: &str) -> String {
+        std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}"))
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| conf.endpoint_url().map(str::to_owned))
+            .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
     }
 
     /// CloudTrail's public keys for every region of `chains`, over the range plus the margin in
