@@ -345,3 +345,47 @@ fn an_unknown_caller_is_a_warning_not_an_error() {
         "{report}"
     );
 }
+
+/// A region whose files were all deleted from the bucket is expected from S3 (the trail is
+/// multi-region, ListRegions names it); the bundle carries that expectation, so offline the
+/// region is still reported uncovered instead of going unmentioned.
+#[test]
+fn a_region_deleted_from_the_bucket_stays_expected_in_the_bundle() {
+    let spec = ctverify_fixtures::TrailSpec {
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, |t| {
+        let account = t.copy().join(t.bucket()).join("AWSLogs").join(&t.manifest.accounts[0]);
+        for folder in ["CloudTrail", "CloudTrail-Digest"] {
+            std::fs::remove_dir_all(account.join(folder).join("eu-west-1")).unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let run = export(&s3, &out, &["--format", "json"]);
+    assert_ne!(run.code, VALID, "{run:?}");
+    let online: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let (offline, report) = verify_offline(&s3, &out);
+    assert_eq!(offline.code, run.code, "{offline:?}");
+    assert_eq!(report["status"], online["status"]);
+    let regions: Vec<&str> = report["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["chain"]["region"].as_str().unwrap())
+        .collect();
+    assert!(regions.contains(&"eu-west-1"), "{regions:?}");
+}
+
+/// Keys exported per region serve only their region offline, as they did from S3.
+#[test]
+fn exported_keys_keep_their_regions() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let out = exported(&s3, dir.path());
+    let text = std::fs::read(out.join("public-keys.json")).unwrap();
+    let keys = cloudtrail_verify::KeySet::from_list_public_keys_json(&text).unwrap();
+    assert!(!keys.is_empty());
+    assert!(keys.keys().iter().all(|k| k.region() == Some("us-east-1")));
+}

@@ -67,6 +67,8 @@ pub const MANIFEST_VERSION: u32 = 1;
 const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest key file read from a bundle.
 pub const MAX_KEYS_BYTES: u64 = 16 * 1024 * 1024;
+/// Where objects are written before they are complete; a bucket name cannot start with `.`.
+const TEMP_DIR: &str = ".ctverify-partial";
 /// Discrepancies reported one by one; beyond this they are counted in one more entry.
 const MAX_PROBLEMS: usize = 1000;
 
@@ -91,6 +93,14 @@ pub struct Manifest {
     /// Objects the export listed or read but could not copy, with why.
     #[serde(default)]
     pub not_copied: Vec<NotCopied>,
+    /// The source regions the trail had to cover, as the export learned them (DescribeTrails,
+    /// ListRegions): a region whose files were all deleted stays expected offline. `None` when
+    /// the export did not know.
+    #[serde(default)]
+    pub expected_regions: Option<Vec<String>>,
+    /// The member accounts an organization trail had to cover, likewise.
+    #[serde(default)]
+    pub expected_accounts: Option<Vec<String>>,
 }
 
 /// An object the export could not copy into the bundle.
@@ -215,13 +225,18 @@ async fn write_bundle(verifier: Verifier, dir: &Path) -> Result<(Report, ExportS
     let range = verifier.range();
     let keys = verifier.keys().clone();
     let max_log_bytes = verifier.max_log_bytes();
+    let expected_regions = verifier.target().expected_regions.clone();
+    let expected_accounts = verifier.target().expected_accounts.clone();
+    let temp = dir.join(TEMP_DIR);
+    std::fs::create_dir_all(&temp).map_err(io_at(&temp))?;
     let tee = Arc::new(Tee::new(verifier.source(), dir.to_owned()));
     let report = verifier
         .with_source(tee.clone() as Arc<dyn ObjectSource>)
         .run()
         .await;
-    let not_copied = tee.copy_rest().await;
+    let mut not_copied = tee.copy_rest().await;
     let (objects, bytes) = tee.totals();
+    std::fs::remove_dir_all(&temp).map_err(io_at(&temp))?;
 
     write_json(&dir.join(KEYS_FILE), &keys_file(&keys, &report))?;
     write_json(&dir.join(REPORT_FILE), &serde_json::to_value(&report).unwrap_or_default())?;
@@ -232,6 +247,19 @@ async fn write_bundle(verifier: Verifier, dir: &Path) -> Result<(Report, ExportS
             path: dir.to_owned(),
             source: io::Error::other(e.to_string()),
         })??;
+    // Two keys that are one file here (a case-insensitive file system) would leave the bundle
+    // short of an object the run saw.
+    let object_files = files
+        .keys()
+        .filter(|p| p.contains('/') && !p.ends_with(METADATA_SUFFIX))
+        .count() as u64;
+    if object_files < objects {
+        not_copied.push(NotCopied {
+            object: format!("{} objects", objects - object_files),
+            reason: "their keys name the same file on this file system (case-insensitive?)"
+                .into(),
+        });
+    }
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
         version: MANIFEST_VERSION,
@@ -241,6 +269,8 @@ async fn write_bundle(verifier: Verifier, dir: &Path) -> Result<(Report, ExportS
         to: range.end,
         files,
         not_copied: not_copied.clone(),
+        expected_regions,
+        expected_accounts,
     };
     write_json(
         &dir.join(MANIFEST_FILE),
@@ -417,7 +447,8 @@ impl Tee {
             state.next_temp += 1;
             state.next_temp
         };
-        let temp = parent.join(format!(".ctverify-partial-{n}"));
+        // Outside the bucket folders: a planted object can never share a temporary's name.
+        let temp = self.root.join(TEMP_DIR).join(n.to_string());
         let file = std::fs::File::create(&temp).ok()?;
         Some(Sink {
             file: Some(io::BufWriter::new(file)),
@@ -711,7 +742,11 @@ pub fn check_bundle(dir: &Path) -> Option<Vec<BundleProblem>> {
     Some(problems)
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest, String> {
+/// Reads a bundle's manifest (capped, regular files only), checking its format.
+///
+/// # Errors
+/// Why it is not a manifest.
+pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
     let file = open_regular(path).map_err(|e| format!("{MANIFEST_FILE}: {e}"))?;
     let mut text = Vec::new();
     file.take(MAX_MANIFEST_BYTES + 1)

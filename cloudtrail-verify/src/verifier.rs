@@ -258,7 +258,17 @@ impl VerifierBuilder {
                     Some(bucket) => bucket.clone(),
                     None => only_bucket(&local, dir)?,
                 };
-                let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+                let mut target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+                // A bundle knows which chains the trail had to have (from the run that made
+                // it): a region deleted from the bucket stays expected, as it was from S3.
+                // These lists only add chains to those found, so a forged manifest cannot
+                // make a run less strict than a plain local copy's.
+                if let Ok(manifest) =
+                    crate::export::read_manifest(&dir.join(crate::export::MANIFEST_FILE))
+                {
+                    target.expected_regions = manifest.expected_regions;
+                    target.expected_accounts = manifest.expected_accounts;
+                }
                 let source: Arc<dyn ObjectSource> = Arc::new(local);
                 (source, Some(keys.clone()), target, cpu_concurrency())
             }
