@@ -389,3 +389,25 @@ fn exported_keys_keep_their_regions() {
     assert!(!keys.is_empty());
     assert!(keys.keys().iter().all(|k| k.region() == Some("us-east-1")));
 }
+
+/// Prints a sample export and offline run (for the README): `cargo test --test bundle
+/// sample -- --nocapture`. It asserts what it shows.
+#[test]
+fn sample_export_and_offline_run_print_their_provenance() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("evidence.tar.gz");
+    let run = export(&s3, &out, &[]);
+    println!("--- export stdout\n{}--- export stderr\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, VALID);
+    let unpacked = dir.path().join("bundle");
+    tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()))
+        .unpack(&unpacked)
+        .unwrap();
+    let mut args = range_args(&s3.trail.manifest);
+    args.extend(["--local".to_owned(), unpacked.display().to_string()]);
+    let offline = run_ctverify_process(&args, CLOSED, CLOSED);
+    println!("--- offline stdout\n{}--- offline stderr\n{}", offline.stdout, offline.stderr);
+    assert_eq!(offline.code, VALID);
+    offline.assert_line(&["  Caller: local copy"]);
+}
