@@ -433,6 +433,11 @@ impl Tee {
 
     /// A sink for an object's bytes: a temporary file renamed into place at the end.
     fn open(&self, bucket: &str, key: &str, object: &Object) -> Option<Sink> {
+        // Metadata that could not be read (a local copy's broken sidecar) cannot be carried
+        // over as it was; dropping it would hide a finding, so the object is not copied.
+        if object.metadata_problem.is_some() {
+            return None;
+        }
         let dest = self.path_of(bucket, key).ok()?;
         let parent = dest.parent()?;
         std::fs::create_dir_all(parent).ok()?;
@@ -481,6 +486,10 @@ impl Tee {
             }
             let reason = match self.inner.get(&bucket, &key).await {
                 Err(e) => e.to_string(),
+                Ok(opened) if opened.metadata_problem.is_some() => format!(
+                    "its metadata is unusable: {}",
+                    opened.metadata_problem.unwrap_or_default()
+                ),
                 Ok(mut opened) => match self.open(&bucket, &key, &opened) {
                     None => "cannot be written into the bundle".into(),
                     Some(mut sink) => {
@@ -803,4 +812,95 @@ pub fn read_bundle_keys(path: &Path) -> io::Result<Vec<u8>> {
         )));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, bytes) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        let files = hash_tree(dir.path()).unwrap();
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            version: MANIFEST_VERSION,
+            created_at: Utc::now(),
+            trail: "t".into(),
+            from: Utc::now(),
+            to: Utc::now(),
+            files,
+            not_copied: Vec::new(),
+            expected_regions: None,
+            expected_accounts: None,
+        };
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_plain_copy_is_not_a_bundle_and_an_intact_bundle_has_no_problems() {
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(plain.path().join("b/AWSLogs")).unwrap();
+        assert_eq!(check_bundle(plain.path()), None);
+        let bundle = bundle_with(&[("b/k", b"x"), (KEYS_FILE, b"{}")]);
+        assert_eq!(check_bundle(bundle.path()), Some(Vec::new()));
+    }
+
+    #[test]
+    fn a_bundle_without_its_manifest_is_still_a_bundle_and_invalid() {
+        let bundle = bundle_with(&[("b/k", b"x"), (REPORT_FILE, b"{}")]);
+        std::fs::remove_file(bundle.path().join(MANIFEST_FILE)).unwrap();
+        let problems = check_bundle(bundle.path()).unwrap();
+        assert!(matches!(problems[..], [BundleProblem::Manifest { .. }]));
+        assert!(problems.iter().all(|p| p.status() == Status::Invalid));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_and_fifos_in_a_bundle_are_added_entries_never_followed_or_opened() {
+        let bundle = bundle_with(&[("b/k", b"x"), (KEYS_FILE, b"{}")]);
+        std::os::unix::fs::symlink("/etc/passwd", bundle.path().join("b/link")).unwrap();
+        let fifo = bundle.path().join("b/fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // A FIFO where the manifest names a file: altered, and the check does not block.
+        std::fs::remove_file(bundle.path().join("b/k")).unwrap();
+        std::process::Command::new("mkfifo")
+            .arg(bundle.path().join("b/k"))
+            .status()
+            .unwrap();
+        let mut problems = check_bundle(bundle.path()).unwrap();
+        problems.sort_by_key(|p| format!("{p:?}"));
+        let kinds: Vec<String> = problems.iter().map(|p| format!("{p:?}")).collect();
+        assert_eq!(problems.len(), 3, "{kinds:?}");
+        assert!(kinds.iter().any(|k| k.contains("Added") && k.contains("b/link")));
+        assert!(kinds.iter().any(|k| k.contains("Added") && k.contains("b/fifo")));
+        assert!(kinds.iter().any(|k| k.contains("Altered") && k.contains("not a regular file")));
+    }
+
+    #[test]
+    fn a_manifest_over_the_cap_or_of_another_format_is_a_manifest_problem() {
+        let bundle = bundle_with(&[("b/k", b"x")]);
+        std::fs::write(
+            bundle.path().join(MANIFEST_FILE),
+            br#"{"format":"other","version":1,"created_at":"2026-01-01T00:00:00Z","trail":"t","from":"2026-01-01T00:00:00Z","to":"2026-01-01T00:00:00Z","files":{}}"#,
+        )
+        .unwrap();
+        let problems = check_bundle(bundle.path()).unwrap();
+        assert!(matches!(problems[..], [BundleProblem::Manifest { .. }]));
+    }
 }
