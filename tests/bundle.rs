@@ -411,3 +411,44 @@ fn sample_export_and_offline_run_print_their_provenance() {
     assert_eq!(offline.code, VALID);
     offline.assert_line(&["  Caller: local copy"]);
 }
+
+/// A local copy with only some sidecars re-bundles to the same verdict, and a copy whose
+/// sidecar is broken (a finding) does not lose that finding in the bundle.
+#[test]
+fn a_local_copy_rebundles_to_the_same_verdict_and_keeps_a_broken_sidecar_invalid() {
+    let trail = GeneratedTrail::new(&spec());
+    let dir = tempfile::tempdir().unwrap();
+    let run_local = |out: &Path| {
+        let mut args = vec!["export".to_owned()];
+        args.extend(range_args(&trail.manifest));
+        args.extend([
+            "--local".to_owned(),
+            trail.copy().display().to_string(),
+            "--public-keys".into(),
+            trail.keys().display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        run_ctverify_process(&args, CLOSED, CLOSED)
+    };
+    let out = dir.path().join("clean");
+    let run = run_local(&out);
+    assert_eq!(run.code, VALID, "{run:?}");
+    let mut args = range_args(&trail.manifest);
+    args.extend(["--local".to_owned(), out.display().to_string()]);
+    assert_eq!(run_ctverify_process(&args, CLOSED, CLOSED).code, VALID);
+
+    let sidecar = files_under(&trail.copy(), ".metadata.json")
+        .into_iter()
+        .next()
+        .expect("the generated copy has sidecars");
+    std::fs::write(&sidecar, b"[not an object]").unwrap();
+    let out = dir.path().join("broken");
+    let run = run_local(&out);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let mut args = range_args(&trail.manifest);
+    args.extend(["--local".to_owned(), out.display().to_string()]);
+    let offline = run_ctverify_process(&args, CLOSED, CLOSED);
+    assert_eq!(offline.code, INVALID, "{offline:?}");
+    offline.assert_line(&["Bundle file", "INVALID: the export could not copy it"]);
+}

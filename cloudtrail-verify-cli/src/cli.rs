@@ -109,6 +109,10 @@ Examples:
   The whole report as JSON in a file (the exit status still gives the verdict):
     ctverify --trail ARN --from 2026-01-01 --format json > report.json
 
+  An evidence bundle of a week, verified later anywhere, without AWS access:
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence/
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence/
+
   A scheduled run (cron, daily): nothing printed, the exit status is the verdict:
     15 3 * * *  ctverify -q --trail ARN --from \"$(date -u -d '2 days ago' +\\%F)\" || alert-on-call
 
