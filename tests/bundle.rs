@@ -452,3 +452,31 @@ fn a_local_copy_rebundles_to_the_same_verdict_and_keeps_a_broken_sidecar_invalid
     assert_eq!(offline.code, INVALID, "{offline:?}");
     offline.assert_line(&["Bundle file", "INVALID: the export could not copy it"]);
 }
+
+/// Every file of a bundle, each in turn: one byte changed, the copy is never valid, and the
+/// manifest check names that very file.
+#[test]
+fn a_byte_changed_in_any_file_of_a_bundle_is_never_valid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = exported(&s3, dir.path());
+    let every = files_under(&bundle, "");
+    assert!(every.len() > 20, "{every:?}");
+    for (i, file) in every.iter().enumerate() {
+        let rel = file.strip_prefix(&bundle).unwrap().to_string_lossy().into_owned();
+        let copy = copy_of(&bundle, dir.path(), &format!("copy-{i}"));
+        let target = copy.join(&rel);
+        let mut bytes = std::fs::read(&target).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        std::fs::write(&target, bytes).unwrap();
+        let mut args = range_args(&s3.trail.manifest);
+        args.extend(["--local".to_owned(), copy.display().to_string()]);
+        let run = run_ctverify_process(&args, CLOSED, CLOSED);
+        assert_ne!(run.code, VALID, "{rel}: {run:?}");
+        if rel != "manifest.json" {
+            run.assert_line(&["Bundle file", &rel]);
+        }
+        std::fs::remove_dir_all(&copy).unwrap();
+    }
+}

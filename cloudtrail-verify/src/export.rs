@@ -34,7 +34,9 @@
 //! keys: those in `public-keys.json` are also the bundle maker's word, so a reader who does not
 //! trust the maker gives their own `--public-keys` (from `aws cloudtrail list-public-keys`).
 //! Every discrepancy ([`check_bundle`]) is invalid: a file altered, missing or added since the
-//! bundle was made, a manifest that cannot be read, an object the export could not copy.
+//! bundle was made, a manifest that cannot be read, an object the export could not copy. The
+//! manifest cannot protect itself (its other fields are informational, or only add expected
+//! chains): someone who rewrites it is in the position of the bundle's maker.
 
 use crate::findings::{BundleProblem, Status};
 use crate::keys::KeySet;
