@@ -77,6 +77,7 @@ fn servers_env(trail: &S3Trail) -> Vec<(&'static str, String)> {
         ("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.stub.endpoint()),
         ("AWS_ENDPOINT_URL_ACCOUNT", trail.stub.endpoint()),
         ("AWS_ENDPOINT_URL_ORGANIZATIONS", trail.stub.endpoint()),
+        ("AWS_ENDPOINT_URL_STS", trail.stub.endpoint()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
     ]

@@ -78,6 +78,11 @@ pub enum Command {
     /// Verify a CloudTrail Lake query's exported results (result_sign.json and the files it
     /// lists), stricter than `aws cloudtrail verify-query-results`.
     QueryResults(crate::query_cmd::QueryResultsArgs),
+    /// Verify a range and write it as an evidence bundle that `ctverify --local BUNDLE`
+    /// verifies anywhere, with no AWS access: every digest and log file (DIR/BUCKET/KEY), each
+    /// digest's S3 metadata (KEY.metadata.json), the keys used (public-keys.json), the report
+    /// (report.json) and the SHA-256 of every file (manifest.json).
+    Export(ExportArgs),
     /// Print a completion script for SHELL on stdout, for example
     /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
     Completions {
@@ -107,6 +112,10 @@ Examples:
   The whole report as JSON in a file (the exit status still gives the verdict):
     ctverify --trail ARN --from 2026-01-01 --format json > report.json
 
+  An evidence bundle of a week, verified later anywhere, without AWS access:
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence/
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence/
+
   A scheduled run (cron, daily): nothing printed, the exit status is the verdict:
     15 3 * * *  ctverify -q --trail ARN --from \"$(date -u -d '2 days ago' +\\%F)\" || alert-on-call
 
@@ -119,6 +128,17 @@ pub enum Format {
     Text,
     /// The whole report as one JSON document on stdout.
     Json,
+}
+
+/// Flags of `ctverify export`: those of a verification run, and where to write the bundle.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to write the bundle: a new directory, or a new FILE.tar.gz (or .tgz).
+    #[arg(long, value_name = "DIR|FILE.tar.gz", help_heading = "Source")]
+    pub out: PathBuf,
+    /// What to verify and how, as without `export`.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
 /// Flags of a verification run.
@@ -147,8 +167,9 @@ pub struct VerifyArgs {
     pub local: Option<PathBuf>,
 
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with
-    /// PublicKeyList). Required with --local; against S3, the only keys trusted (instead of
-    /// ListPublicKeys at the endpoint of the run).
+    /// PublicKeyList). Required with --local, unless DIR is an evidence bundle (`ctverify
+    /// export`), whose public-keys.json is then used; against S3, the only keys trusted
+    /// (instead of ListPublicKeys at the endpoint of the run).
     #[arg(long, value_name = "FILE", help_heading = "Source")]
     pub public_keys: Option<PathBuf>,
 

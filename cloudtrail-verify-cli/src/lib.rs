@@ -128,6 +128,13 @@ where
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
         Some(Command::QueryResults(args)) => query_cmd::run_query_results(&args, out, err).await,
+        Some(Command::Export(args)) => match run_verify(&args.verify, Some(&args.out), out, err).await {
+            Ok(code) => code,
+            Err(Fatal(message)) => {
+                let _ = writeln!(err, "ctverify export: {message}");
+                exit::ERROR
+            }
+        },
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
             exit::VALID
@@ -139,7 +146,7 @@ where
                 exit::ERROR
             }
         },
-        None => match run_verify(&cli.verify, out, err).await {
+        None => match run_verify(&cli.verify, None, out, err).await {
             Ok(code) => code,
             Err(Fatal(message)) => {
                 // Messages may quote folder names or AWS answers: hostile text.
@@ -176,6 +183,7 @@ fn init_diagnostics(debug: bool) {
 
 async fn run_verify(
     args: &VerifyArgs,
+    export: Option<&std::path::Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Fatal> {
@@ -222,7 +230,8 @@ async fn run_verify(
                         .into(),
                 ));
             };
-            Verifier::from_local(dir, local_keys(args)?, arn, range)
+            let (keys, from) = local_keys(args, Some(dir))?;
+            Verifier::from_local(dir, keys, arn, range).keys_source(from)
         }
         None => {
             let arn = match trail {
@@ -236,7 +245,10 @@ async fn run_verify(
             let mut builder = Verifier::from_s3(&conf, arn, range);
             match &args.public_keys {
                 // Keys saved beforehand: the only ones trusted, whatever answers at the endpoint.
-                Some(_) => builder = builder.public_keys(local_keys(args)?),
+                Some(_) => {
+                    let (keys, from) = local_keys(args, None)?;
+                    builder = builder.public_keys(keys).keys_source(from);
+                }
                 None => {
                     let ca_bundle = args.aws.ca_bundle.is_some()
                         || std::env::var_os("AWS_CA_BUNDLE").is_some_and(|v| !v.is_empty());
@@ -308,7 +320,13 @@ async fn run_verify(
         render::write_header(out, &verifier.target().arn.to_string(), range.start, range.end)?;
         render::write_looked_in(out, &looked_in)?;
     }
-    let report = verifier.run().await;
+    let (report, bundle) = match export {
+        None => (verifier.run().await, None),
+        Some(path) => {
+            let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
+            (report, Some(summary))
+        }
+    };
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
@@ -320,21 +338,42 @@ async fn run_verify(
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     }
+    if let Some(bundle) = bundle {
+        render::write_bundle_summary(err, &bundle, report.status)?;
+    }
     Ok(exit_status(&report))
 }
 
-/// The key file: required with --local, optional against S3 (where it pins the keys).
-fn local_keys(args: &VerifyArgs) -> Result<KeySet, Fatal> {
-    let keys_path = args.public_keys.as_ref().ok_or_else(|| {
-        Fatal(
-            "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
-                .into(),
-        )
-    })?;
-    let key_bytes = std::fs::read(keys_path)
-        .map_err(|e| Fatal(format!("cannot read key file {}: {e}", keys_path.display())))?;
-    KeySet::from_list_public_keys_json(&key_bytes)
-        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))
+/// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
+/// evidence bundle's own `public-keys.json` (read with the bundle's caps: it is hostile input).
+fn local_keys(
+    args: &VerifyArgs,
+    dir: Option<&std::path::Path>,
+) -> Result<(KeySet, String), Fatal> {
+    let (keys_path, key_bytes) = match (
+        &args.public_keys,
+        dir.and_then(cloudtrail_verify::export::bundle_keys),
+    ) {
+        (Some(path), _) => (
+            path.clone(),
+            std::fs::read(path)
+                .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?,
+        ),
+        (None, Some(path)) => {
+            let bytes = cloudtrail_verify::export::read_bundle_keys(&path)
+                .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?;
+            (path, bytes)
+        }
+        (None, None) => {
+            return Err(Fatal(
+                "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
+                    .into(),
+            ));
+        }
+    };
+    let keys = KeySet::from_list_public_keys_json(&key_bytes)
+        .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))?;
+    Ok((keys, format!("key file {}", keys_path.display())))
 }
 
 fn exit_status(report: &Report) -> u8 {

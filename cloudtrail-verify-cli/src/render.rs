@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::report::VersionCheck;
+use cloudtrail_verify::export::MANIFEST_FILE;
 use cloudtrail_verify::{
-    ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem, LogReport,
-    ObjectProblem, Report, Status,
+    BundleProblem, ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem,
+    LogReport, ObjectProblem, Provenance, Report, Status,
 };
 use std::io::{self, Write};
 
@@ -92,10 +93,36 @@ impl<'a> TextRenderer<'a> {
             // Warnings quote AWS's answers (error messages, key ids): escaped like bucket text.
             self.finding(&format!("Warning: {}", escape(warning)))?;
         }
+        for problem in &report.bundle_problems {
+            let path = match problem {
+                BundleProblem::Altered { path, .. }
+                | BundleProblem::Missing { path }
+                | BundleProblem::Added { path } => path.as_str(),
+                BundleProblem::NotCopied { object, .. } => object.as_str(),
+                _ => MANIFEST_FILE,
+            };
+            self.finding(&format!(
+                "Bundle file\t{}\t{}: {}",
+                escape(path),
+                problem.status().as_str().to_uppercase(),
+                escape(&problem.to_string())
+            ))?;
+        }
         for chain in &report.chains {
             self.write_chain(chain)?;
         }
-        self.write_summary(report)
+        self.write_summary(report)?;
+        if !report.bundle_problems.is_empty() {
+            writeln!(
+                self.out,
+                "{} bundle discrepancies INVALID: the bundle is not as it was made\n",
+                report.bundle_problems.len()
+            )?;
+        }
+        if let Some(provenance) = &report.provenance {
+            write_provenance(self.out, report, provenance)?;
+        }
+        Ok(())
     }
 
     fn finding(&mut self, line: &str) -> io::Result<()> {
@@ -433,6 +460,99 @@ fn verdict(status: Status) -> &'static str {
         Status::Unverifiable => "UNVERIFIABLE",
         Status::Valid => "valid",
     }
+}
+
+/// The short provenance block after the results: who ran what, where and when.
+fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io::Result<()> {
+    writeln!(
+        out,
+        "Provenance: ctverify {}, run from {} to {}",
+        report.tool_version,
+        display_date(p.started_at),
+        display_date(p.ended_at)
+    )?;
+    let caller = match (&p.caller, &p.caller_note) {
+        (Some(c), _) => format!(
+            "{} (account {})",
+            c.arn.as_deref().unwrap_or("?"),
+            c.account.as_deref().unwrap_or("?")
+        ),
+        (None, Some(note)) => note.clone(),
+        (None, None) => "unknown".into(),
+    };
+    writeln!(out, "  Caller: {}", escape(&caller))?;
+    if !p.endpoints.is_empty() {
+        let endpoints: Vec<String> = p
+            .endpoints
+            .iter()
+            .map(|(service, url)| format!("{service} {url}"))
+            .collect();
+        writeln!(out, "  Endpoints: {}", escape(&endpoints.join(", ")))?;
+    }
+    const KEYS_SHOWN: usize = 8;
+    for key in p.keys.iter().take(KEYS_SHOWN) {
+        writeln!(
+            out,
+            "  Key: {} ({}) valid {} to {}, from {}",
+            escape(&key.fingerprint),
+            key.region.as_deref().unwrap_or("any region"),
+            display_date(key.valid_from),
+            display_date(key.valid_to),
+            escape(&key.source)
+        )?;
+    }
+    if p.keys.len() > KEYS_SHOWN {
+        writeln!(out, "  and {} more keys (--format json lists them)", p.keys.len() - KEYS_SHOWN)?;
+    }
+    let o = &p.options;
+    let all = |v: &[String]| if v.is_empty() { "all".to_owned() } else { v.join(",") };
+    writeln!(
+        out,
+        "  Options: --from {} --to {}, source {}, bucket {}, prefix {}, accounts {}, regions {}, concurrency {}, max log bytes {}",
+        display_date(o.from),
+        display_date(o.to),
+        escape(&o.source),
+        escape(&o.bucket),
+        escape(o.prefix.as_deref().unwrap_or("(none)")),
+        escape(&all(&o.accounts)),
+        escape(&all(&o.regions)),
+        o.concurrency,
+        o.max_log_bytes
+    )
+}
+
+/// What `ctverify export` wrote, on stderr (stdout keeps the report alone).
+pub fn write_bundle_summary(
+    err: &mut dyn Write,
+    bundle: &cloudtrail_verify::export::ExportSummary,
+    status: Status,
+) -> io::Result<()> {
+    writeln!(
+        err,
+        "Bundle written to {}: {} objects, {} bytes; verified offline from the bundle: {}",
+        bundle.path.display(),
+        bundle.objects,
+        bundle.bytes,
+        bundle.offline_status.as_str()
+    )?;
+    for n in &bundle.not_copied {
+        writeln!(
+            err,
+            "Warning: {} could not be copied into the bundle: {}",
+            escape(&n.object),
+            escape(&n.reason)
+        )?;
+    }
+    if bundle.offline_status != status {
+        writeln!(
+            err,
+            "Warning: the bundle verifies {} offline but the run was {}: objects changed while \
+             they were read, or a lifecycle rule or unreadable object excused what a copy cannot",
+            bundle.offline_status.as_str(),
+            status.as_str()
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

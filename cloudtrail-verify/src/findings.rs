@@ -564,3 +564,47 @@ pub enum ResultFileProblem {
     /// Its hash matches the sign file, but the sign file itself did not verify.
     SignFileUnproven,
 }
+
+/// A discrepancy between an evidence bundle (`ctverify export`) and its `manifest.json`. The
+/// manifest is written by whoever made the bundle, so agreement proves only that the bundle
+/// arrived as it was made; every discrepancy means it did not, and is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BundleProblem {
+    /// The file's SHA-256 differs from the manifest's: it changed after the bundle was made.
+    Altered {
+        /// The file, relative to the bundle.
+        path: String,
+        /// SHA-256 the manifest gives (hex).
+        expected_sha256: String,
+        /// SHA-256 of the file as found (hex).
+        actual_sha256: String,
+    },
+    /// The manifest names a file the bundle lacks: it was removed after the bundle was made.
+    Missing {
+        /// The file, relative to the bundle.
+        path: String,
+    },
+    /// The bundle holds a file (or a link, FIFO, ...) the manifest does not name: it was added
+    /// after the bundle was made.
+    Added {
+        /// The entry, relative to the bundle.
+        path: String,
+    },
+    /// The exporter could not copy an object it listed (a key that cannot be a path, a read
+    /// that failed): the bundle lacks what the export's verdict was partly based on.
+    NotCopied {
+        /// The object's bucket and key (`BUCKET/KEY`).
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// `manifest.json` cannot be read as a manifest: nothing in the bundle can be checked
+    /// against it.
+    Manifest {
+        /// Why.
+        reason: String,
+    },
+}

@@ -177,6 +177,45 @@ impl KeySet {
         self.len() == 0
     }
 
+    /// Every key, sorted by fingerprint then validity start (a stable order for reports).
+    pub fn keys(&self) -> Vec<&PublicKey> {
+        let mut keys: Vec<&PublicKey> = self.by_fingerprint.values().flatten().collect();
+        keys.sort_by(|a, b| {
+            (a.fingerprint.as_str(), a.valid_from, a.region.as_deref())
+                .cmp(&(b.fingerprint.as_str(), b.valid_from, b.region.as_deref()))
+        });
+        keys
+    }
+
+    /// The set in the shape `aws cloudtrail list-public-keys` prints (`PublicKeyList`, each key
+    /// as base64 PKCS#1 DER with its validity window and fingerprint), which
+    /// [`from_list_public_keys_json`](Self::from_list_public_keys_json) reads back. Each entry
+    /// also carries the `Region` it was fetched for, when it has one (the reader ignores it: a
+    /// key file serves every region).
+    pub fn to_list_public_keys_json(&self) -> serde_json::Value {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        let list: Vec<serde_json::Value> = self
+            .keys()
+            .into_iter()
+            .filter_map(|k| {
+                // A key that was parsed always re-encodes; one that did not could not be
+                // written in any shape.
+                let der = k.rsa.to_pkcs1_der().ok()?;
+                let mut entry = serde_json::json!({
+                    "Value": base64::engine::general_purpose::STANDARD.encode(der.as_bytes()),
+                    "ValidityStartTime": k.valid_from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "ValidityEndTime": k.valid_to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "Fingerprint": k.fingerprint,
+                });
+                if let (Some(region), Some(map)) = (&k.region, entry.as_object_mut()) {
+                    map.insert("Region".into(), serde_json::Value::String(region.clone()));
+                }
+                Some(entry)
+            })
+            .collect();
+        serde_json::json!({ "PublicKeyList": list })
+    }
+
     /// Records that the set holds every key CloudTrail lists for `region` (`None`: every
     /// region) from `from` to `to`, as a whole ListPublicKeys answer over that span does.
     pub fn mark_complete(&mut self, region: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) {
@@ -217,7 +256,9 @@ impl KeySet {
     /// `{"PublicKeyList": [{"Value": base64 DER, "ValidityStartTime", "ValidityEndTime",
     /// "Fingerprint"}]}`. Times may be RFC 3339 text or epoch seconds. Keys from a file serve
     /// every region, and the file is taken as CloudTrail's whole list over the span its keys'
-    /// validity covers.
+    /// validity covers. When every entry also names its `Region` (as `ctverify export` writes
+    /// keys fetched per region), each key serves that region only and each region's list is
+    /// complete over its own keys' span, as it was in the run that fetched them.
     pub fn from_list_public_keys_json(bytes: &[u8]) -> Result<Self, KeyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
@@ -231,6 +272,10 @@ impl KeySet {
             validity_start_time: serde_json::Value,
             validity_end_time: serde_json::Value,
             fingerprint: String,
+            /// Not in `list-public-keys` output: written by `ctverify export` for keys fetched
+            /// for one region, which then serve that region only.
+            #[serde(default)]
+            region: Option<String>,
         }
         let file: File =
             serde_json::from_slice(bytes).map_err(|e| KeyError::FileFormat(e.to_string()))?;
@@ -239,6 +284,9 @@ impl KeySet {
         }
         let mut set = KeySet::new();
         let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+        // Per region, for keys bound to one: that region's list is complete over its span.
+        let mut region_spans: HashMap<String, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+        let all_bound = file.public_key_list.iter().all(|e| e.region.is_some());
         for entry in file.public_key_list {
             let fingerprint = entry.fingerprint;
             let der = base64::engine::general_purpose::STANDARD
@@ -254,7 +302,12 @@ impl KeySet {
             };
             let from = time(&entry.validity_start_time, "ValidityStartTime")?;
             let to = time(&entry.validity_end_time, "ValidityEndTime")?;
-            set.insert(PublicKey::from_der(&fingerprint, &der, from, to, None)?);
+            let region = if all_bound { entry.region } else { None };
+            if let Some(region) = &region {
+                let r = region_spans.entry(region.clone()).or_insert((from, to));
+                *r = (r.0.min(from), r.1.max(to));
+            }
+            set.insert(PublicKey::from_der(&fingerprint, &der, from, to, region)?);
             span = Some(match span {
                 Some((a, b)) => (from.min(a), to.max(b)),
                 None => (from, to),
@@ -263,7 +316,11 @@ impl KeySet {
         // The file is `list-public-keys` output: CloudTrail's whole list over the span its keys
         // cover, as the AWS CLI takes it. A fingerprint missing from it within that span is
         // not CloudTrail's; outside it, nothing is known.
-        if let Some((from, to)) = span {
+        if all_bound {
+            for (region, (from, to)) in &region_spans {
+                set.mark_complete(Some(region), *from, *to);
+            }
+        } else if let Some((from, to)) = span {
             set.mark_complete(None, from, to);
         }
         Ok(set)

@@ -64,6 +64,8 @@
 // plumbing, reached through the re-exports below.
 #[cfg(feature = "aws")]
 pub mod aws;
+mod bundle;
+pub mod export;
 mod findings;
 mod keys;
 pub mod lake;
@@ -86,8 +88,9 @@ pub use keys::{KeyError, KeySet, PublicKey, SIGNING_DELAY_MARGIN};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailArnError, TrailLocation};
 pub use options::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 pub use report::{
-    ChainReport, ChainScope, Counts, CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind,
-    LogProblem, LogReport, ObjectProblem, Report, Status, Summary,
+    BundleProblem, ChainReport, ChainScope, Counts, CoverageGap, DigestProblem, DigestReport,
+    ForeignObject, GapKind, LogProblem, LogReport, ObjectProblem, Provenance, Report, Status,
+    Summary,
 };
 pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 #[cfg(feature = "aws")]

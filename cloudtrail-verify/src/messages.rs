@@ -5,7 +5,8 @@
 //! text from the bucket as it is; [`escape`] makes it safe for a terminal.
 
 use crate::findings::{
-    CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem, VersionedObject,
+    BundleProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem,
+    VersionedObject,
 };
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -167,6 +168,36 @@ impl fmt::Display for LogProblem {
             LogProblem::KmsDenied { key } => kms_text(key.as_deref()),
         };
         f.write_str(&text)
+    }
+}
+
+impl fmt::Display for BundleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BundleProblem::Altered {
+                expected_sha256,
+                actual_sha256,
+                ..
+            } => write!(
+                f,
+                "changed since the bundle was made: SHA-256 {actual_sha256} differs from \
+                 {expected_sha256} in manifest.json"
+            ),
+            BundleProblem::Missing { .. } => {
+                f.write_str("named in manifest.json but missing from the bundle")
+            }
+            BundleProblem::Added { .. } => {
+                f.write_str("not named in manifest.json: added after the bundle was made")
+            }
+            BundleProblem::NotCopied { reason, .. } => write!(
+                f,
+                "the export could not copy it into the bundle ({reason}), so the bundle lacks \
+                 evidence its verdict was based on"
+            ),
+            BundleProblem::Manifest { reason } => {
+                write!(f, "manifest.json cannot be read: {reason}")
+            }
+        }
     }
 }
 

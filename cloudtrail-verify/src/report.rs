@@ -5,8 +5,8 @@
 //! (evidence of tampering) and [`Status::Unverifiable`] (could not be checked).
 
 pub use crate::findings::{
-    CoverageGap, DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, Retention, Status,
-    VersionProblem, VersionedObject,
+    BundleProblem, CoverageGap, DigestProblem, ForeignObject, GapKind, LockMode, LogProblem,
+    Retention, Status, VersionProblem, VersionedObject,
 };
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
@@ -523,6 +523,93 @@ pub struct Report {
     /// Whether S3 version histories were checked.
     #[serde(default)]
     pub versions: VersionCheck,
+    /// For an evidence bundle (`ctverify export`) read with `--local`: every discrepancy
+    /// between the bundle and its `manifest.json`, each invalid. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundle_problems: Vec<BundleProblem>,
+    /// Who ran what, where and when: the caller, endpoints, keys and options of the run.
+    /// Absent from reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// Who ran what, where and when: enough to repeat the run, or to see that two reports came
+/// from different runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Provenance {
+    /// When the run started (UTC): before the trail was resolved.
+    pub started_at: DateTime<Utc>,
+    /// When the run ended (UTC); the same as the report's `generated_at`.
+    pub ended_at: DateTime<Utc>,
+    /// Whose credentials read the trail (STS GetCallerIdentity with the run's session). `None`
+    /// offline, or when the call failed (then `caller_note` says why; a warning, not an error).
+    pub caller: Option<CallerIdentity>,
+    /// Why `caller` is absent: `local copy` offline, or the failed call's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_note: Option<String>,
+    /// The endpoints used, by service (`s3`, `cloudtrail`): an override (`--endpoint-url`,
+    /// `AWS_ENDPOINT_URL_*`) or AWS's regional endpoint. Empty offline.
+    pub endpoints: BTreeMap<String, String>,
+    /// The public keys the run had: every key loaded for the range (fingerprint, validity
+    /// window, region, where it came from).
+    pub keys: Vec<KeyProvenance>,
+    /// The run's options as given and resolved: range, scope, limits.
+    pub options: RunOptions,
+}
+
+/// The identity STS reports for the run's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CallerIdentity {
+    /// The caller's ARN (user, assumed role session, root).
+    pub arn: Option<String>,
+    /// The caller's account.
+    pub account: Option<String>,
+    /// The caller's unique id.
+    pub user_id: Option<String>,
+}
+
+/// One public key the run had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct KeyProvenance {
+    /// Lower-case hex fingerprint, as digests name it.
+    pub fingerprint: String,
+    /// Start of the key's validity window.
+    pub valid_from: DateTime<Utc>,
+    /// End of the key's validity window.
+    pub valid_to: DateTime<Utc>,
+    /// The region it was fetched for; `None` for keys from a file, which serve every region.
+    pub region: Option<String>,
+    /// Where it came from: `ListPublicKeys` at an endpoint, or a key file's path.
+    pub source: String,
+    /// When it was fetched from CloudTrail; `None` for keys from a file.
+    pub fetched_at: Option<DateTime<Utc>>,
+}
+
+/// The options of a run that decide its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RunOptions {
+    /// Start of the range.
+    pub from: DateTime<Utc>,
+    /// End of the range.
+    pub to: DateTime<Utc>,
+    /// Where objects were read (`s3://BUCKET` or the local copy).
+    pub source: String,
+    /// The bucket read.
+    pub bucket: String,
+    /// The trail's key prefix, if any.
+    pub prefix: Option<String>,
+    /// Accounts the run was narrowed to (`--account-id`); empty: all.
+    pub accounts: Vec<String>,
+    /// Source regions the run was narrowed to (`--region`); empty: all.
+    pub regions: Vec<String>,
+    /// Log files read at once.
+    pub concurrency: usize,
+    /// Largest decompressed log file hashed, in bytes.
+    pub max_log_bytes: u64,
 }
 
 impl Report {
@@ -562,6 +649,17 @@ impl Report {
             scope: ChainScope::default(),
             warnings: Vec::new(),
             versions: VersionCheck::default(),
+            bundle_problems: Vec::new(),
+            provenance: None,
+        }
+    }
+
+    /// Adds discrepancies between a bundle and its manifest; each is invalid, so the verdict
+    /// becomes invalid when there is one.
+    pub fn add_bundle_problems(&mut self, problems: impl IntoIterator<Item = BundleProblem>) {
+        for problem in problems {
+            self.status = self.status.max(problem.status());
+            self.bundle_problems.push(problem);
         }
     }
 

@@ -16,7 +16,9 @@
 //!   valid digest after it names a predecessor that is gone or does not verify. Otherwise it is
 //!   unverifiable (logging off, or digests deleted where the chain cannot tell).
 
-use crate::findings::{CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem};
+use crate::findings::{
+    BundleProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem,
+};
 use crate::keys::{KeyLookup, KeySet};
 use crate::layout::ChainLayout;
 use crate::schema::{DigestFile, HASH_ALGORITHM, PreviousDigestReference, SIGNATURE_ALGORITHM};
@@ -32,6 +34,27 @@ impl DigestProblem {
     /// (decided in the trust core).
     pub fn status(&self) -> Status {
         digest_problem_status(self)
+    }
+}
+
+impl BundleProblem {
+    /// Whether this discrepancy is evidence or an obstacle ([`bundle_problem_status`]).
+    pub fn status(&self) -> Status {
+        bundle_problem_status(self)
+    }
+}
+
+/// The class of each discrepancy between a bundle and its manifest: all invalid. The bundle is
+/// not what its maker wrote (altered, removed or added files; a manifest that is not one), so
+/// nothing in it may support a valid verdict. (The manifest is no proof of authenticity either
+/// way: CloudTrail's signatures are, and they are checked as always.)
+pub fn bundle_problem_status(problem: &BundleProblem) -> Status {
+    match problem {
+        BundleProblem::Altered { .. }
+        | BundleProblem::Missing { .. }
+        | BundleProblem::Added { .. }
+        | BundleProblem::NotCopied { .. }
+        | BundleProblem::Manifest { .. } => Status::Invalid,
     }
 }
 

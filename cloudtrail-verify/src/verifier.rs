@@ -108,6 +108,7 @@ pub struct VerifierBuilder {
     concurrency: Option<usize>,
     pinned_keys: Option<KeySet>,
     notes: Vec<String>,
+    keys_source: Option<String>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -137,7 +138,15 @@ impl VerifierBuilder {
             concurrency: None,
             pinned_keys: None,
             notes: Vec::new(),
+            keys_source: None,
         }
+    }
+
+    /// Where the keys given to [`Verifier::from_local`] or [`Verifier::from_source`] came from
+    /// (a key file's path, a bundle's `public-keys.json`), for the report's provenance.
+    pub fn keys_source(mut self, source: impl Into<String>) -> Self {
+        self.keys_source = Some(source.into());
+        self
     }
 
     /// The trail's bucket. From S3, default: the bucket DescribeTrails names (giving it skips
@@ -206,6 +215,7 @@ impl VerifierBuilder {
     /// [`SetupError`] when the run cannot start: bad arguments, an unreadable local copy, a
     /// failed AWS call, a bucket that cannot be listed.
     pub async fn prepare(self) -> Result<Verifier, SetupError> {
+        let started_at = chrono::Utc::now();
         if let Some(bad) = self
             .accounts
             .iter()
@@ -217,6 +227,18 @@ impl VerifierBuilder {
             return Err(SetupError::BadRegion(bad.clone()));
         }
         let mut warnings = Vec::new();
+        let mut provenance = RunProvenance {
+            started_at,
+            caller: None,
+            caller_note: None,
+            endpoints: std::collections::BTreeMap::new(),
+            keys_source: self
+                .keys_source
+                .clone()
+                .unwrap_or_else(|| "key file".into()),
+            keys_fetched_at: None,
+        };
+        let mut bundle_problems = Vec::new();
         let (source, keys, mut target, default_concurrency) = match self.origin {
             #[cfg(feature = "aws")]
             Origin::S3(ref conf) => {
@@ -226,11 +248,34 @@ impl VerifierBuilder {
                     self.bucket.clone(),
                     self.prefix.clone(),
                     &mut warnings,
+                    &mut provenance,
                 )
                 .await?;
+                if let (Some(_), Some(pinned)) = (&self.pinned_keys, &self.keys_source) {
+                    // Pinned keys are not ListPublicKeys' answer: say where they came from.
+                    provenance.keys_source = pinned.clone();
+                }
                 (source, None, target, S3_CONCURRENCY)
             }
             Origin::Local { ref dir, ref keys } => {
+                provenance.caller_note = Some("local copy".into());
+                // A bundle is checked against its manifest before anything in it is used.
+                let bundle_dir = dir.clone();
+                if let Ok(Some(problems)) = tokio::task::spawn_blocking(move || {
+                    crate::bundle::check_bundle(&bundle_dir)
+                })
+                .await
+                {
+                    bundle_problems = problems;
+                    warnings.push(
+                        "this is an evidence bundle (ctverify export): its manifest.json shows \
+                         whether it arrived as it was made, not who made it; CloudTrail's \
+                         signatures prove its contents against the keys given, and the bundle's \
+                         own public-keys.json is its maker's word (give --public-keys from `aws \
+                         cloudtrail list-public-keys` to check against CloudTrail's)"
+                            .into(),
+                    );
+                }
                 let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
                     dir: dir.clone(),
                     source,
@@ -239,7 +284,17 @@ impl VerifierBuilder {
                     Some(bucket) => bucket.clone(),
                     None => only_bucket(&local, dir)?,
                 };
-                let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+                let mut target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+                // A bundle knows which chains the trail had to have (from the run that made
+                // it): a region deleted from the bucket stays expected, as it was from S3.
+                // These lists only add chains to those found, so a forged manifest cannot
+                // make a run less strict than a plain local copy's.
+                if let Ok(manifest) =
+                    crate::bundle::read_manifest(&dir.join(crate::bundle::MANIFEST_FILE))
+                {
+                    target.expected_regions = manifest.expected_regions;
+                    target.expected_accounts = manifest.expected_accounts;
+                }
                 let source: Arc<dyn ObjectSource> = Arc::new(local);
                 (source, Some(keys.clone()), target, cpu_concurrency())
             }
@@ -247,6 +302,7 @@ impl VerifierBuilder {
                 ref source,
                 ref keys,
             } => {
+                provenance.caller_note = Some(format!("object source {}", source.describe()));
                 let bucket = self.bucket.clone().ok_or(SetupError::NoBucket)?;
                 let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
                 (source.clone(), Some(keys.clone()), target, cpu_concurrency())
@@ -277,7 +333,11 @@ impl VerifierBuilder {
         let keys = match (keys.or(self.pinned_keys), &self.origin) {
             (Some(keys), _) => keys,
             #[cfg(feature = "aws")]
-            (None, Origin::S3(conf)) => s3::public_keys(conf, &self.arn, &chains, self.range).await?,
+            (None, Origin::S3(conf)) => {
+                let keys = s3::public_keys(conf, &self.arn, &chains, self.range).await?;
+                provenance.keys_fetched_at = Some(chrono::Utc::now());
+                keys
+            }
             // Every other origin carries its keys.
             (None, _) => KeySet::new(),
         };
@@ -302,6 +362,8 @@ impl VerifierBuilder {
             options,
             warnings,
             scope,
+            provenance,
+            bundle_problems,
         })
     }
 
@@ -387,6 +449,17 @@ fn only_bucket(local: &LocalDirectory, dir: &std::path::Path) -> Result<String, 
     }
 }
 
+/// What a run records about itself while it prepares, for the report's provenance.
+#[derive(Debug, Clone)]
+struct RunProvenance {
+    started_at: chrono::DateTime<chrono::Utc>,
+    caller: Option<crate::report::CallerIdentity>,
+    caller_note: Option<String>,
+    endpoints: std::collections::BTreeMap<String, String>,
+    keys_source: String,
+    keys_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A run ready to walk: the trail resolved, the chains found and the keys loaded.
 pub struct Verifier {
     source: Arc<dyn ObjectSource>,
@@ -397,6 +470,8 @@ pub struct Verifier {
     options: VerifyOptions,
     warnings: Vec<String>,
     scope: ChainScope,
+    provenance: RunProvenance,
+    bundle_problems: Vec<crate::findings::BundleProblem>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -501,8 +576,54 @@ impl Verifier {
         )
     }
 
+    /// The public keys the run uses.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The object source the run reads.
+    pub(crate) fn source(&self) -> Arc<dyn ObjectSource> {
+        self.source.clone()
+    }
+
+    /// The same run reading through `source` (the export's tee).
+    pub(crate) fn with_source(mut self, source: Arc<dyn ObjectSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The cap on a log file's decompressed size.
+    pub(crate) fn max_log_bytes(&self) -> u64 {
+        self.options.max_log_bytes
+    }
+
     /// Walks every chain and returns the report.
     pub async fn run(self) -> Report {
+        let p = self.provenance;
+        let keys = self
+            .keys
+            .keys()
+            .into_iter()
+            .map(|k| crate::report::KeyProvenance {
+                fingerprint: k.fingerprint().to_owned(),
+                valid_from: k.valid_from(),
+                valid_to: k.valid_to(),
+                region: k.region().map(str::to_owned),
+                source: p.keys_source.clone(),
+                fetched_at: p.keys_fetched_at,
+            })
+            .collect();
+        let options = crate::report::RunOptions {
+            from: self.range.start,
+            to: self.range.end,
+            source: self.source.describe(),
+            bucket: self.target.location.bucket.clone(),
+            prefix: self.target.location.prefix.clone(),
+            accounts: self.target.accounts.clone().unwrap_or_default(),
+            regions: self.target.regions.clone().unwrap_or_default(),
+            concurrency: self.options.concurrency,
+            max_log_bytes: self.options.max_log_bytes,
+        };
         let mut report = verify_chains(
             self.source,
             self.keys,
@@ -514,6 +635,16 @@ impl Verifier {
         .await;
         report.warnings.extend(self.warnings);
         report.scope = self.scope;
+        report.add_bundle_problems(self.bundle_problems);
+        report.provenance = Some(crate::report::Provenance {
+            started_at: p.started_at,
+            ended_at: report.generated_at,
+            caller: p.caller,
+            caller_note: p.caller_note,
+            endpoints: p.endpoints,
+            keys,
+            options,
+        });
         report
     }
 }
@@ -565,8 +696,24 @@ mod s3 {
         bucket: Option<String>,
         prefix: Option<String>,
         warnings: &mut Vec<String>,
+        provenance: &mut super::RunProvenance,
     ) -> Result<(Arc<dyn ObjectSource>, TrailTarget), SetupError> {
         let conf = hardened(conf, &arn.region);
+        // Who is reading: a failure says so, and changes nothing about the verdict.
+        match caller_identity(&conf).await {
+            Ok(caller) => provenance.caller = Some(caller),
+            Err(e) => {
+                warnings.push(format!(
+                    "the caller's identity is unknown (STS GetCallerIdentity failed: {e})"
+                ));
+                provenance.caller_note = Some(format!("GetCallerIdentity failed: {e}"));
+            }
+        }
+        let cloudtrail_endpoint = endpoint(&conf, "CLOUDTRAIL", "cloudtrail", &arn.region);
+        provenance.keys_source = format!("ListPublicKeys at {cloudtrail_endpoint}");
+        provenance
+            .endpoints
+            .insert("cloudtrail".into(), cloudtrail_endpoint);
         let mut expected_regions = None;
         let mut expected_accounts = None;
         let (bucket, prefix) = match bucket {
@@ -612,6 +759,9 @@ mod s3 {
         };
         let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
         tracing::debug!(%bucket, %region, "bucket region");
+        provenance
+            .endpoints
+            .insert("s3".into(), endpoint(&conf, "S3", "s3", &region));
         let conf = hardened(&conf, &region);
         let source =
             S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
@@ -619,6 +769,33 @@ mod s3 {
         target.expected_regions = expected_regions;
         target.expected_accounts = expected_accounts;
         Ok((Arc::new(source), target))
+    }
+
+    /// STS GetCallerIdentity with the run's session.
+    async fn caller_identity(
+        conf: &SdkConfig,
+    ) -> Result<crate::report::CallerIdentity, String> {
+        let answer = aws_sdk_sts::Client::new(conf)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws::error_text(&e, None))?;
+        Ok(crate::report::CallerIdentity {
+            arn: answer.arn,
+            account: answer.account,
+            user_id: answer.user_id,
+        })
+    }
+
+    /// The endpoint a service's client built from `conf` uses: `AWS_ENDPOINT_URL_<SERVICE>`,
+    /// then the session's endpoint (`--endpoint-url`, `AWS_ENDPOINT_URL`, the profile's), as
+    /// the SDK resolves them; otherwise AWS's regional endpoint.
+    fn endpoint(conf: &SdkConfig, env_suffix: &str, service: &str, region: &str) -> String {
+        std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}"))
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| conf.endpoint_url().map(str::to_owned))
+            .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
     }
 
     /// CloudTrail's public keys for every region of `chains`, over the range plus the margin in

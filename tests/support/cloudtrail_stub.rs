@@ -459,6 +459,11 @@ async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>
             );
         }
     };
+    // STS GetCallerIdentity (query protocol: a form body, an XML answer), which every run
+    // against S3 makes for its report's provenance.
+    if cloudtrail.is_none() && body.windows(25).any(|w| w == b"Action=GetCallerIdentity&") {
+        return caller_identity();
+    }
     // An empty body is an empty input, as the SDK sends `{}` anyway.
     let input: Value = if body.is_empty() {
         json!({})
@@ -488,6 +493,25 @@ async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>
             &format!("the CloudTrail stub does not implement {other}"),
         ),
     }
+}
+
+/// The caller the stub reports: a test user of the trail's usual account.
+pub const STUB_CALLER_ARN: &str = "arn:aws:iam::111122223333:user/ctverify-test";
+
+fn caller_identity() -> Reply {
+    let body = format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+         <GetCallerIdentityResult><Arn>{STUB_CALLER_ARN}</Arn><UserId>AIDATESTUSER</UserId>\
+         <Account>111122223333</Account></GetCallerIdentityResult>\
+         <ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId>\
+         </ResponseMetadata></GetCallerIdentityResponse>"
+    );
+    let mut response = http::Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml"),
+    );
+    response
 }
 
 const TOKEN_TAG: &str = "ctverify-stub-keys:";

@@ -8,8 +8,8 @@
 //! counts them.
 //!
 //! One endpoint serves every AWS call, as `--endpoint-url` asks: CloudTrail and Account calls
-//! (JSON protocol, recognised by `X-Amz-Target` or Account's `/listRegions` path) go to the
-//! CloudTrail stub, everything else to the S3 server. Requests are forwarded unchanged over
+//! (JSON protocol, recognised by `X-Amz-Target` or Account's `/listRegions` path) and STS
+//! calls (a form-encoded body) go to the CloudTrail stub, everything else to the S3 server. Requests are forwarded unchanged over
 //! plain HTTP, `Host` header included.
 
 use http::{Request, Response, Uri};
@@ -167,8 +167,15 @@ impl Backends {
                 Err(e) => bad_gateway(format!("proxying failed: {e}")),
             };
         }
+        // STS (query protocol: a form-encoded POST to `/`) goes to the stub too; S3 never
+        // receives form bodies from the verifier.
+        let form = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
         let json_api = request.headers().contains_key("x-amz-target")
-            || request.uri().path() == "/listRegions";
+            || request.uri().path() == "/listRegions"
+            || form;
         let backend = if json_api { &self.cloudtrail } else { &self.s3 };
         let path = request
             .uri()

@@ -102,7 +102,7 @@ impl LocalDirectory {
 
 /// Splits and checks a key, refusing anything that could leave the root: keys come from digest
 /// files, which are hostile input until verified.
-fn segments<'k>(bucket: &str, key: &'k str) -> Result<Vec<&'k str>, SourceError> {
+pub(crate) fn segments<'k>(bucket: &str, key: &'k str) -> Result<Vec<&'k str>, SourceError> {
     let unsafe_key = || SourceError::UnsafeKey(format!("{bucket}/{key}"));
     if !safe_segment(bucket) {
         return Err(unsafe_key());

@@ -1,0 +1,253 @@
+//! Reading an evidence bundle (`ctverify export`) back: its manifest, the check of every file
+//! against it, and its keys. Writing one is [`crate::export`]'s; reading is apart so that the
+//! verifier can check a bundle without depending on the exporter, which depends on it.
+
+use crate::findings::BundleProblem;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// The manifest's name at the bundle's root.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The keys' file at the bundle's root.
+pub const KEYS_FILE: &str = "public-keys.json";
+/// The report's file at the bundle's root.
+pub const REPORT_FILE: &str = "report.json";
+/// `format` of a manifest.
+pub const MANIFEST_FORMAT: &str = "ctverify-bundle";
+/// `version` of the manifest written here.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Largest manifest read: about a million files. A larger one is a manifest problem, not an
+/// allocation.
+const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest key file read from a bundle.
+pub const MAX_KEYS_BYTES: u64 = 16 * 1024 * 1024;
+/// Discrepancies reported one by one; beyond this they are counted in one more entry.
+pub(crate) const MAX_PROBLEMS: usize = 1000;
+
+/// `manifest.json`: what the bundle held when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`].
+    pub format: String,
+    /// [`MANIFEST_VERSION`].
+    pub version: u32,
+    /// When the bundle was made.
+    pub created_at: DateTime<Utc>,
+    /// The trail's ARN.
+    pub trail: String,
+    /// Start of the range.
+    pub from: DateTime<Utc>,
+    /// End of the range.
+    pub to: DateTime<Utc>,
+    /// Every file of the bundle but the manifest, by path relative to the bundle (`/`
+    /// separated): its SHA-256 in lower-case hex.
+    pub files: BTreeMap<String, String>,
+    /// Objects the export listed or read but could not copy, with why.
+    #[serde(default)]
+    pub not_copied: Vec<NotCopied>,
+    /// The source regions the trail had to cover, as the export learned them (DescribeTrails,
+    /// ListRegions): a region whose files were all deleted stays expected offline. `None` when
+    /// the export did not know.
+    #[serde(default)]
+    pub expected_regions: Option<Vec<String>>,
+    /// The member accounts an organization trail had to cover, likewise.
+    #[serde(default)]
+    pub expected_accounts: Option<Vec<String>>,
+}
+
+/// An object the export could not copy into the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotCopied {
+    /// `BUCKET/KEY`.
+    pub object: String,
+    /// Why.
+    pub reason: String,
+}
+
+
+pub(crate) fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Where a bundle's keys are, when `dir` is a bundle that has them.
+pub fn bundle_keys(dir: &Path) -> Option<PathBuf> {
+    let path = dir.join(KEYS_FILE);
+    std::fs::symlink_metadata(&path)
+        .is_ok_and(|m| m.is_file())
+        .then_some(path)
+}
+
+/// Checks a bundle against its manifest, before anything in it is used. `None` when `dir` is
+/// not a bundle (no manifest, key file or report at its root: a plain local copy); otherwise
+/// every discrepancy, each invalid (see [`BundleProblem`]). A bundle whose manifest was deleted
+/// still has its key file or report, and is reported as such. Bounded: the manifest is read up
+/// to 256 MiB, files are hashed as streams, only regular files are opened (never a FIFO), links
+/// are not followed, and at most 1,000 discrepancies are listed one by one.
+pub fn check_bundle(dir: &Path) -> Option<Vec<BundleProblem>> {
+    let root_file = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
+    if !root_file(MANIFEST_FILE) && !root_file(KEYS_FILE) && !root_file(REPORT_FILE) {
+        return None;
+    }
+    let manifest = match read_manifest(&dir.join(MANIFEST_FILE)) {
+        Ok(manifest) => manifest,
+        Err(reason) => return Some(vec![BundleProblem::Manifest { reason }]),
+    };
+    let mut problems: Vec<BundleProblem> = manifest
+        .not_copied
+        .iter()
+        .map(|n| BundleProblem::NotCopied {
+            object: n.object.clone(),
+            reason: n.reason.clone(),
+        })
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut stack = vec![(dir.to_owned(), String::new())];
+    let mut extra = 0u64;
+    let mut add = |problems: &mut Vec<BundleProblem>, problem| {
+        if problems.len() < MAX_PROBLEMS {
+            problems.push(problem);
+        } else {
+            extra += 1;
+        }
+    };
+    while let Some((path, rel)) = stack.pop() {
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                add(
+                    &mut problems,
+                    BundleProblem::Manifest {
+                        reason: format!("{rel}: cannot be listed: {e}"),
+                    },
+                );
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            // Not followed: a link is an entry of its own, never what it points at.
+            let Ok(kind) = entry.file_type() else {
+                add(&mut problems, BundleProblem::Added { path: rel });
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push((entry.path(), rel));
+                continue;
+            }
+            if rel == MANIFEST_FILE {
+                continue;
+            }
+            let Some(expected) = manifest.files.get(&rel) else {
+                add(&mut problems, BundleProblem::Added { path: rel });
+                continue;
+            };
+            found.insert(rel.clone());
+            let actual = if kind.is_file() {
+                hash_regular_file(&entry.path())
+                    .unwrap_or_else(|e| format!("unreadable ({e})"))
+            } else {
+                "not a regular file".to_owned()
+            };
+            if &actual != expected {
+                add(
+                    &mut problems,
+                    BundleProblem::Altered {
+                        path: rel,
+                        expected_sha256: expected.clone(),
+                        actual_sha256: actual,
+                    },
+                );
+            }
+        }
+    }
+    for path in manifest.files.keys().filter(|p| !found.contains(*p)) {
+        add(&mut problems, BundleProblem::Missing { path: path.clone() });
+    }
+    if extra > 0 {
+        problems.push(BundleProblem::Manifest {
+            reason: format!("{extra} more discrepancies not listed one by one"),
+        });
+    }
+    Some(problems)
+}
+
+/// Reads a bundle's manifest (capped, regular files only), checking its format.
+///
+/// # Errors
+/// Why it is not a manifest.
+pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
+    let file = open_regular(path).map_err(|e| format!("{MANIFEST_FILE}: {e}"))?;
+    let mut text = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(format!("larger than {MAX_MANIFEST_BYTES} bytes"));
+    }
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
+    if manifest.format != MANIFEST_FORMAT || manifest.version != MANIFEST_VERSION {
+        return Err(format!(
+            "format {:?} version {} is not {MANIFEST_FORMAT} version {MANIFEST_VERSION}",
+            manifest.format, manifest.version
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Opens a file only if it is a regular file: non-blocking, so that a FIFO swapped in after the
+/// listing cannot hang the run, and checked after opening.
+fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
+        );
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+fn hash_regular_file(path: &Path) -> io::Result<String> {
+    sha256_hex(open_regular(path)?)
+}
+
+/// Reads a bundle's key file, up to [`MAX_KEYS_BYTES`], only if it is a regular file.
+///
+/// # Errors
+/// When it cannot be opened or read, or is larger than the cap.
+pub fn read_bundle_keys(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_regular(path)?
+        .take(MAX_KEYS_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_KEYS_BYTES {
+        return Err(io::Error::other(format!(
+            "larger than {MAX_KEYS_BYTES} bytes"
+        )));
+    }
+    Ok(bytes)
+}
