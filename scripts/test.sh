@@ -8,6 +8,9 @@ if [ ! -x .venv/bin/moto_server ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 export CTVERIFY_MOTO_SERVER="$PWD/.venv/bin/moto_server"
-# Lints first: a warning fails the run, so none accumulate.
+# Quality gates first: formatting, lints and the API documentation; a warning fails the run, so
+# none accumulate.
+cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked "$@"

@@ -87,7 +87,8 @@ fn a_bundle_exported_from_s3_verifies_offline_to_the_same_verdict() {
     assert_eq!(run.code, VALID, "{run:?}");
     let online: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(
-        run.stderr.contains("verified offline from the bundle: valid"),
+        run.stderr
+            .contains("verified offline from the bundle: valid"),
         "{run:?}"
     );
     // The layout of --local, with the digests' metadata beside them and the run's evidence.
@@ -148,8 +149,16 @@ fn altering_any_file_of_a_bundle_is_detected_and_never_valid() {
         std::fs::write(p, bytes).unwrap();
     };
     let cases: Vec<(&str, String, Damage)> = vec![
-        ("log altered", rel(&log), Box::new(move |p| flip_last_byte(p))),
-        ("digest altered", rel(&digest), Box::new(move |p| flip_last_byte(p))),
+        (
+            "log altered",
+            rel(&log),
+            Box::new(move |p| flip_last_byte(p)),
+        ),
+        (
+            "digest altered",
+            rel(&digest),
+            Box::new(move |p| flip_last_byte(p)),
+        ),
         (
             "sidecar altered",
             rel(&sidecar),
@@ -195,7 +204,10 @@ fn altering_any_file_of_a_bundle_is_detected_and_never_valid() {
         damage(&copy.join(path));
         let (run, report) = verify_offline(&s3, &copy);
         assert_eq!(run.code, INVALID, "{name}: {run:?}");
-        let problems = report["bundle_problems"].as_array().cloned().unwrap_or_default();
+        let problems = report["bundle_problems"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert!(
             problems.iter().any(|p| p["path"] == path.as_str()),
             "{name}: {problems:?}"
@@ -227,8 +239,14 @@ fn altering_any_file_of_a_bundle_is_detected_and_never_valid() {
                 std::fs::write(p, m.to_string()).unwrap();
             }),
         ),
-        ("manifest deleted", Box::new(|p| std::fs::remove_file(p).unwrap())),
-        ("manifest garbage", Box::new(|p| std::fs::write(p, b"{").unwrap())),
+        (
+            "manifest deleted",
+            Box::new(|p| std::fs::remove_file(p).unwrap()),
+        ),
+        (
+            "manifest garbage",
+            Box::new(|p| std::fs::write(p, b"{").unwrap()),
+        ),
     ];
     for (name, damage) in &manifest_cases {
         let copy = copy_of(&bundle, dir.path(), &name.replace(' ', "-"));
@@ -281,7 +299,8 @@ fn a_bundle_of_a_tampered_trail_keeps_its_invalid_verdict() {
     assert_eq!(run.code, INVALID, "{run:?}");
     run.assert_line(&["Log file", "INVALID: hash value doesn't match"]);
     assert!(
-        run.stderr.contains("verified offline from the bundle: invalid"),
+        run.stderr
+            .contains("verified offline from the bundle: invalid"),
         "{run:?}"
     );
     let online: serde_json::Value =
@@ -315,7 +334,10 @@ fn every_report_says_who_ran_what_where_and_when() {
     // In text, a short block after the AWS CLI's lines, which stay as they were.
     let run = s3.verify(&[]);
     assert_eq!(run.code, VALID);
-    assert!(run.stdout.starts_with("Validating log files for trail "), "{run:?}");
+    assert!(
+        run.stdout.starts_with("Validating log files for trail "),
+        "{run:?}"
+    );
     run.assert_line(&["4/4 digest files valid"]);
     run.assert_line(&["Provenance: ctverify "]);
     run.assert_line(&["  Caller: ", STUB_CALLER_ARN, "(account 111122223333)"]);
@@ -356,7 +378,11 @@ fn a_region_deleted_from_the_bucket_stays_expected_in_the_bundle() {
         ..spec()
     };
     let s3 = S3Trail::start(&spec, |t| {
-        let account = t.copy().join(t.bucket()).join("AWSLogs").join(&t.manifest.accounts[0]);
+        let account = t
+            .copy()
+            .join(t.bucket())
+            .join("AWSLogs")
+            .join(&t.manifest.accounts[0]);
         for folder in ["CloudTrail", "CloudTrail-Digest"] {
             std::fs::remove_dir_all(account.join(folder).join("eu-west-1")).unwrap();
         }
@@ -398,16 +424,24 @@ fn sample_export_and_offline_run_print_their_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("evidence.tar.gz");
     let run = export(&s3, &out, &[]);
-    println!("--- export stdout\n{}--- export stderr\n{}", run.stdout, run.stderr);
+    println!(
+        "--- export stdout\n{}--- export stderr\n{}",
+        run.stdout, run.stderr
+    );
     assert_eq!(run.code, VALID);
     let unpacked = dir.path().join("bundle");
-    tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()))
-        .unpack(&unpacked)
-        .unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&out).unwrap(),
+    ))
+    .unpack(&unpacked)
+    .unwrap();
     let mut args = range_args(&s3.trail.manifest);
     args.extend(["--local".to_owned(), unpacked.display().to_string()]);
     let offline = run_ctverify_process(&args, CLOSED, CLOSED);
-    println!("--- offline stdout\n{}--- offline stderr\n{}", offline.stdout, offline.stderr);
+    println!(
+        "--- offline stdout\n{}--- offline stderr\n{}",
+        offline.stdout, offline.stderr
+    );
     assert_eq!(offline.code, VALID);
     offline.assert_line(&["  Caller: local copy"]);
 }
@@ -463,7 +497,11 @@ fn a_byte_changed_in_any_file_of_a_bundle_is_never_valid() {
     let every = files_under(&bundle, "");
     assert!(every.len() > 20, "{every:?}");
     for (i, file) in every.iter().enumerate() {
-        let rel = file.strip_prefix(&bundle).unwrap().to_string_lossy().into_owned();
+        let rel = file
+            .strip_prefix(&bundle)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let copy = copy_of(&bundle, dir.path(), &format!("copy-{i}"));
         let target = copy.join(&rel);
         let mut bytes = std::fs::read(&target).unwrap();

@@ -475,7 +475,10 @@ fn a_private_ca_is_trusted_with_ca_bundle_or_aws_ca_bundle_and_refused_otherwise
     let endpoint = front.endpoint();
 
     let run = run_child(
-        &verify_args(&trail, &["--endpoint-url", &endpoint, "--ca-bundle", bundle]),
+        &verify_args(
+            &trail,
+            &["--endpoint-url", &endpoint, "--ca-bundle", bundle],
+        ),
         &env,
     );
     assert_eq!(run.code, VALID, "{run:?}");
@@ -524,11 +527,22 @@ fn a_ca_bundle_without_certificates_is_refused_by_name() {
             &servers_env(&trail),
         );
         assert_eq!(run.code, ERROR, "{run:?}");
-        assert!(run.stderr.contains(file) && run.stderr.contains(says), "{run:?}");
+        assert!(
+            run.stderr.contains(file) && run.stderr.contains(says),
+            "{run:?}"
+        );
         assert!(!run.stderr.contains("panicked"), "{run:?}");
     }
-    assert_eq!(trail.stub.count("ListPublicKeys"), 0, "refused before any call");
-    assert_eq!(trail.stub.count("DescribeTrails"), 0, "refused before any call");
+    assert_eq!(
+        trail.stub.count("ListPublicKeys"),
+        0,
+        "refused before any call"
+    );
+    assert_eq!(
+        trail.stub.count("DescribeTrails"),
+        0,
+        "refused before any call"
+    );
 }
 
 /// `--debug` shows what the AWS CLI's `--debug` shows that matters here: the trail as loaded,
@@ -547,7 +561,11 @@ fn debug_shows_the_trail_listings_keys_and_strings_to_sign() {
         "string_to_sign",
         "ListPublicKeys",
     ] {
-        assert!(run.stderr.contains(needle), "--debug lacks {needle:?}:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "--debug lacks {needle:?}:\n{}",
+            run.stderr
+        );
     }
     let quiet = run_child(&verify_args(&trail, &[]), &env);
     assert_eq!(quiet.stderr, "", "{quiet:?}");
@@ -573,7 +591,10 @@ async fn a_run_names_the_folder_and_chains_it_read_and_where_it_looked_when_empt
     let run = trail.verify(&["--prefix", "wrong"]).await;
     assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
     run.assert_line(&["No digests found"]);
-    run.assert_line(&["Looked in", "/wrong/AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/"]);
+    run.assert_line(&[
+        "Looked in",
+        "/wrong/AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/",
+    ]);
     assert!(
         run.stderr.contains("no account folders under")
             && run.stderr.contains("top-level folders are AWSLogs/"),
@@ -634,26 +655,33 @@ fn a_trail_can_be_named_against_s3_and_needs_its_arn_with_local() {
 
     let run = run_child(&args, &with(&env, &[("AWS_REGION", "eu-west-3")]));
     assert_eq!(run.code, ERROR, "{run:?}");
-    assert!(run.stderr.contains(&name) && run.stderr.contains("eu-west-3"), "{run:?}");
-
-    let mut local = ctverify_tests::trail::local_args(
-        manifest,
-        &trail.trail.copy(),
-        &trail.trail.keys(),
+    assert!(
+        run.stderr.contains(&name) && run.stderr.contains("eu-west-3"),
+        "{run:?}"
     );
+
+    let mut local =
+        ctverify_tests::trail::local_args(manifest, &trail.trail.copy(), &trail.trail.keys());
     // The in-process form starts with the program's name; a child gets the arguments only.
     local.retain(|a| a != "ctverify");
     let at = local.iter().position(|a| a == "--trail").unwrap() + 1;
     local[at] = name;
     let run = run_child(&local, &env);
     assert_eq!(run.code, ERROR, "{run:?}");
-    assert!(run.stderr.contains("with --local, --trail needs the trail's ARN"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("with --local, --trail needs the trail's ARN"),
+        "{run:?}"
+    );
 
     let at = args.iter().position(|a| a == "--trail").unwrap() + 1;
     args[at] = "arn:aws:cloudtrail:us-east-1:12:trail/x".into();
     let run = run_child(&args, &env);
     assert_eq!(run.code, ERROR, "{run:?}");
-    assert!(!run.stderr.contains("trail name"), "a malformed ARN is not a name: {run:?}");
+    assert!(
+        !run.stderr.contains("trail name"),
+        "a malformed ARN is not a name: {run:?}"
+    );
 }
 
 /// `HTTP_PROXY` is honoured: every call goes through the proxy (here the front in proxy mode),
@@ -670,7 +698,10 @@ fn calls_go_through_the_proxy_of_http_proxy() {
     );
     let run = run_child(&verify_args(&trail, &[]), &env);
     assert_eq!(run.code, VALID, "{run:?}");
-    assert!(proxy.proxied() > 0, "no request went through the proxy: {run:?}");
+    assert!(
+        proxy.proxied() > 0,
+        "no request went through the proxy: {run:?}"
+    );
 }
 
 /// A name two visible trails share is refused with both ARNs, never resolved by guessing.
@@ -684,11 +715,9 @@ fn a_trail_name_two_trails_share_is_refused_with_both_arns() {
         |_| {},
         |config| {
             let mine = config.trails[0].clone();
-            let other_arn = mine.arn.replacen(
-                mine.arn.split(':').nth(4).unwrap(),
-                "999988887777",
-                1,
-            );
+            let other_arn =
+                mine.arn
+                    .replacen(mine.arn.split(':').nth(4).unwrap(), "999988887777", 1);
             let mut other = StubTrail::new(&other_arn, &mine.bucket);
             other.home_region = mine.home_region.clone();
             config.trails.push(other);
@@ -727,15 +756,28 @@ fn public_keys_against_s3_pin_the_keys_instead_of_asking_the_endpoint() {
 
     let run = run_child(&verify_args(&trail, &["--endpoint-url", &endpoint]), &env);
     assert_eq!(run.code, VALID, "{run:?}");
-    assert!(run.stderr.contains("chooses which signatures verify"), "{run:?}");
+    assert!(
+        run.stderr.contains("chooses which signatures verify"),
+        "{run:?}"
+    );
     let asked = trail.stub.count("ListPublicKeys");
     assert!(asked > 0);
 
     let run = run_child(
-        &verify_args(&trail, &["--endpoint-url", &endpoint, "--public-keys", keys]),
+        &verify_args(
+            &trail,
+            &["--endpoint-url", &endpoint, "--public-keys", keys],
+        ),
         &env,
     );
     assert_eq!(run.code, VALID, "{run:?}");
-    assert!(!run.stderr.contains("chooses which signatures verify"), "{run:?}");
-    assert_eq!(trail.stub.count("ListPublicKeys"), asked, "the pinned run asked nothing");
+    assert!(
+        !run.stderr.contains("chooses which signatures verify"),
+        "{run:?}"
+    );
+    assert_eq!(
+        trail.stub.count("ListPublicKeys"),
+        asked,
+        "the pinned run asked nothing"
+    );
 }

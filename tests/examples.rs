@@ -23,7 +23,9 @@ use s3_trail::S3Trail;
 #[tokio::test]
 async fn the_local_example_verifies_the_bundled_sample() {
     let [dir, keys, arn, from, to] = verify_local::SAMPLE;
-    let report = verify_local::verify(dir, keys, arn, from, to).await.unwrap();
+    let report = verify_local::verify(dir, keys, arn, from, to)
+        .await
+        .unwrap();
     assert_eq!(report.status, Status::Valid, "{report:#?}");
     assert_eq!(report.summary.digests.valid, 6);
     assert_eq!(report.summary.logs.valid, 15);
@@ -39,9 +41,11 @@ async fn the_s3_example_verifies_a_trail_in_s3_and_finds_a_deleted_log() {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(front.endpoint())
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+            ),
+        )
         .build();
     let manifest = &trail.trail.manifest;
     let range = cloudtrail_verify::TimeRange::new(manifest.start_time, manifest.end_time).unwrap();
@@ -50,7 +54,10 @@ async fn the_s3_example_verifies_a_trail_in_s3_and_finds_a_deleted_log() {
     assert_eq!(report.status, Status::Valid, "{report:#?}");
     assert_eq!(report.summary.logs.valid, 12);
 
-    let log = trail.server.handle().keys(trail.trail.bucket())
+    let log = trail
+        .server
+        .handle()
+        .keys(trail.trail.bucket())
         .into_iter()
         .find(|k| k.contains("/CloudTrail/"))
         .unwrap();

@@ -164,10 +164,15 @@ async fn a_sign_file_naming_another_region_than_expected_is_invalid() {
     let options = LakeOptions::default().expect_region(Some("eu-west-1".into()));
     let report = check_local(&set, &options).await;
     assert_eq!(report.status, Status::Invalid);
-    assert!(report.sign_file.problems.contains(&SignFileProblem::WrongRegion {
-        declared: "us-east-1".into(),
-        expected: "eu-west-1".into(),
-    }));
+    assert!(
+        report
+            .sign_file
+            .problems
+            .contains(&SignFileProblem::WrongRegion {
+                declared: "us-east-1".into(),
+                expected: "eu-west-1".into(),
+            })
+    );
 }
 
 #[tokio::test]
@@ -292,9 +297,11 @@ async fn a_result_set_in_s3_is_valid_with_keys_from_list_public_keys_and_an_alte
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(front.endpoint())
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+            ),
+        )
         .build();
     let folder = set.results.spec.folder();
     let report = lake::verify_s3_query_results(&conf, BUCKET, &folder, &LakeOptions::default())
@@ -339,8 +346,16 @@ async fn the_cli_exits_0_1_2_3_for_valid_invalid_unverifiable_and_failed_runs() 
     let keys = valid.keys_file.to_str().unwrap();
     let run = cli(&["--local", dir, "--public-keys", keys, "--verbose"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("1/1 sign files valid"), "{}", run.stdout);
-    assert!(run.stdout.contains("3/3 result files valid"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1/1 sign files valid"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("3/3 result files valid"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .contains(&format!("Result file\t{dir}/result_1.csv.gz\tvalid")),
@@ -384,7 +399,11 @@ async fn the_cli_exits_0_1_2_3_for_valid_invalid_unverifiable_and_failed_runs() 
     let run = cli(&["--local", rdir, "--public-keys", old_file.to_str().unwrap()]).await;
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("Sign file\t"), "{}", run.stderr);
-    assert!(run.stderr.contains("UNVERIFIABLE: public key"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("UNVERIFIABLE: public key"),
+        "{}",
+        run.stderr
+    );
 
     let run = cli(&["--local", dir]).await;
     assert_eq!(run.code, 3);
@@ -425,10 +444,16 @@ async fn the_cli_json_report_names_each_finding_kind() {
 fn the_cli_binary_verifies_from_s3_with_local_endpoints_only() {
     let set = s3_set();
     let folder = set.results.spec.folder();
-    let args: Vec<String> = ["query-results", "--s3-bucket", BUCKET, "--s3-prefix", &folder]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args: Vec<String> = [
+        "query-results",
+        "--s3-bucket",
+        BUCKET,
+        "--s3-prefix",
+        &folder,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let env = [("AWS_REGION".to_owned(), "us-east-1".to_owned())];
     let run = s3_trail::run_ctverify_process_with_env(
         &args,
@@ -438,12 +463,15 @@ fn the_cli_binary_verifies_from_s3_with_local_endpoints_only() {
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout
-            .contains(&format!("Validating query results in s3://{BUCKET}/{folder}")),
+        run.stdout.contains(&format!(
+            "Validating query results in s3://{BUCKET}/{folder}"
+        )),
         "{}",
         run.stdout
     );
-    set.server.handle().delete(BUCKET, &format!("{folder}result_2.csv.gz"));
+    set.server
+        .handle()
+        .delete(BUCKET, &format!("{folder}result_2.csv.gz"));
     let run = s3_trail::run_ctverify_process_with_env(
         &args,
         &set.server.endpoint(),

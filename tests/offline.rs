@@ -33,8 +33,14 @@ async fn the_bundled_sample_verifies_valid_with_aws_cli_summary_lines() {
     // The AWS CLI's lines unchanged, then the provenance block.
     let (lines, provenance) = run.stdout.split_at(expected.len().min(run.stdout.len()));
     assert_eq!(lines, expected);
-    assert!(provenance.starts_with("Provenance: ctverify "), "{provenance}");
-    assert!(provenance.contains("\n  Caller: local copy\n"), "{provenance}");
+    assert!(
+        provenance.starts_with("Provenance: ctverify "),
+        "{provenance}"
+    );
+    assert!(
+        provenance.contains("\n  Caller: local copy\n"),
+        "{provenance}"
+    );
     // Offline, nothing says which regions the trail covers: the run says what it assumed.
     assert_eq!(
         run.stderr,
@@ -581,7 +587,13 @@ async fn the_report_does_not_depend_on_concurrency() {
     let many = trail.verify(&["--verbose", "--concurrency", "64"]).await;
     assert_eq!(one.code, INVALID);
     // The results, not the provenance block (which says when, and with what concurrency).
-    let results = |stdout: &str| stdout.split("Provenance:").next().unwrap_or_default().to_owned();
+    let results = |stdout: &str| {
+        stdout
+            .split("Provenance:")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
     assert_eq!(results(&one.stdout), results(&many.stdout));
     assert_eq!(one.stderr, many.stderr);
 }

@@ -370,11 +370,26 @@ async fn audit_and_enable_take_the_same_aws_flags_as_verification() {
     let s = Setup::start("flags").await;
     let moto = s.moto.endpoint();
     let closed = "http://127.0.0.1:1";
-    let run = s.run_with_endpoint(&["audit", "--trail", &s.arn, "--endpoint-url", &moto], closed);
-    assert_ne!(run.code, ERROR, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("log_file_validation") || run.stdout.contains("validation"), "{}", run.stdout);
     let run = s.run_with_endpoint(
-        &["enable", "--trail", &s.arn, "--validation-only", "--dry-run", "--endpoint-url", &moto],
+        &["audit", "--trail", &s.arn, "--endpoint-url", &moto],
+        closed,
+    );
+    assert_ne!(run.code, ERROR, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("log_file_validation") || run.stdout.contains("validation"),
+        "{}",
+        run.stdout
+    );
+    let run = s.run_with_endpoint(
+        &[
+            "enable",
+            "--trail",
+            &s.arn,
+            "--validation-only",
+            "--dry-run",
+            "--endpoint-url",
+            &moto,
+        ],
         closed,
     );
     assert_ne!(run.code, ERROR, "{}\n{}", run.stdout, run.stderr);
@@ -383,7 +398,14 @@ async fn audit_and_enable_take_the_same_aws_flags_as_verification() {
     std::fs::write(&bundle, "nothing here").unwrap();
     let bundle = bundle.to_str().unwrap();
     let audit = vec!["audit", "--trail", s.arn.as_str(), "--ca-bundle", bundle];
-    let enable = vec!["enable", "--trail", s.arn.as_str(), "--validation-only", "--ca-bundle", bundle];
+    let enable = vec![
+        "enable",
+        "--trail",
+        s.arn.as_str(),
+        "--validation-only",
+        "--ca-bundle",
+        bundle,
+    ];
     for args in [audit, enable] {
         let run = s.run(&args);
         assert_eq!(run.code, ERROR, "{args:?}: {}\n{}", run.stdout, run.stderr);

@@ -34,7 +34,13 @@ async fn a_report_with_findings_reads_back_unchanged() {
     tamper::modify_log(&copy, &bucket, &trail.log(0, 0)).unwrap();
     tamper::delete_log(&copy, &bucket, &trail.log(1, 1)).unwrap();
     tamper::delete_digest(&copy, &bucket, &trail.digest(2)).unwrap();
-    tamper::plant_log(&copy, &bucket, &trail.log(3, 0).replace(".json.gz", "X.json.gz"), 7).unwrap();
+    tamper::plant_log(
+        &copy,
+        &bucket,
+        &trail.log(3, 0).replace(".json.gz", "X.json.gz"),
+        7,
+    )
+    .unwrap();
     let (code, json) = trail.report(&[]).await;
     assert_eq!(code, ctverify_tests::trail::exit::INVALID);
     assert_eq!(json["schema_version"], REPORT_SCHEMA_VERSION);
@@ -52,7 +58,9 @@ async fn a_report_with_findings_reads_back_unchanged() {
     }
     let planted = report.chains.iter().any(|c| {
         !c.foreign_objects.is_empty()
-            || c.unlisted_logs.iter().any(|l| l.status == cloudtrail_verify::Status::Invalid)
+            || c.unlisted_logs
+                .iter()
+                .any(|l| l.status == cloudtrail_verify::Status::Invalid)
     });
     assert!(planted, "the planted file is in the report: {json:#}");
 }

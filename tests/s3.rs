@@ -464,7 +464,13 @@ fn the_report_from_s3_does_not_depend_on_concurrency() {
     let many = s3.verify(&["--verbose", "--concurrency", "64"]);
     assert_eq!(one.code, INVALID);
     // The results, not the provenance block (which says when, and with what concurrency).
-    let results = |stdout: &str| stdout.split("Provenance:").next().unwrap_or_default().to_owned();
+    let results = |stdout: &str| {
+        stdout
+            .split("Provenance:")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
     assert!(one.stdout.contains("  Options: ") && one.stdout.contains("concurrency 1,"));
     assert_eq!(results(&one.stdout), results(&many.stdout));
     assert_eq!(one.stderr, many.stderr);

@@ -96,7 +96,10 @@ fn scenarios() -> Vec<Scenario> {
             status: Status::Invalid,
             evidence: |r| {
                 any_log_problem(r, |p| {
-                    matches!(p, LogProblem::TrailingData | LogProblem::HashMismatch { .. })
+                    matches!(
+                        p,
+                        LogProblem::TrailingData | LogProblem::HashMismatch { .. }
+                    )
                 })
             },
         },
@@ -124,7 +127,8 @@ fn scenarios() -> Vec<Scenario> {
                 any_digest_problem(r, |p| {
                     matches!(
                         p,
-                        DigestProblem::SignatureMismatch | DigestProblem::PreviousSignatureMismatch { .. }
+                        DigestProblem::SignatureMismatch
+                            | DigestProblem::PreviousSignatureMismatch { .. }
                     )
                 })
             },
@@ -145,7 +149,9 @@ fn scenarios() -> Vec<Scenario> {
                 tamper::replace_digest_with_non_json(&dir, &bucket, &t.digest(1)).unwrap();
             },
             status: Status::Invalid,
-            evidence: |r| any_digest_problem(r, |p| matches!(p, DigestProblem::InvalidFormat { .. })),
+            evidence: |r| {
+                any_digest_problem(r, |p| matches!(p, DigestProblem::InvalidFormat { .. }))
+            },
         },
         Scenario {
             name: "a digest in the middle deleted",
@@ -194,9 +200,11 @@ async fn verify_s3(s3: &S3Trail) -> Report {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(front.endpoint())
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+            ),
+        )
         .build();
     let (range, arn) = range_and_arn(&s3.trail);
     Verifier::from_s3(&conf, arn, range)

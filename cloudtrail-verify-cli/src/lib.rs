@@ -128,13 +128,15 @@ where
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
         Some(Command::QueryResults(args)) => query_cmd::run_query_results(&args, out, err).await,
-        Some(Command::Export(args)) => match run_verify(&args.verify, Some(&args.out), out, err).await {
-            Ok(code) => code,
-            Err(Fatal(message)) => {
-                let _ = writeln!(err, "ctverify export: {message}");
-                exit::ERROR
+        Some(Command::Export(args)) => {
+            match run_verify(&args.verify, Some(&args.out), out, err).await {
+                Ok(code) => code,
+                Err(Fatal(message)) => {
+                    let _ = writeln!(err, "ctverify export: {message}");
+                    exit::ERROR
+                }
             }
-        },
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
             exit::VALID
@@ -280,9 +282,7 @@ async fn run_verify(
     if let Some(prefix) = &args.prefix {
         builder = builder.prefix(prefix);
     }
-    builder = builder
-        .accounts(&args.account_ids)
-        .regions(&args.regions);
+    builder = builder.accounts(&args.account_ids).regions(&args.regions);
     if let Some(n) = args.concurrency {
         builder = builder.concurrency(usize::from(n));
     }
@@ -300,16 +300,20 @@ async fn run_verify(
         .prepare()
         .await
         .map_err(|e| match e {
-            SetupError::BadAccountId(a) => Fatal(format!("--account-id {a:?} is not a 12-digit account id")),
-            SetupError::BadRegion(r) => {
-                Fatal(format!("--region {r:?} is not a region name (such as us-east-1)"))
+            SetupError::BadAccountId(a) => {
+                Fatal(format!("--account-id {a:?} is not a 12-digit account id"))
             }
+            SetupError::BadRegion(r) => Fatal(format!(
+                "--region {r:?} is not a region name (such as us-east-1)"
+            )),
             SetupError::SeveralBuckets { dir, buckets } => Fatal(format!(
                 "{} holds several bucket folders ({}): choose one with --bucket",
                 dir.display(),
                 buckets.join(", ")
             )),
-            SetupError::Local { dir, source } => Fatal(format!("--local {}: {source}", dir.display())),
+            SetupError::Local { dir, source } => {
+                Fatal(format!("--local {}: {source}", dir.display()))
+            }
             other => Fatal(other.to_string()),
         })?;
     let looked_in = render::LookedIn {
@@ -317,7 +321,12 @@ async fn run_verify(
         chains: verifier.chains().iter().map(|c| c.chain.clone()).collect(),
     };
     if text {
-        render::write_header(out, &verifier.target().arn.to_string(), range.start, range.end)?;
+        render::write_header(
+            out,
+            &verifier.target().arn.to_string(),
+            range.start,
+            range.end,
+        )?;
         render::write_looked_in(out, &looked_in)?;
     }
     let (report, bundle) = match export {
@@ -346,10 +355,7 @@ async fn run_verify(
 
 /// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
 /// evidence bundle's own `public-keys.json` (read with the bundle's caps: it is hostile input).
-fn local_keys(
-    args: &VerifyArgs,
-    dir: Option<&std::path::Path>,
-) -> Result<(KeySet, String), Fatal> {
+fn local_keys(args: &VerifyArgs, dir: Option<&std::path::Path>) -> Result<(KeySet, String), Fatal> {
     let (keys_path, key_bytes) = match (
         &args.public_keys,
         dir.and_then(cloudtrail_verify::export::bundle_keys),

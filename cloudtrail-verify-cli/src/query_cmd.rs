@@ -25,10 +25,21 @@ pub struct QueryResultsArgs {
     pub s3_bucket: Option<String>,
     /// The folder holding result_sign.json, such as
     /// AWSLogs/ACCOUNT/CloudTrail-Lake/Query/YYYY/MM/DD/QUERY_ID/ (default: the bucket's root).
-    #[arg(long, value_name = "PREFIX", requires = "s3_bucket", help_heading = "Source")]
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        requires = "s3_bucket",
+        help_heading = "Source"
+    )]
     pub s3_prefix: Option<String>,
     /// A local copy of that folder: the directory holding result_sign.json and the result files.
-    #[arg(long, visible_alias = "local-export-path", value_name = "DIR", conflicts_with = "s3_bucket", help_heading = "Source")]
+    #[arg(
+        long,
+        visible_alias = "local-export-path",
+        value_name = "DIR",
+        conflicts_with = "s3_bucket",
+        help_heading = "Source"
+    )]
     pub local: Option<PathBuf>,
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them, covering the
     /// query's completion time. Required with --local.
@@ -146,7 +157,11 @@ fn write_text(
     report: &QueryResultsReport,
     verbose: bool,
 ) -> std::io::Result<()> {
-    writeln!(out, "Validating query results in {}\n", escape(&report.location))?;
+    writeln!(
+        out,
+        "Validating query results in {}\n",
+        escape(&report.location)
+    )?;
     let sign = &report.sign_file;
     let sign_line = format!("Sign file\t{}", escape(&sign.location));
     if sign.problems.is_empty() && verbose {

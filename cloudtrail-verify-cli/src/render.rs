@@ -3,9 +3,9 @@
 //! with ctverify's stricter findings as further lines in the same style.
 
 use chrono::{DateTime, Utc};
+use cloudtrail_verify::export::MANIFEST_FILE;
 use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::report::VersionCheck;
-use cloudtrail_verify::export::MANIFEST_FILE;
 use cloudtrail_verify::{
     BundleProblem, ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem,
     LogReport, ObjectProblem, Provenance, Report, Status,
@@ -502,10 +502,20 @@ fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io:
         )?;
     }
     if p.keys.len() > KEYS_SHOWN {
-        writeln!(out, "  and {} more keys (--format json lists them)", p.keys.len() - KEYS_SHOWN)?;
+        writeln!(
+            out,
+            "  and {} more keys (--format json lists them)",
+            p.keys.len() - KEYS_SHOWN
+        )?;
     }
     let o = &p.options;
-    let all = |v: &[String]| if v.is_empty() { "all".to_owned() } else { v.join(",") };
+    let all = |v: &[String]| {
+        if v.is_empty() {
+            "all".to_owned()
+        } else {
+            v.join(",")
+        }
+    };
     writeln!(
         out,
         "  Options: --from {} --to {}, source {}, bucket {}, prefix {}, accounts {}, regions {}, concurrency {}, max log bytes {}",

@@ -15,13 +15,18 @@ pub async fn verify(
 ) -> Result<Report, Box<dyn std::error::Error>> {
     let keys = KeySet::from_list_public_keys_json(&std::fs::read(keys_file)?)?;
     let range = TimeRange::new(from.parse()?, to.parse()?)?;
-    Ok(Verifier::from_local(dir, keys, arn.parse()?, range).verify().await?)
+    Ok(Verifier::from_local(dir, keys, arn.parse()?, range)
+        .verify()
+        .await?)
 }
 
 /// The sample trail of `fixtures/sample`, six valid hours.
 pub const SAMPLE: [&str; 5] = [
     concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/sample/trail"),
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/sample/public-keys.json"),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/sample/public-keys.json"
+    ),
     "arn:aws:cloudtrail:us-east-1:111122223333:trail/sample-trail",
     "2026-01-01T00:00:00Z",
     "2026-01-01T06:00:00Z",

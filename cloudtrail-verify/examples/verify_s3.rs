@@ -5,7 +5,11 @@
 use cloudtrail_verify::{Report, SetupError, Status, TimeRange, TrailArn, Verifier};
 
 /// The whole embedding: a session, a trail, a range, a report.
-pub async fn verify(conf: &aws_config::SdkConfig, arn: TrailArn, range: TimeRange) -> Result<Report, SetupError> {
+pub async fn verify(
+    conf: &aws_config::SdkConfig,
+    arn: TrailArn,
+    range: TimeRange,
+) -> Result<Report, SetupError> {
     Verifier::from_s3(conf, arn, range).verify().await
 }
 

@@ -140,7 +140,9 @@ mod tls {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail(format!("not a PEM certificate bundle: {e}")))?;
         if certs.is_empty() {
-            return Err(fail("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
+            return Err(fail(
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
         }
         let mut roots = rustls::RootCertStore::empty();
         for (n, cert) in certs.iter().enumerate() {
@@ -154,17 +156,19 @@ mod tls {
             .map_err(|e| fail(e.to_string()))?;
         // `build_with_connector_fn` is what the SDK's own default client uses; the public
         // `build_https` would drop the proxy settings.
-        Ok(Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut connector = ConnectorBuilder::default()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(context.clone());
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        }))
+        Ok(
+            Builder::new().build_with_connector_fn(move |settings, components| {
+                let mut connector = ConnectorBuilder::default()
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                    .tls_context(context.clone());
+                connector.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    connector.set_sleep_impl(components.sleep_impl());
+                }
+                connector.set_proxy_config(Some(ProxyConfig::from_env()));
+                connector.build()
+            }),
+        )
     }
 
     /// The bundle's bytes: a regular file (a FIFO would block the run) of at most

@@ -69,7 +69,6 @@ pub struct NotCopied {
     pub reason: String,
 }
 
-
 pub(crate) fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -161,8 +160,7 @@ pub fn check_bundle(dir: &Path) -> Option<Vec<BundleProblem>> {
             };
             found.insert(rel.clone());
             let actual = if kind.is_file() {
-                hash_regular_file(&entry.path())
-                    .unwrap_or_else(|e| format!("unreadable ({e})"))
+                hash_regular_file(&entry.path()).unwrap_or_else(|e| format!("unreadable ({e})"))
             } else {
                 "not a regular file".to_owned()
             };

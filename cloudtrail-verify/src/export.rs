@@ -38,17 +38,17 @@
 //! manifest cannot protect itself (its other fields are informational, or only add expected
 //! chains): someone who rewrites it is in the position of the bundle's maker.
 
+use crate::bundle::sha256_hex;
+pub use crate::bundle::{
+    KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES, Manifest,
+    NotCopied, REPORT_FILE, bundle_keys, check_bundle, read_bundle_keys, read_manifest,
+};
 use crate::findings::Status;
 use crate::keys::KeySet;
 use crate::report::Report;
 use crate::source::local::METADATA_SUFFIX;
 use crate::source::{Object, ObjectSource, SourceError};
 use crate::verifier::Verifier;
-pub use crate::bundle::{
-    KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES, Manifest, NotCopied,
-    REPORT_FILE, bundle_keys, check_bundle, read_bundle_keys, read_manifest,
-};
-use crate::bundle::sha256_hex;
 use async_trait::async_trait;
 use chrono::Utc;
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,7 +108,10 @@ pub struct ExportSummary {
 
 /// Whether `path` names a gzip-compressed tar file rather than a directory.
 pub fn is_tar_gz(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
@@ -118,7 +121,10 @@ pub fn is_tar_gz(path: &Path) -> bool {
 ///
 /// # Errors
 /// [`ExportError`] when the bundle cannot be written; the verdict is in the report either way.
-pub async fn export(verifier: Verifier, out: &Path) -> Result<(Report, ExportSummary), ExportError> {
+pub async fn export(
+    verifier: Verifier,
+    out: &Path,
+) -> Result<(Report, ExportSummary), ExportError> {
     if out.exists() {
         return Err(ExportError::Exists(out.to_owned()));
     }
@@ -162,7 +168,10 @@ pub async fn export(verifier: Verifier, out: &Path) -> Result<(Report, ExportSum
 
 /// The bundle in `dir`: the run through the tee, the objects it listed but did not read, the
 /// keys, the report, the manifest; then the offline check.
-async fn write_bundle(verifier: Verifier, dir: &Path) -> Result<(Report, ExportSummary), ExportError> {
+async fn write_bundle(
+    verifier: Verifier,
+    dir: &Path,
+) -> Result<(Report, ExportSummary), ExportError> {
     let arn = verifier.target().arn.clone();
     let location = verifier.target().location.clone();
     let (accounts, regions) = (
@@ -186,7 +195,10 @@ async fn write_bundle(verifier: Verifier, dir: &Path) -> Result<(Report, ExportS
     std::fs::remove_dir_all(&temp).map_err(io_at(&temp))?;
 
     write_json(&dir.join(KEYS_FILE), &keys_file(&keys, &report))?;
-    write_json(&dir.join(REPORT_FILE), &serde_json::to_value(&report).unwrap_or_default())?;
+    write_json(
+        &dir.join(REPORT_FILE),
+        &serde_json::to_value(&report).unwrap_or_default(),
+    )?;
     let dir2 = dir.to_owned();
     let files = tokio::task::spawn_blocking(move || hash_tree(&dir2))
         .await
@@ -203,8 +215,7 @@ async fn write_bundle(verifier: Verifier, dir: &Path) -> Result<(Report, ExportS
     if object_files < objects {
         not_copied.push(NotCopied {
             object: format!("{} objects", objects - object_files),
-            reason: "their keys name the same file on this file system (case-insensitive?)"
-                .into(),
+            reason: "their keys name the same file on this file system (case-insensitive?)".into(),
         });
     }
     let manifest = Manifest {
@@ -301,11 +312,11 @@ fn hash_tree(dir: &Path) -> Result<BTreeMap<String, String>, ExportError> {
     Ok(files)
 }
 
-
 /// Streams the bundle in `dir` into a gzip-compressed tar at `out`, one file at a time.
 fn write_tar_gz(dir: &Path, out: &Path) -> Result<(), ExportError> {
     let file = std::fs::File::create_new(out).map_err(io_at(out))?;
-    let gz = flate2::write::GzEncoder::new(io::BufWriter::new(file), flate2::Compression::default());
+    let gz =
+        flate2::write::GzEncoder::new(io::BufWriter::new(file), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
     tar.append_dir_all(".", dir).map_err(io_at(out))?;
@@ -360,7 +371,9 @@ impl Tee {
     fn path_of(&self, bucket: &str, key: &str) -> Result<PathBuf, String> {
         let segments = crate::source::local::segments(bucket, key).map_err(|e| e.to_string())?;
         if key.ends_with(METADATA_SUFFIX) {
-            return Err(format!("a key ending in {METADATA_SUFFIX} would be read as a sidecar"));
+            return Err(format!(
+                "a key ending in {METADATA_SUFFIX} would be read as a sidecar"
+            ));
         }
         let mut path = self.root.join(bucket);
         path.extend(segments);
@@ -654,9 +667,21 @@ mod tests {
         problems.sort_by_key(|p| format!("{p:?}"));
         let kinds: Vec<String> = problems.iter().map(|p| format!("{p:?}")).collect();
         assert_eq!(problems.len(), 3, "{kinds:?}");
-        assert!(kinds.iter().any(|k| k.contains("Added") && k.contains("b/link")));
-        assert!(kinds.iter().any(|k| k.contains("Added") && k.contains("b/fifo")));
-        assert!(kinds.iter().any(|k| k.contains("Altered") && k.contains("not a regular file")));
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.contains("Added") && k.contains("b/link"))
+        );
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.contains("Added") && k.contains("b/fifo"))
+        );
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.contains("Altered") && k.contains("not a regular file"))
+        );
     }
 
     #[test]

@@ -181,8 +181,11 @@ impl KeySet {
     pub fn keys(&self) -> Vec<&PublicKey> {
         let mut keys: Vec<&PublicKey> = self.by_fingerprint.values().flatten().collect();
         keys.sort_by(|a, b| {
-            (a.fingerprint.as_str(), a.valid_from, a.region.as_deref())
-                .cmp(&(b.fingerprint.as_str(), b.valid_from, b.region.as_deref()))
+            (a.fingerprint.as_str(), a.valid_from, a.region.as_deref()).cmp(&(
+                b.fingerprint.as_str(),
+                b.valid_from,
+                b.region.as_deref(),
+            ))
         });
         keys
     }

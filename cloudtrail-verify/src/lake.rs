@@ -192,7 +192,9 @@ fn is_plain_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && name != SIGN_FILE_NAME
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -211,14 +213,12 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-
 impl SignFileProblem {
     /// Whether this is evidence of tampering or only prevents checking.
     pub fn status(&self) -> Status {
         crate::trust::sign_file_problem_status(self)
     }
 }
-
 
 impl ResultFileProblem {
     /// Whether this is evidence of tampering or only prevents checking.
@@ -502,11 +502,7 @@ pub fn check_sign_file(
                     valid_to: key.valid_to(),
                 });
             }
-            match verify_signature(
-                key,
-                sign.signing_string().as_bytes(),
-                &sign.hash_signature,
-            ) {
+            match verify_signature(key, sign.signing_string().as_bytes(), &sign.hash_signature) {
                 Ok(()) => {}
                 Err(SignatureError::Malformed) => {
                     problems.push(SignFileProblem::MalformedSignature)
@@ -705,7 +701,8 @@ async fn check_read(
                 // Beside other objects, a missing sign file was deleted; in an empty folder
                 // the folder is likely the wrong one.
                 *objects_in_folder = keys.len() as u64 + more;
-                sign_report.status = worst(sign_report.problems.iter().map(SignFileProblem::status));
+                sign_report.status =
+                    worst(sign_report.problems.iter().map(SignFileProblem::status));
             } else if matches!(sign, SignRead::Parsed(_)) {
                 // Only a parsed sign file says which objects belong; otherwise none is judged.
                 unlisted_not_shown = more;
@@ -771,7 +768,9 @@ pub async fn verify_local_query_results(
     // the local source's defences against links and special files.
     let (Some(parent), Some(name)) = (full.parent(), full.file_name().and_then(|n| n.to_str()))
     else {
-        return Err(local("not a directory with a UTF-8 name below a parent".into()));
+        return Err(local(
+            "not a directory with a UTF-8 name below a parent".into(),
+        ));
     };
     let source = crate::source::LocalDirectory::new(parent).map_err(|e| local(e.to_string()))?;
     if !full.is_dir() {
@@ -876,7 +875,10 @@ mod tests {
         ));
         let sign = SignFile::parse(text.as_bytes()).unwrap();
         assert_eq!(sign.signing_string(), format!("{b} {a}"));
-        assert_eq!(sign.public_key_fingerprint, "67b9fa73676d86966b449dd677850753");
+        assert_eq!(
+            sign.public_key_fingerprint,
+            "67b9fa73676d86966b449dd677850753"
+        );
         assert_eq!(
             sign.query_complete_time,
             "2022-05-10T22:06:30Z".parse::<DateTime<Utc>>().unwrap()
@@ -896,7 +898,10 @@ mod tests {
             ),
             r#"[{"fileHashValue":"abc","fileName":"a"}]"#.to_owned(),
         ] {
-            assert!(SignFile::parse(sign_json(&files).as_bytes()).is_err(), "{files}");
+            assert!(
+                SignFile::parse(sign_json(&files).as_bytes()).is_err(),
+                "{files}"
+            );
         }
     }
 

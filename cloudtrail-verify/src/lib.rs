@@ -84,6 +84,10 @@ mod verifier;
 mod verify;
 mod walk;
 
+/// The AWS SDK's configuration crate, whose `SdkConfig` [`Verifier::from_s3`] takes: use this
+/// one to be sure the versions match.
+#[cfg(feature = "aws")]
+pub use aws_config;
 pub use keys::{KeyError, KeySet, PublicKey, SIGNING_DELAY_MARGIN};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailArnError, TrailLocation};
 pub use options::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
@@ -92,16 +96,12 @@ pub use report::{
     ForeignObject, GapKind, LogProblem, LogReport, ObjectProblem, Provenance, Report, Status,
     Summary,
 };
-pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 #[cfg(feature = "aws")]
 pub use source::S3Source;
+pub use source::{LocalDirectory, Object, ObjectSource, SourceError};
 #[cfg(feature = "aws")]
 pub use trail_api::TrailApiError;
 pub use verifier::{SetupError, Verifier, VerifierBuilder};
-/// The AWS SDK's configuration crate, whose `SdkConfig` [`Verifier::from_s3`] takes: use this
-/// one to be sure the versions match.
-#[cfg(feature = "aws")]
-pub use aws_config;
 pub use verify::{Progress, RangeError, TimeRange, TrailTarget, VerifyError, VerifyOptions};
 
 /// Internals reachable only for the fuzz targets and the parsers' property tests: not part of

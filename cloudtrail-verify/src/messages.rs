@@ -272,14 +272,20 @@ impl fmt::Display for VersionedObject {
         let changes: Vec<String> = self.problems.iter().map(ToString::to_string).collect();
         f.write_str(&changes.join("; "))?;
         let original = match (&self.original_version_id, self.original_written) {
-            (Some(id), Some(at)) => format!("the original version ({id}, written {})", display_date(at)),
+            (Some(id), Some(at)) => {
+                format!("the original version ({id}, written {})", display_date(at))
+            }
             (Some(id), None) => format!("the original version ({id})"),
             _ => "the original version".to_owned(),
         };
         match (self.original_status, &self.original_problem) {
             (Some(Status::Valid), _) => write!(f, "; {original} verifies"),
-            (Some(Status::Invalid), Some(why)) => write!(f, "; {original} does not verify either: {why}"),
-            (Some(Status::Unverifiable), Some(why)) => write!(f, "; {original} could not be verified: {why}"),
+            (Some(Status::Invalid), Some(why)) => {
+                write!(f, "; {original} does not verify either: {why}")
+            }
+            (Some(Status::Unverifiable), Some(why)) => {
+                write!(f, "; {original} could not be verified: {why}")
+            }
             (_, Some(why)) => write!(f, "; {original}: {why}"),
             (_, None) => Ok(()),
         }
@@ -294,8 +300,13 @@ use crate::lake::{HASH_ALGORITHM, SIGNATURE_ALGORITHM};
 impl fmt::Display for SignFileProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SignFileProblem::NotFound { objects_in_folder: 0 } => {
-                write!(f, "not found (the folder is empty: is the prefix the query's folder?)")
+            SignFileProblem::NotFound {
+                objects_in_folder: 0,
+            } => {
+                write!(
+                    f,
+                    "not found (the folder is empty: is the prefix the query's folder?)"
+                )
             }
             SignFileProblem::NotFound { objects_in_folder } => write!(
                 f,
@@ -311,7 +322,10 @@ impl fmt::Display for SignFileProblem {
             ),
             SignFileProblem::InvalidFormat { detail } => write!(f, "invalid format ({detail})"),
             SignFileProblem::UnknownHashAlgorithm { found } => {
-                write!(f, "unknown hashAlgorithm {found:?} (CloudTrail writes {HASH_ALGORITHM:?})")
+                write!(
+                    f,
+                    "unknown hashAlgorithm {found:?} (CloudTrail writes {HASH_ALGORITHM:?})"
+                )
             }
             SignFileProblem::UnknownSignatureAlgorithm { found } => write!(
                 f,
@@ -320,11 +334,17 @@ impl fmt::Display for SignFileProblem {
             SignFileProblem::WrongRegion { declared, expected } => {
                 write!(f, "names region {declared}, not {expected}")
             }
-            SignFileProblem::KeyUnknown { fingerprint, region } => write!(
+            SignFileProblem::KeyUnknown {
+                fingerprint,
+                region,
+            } => write!(
                 f,
                 "public key not found in region {region} for fingerprint {fingerprint} (CloudTrail's key list for the time holds no such key)"
             ),
-            SignFileProblem::KeyNotFound { fingerprint, region } => write!(
+            SignFileProblem::KeyNotFound {
+                fingerprint,
+                region,
+            } => write!(
                 f,
                 "public key for fingerprint {fingerprint} in region {region} is not among the keys at hand (give keys covering queryCompleteTime)"
             ),
@@ -370,4 +390,3 @@ impl fmt::Display for ResultFileProblem {
         }
     }
 }
-

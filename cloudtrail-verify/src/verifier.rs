@@ -261,10 +261,9 @@ impl VerifierBuilder {
                 provenance.caller_note = Some("local copy".into());
                 // A bundle is checked against its manifest before anything in it is used.
                 let bundle_dir = dir.clone();
-                if let Ok(Some(problems)) = tokio::task::spawn_blocking(move || {
-                    crate::bundle::check_bundle(&bundle_dir)
-                })
-                .await
+                if let Ok(Some(problems)) =
+                    tokio::task::spawn_blocking(move || crate::bundle::check_bundle(&bundle_dir))
+                        .await
                 {
                     bundle_problems = problems;
                     warnings.push(
@@ -305,7 +304,12 @@ impl VerifierBuilder {
                 provenance.caller_note = Some(format!("object source {}", source.describe()));
                 let bucket = self.bucket.clone().ok_or(SetupError::NoBucket)?;
                 let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
-                (source.clone(), Some(keys.clone()), target, cpu_concurrency())
+                (
+                    source.clone(),
+                    Some(keys.clone()),
+                    target,
+                    cpu_concurrency(),
+                )
             }
         };
         if !self.accounts.is_empty() {
@@ -401,11 +405,11 @@ async fn where_the_files_are(
             Err(e) => format!("the bucket's top level could not be listed ({e})"),
             Ok(top) if top.is_empty() => "the bucket has no folders at all".to_owned(),
             Ok(top) => {
-            let mut shown: Vec<String> = top.iter().take(20).map(|f| format!("{f}/")).collect();
-            if top.len() > 20 {
-                shown.push(format!("and {} more", top.len() - 20));
-            }
-            format!("the bucket's top-level folders are {}", shown.join(", "))
+                let mut shown: Vec<String> = top.iter().take(20).map(|f| format!("{f}/")).collect();
+                if top.len() > 20 {
+                    shown.push(format!("and {} more", top.len() - 20));
+                }
+                format!("the bucket's top-level folders are {}", shown.join(", "))
             }
         };
         return Some(format!(
@@ -492,7 +496,11 @@ impl Verifier {
     /// DescribeTrails in the trail's home region, the bucket is read in its own region, and the
     /// keys come from ListPublicKeys in each region found.
     #[cfg(feature = "aws")]
-    pub fn from_s3(conf: &aws_config::SdkConfig, arn: TrailArn, range: TimeRange) -> VerifierBuilder {
+    pub fn from_s3(
+        conf: &aws_config::SdkConfig,
+        arn: TrailArn,
+        range: TimeRange,
+    ) -> VerifierBuilder {
         VerifierBuilder::new(arn, range, Origin::S3(Box::new(conf.clone())))
     }
 
@@ -677,7 +685,9 @@ mod s3 {
     fn hardened(conf: &SdkConfig, region: &str) -> SdkConfig {
         conf.to_builder()
             .region(aws_config::Region::new(region.to_owned()))
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
+            )
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
@@ -772,9 +782,7 @@ mod s3 {
     }
 
     /// STS GetCallerIdentity with the run's session.
-    async fn caller_identity(
-        conf: &SdkConfig,
-    ) -> Result<crate::report::CallerIdentity, String> {
+    async fn caller_identity(conf: &SdkConfig) -> Result<crate::report::CallerIdentity, String> {
         let answer = aws_sdk_sts::Client::new(conf)
             .get_caller_identity()
             .send()

@@ -44,7 +44,12 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let relative = file.strip_prefix(&src).unwrap();
-        let first = relative.components().next().unwrap().as_os_str().to_string_lossy();
+        let first = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_owned();
         if module == "lib" {
             continue;
@@ -86,24 +91,28 @@ fn find_cycle(
 fn no_module_uses_a_module_that_uses_it_back() {
     let graph = module_graph();
     assert!(graph.len() > 10, "the graph was read: {graph:?}");
-    assert!(graph["verifier"].contains("verify"), "edges are found: {graph:?}");
+    assert!(
+        graph["verifier"].contains("verify"),
+        "edges are found: {graph:?}"
+    );
     let mut done = BTreeSet::new();
     for node in graph.keys() {
         let cycle = find_cycle(&graph, node, &mut Vec::new(), &mut done);
-        assert!(cycle.is_none(), "module cycle: {}", cycle.unwrap().join(" -> "));
+        assert!(
+            cycle.is_none(),
+            "module cycle: {}",
+            cycle.unwrap().join(" -> ")
+        );
     }
 }
 
 #[test]
 fn the_cycle_finder_finds_a_cycle() {
-    let graph: BTreeMap<String, BTreeSet<String>> = [
-        ("a", vec!["b"]),
-        ("b", vec!["c"]),
-        ("c", vec!["a"]),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
-    .collect();
+    let graph: BTreeMap<String, BTreeSet<String>> =
+        [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"])]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+            .collect();
     let cycle = find_cycle(&graph, "a", &mut Vec::new(), &mut BTreeSet::new());
     assert_eq!(cycle.unwrap(), ["a", "b", "c", "a"]);
 }

@@ -6,8 +6,8 @@
 //! A failure prints the seed and the input; `PARSER_SEED=N` replays a run.
 
 use chrono::{TimeZone, Utc};
-use cloudtrail_verify::layout::{ChainId, ChainLayout, TrailLocation};
 use cloudtrail_verify::fuzzing::DigestFile;
+use cloudtrail_verify::layout::{ChainId, ChainLayout, TrailLocation};
 use cloudtrail_verify::{KeySet, TrailArn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -509,12 +509,16 @@ impl S3Handle {
 
     /// Makes GetBucketVersioning answer `Enabled` (`true`) or never enabled.
     pub fn set_versioning(&self, enabled: bool) {
-        self.state.versioning_enabled.store(enabled, Ordering::Relaxed);
+        self.state
+            .versioning_enabled
+            .store(enabled, Ordering::Relaxed);
     }
 
     /// Answers ListObjectVersions with `403 AccessDenied` (`deny` true) or lists.
     pub fn deny_list_versions(&self, deny: bool) {
-        self.state.list_versions_denied.store(deny, Ordering::Relaxed);
+        self.state
+            .list_versions_denied
+            .store(deny, Ordering::Relaxed);
     }
 
     /// Sets `bucket`'s lifecycle rules (as PutBucketLifecycleConfiguration would); creates the
@@ -1146,7 +1150,9 @@ impl S3 for MemoryS3 {
             .state
             .versioning_enabled
             .load(Ordering::Relaxed)
-            .then(|| dto::BucketVersioningStatus::from_static(dto::BucketVersioningStatus::ENABLED));
+            .then(|| {
+                dto::BucketVersioningStatus::from_static(dto::BucketVersioningStatus::ENABLED)
+            });
         Ok(S3Response::new(dto::GetBucketVersioningOutput {
             status,
             ..Default::default()

@@ -125,7 +125,9 @@ impl TlsFront {
     /// `https://localhost:PORT`, matching the certificate's name, or `http://127.0.0.1:PORT`.
     /// How many requests came in absolute form, as to a proxy.
     pub fn proxied(&self) -> usize {
-        self.backends.proxied.load(std::sync::atomic::Ordering::Relaxed)
+        self.backends
+            .proxied
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The endpoint.
@@ -157,7 +159,10 @@ struct Backends {
 }
 
 impl Backends {
-    async fn forward(&self, mut request: Request<Incoming>) -> Response<http_body_util::Either<Incoming, String>> {
+    async fn forward(
+        &self,
+        mut request: Request<Incoming>,
+    ) -> Response<http_body_util::Either<Incoming, String>> {
         if request.uri().scheme().is_some() {
             // Proxy form: the request names its server.
             self.proxied
@@ -172,7 +177,10 @@ impl Backends {
         let form = request
             .headers()
             .get(http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
+            .is_some_and(|v| {
+                v.as_bytes()
+                    .starts_with(b"application/x-www-form-urlencoded")
+            });
         let json_api = request.headers().contains_key("x-amz-target")
             || request.uri().path() == "/listRegions"
             || form;

@@ -240,9 +240,12 @@ impl ObjectSource for S3Source {
         });
         let entries = entries.into_iter().map(|(k, v, _)| (k, v)).collect();
         let next = if answer.is_truncated() == Some(true) {
-            answer
-                .next_key_marker()
-                .map(|k| (k.to_owned(), answer.next_version_id_marker().map(str::to_owned)))
+            answer.next_key_marker().map(|k| {
+                (
+                    k.to_owned(),
+                    answer.next_version_id_marker().map(str::to_owned),
+                )
+            })
         } else {
             None
         };

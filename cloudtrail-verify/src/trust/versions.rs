@@ -133,7 +133,12 @@ mod tests {
 
     #[test]
     fn the_oldest_version_is_cloudtrails_and_everything_after_it_is_a_finding() {
-        type Case<'a> = (&'a str, Vec<ObjectVersion>, Option<&'a str>, Vec<VersionProblem>);
+        type Case<'a> = (
+            &'a str,
+            Vec<ObjectVersion>,
+            Option<&'a str>,
+            Vec<VersionProblem>,
+        );
         let cases: Vec<Case> = vec![
             ("one version", vec![v("a", 1)], Some("a"), vec![]),
             (

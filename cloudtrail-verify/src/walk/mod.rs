@@ -251,8 +251,7 @@ impl Walker {
             }
         }
         for (key, history) in histories {
-            let judged =
-                trust::versions::judge_versions(&key, &history, &self.ctx.lifecycle_rules);
+            let judged = trust::versions::judge_versions(&key, &history, &self.ctx.lifecycle_rules);
             if !judged.problems.is_empty() {
                 self.changed.insert(key, judged);
             }
@@ -290,8 +289,9 @@ impl Walker {
             let (status, problem) = match &judged.original {
                 None => (None, Some("no version of it is left".to_owned())),
                 Some(original) if key.starts_with(&digest_folder) => {
-                    let (status, problem) =
-                        self.check_original_digest(&bucket, &key, &original.version_id).await;
+                    let (status, problem) = self
+                        .check_original_digest(&bucket, &key, &original.version_id)
+                        .await;
                     (Some(status), problem)
                 }
                 Some(original) => match self.changed_logs.get(&key).cloned() {
@@ -326,8 +326,12 @@ impl Walker {
     ) -> (Status, Option<String>) {
         let limit = self.ctx.options.max_digest_bytes;
         let _turn = self.ctx.large_digests.clone().acquire_owned().await.ok();
-        let fetched = logs::fetch_digest_version(&self.ctx, bucket, key, Some(version), limit).await;
-        let backfill = self.layout.parse_digest_key(key).is_some_and(|i| i.backfill);
+        let fetched =
+            logs::fetch_digest_version(&self.ctx, bucket, key, Some(version), limit).await;
+        let backfill = self
+            .layout
+            .parse_digest_key(key)
+            .is_some_and(|i| i.backfill);
         let (report, _) = self.check_digest(bucket, key, backfill, fetched, None);
         (
             report.status,
