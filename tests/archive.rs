@@ -7,7 +7,6 @@
 //! KMS refusals, unreadable rules and tag filters run against the in-process S3 server.
 //! The real `ctverify` runs as a child process.
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
     LifecycleRuleFilter, StorageClass,
@@ -18,7 +17,6 @@ use ctverify_tests::moto::MotoServer;
 use ctverify_tests::trail::exit::{INVALID, UNVERIFIABLE};
 use ctverify_tests::trail::{GeneratedTrail, Run, digest_problems, log_verdict, spec};
 use std::collections::HashMap;
-use std::path::Path;
 
 #[path = "support/s3_trail.rs"]
 #[allow(dead_code)] // run_ctverify_process serves other tests
@@ -55,72 +53,18 @@ fn expired_before() -> DateTime<Utc> {
         - TimeDelta::days(1)
 }
 
-fn moto_client(moto: &MotoServer) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
-/// Uploads the generated copy into moto: every file an object, a `KEY.metadata.json` sidecar
-/// its user metadata; `storage` gives some keys a storage class.
 async fn upload(
     client: &aws_sdk_s3::Client,
     trail: &GeneratedTrail,
     storage: &HashMap<String, StorageClass>,
 ) {
-    let bucket = trail.bucket();
     client
         .create_bucket()
-        .bucket(bucket)
+        .bucket(trail.bucket())
         .send()
         .await
         .expect("CreateBucket");
-    let root = trail.copy().join(bucket);
-    let mut files = Vec::new();
-    collect(&root, &root, &mut files);
-    for (key, path) in files {
-        if key.ends_with(".metadata.json") {
-            continue;
-        }
-        let sidecar = path.with_file_name(format!(
-            "{}.metadata.json",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .expect("UTF-8 name")
-        ));
-        let metadata: HashMap<String, String> = match std::fs::read(&sidecar) {
-            Ok(bytes) => serde_json::from_slice(&bytes).expect("sidecar JSON"),
-            Err(_) => HashMap::new(),
-        };
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(&path).expect("object file")))
-            .set_metadata(Some(metadata))
-            .set_storage_class(storage.get(&key).cloned())
-            .send()
-            .await
-            .expect("PutObject");
-    }
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) {
-    for entry in std::fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            collect(root, &path, out);
-        } else {
-            let key = path
-                .strip_prefix(root)
-                .expect("under the root")
-                .to_str()
-                .expect("UTF-8")
-                .to_owned();
-            out.push((key, path));
-        }
-    }
+    ctverify_tests::moto::upload_copy(client, trail, storage).await;
 }
 
 async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
@@ -176,7 +120,7 @@ fn hours_a_lifecycle_rule_expired_are_unverifiable_and_a_deletion_in_the_kept_wi
  {
     let rt = runtime();
     let moto = MotoServer::start();
-    let client = moto_client(&moto);
+    let client = ctverify_tests::moto::s3_client(&moto);
     let s3 = S3Trail::start(&recent_spec(), untouched);
     let trail = &s3.trail;
     let bucket = trail.bucket().to_owned();
@@ -270,7 +214,7 @@ fn hours_a_lifecycle_rule_expired_are_unverifiable_and_a_deletion_in_the_kept_wi
 fn a_rule_that_selects_other_keys_or_filters_on_tags_excuses_nothing() {
     let rt = runtime();
     let moto = MotoServer::start();
-    let client = moto_client(&moto);
+    let client = ctverify_tests::moto::s3_client(&moto);
     let s3 = S3Trail::start(&recent_spec(), untouched);
     let trail = &s3.trail;
     let bucket = trail.bucket().to_owned();
@@ -318,7 +262,7 @@ fn a_rule_that_selects_other_keys_or_filters_on_tags_excuses_nothing() {
 fn an_archived_log_and_digest_are_unverifiable_with_the_way_to_restore_them() {
     let rt = runtime();
     let moto = MotoServer::start();
-    let client = moto_client(&moto);
+    let client = ctverify_tests::moto::s3_client(&moto);
     let s3 = S3Trail::start(&spec(), untouched);
     let trail = &s3.trail;
     let (log, digest) = (trail.log(1, 0), trail.digest(2));

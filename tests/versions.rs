@@ -10,7 +10,6 @@ use ctverify_tests::moto::MotoServer;
 use ctverify_tests::trail::exit::{INVALID, UNVERIFIABLE, VALID};
 use ctverify_tests::trail::{GeneratedTrail, Run, spec};
 use std::collections::HashMap;
-use std::path::Path;
 
 #[path = "support/s3_trail.rs"]
 #[allow(dead_code)] // run_ctverify_process serves other tests
@@ -18,13 +17,6 @@ mod s3_trail;
 use s3_trail::S3Trail;
 
 fn untouched(_: &GeneratedTrail) {}
-
-fn moto_client(moto: &MotoServer) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config())
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
 
 /// Uploads the generated copy into a versioned bucket of moto (sidecars become metadata).
 async fn upload_versioned(client: &aws_sdk_s3::Client, trail: &GeneratedTrail) {
@@ -46,50 +38,7 @@ async fn upload_versioned(client: &aws_sdk_s3::Client, trail: &GeneratedTrail) {
         .send()
         .await
         .expect("PutBucketVersioning");
-    let root = trail.copy().join(bucket);
-    let mut files = Vec::new();
-    collect(&root, &root, &mut files);
-    for (key, path) in files {
-        if key.ends_with(".metadata.json") {
-            continue;
-        }
-        let sidecar = path.with_file_name(format!(
-            "{}.metadata.json",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .expect("UTF-8 name")
-        ));
-        let metadata: HashMap<String, String> = match std::fs::read(&sidecar) {
-            Ok(bytes) => serde_json::from_slice(&bytes).expect("sidecar JSON"),
-            Err(_) => HashMap::new(),
-        };
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(&path).expect("object file")))
-            .set_metadata(Some(metadata))
-            .send()
-            .await
-            .expect("PutObject");
-    }
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) {
-    for entry in std::fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            collect(root, &path, out);
-        } else {
-            let key = path
-                .strip_prefix(root)
-                .expect("under the root")
-                .to_str()
-                .expect("UTF-8")
-                .to_owned();
-            out.push((key, path));
-        }
-    }
+    ctverify_tests::moto::upload_copy(client, trail, &HashMap::new()).await;
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -134,7 +83,7 @@ where
 {
     let s3 = S3Trail::start(&spec(), untouched);
     let moto = MotoServer::start();
-    let client = moto_client(&moto);
+    let client = ctverify_tests::moto::s3_client(&moto);
     let keys = GeneratedTrailKeys {
         bucket: s3.trail.bucket().to_owned(),
         digest: s3.trail.digest(1),

@@ -350,7 +350,7 @@ pub struct ForeignObject {
 
 /// What an object's S3 version history shows happened to it after CloudTrail delivered it.
 /// CloudTrail writes each digest and log file once, so its version is the oldest; anything
-/// after it is someone else's doing. See [`crate::trust::versions`].
+/// after it is someone else's doing (judged in the trust core).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]

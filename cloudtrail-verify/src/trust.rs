@@ -38,7 +38,7 @@ impl DigestProblem {
 }
 
 impl BundleProblem {
-    /// Whether this discrepancy is evidence or an obstacle ([`bundle_problem_status`]).
+    /// Whether this discrepancy is evidence or an obstacle (decided in the trust core).
     pub fn status(&self) -> Status {
         bundle_problem_status(self)
     }
@@ -67,7 +67,7 @@ impl LogProblem {
 }
 
 impl VersionProblem {
-    /// Whether this problem is evidence of tampering ([`version_problem_status`]).
+    /// Whether this problem is evidence of tampering (decided in the trust core).
     pub fn status(&self) -> Status {
         version_problem_status(self)
     }

@@ -124,3 +124,69 @@ fn free_port() -> u16 {
         .expect("local address of the probe socket")
         .port()
 }
+
+/// An S3 client for `moto`, path-style (moto answers on one host name).
+pub fn s3_client(moto: &MotoServer) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config())
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Uploads a generated trail's copy into its bucket (which must exist): every file an object,
+/// a `KEY.metadata.json` sidecar its user metadata; `storage` gives some keys a storage class.
+pub async fn upload_copy(
+    client: &aws_sdk_s3::Client,
+    trail: &crate::trail::GeneratedTrail,
+    storage: &std::collections::HashMap<String, aws_sdk_s3::types::StorageClass>,
+) {
+    let bucket = trail.bucket();
+    let root = trail.copy().join(bucket);
+    let mut files = Vec::new();
+    collect(&root, &root, &mut files);
+    for (key, path) in files {
+        if key.ends_with(".metadata.json") {
+            continue;
+        }
+        let sidecar = path.with_file_name(format!(
+            "{}.metadata.json",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .expect("UTF-8 name")
+        ));
+        let metadata: std::collections::HashMap<String, String> = match std::fs::read(&sidecar) {
+            Ok(bytes) => serde_json::from_slice(&bytes).expect("sidecar JSON"),
+            Err(_) => std::collections::HashMap::new(),
+        };
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                std::fs::read(&path).expect("object file"),
+            ))
+            .set_metadata(Some(metadata))
+            .set_storage_class(storage.get(&key).cloned())
+            .send()
+            .await
+            .expect("PutObject");
+    }
+}
+
+/// Every file under `dir`, with its key relative to `root`.
+fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, PathBuf)>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            collect(root, &path, out);
+        } else {
+            let key = path
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_str()
+                .expect("UTF-8")
+                .to_owned();
+            out.push((key, path));
+        }
+    }
+}
