@@ -122,6 +122,8 @@ def environment(server, region, config_file):
     env.update({
         "AWS_ENDPOINT_URL_S3": server.s3,
         "AWS_ENDPOINT_URL_CLOUDTRAIL": server.cloudtrail,
+        # Every other service (STS for the provenance) to the stub too: nothing reaches AWS.
+        "AWS_ENDPOINT_URL": server.cloudtrail,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": region,

@@ -709,16 +709,12 @@ mod s3 {
         provenance: &mut super::RunProvenance,
     ) -> Result<(Arc<dyn ObjectSource>, TrailTarget), SetupError> {
         let conf = hardened(conf, &arn.region);
-        // Who is reading: a failure says so, and changes nothing about the verdict.
-        match caller_identity(&conf).await {
-            Ok(caller) => provenance.caller = Some(caller),
-            Err(e) => {
-                warnings.push(format!(
-                    "the caller's identity is unknown (STS GetCallerIdentity failed: {e})"
-                ));
-                provenance.caller_note = Some(format!("GetCallerIdentity failed: {e}"));
-            }
-        }
+        // Who is reading: asked alongside the calls below (an unreachable STS must not hold
+        // the run up), and a failure says so and changes nothing about the verdict.
+        let identity = tokio::spawn({
+            let conf = conf.clone();
+            async move { caller_identity(&conf).await }
+        });
         let cloudtrail_endpoint = endpoint(&conf, "CLOUDTRAIL", "cloudtrail", &arn.region);
         provenance.keys_source = format!("ListPublicKeys at {cloudtrail_endpoint}");
         provenance
@@ -778,12 +774,34 @@ mod s3 {
         let mut target = TrailTarget::new(arn.clone(), bucket, prefix);
         target.expected_regions = expected_regions;
         target.expected_accounts = expected_accounts;
+        match identity.await {
+            Ok(Ok(caller)) => provenance.caller = Some(caller),
+            Ok(Err(e)) => {
+                warnings.push(format!(
+                    "the caller's identity is unknown (STS GetCallerIdentity failed: {e})"
+                ));
+                provenance.caller_note = Some(format!("GetCallerIdentity failed: {e}"));
+            }
+            Err(e) => provenance.caller_note = Some(format!("GetCallerIdentity did not run: {e}")),
+        }
         Ok((Arc::new(source), target))
     }
 
     /// STS GetCallerIdentity with the run's session.
     async fn caller_identity(conf: &SdkConfig) -> Result<crate::report::CallerIdentity, String> {
-        let answer = aws_sdk_sts::Client::new(conf)
+        // Provenance only: one attempt, a few seconds, never the run's time.
+        let client = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(conf)
+                .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+                .timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(std::time::Duration::from_secs(3))
+                        .operation_timeout(std::time::Duration::from_secs(5))
+                        .build(),
+                )
+                .build(),
+        );
+        let answer = client
             .get_caller_identity()
             .send()
             .await
