@@ -27,12 +27,15 @@ fn export(s3: &S3Trail, out: &Path, extra: &[&str]) -> Run {
     run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint())
 }
 
-/// `ctverify RANGE --local BUNDLE --format json` with no reachable endpoint.
+/// `ctverify RANGE --local BUNDLE --public-keys KEYS --format json` with no reachable
+/// endpoint, the keys from outside the bundle (as an auditor's own copy of CloudTrail's).
 fn verify_offline(s3: &S3Trail, bundle: &Path) -> (Run, serde_json::Value) {
     let mut args = range_args(&s3.trail.manifest);
     args.extend([
         "--local".to_owned(),
         bundle.display().to_string(),
+        "--public-keys".into(),
+        s3.trail.keys().display().to_string(),
         "--format".into(),
         "json".into(),
     ]);
@@ -436,7 +439,12 @@ fn sample_export_and_offline_run_print_their_provenance() {
     .unpack(&unpacked)
     .unwrap();
     let mut args = range_args(&s3.trail.manifest);
-    args.extend(["--local".to_owned(), unpacked.display().to_string()]);
+    args.extend([
+        "--local".to_owned(),
+        unpacked.display().to_string(),
+        "--public-keys".into(),
+        s3.trail.keys().display().to_string(),
+    ]);
     let offline = run_ctverify_process(&args, CLOSED, CLOSED);
     println!(
         "--- offline stdout\n{}--- offline stderr\n{}",
@@ -469,7 +477,12 @@ fn a_local_copy_rebundles_to_the_same_verdict_and_keeps_a_broken_sidecar_invalid
     let run = run_local(&out);
     assert_eq!(run.code, VALID, "{run:?}");
     let mut args = range_args(&trail.manifest);
-    args.extend(["--local".to_owned(), out.display().to_string()]);
+    args.extend([
+        "--local".to_owned(),
+        out.display().to_string(),
+        "--public-keys".into(),
+        trail.keys().display().to_string(),
+    ]);
     assert_eq!(run_ctverify_process(&args, CLOSED, CLOSED).code, VALID);
 
     let sidecar = files_under(&trail.copy(), ".metadata.json")
@@ -517,4 +530,26 @@ fn a_byte_changed_in_any_file_of_a_bundle_is_never_valid() {
         }
         std::fs::remove_dir_all(&copy).unwrap();
     }
+}
+
+/// A bundle verified with the keys it carries itself is never valid: whoever can write the
+/// bundle can replace `public-keys.json` with their own key and re-sign every digest, so only
+/// keys from outside it (`--public-keys`) can prove it. Everything else still verifies.
+#[test]
+fn a_bundle_checked_with_its_own_keys_is_unverifiable_never_valid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let out = exported(&s3, dir.path());
+    let mut args = range_args(&s3.trail.manifest);
+    args.extend(["--local".to_owned(), out.display().to_string()]);
+    let run = run_ctverify_process(&args, CLOSED, CLOSED);
+    assert_eq!(
+        run.code,
+        ctverify_tests::trail::exit::UNVERIFIABLE,
+        "{run:?}"
+    );
+    run.assert_line(&["4/4 digest files valid"]);
+    assert!(run.stderr.contains("read from the copy itself"), "{run:?}");
+    let (trusted, _) = verify_offline(&s3, &out);
+    assert_eq!(trusted.code, VALID, "{trusted:?}");
 }

@@ -37,16 +37,7 @@ async fn the_s3_example_verifies_a_trail_in_s3_and_finds_a_deleted_log() {
     // One endpoint for every service, as a VPC endpoint or LocalStack would be.
     let front = TlsFront::start(None, &trail.server.endpoint(), &trail.stub.endpoint())
         .expect("starting the front");
-    let conf = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(front.endpoint())
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-            ),
-        )
-        .build();
+    let conf = front.sdk_config();
     let manifest = &trail.trail.manifest;
     let range = cloudtrail_verify::TimeRange::new(manifest.start_time, manifest.end_time).unwrap();
     let arn: cloudtrail_verify::TrailArn = manifest.trail_arn.parse().unwrap();

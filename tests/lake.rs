@@ -293,16 +293,7 @@ async fn a_result_set_in_s3_is_valid_with_keys_from_list_public_keys_and_an_alte
     let set = s3_set();
     let front = TlsFront::start(None, &set.server.endpoint(), &set.stub.endpoint())
         .expect("starting the front");
-    let conf = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(front.endpoint())
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-            ),
-        )
-        .build();
+    let conf = front.sdk_config();
     let folder = set.results.spec.folder();
     let report = lake::verify_s3_query_results(&conf, BUCKET, &folder, &LakeOptions::default())
         .await

@@ -196,16 +196,7 @@ async fn verify_local(trail: &GeneratedTrail) -> Report {
 async fn verify_s3(s3: &S3Trail) -> Report {
     let front = TlsFront::start(None, &s3.server.endpoint(), &s3.stub.endpoint())
         .expect("starting the front");
-    let conf = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(front.endpoint())
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-            ),
-        )
-        .build();
+    let conf = front.sdk_config();
     let (range, arn) = range_and_arn(&s3.trail);
     Verifier::from_s3(&conf, arn, range)
         .verify()

@@ -233,7 +233,13 @@ async fn run_verify(
                 ));
             };
             let (keys, from) = local_keys(args, Some(dir))?;
-            Verifier::from_local(dir, keys, arn, range).keys_source(from)
+            let builder = Verifier::from_local(dir, keys, arn, range).keys_source(from);
+            if args.public_keys.is_none() {
+                // Keys from the bundle itself: the copy vouches for itself.
+                builder.keys_from_the_copy()
+            } else {
+                builder
+            }
         }
         None => {
             let arn = match trail {

@@ -17,6 +17,7 @@
 //! window would be "unknown key", so the window is the range plus the time CloudTrail may take
 //! to sign the range's last digest. That is why it lives here and not in each embedder.
 
+use crate::findings::Status;
 use crate::keys::KeySet;
 use crate::layout::{ChainLayout, TrailArn};
 use crate::options::{TimeRange, VerifyOptions};
@@ -108,6 +109,7 @@ pub struct VerifierBuilder {
     concurrency: Option<usize>,
     pinned_keys: Option<KeySet>,
     notes: Vec<String>,
+    keys_in_copy: bool,
     keys_source: Option<String>,
 }
 
@@ -138,6 +140,7 @@ impl VerifierBuilder {
             concurrency: None,
             pinned_keys: None,
             notes: Vec::new(),
+            keys_in_copy: false,
             keys_source: None,
         }
     }
@@ -189,6 +192,15 @@ impl VerifierBuilder {
     /// session's endpoint. (A local copy always takes its keys this way.)
     pub fn public_keys(mut self, keys: KeySet) -> Self {
         self.pinned_keys = Some(keys);
+        self
+    }
+
+    /// Says the keys were read from inside the copy being verified (an evidence bundle's own
+    /// `public-keys.json`). Whoever can write the copy can replace them with keys of their own
+    /// and re-sign every digest, so nothing outside the copy vouches for the result: such a run
+    /// is at best unverifiable, never valid.
+    pub fn keys_from_the_copy(mut self) -> Self {
+        self.keys_in_copy = true;
         self
     }
 
@@ -368,6 +380,7 @@ impl VerifierBuilder {
             scope,
             provenance,
             bundle_problems,
+            keys_in_copy: self.keys_in_copy,
         })
     }
 
@@ -476,6 +489,7 @@ pub struct Verifier {
     scope: ChainScope,
     provenance: RunProvenance,
     bundle_problems: Vec<crate::findings::BundleProblem>,
+    keys_in_copy: bool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -644,6 +658,18 @@ impl Verifier {
         report.warnings.extend(self.warnings);
         report.scope = self.scope;
         report.add_bundle_problems(self.bundle_problems);
+        if self.keys_in_copy && report.status == Status::Valid {
+            // The proof rests on keys the copy itself supplied: an attacker who rewrote the copy
+            // would have supplied their own. Valid needs keys from outside it.
+            report.status = Status::Unverifiable;
+            report.warnings.push(
+                "every signature verifies, but against public keys read from the copy itself \
+                 (the bundle's public-keys.json), which whoever can write the copy can replace: \
+                 unverifiable. Give CloudTrail's keys from a trusted source (--public-keys, saved \
+                 with `aws cloudtrail list-public-keys`) to prove the bundle"
+                    .into(),
+            );
+        }
         report.provenance = Some(crate::report::Provenance {
             started_at: p.started_at,
             ended_at: report.generated_at,

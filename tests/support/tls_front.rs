@@ -123,6 +123,21 @@ impl TlsFront {
     }
 
     /// `https://localhost:PORT`, matching the certificate's name, or `http://127.0.0.1:PORT`.
+    /// An AWS session sending every call to this front, in us-east-1, with the test
+    /// credentials: what an embedder's `SdkConfig` would be against LocalStack.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+                ),
+            )
+            .build()
+    }
+
     /// How many requests came in absolute form, as to a proxy.
     pub fn proxied(&self) -> usize {
         self.backends
