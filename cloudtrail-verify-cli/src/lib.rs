@@ -727,18 +727,21 @@ fn exit_status(report: &Report) -> u8 {
     }
 }
 
-/// A progress bar on stderr: log files checked of those found so far, bytes, rate, ETA. The
-/// total grows as digests are read, which runs ahead of hashing, so the ETA settles quickly.
+/// A progress bar on stderr over digests: the total is known before the walk (the listings of
+/// the range), so the ETA means something; the log files checked, of those found so far, and
+/// the bytes hashed are its message.
 struct ProgressBar {
     bar: indicatif::ProgressBar,
     bytes: std::sync::atomic::AtomicU64,
+    logs_found: std::sync::atomic::AtomicU64,
+    logs_done: std::sync::atomic::AtomicU64,
 }
 
 impl ProgressBar {
     fn new() -> Arc<Self> {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} log files, {msg}, ETA {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} digests, {msg}, ETA {eta}",
         ) {
             bar.set_style(style);
         }
@@ -746,24 +749,44 @@ impl ProgressBar {
         Arc::new(ProgressBar {
             bar,
             bytes: std::sync::atomic::AtomicU64::new(0),
+            logs_found: std::sync::atomic::AtomicU64::new(0),
+            logs_done: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    fn update_message(&self) {
+        use std::sync::atomic::Ordering;
+        let total = self.bytes.load(Ordering::Relaxed);
+        let seconds = self.bar.elapsed().as_secs_f64().max(0.001);
+        self.bar.set_message(format!(
+            "{}/{} log files, {} ({}/s)",
+            self.logs_done.load(Ordering::Relaxed),
+            self.logs_found.load(Ordering::Relaxed),
+            indicatif::HumanBytes(total),
+            indicatif::HumanBytes((total as f64 / seconds) as u64)
+        ));
     }
 }
 
 impl Progress for ProgressBar {
+    fn digests_expected(&self, count: u64) {
+        self.bar.set_length(count);
+    }
+
+    fn digest_done(&self) {
+        self.bar.inc(1);
+    }
+
     fn logs_found(&self, count: u64) {
-        self.bar.inc_length(count);
+        self.logs_found
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        self.update_message();
     }
 
     fn log_verified(&self, _compressed: u64, decompressed: u64) {
         use std::sync::atomic::Ordering;
-        let total = self.bytes.fetch_add(decompressed, Ordering::Relaxed) + decompressed;
-        self.bar.inc(1);
-        let seconds = self.bar.elapsed().as_secs_f64().max(0.001);
-        self.bar.set_message(format!(
-            "{} ({}/s)",
-            indicatif::HumanBytes(total),
-            indicatif::HumanBytes((total as f64 / seconds) as u64)
-        ));
+        self.bytes.fetch_add(decompressed, Ordering::Relaxed);
+        self.logs_done.fetch_add(1, Ordering::Relaxed);
+        self.update_message();
     }
 }

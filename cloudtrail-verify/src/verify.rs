@@ -328,6 +328,34 @@ pub(crate) async fn verify_chains(
         keys: Arc::new(keys),
         options,
     });
+    // A progress bar gets its total first: the digests the chains' folders list over their
+    // windows (one listing per chain and day, several chains at once).
+    if let Some(progress) = &ctx.options.progress {
+        use futures::StreamExt;
+        let counts = futures::stream::iter(chains.iter().map(|layout| {
+            let window = match (
+                windows.windows.get(&layout.chain),
+                checkpoints.get(&layout.chain),
+            ) {
+                (Some((window, _)), _) => *window,
+                (None, Some(c)) => TimeRange {
+                    start: c.end_time,
+                    end: range.end.max(c.end_time),
+                },
+                (None, None) => range,
+            };
+            let source = source.clone();
+            async move {
+                crate::walk::digest_ends(source.as_ref(), layout, window)
+                    .await
+                    .map_or(0, |ends| ends.len() as u64)
+            }
+        }))
+        .buffer_unordered(CHAINS_AT_ONCE)
+        .collect::<Vec<u64>>()
+        .await;
+        progress.digests_expected(counts.iter().sum());
+    }
     // Chains are walked a few at a time, in order: an organization trail has thousands, and
     // each walk holds a digest and its listings. The walks are started here, in order, so that
     // the chain whose verdicts are being given out is always one of those walking.

@@ -923,9 +923,11 @@ impl Walker {
     /// every log file it lists was checked. A streaming reader then holds only the log
     /// entries with a problem (the valid ones were given out).
     async fn emit_ready(&mut self) {
-        let Some(events) = self.events.clone() else {
+        let events = self.events.clone();
+        let progress = self.ctx.options.progress.clone();
+        if events.is_none() && progress.is_none() {
             return;
-        };
+        }
         while self.next_event < self.report.digests.len() {
             let index = self.next_event;
             if let Some(&expected) = self.awaiting_logs.get(&index) {
@@ -942,6 +944,10 @@ impl Walker {
             }
             let digest = &mut self.report.digests[index];
             self.next_event += 1;
+            if let Some(progress) = &progress {
+                progress.digest_done();
+            }
+            let Some(events) = &events else { continue };
             if !self.owns.owns(digest) {
                 continue;
             }
