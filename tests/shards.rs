@@ -286,7 +286,6 @@ async fn merge_refuses_a_missing_or_foreign_shard_report() {
     for k in 0..plan["shards"].as_array().unwrap().len() {
         sweep.shard(k).await;
     }
-    // Another plan (another shard count) makes the same file names mean something else.
     let other = sweep.dir.path().join("shard-1.json");
     let saved = std::fs::read(&other).unwrap();
     std::fs::remove_file(&other).unwrap();
@@ -303,7 +302,13 @@ async fn merge_refuses_a_missing_or_foreign_shard_report() {
     assert_eq!(run.code, exit::ERROR, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("shard-1.json"), "{}", run.stderr);
     std::fs::write(&other, saved).unwrap();
+    // A new plan over the same names: the reports of the old one do not make it up.
     sweep.plan(4).await;
+    std::fs::copy(
+        sweep.dir.path().join("shard-0.json"),
+        sweep.dir.path().join("shard-3.json"),
+    )
+    .unwrap();
     let run = run_ctverify(&args(sweep.dir.path())).await;
     assert_eq!(run.code, exit::ERROR, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("another plan"), "{}", run.stderr);

@@ -6,7 +6,6 @@
 mod s3_trail;
 
 use ctverify_fixtures::TrailSpec;
-use ctverify_tests::s3_server::StoredObject;
 use ctverify_tests::trail::{GeneratedTrail, exit};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -214,24 +213,24 @@ fn verdicts_are_out_while_the_run_is_still_going() {
     );
 }
 
-#[test]
-fn a_key_with_control_characters_keeps_junit_well_formed() {
-    // A planted object whose name carries control characters and XML markup.
-    let s3 = s3_trail::S3Trail::start(&spec(), |_| {});
-    let trail = &s3.trail;
-    let folder = trail.log(1, 0);
-    let folder = &folder[..folder.rfind('/').unwrap() + 1];
-    s3.server.put_object(
-        trail.bucket(),
-        &format!("{folder}evil\u{1b}[2J<x a=\"&\">]]>.json.gz"),
-        StoredObject::new(
-            ctverify_fixtures::gzip(b"{}"),
-            Vec::<(String, String)>::new(),
-        ),
-    );
-    let run = s3.verify(&["--format", "junit"]);
+#[tokio::test]
+async fn a_key_with_control_characters_keeps_junit_well_formed() {
+    // A planted file whose name carries control characters and XML markup.
+    let trail = GeneratedTrail::new(&spec());
+    let log = trail.log(1, 0);
+    let folder = trail
+        .copy()
+        .join(trail.bucket())
+        .join(&log[..log.rfind('/').unwrap()]);
+    std::fs::write(
+        folder.join("evil\u{1b}[2J<x a=\"&\">]]>.json.gz"),
+        ctverify_fixtures::gzip(b"{}"),
+    )
+    .unwrap();
+    let run = trail.verify(&["--format", "junit"]).await;
     assert_eq!(run.code, exit::INVALID, "{}", run.stderr);
     let (_, _, failures, _) = junit_counts(&run.stdout);
     assert!(failures >= 2, "{}", run.stdout);
     assert!(!run.stdout.contains('\u{1b}'));
+    assert!(run.stdout.contains("evil\\u{1b}[2J&lt;x"), "{}", run.stdout);
 }
