@@ -5,7 +5,7 @@
 //! reports into the verdict a single run would give.
 //!
 //! A chain split in time leaves a seam: the older window's newest proven digest (its
-//! [`ChainHead`](crate::ChainHead)) must be what the newer window's oldest digest names
+//! [`ChainHead`]) must be what the newer window's oldest digest names
 //! (`previousDigestS3Object`, `previousDigestHashValue`, `previousDigestSignature`), which
 //! [`merge`] checks with the same rule as a checkpoint's join.
 
@@ -70,6 +70,9 @@ pub struct PlanItem {
     /// Digests the listing found in the window.
     pub expected_digests: u64,
 }
+
+/// A window of a chain: from, to.
+type Window = (DateTime<Utc>, DateTime<Utc>);
 
 /// Why a plan or a set of shard reports cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -229,8 +232,8 @@ impl Plan {
     }
 
     /// Each chain's windows, in time order.
-    fn windows(&self) -> BTreeMap<ChainId, Vec<(DateTime<Utc>, DateTime<Utc>)>> {
-        let mut windows: BTreeMap<ChainId, Vec<_>> = BTreeMap::new();
+    fn windows(&self) -> BTreeMap<ChainId, Vec<Window>> {
+        let mut windows: BTreeMap<ChainId, Vec<Window>> = BTreeMap::new();
         for item in self.shards.iter().flat_map(|s| &s.items) {
             windows
                 .entry(item.chain.clone())
