@@ -65,6 +65,11 @@ impl LocalRunner {
         if let Some(prefix) = &p.manifest.prefix {
             args.extend(["--prefix".to_owned(), prefix.clone()]);
         }
+        // Every other case walks each chain in segments of two hours, joined at their seams
+        // (what a long range does a week at a time).
+        if seed % 2 == 1 {
+            args.extend(["--segment-hours".to_owned(), "2".into()]);
+        }
         // On a thread of its own with its own runtime: a panic is caught, and a run that never
         // ends is left behind rather than blocking the test.
         let (send, receive) = std::sync::mpsc::channel();

@@ -304,3 +304,35 @@ async fn a_key_with_control_characters_keeps_junit_well_formed() {
     assert!(!run.stdout.contains('\u{1b}'));
     assert!(run.stdout.contains("evil\\u{1b}[2J&lt;x"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn a_window_walked_in_segments_gives_the_verdict_and_counts_of_one_walk() {
+    let spec = TrailSpec {
+        digests: 12,
+        ..spec()
+    };
+    let check = |trail: GeneratedTrail| async move {
+        let (code, whole) = trail.report(&[]).await;
+        for hours in ["1", "2", "5"] {
+            let run = trail
+                .verify(&["--format", "jsonl", "--segment-hours", hours])
+                .await;
+            assert_eq!(run.code, code, "{}", run.stderr);
+            let summary = lines(&run.stdout).pop().unwrap();
+            assert_eq!(summary["summary"], whole["summary"], "segments of {hours}h");
+            assert_eq!(summary["status"], whole["status"]);
+        }
+        code
+    };
+    assert_eq!(check(GeneratedTrail::new(&spec)).await, exit::VALID);
+    // Altered on a segment boundary: the digest ending at hour 4 and a log file it lists.
+    let trail = GeneratedTrail::new(&spec);
+    let key = trail.log(3, 0);
+    std::fs::write(
+        trail.copy().join(trail.bucket()).join(&key),
+        ctverify_fixtures::gzip(b"{\"Records\":[]}"),
+    )
+    .unwrap();
+    std::fs::remove_file(trail.copy().join(trail.bucket()).join(trail.digest(5))).unwrap();
+    assert_eq!(check(trail).await, exit::INVALID);
+}

@@ -322,6 +322,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Scope")]
     pub state: Option<cloudtrail_verify::storage::Location>,
 
+    /// Walk a chain's window in segments of this many hours when verdicts stream (text, jsonl,
+    /// junit), so that memory holds one segment's digests (default 168, a week). For tests.
+    #[arg(long, value_name = "HOURS", hide = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub segment_hours: Option<u32>,
+
     /// Do not read S3 version histories. By default, when the bucket has versioning, every
     /// digest and log file's versions are listed: an overwrite or deletion after delivery is
     /// invalid, and CloudTrail's original version is verified and reported beside it.

@@ -444,6 +444,9 @@ async fn run_verify(
     let mut options = VerifyOptions::default();
     options.max_log_bytes = args.max_log_bytes;
     options.check_versions = !args.no_versions;
+    if let Some(hours) = args.segment_hours {
+        options.segment = chrono::TimeDelta::hours(i64::from(hours));
+    }
     // Valid entries are only needed when they are printed: every log verdict in JSON and JSON
     // Lines, with --verbose in text.
     options.keep_valid_entries = match args.format {

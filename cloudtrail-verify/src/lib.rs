@@ -77,6 +77,7 @@ mod bundle;
 pub mod events;
 pub mod export;
 mod findings;
+mod join;
 mod keys;
 pub mod lake;
 pub mod layout;

@@ -116,6 +116,12 @@ pub struct VerifyOptions {
     pub check_versions: bool,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
+    /// When verdicts stream ([`crate::Verifier::run_observed`]), a chain's window longer than
+    /// this is walked in segments of this length, oldest first, and the segments are joined as
+    /// a plan's shards are (each seam checked), so that memory holds one segment's digests
+    /// whatever the range. A boundary costs the digest after it read twice (with its log
+    /// files).
+    pub segment: TimeDelta,
 }
 
 impl Default for VerifyOptions {
@@ -130,6 +136,7 @@ impl Default for VerifyOptions {
             check_unlisted_logs: true,
             check_versions: true,
             progress: None,
+            segment: TimeDelta::days(7),
         }
     }
 }
@@ -143,6 +150,7 @@ impl std::fmt::Debug for VerifyOptions {
             .field("keep_valid_entries", &self.keep_valid_entries)
             .field("now", &self.now)
             .field("delivery_grace", &self.delivery_grace)
+            .field("segment", &self.segment)
             .finish_non_exhaustive()
     }
 }

@@ -401,7 +401,7 @@ pub(crate) async fn verify_chains(
                     .unwrap_or_default(),
             };
             let ctx = ctx.clone();
-            let task = tokio::spawn(async move { walk_chain(ctx, plan, window).await });
+            let task = tokio::spawn(walk_in_segments(ctx, plan, window));
             walking.push_back((chain, window, checkpoint, receiver, task));
         }
         let Some((chain, window, checkpoint, receiver, task)) = walking.pop_front() else {
@@ -452,6 +452,58 @@ pub(crate) async fn verify_chains(
     report.warnings.extend(versions_note);
     report.versions = versions;
     report
+}
+
+/// Walks a chain over `window`; when its verdicts stream and the window is longer than
+/// [`VerifyOptions::segment`], in segments, oldest first, each keeping only the counts of its
+/// valid digests, joined as shards are ([`crate::join`]): memory then holds one segment.
+async fn walk_in_segments(
+    ctx: Arc<Context>,
+    plan: ChainPlan,
+    window: TimeRange,
+) -> crate::report::ChainReport {
+    let segment = ctx.options.segment;
+    let long = window.end.signed_duration_since(window.start) > segment;
+    if plan.events.is_none() || !long || segment <= chrono::TimeDelta::zero() {
+        return walk_chain(ctx, plan, window).await;
+    }
+    let mut joined: Option<crate::report::ChainReport> = None;
+    let mut checkpoint = plan.checkpoint;
+    let mut start = window.start;
+    while start < window.end {
+        let end = start
+            .checked_add_signed(segment)
+            .map_or(window.end, |e| e.min(window.end));
+        // Each segment reports the digests ending in it; the first and last keep what the
+        // whole window's walk would report at its ends.
+        let owns = Ownership {
+            after: if start == window.start {
+                plan.owns.after
+            } else {
+                Some(start)
+            },
+            until: if end == window.end {
+                plan.owns.until
+            } else {
+                Some(end)
+            },
+        };
+        let part_plan = ChainPlan {
+            layout: plan.layout.clone(),
+            expected: plan.expected,
+            checkpoint: checkpoint.take(),
+            events: plan.events.clone(),
+            owns,
+        };
+        let mut part = walk_chain(ctx.clone(), part_plan, TimeRange { start, end }).await;
+        part.omit_valid_digests();
+        joined = Some(match joined {
+            None => part,
+            Some(older) => crate::join::join_chain(vec![older, part]),
+        });
+        start = end;
+    }
+    joined.unwrap_or_else(|| crate::report::ChainReport::new(plan.layout.chain.clone()))
 }
 
 /// What applies to a whole run rather than to one file, said once: lifecycle rules that could
