@@ -346,3 +346,87 @@ fn the_first_run_with_a_state_needs_from() {
     assert!(run.stderr.contains("--from"), "{}", run.stderr);
     assert!(!t.state_path().exists());
 }
+
+/// A digest object padded past 1 MiB decompressed (still a digest's JSON, no longer what
+/// CloudTrail signed), metadata kept.
+fn padded(object: &StoredObject) -> StoredObject {
+    let json = ctverify_fixtures::gunzip(&object.body).expect("a gzip digest");
+    let mut value: serde_json::Value = serde_json::from_slice(&json).expect("a digest's JSON");
+    value["padding"] = serde_json::Value::String("x".repeat(3 << 19));
+    StoredObject::new(
+        ctverify_fixtures::gzip(&serde_json::to_vec(&value).unwrap()),
+        object.metadata.clone(),
+    )
+}
+
+#[test]
+fn a_large_checkpoint_after_a_large_new_digest_does_not_hang_the_run() {
+    let t = Setup::new();
+    t.first_run(4);
+    // Both the checkpoint and the first new digest decompress past the size read freely: each
+    // needs the run's single large-digest turn.
+    let bucket = t.s3.trail.bucket().to_owned();
+    for i in [3, 4] {
+        let key = t.s3.trail.digest(i);
+        let object = t.s3.server.get(&bucket, &key).expect("digest");
+        t.s3.server.put_object(&bucket, &key, padded(&object));
+    }
+    let mut child = s3_trail::ctverify_command(
+        &t.args(&["--to", &t.hour(7), "-q"]),
+        &t.s3.server.endpoint(),
+        &t.s3.stub.endpoint(),
+        &[],
+    )
+    .spawn()
+    .expect("ctverify starts");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the run hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(i32::from(exit::INVALID)));
+}
+
+#[test]
+fn a_finding_in_the_digest_ending_at_from_is_never_checkpointed_past() {
+    let t = Setup::new();
+    // The digest ending at hour 2 (read as the window's first) lists an altered log file.
+    let bucket = t.s3.trail.bucket().to_owned();
+    let log = t.s3.trail.log(1, 0);
+    let original = t.s3.server.get(&bucket, &log).expect("log");
+    t.s3.server.put_object(
+        &bucket,
+        &log,
+        StoredObject::new(
+            ctverify_fixtures::gzip(b"{\"Records\":[]}"),
+            original.metadata.clone(),
+        ),
+    );
+    let run = t.run(&["--from", &t.hour(2), "--to", &t.hour(4)]);
+    assert_eq!(run.code, exit::INVALID, "{}{}", run.stdout, run.stderr);
+    // No checkpoint for the first chain; the next run starts again at --from and says so again.
+    assert_eq!(t.checkpoint_hours(), [4]);
+    let run = t.run(&["--to", &t.hour(7)]);
+    assert_eq!(run.code, exit::INVALID, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&log), "{}", run.stderr);
+}
+
+#[test]
+fn a_later_from_never_moves_a_checkpoint_over_hours_it_skipped() {
+    let t = Setup::new();
+    t.first_run(2);
+    // Hours 2 to 4 are never read by this run.
+    let run = t.run(&["--from", &t.hour(4), "--to", &t.hour(7)]);
+    assert_eq!(run.code, exit::VALID, "{}{}", run.stdout, run.stderr);
+    assert_eq!(t.checkpoint_hours(), [2, 2]);
+    // An earlier --from does cover them.
+    let run = t.run(&["--from", &t.hour(1), "--to", &t.hour(7)]);
+    assert_eq!(run.code, exit::VALID, "{}{}", run.stdout, run.stderr);
+    assert_eq!(t.checkpoint_hours(), [7, 7]);
+}

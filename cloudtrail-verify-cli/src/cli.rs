@@ -152,7 +152,7 @@ pub enum Format {
     Junit,
 }
 
-/// Output format of a command with one report at its end (`query-results`).
+/// Output format of a command with one report at its end (`query-results`, `merge`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     /// Lines in the style of `aws cloudtrail validate-logs`.
@@ -316,8 +316,9 @@ pub struct VerifyArgs {
     /// Resume from a checkpoint state (a file, or s3://BUCKET/KEY) and write the new one: each
     /// chain is verified from where the last run proved it to --to, the checkpoint digest is read
     /// again and must be unchanged, and the first new digest must name it. The first run needs
-    /// --from; later ones take it from the state (a --from given verifies from there again). The
-    /// state only moves past hours proven valid. Keep it where the trail bucket's writers cannot
+    /// --from; later ones take it from the state (a --from given verifies from there again, and
+    /// moves a checkpoint only if it is not after it). The state only moves past hours proven
+    /// valid. Keep it where the trail bucket's writers cannot
     /// write. With s3://, two overlapping runs cannot both write it (the second exits with 3).
     #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Scope")]
     pub state: Option<cloudtrail_verify::storage::Location>,

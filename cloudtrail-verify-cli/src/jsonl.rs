@@ -4,7 +4,7 @@
 //!
 //! Every line has `schema_version` ([`JSONL_SCHEMA_VERSION`]) and `type`; the lines come in
 //! the run's fixed order: per chain `chain_started`, then per digest `digest` followed by a
-//! `log` line for each of its log files, then the chain's `checkpoint`, `gap`,
+//! `log` line for each of its log files, then the chain's `checkpoint`, `seam`, `gap`,
 //! `unlisted_log`, `foreign_object`, `version` and `chain_error` lines, then `chain_finished`;
 //! `summary` is always last.
 
@@ -188,6 +188,17 @@ impl<'a> JsonlWriter<'a> {
                     checkpoint: &check.checkpoint,
                     status: check.status,
                     problems: &check.problems,
+                },
+            );
+        }
+        for seam in &chain.seams {
+            self.line(
+                "seam",
+                Checkpoint {
+                    chain: id,
+                    checkpoint: &seam.checkpoint,
+                    status: seam.status,
+                    problems: &seam.problems,
                 },
             );
         }

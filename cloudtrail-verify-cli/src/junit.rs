@@ -111,6 +111,15 @@ impl<'a> JunitWriter<'a> {
                 message.join("; "),
             );
         }
+        for seam in &chain.seams {
+            let message: Vec<String> = seam.problems.iter().map(ToString::to_string).collect();
+            self.case(
+                "seam",
+                display_date(seam.checkpoint.end_time),
+                seam.status,
+                message.join("; "),
+            );
+        }
         if let Some(error) = &chain.error {
             self.case("chain", "walk".into(), Status::Unverifiable, error.clone());
         }

@@ -249,7 +249,7 @@ async fn read_plan(
 ) -> Result<cloudtrail_verify::plan::Plan, Fatal> {
     let store = open_store(location, aws_args).await?;
     let (bytes, _) = store
-        .read()
+        .read_capped(cloudtrail_verify::plan::MAX_PLAN_BYTES)
         .await?
         .ok_or_else(|| Fatal(format!("there is no plan at {location}")))?;
     cloudtrail_verify::plan::Plan::parse(&bytes).map_err(|e| Fatal(format!("{location}: {e}")))
@@ -274,12 +274,26 @@ async fn run_verify(
                 .ok_or_else(|| Fatal("--plan is required".into()))?;
             let plan = read_plan(location, &args.aws).await?;
             let index = shard_index(shard)?;
-            Some((plan, index))
+            // Where the report goes, checked before hours of work depend on it.
+            let out = match &shard.out {
+                Some(text) => Some(
+                    open_store(
+                        &text
+                            .replace("{}", &index.to_string())
+                            .parse::<Location>()
+                            .map_err(|e| Fatal(format!("--out: {e}")))?,
+                        &args.aws,
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            Some((plan, index, out))
         }
         _ => None,
     };
     let trail = match (&shard, &args.trail) {
-        (Some((plan, _)), given) => {
+        (Some((plan, _, _)), given) => {
             let arn: cloudtrail_verify::TrailArn = plan
                 .trail
                 .parse()
@@ -317,7 +331,9 @@ async fn run_verify(
         .and_then(|(_, loaded)| loaded.state.as_ref())
         .filter(|_| args.from.is_none());
     let from = match (args.from, resumed) {
-        _ if shard.is_some() => shard.as_ref().map_or(chrono::Utc::now(), |(p, _)| p.from),
+        _ if shard.is_some() => shard
+            .as_ref()
+            .map_or(chrono::Utc::now(), |(p, _, _)| p.from),
         (Some(from), _) => from,
         (None, Some(state)) => state.from,
         (None, None) if args.state.is_some() => {
@@ -333,7 +349,7 @@ async fn run_verify(
     // up to about an hour after it, so the last two hours cannot be proven yet.
     let to = shard
         .as_ref()
-        .map(|(p, _)| p.to)
+        .map(|(p, _, _)| p.to)
         .or(args.to)
         .unwrap_or_else(|| {
             let now = chrono::Utc::now();
@@ -425,7 +441,7 @@ async fn run_verify(
     if let Some(prefix) = &args.prefix {
         builder = builder.prefix(prefix);
     }
-    if let Some((plan, index)) = &shard {
+    if let Some((plan, index, _)) = &shard {
         builder = builder.bucket(&plan.bucket).shard(plan, *index)?;
         if let Some(prefix) = &plan.prefix {
             builder = builder.prefix(prefix);
@@ -559,16 +575,17 @@ async fn run_verify(
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
     let status = exit_status(&report);
-    if let (Job::Shard(shard_args), Some((_, index))) = (&job, &shard)
-        && let Some(out_location) = &shard_args.out
-    {
-        let location: Location = out_location
-            .replace("{}", &index.to_string())
-            .parse()
-            .map_err(|e| Fatal(format!("--out: {e}")))?;
+    if let Some((_, _, Some(store))) = &shard {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
         bytes.push(b'\n');
-        open_store(&location, &args.aws).await?.write(bytes).await?;
+        if let Err(e) = store.write(bytes).await {
+            // As for a state: evidence of tampering outranks a report that was not written.
+            if status == exit::INVALID {
+                let _ = writeln!(err, "ctverify: the shard's report was not written: {e}");
+                return Ok(status);
+            }
+            return Err(Fatal(format!("the shard's report was not written: {e}")));
+        }
     }
     if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
         // Written after the verdict is out: a run that dies before this leaves the old state,

@@ -193,6 +193,23 @@ impl<'a> TextRenderer<'a> {
             "account {} region {}",
             chain.chain.account_id, chain.chain.region
         );
+        // Where the chain was verified in parts (shards, week-long segments): each join.
+        for seam in &chain.seams {
+            let location = format!(
+                "Seam\t{where_} at {}",
+                display_date(seam.checkpoint.end_time)
+            );
+            if seam.problems.is_empty() && self.verbose {
+                writeln!(self.out, "{location}\tvalid: the parts join")?;
+            }
+            for problem in &seam.problems {
+                self.finding(&format!(
+                    "{location}\t{}: {}",
+                    verdict(problem.status()),
+                    escape(&problem.to_string())
+                ))?;
+            }
+        }
         for gap in &chain.gaps {
             if gap.kind == GapKind::ChainRestart {
                 // The AWS CLI's line for a chain restart, before ctverify says what it does not.

@@ -4,9 +4,10 @@
 //!
 //! The order is fixed whatever the concurrency: chains in order (account, then region), and
 //! within a chain [`RunEvent::ChainStarted`], its digests in walk order (newest first, then
-//! those verified on their own), then [`RunEvent::ChainFinished`]. Chains are still walked
-//! several at once; a chain's verdicts wait, within a bounded buffer, until the chains before
-//! it are done.
+//! those verified on their own; a window longer than
+//! [`VerifyOptions::segment`](crate::VerifyOptions::segment) a segment at a time, oldest
+//! segment first), then [`RunEvent::ChainFinished`]. Chains are still walked several at once; a
+//! chain's verdicts wait, within a small bounded buffer, until the chains before it are done.
 
 use crate::findings::ChainHead;
 use crate::layout::ChainId;

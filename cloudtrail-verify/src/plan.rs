@@ -21,6 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const PLAN_FORMAT: &str = "ctverify-plan";
 /// The version of the plan format written by this crate.
 pub const PLAN_VERSION: u32 = 1;
+/// Largest plan read, in bytes.
+pub const MAX_PLAN_BYTES: u64 = 64 << 20;
 
 /// How a range is split among shards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +203,16 @@ impl Plan {
             )));
         }
         TimeRange::new(plan.from, plan.to).map_err(|e| PlanError::Malformed(e.to_string()))?;
+        if plan.shards.is_empty() {
+            return Err(PlanError::Malformed("it has no shard".into()));
+        }
+        for item in plan.shards.iter().flat_map(|s| &s.items) {
+            if !crate::layout::is_account_id(&item.chain.account_id)
+                || !crate::layout::is_region(&item.chain.region)
+            {
+                return Err(PlanError::Malformed(format!("bad chain {}", item.chain)));
+            }
+        }
         for (i, shard) in plan.shards.iter().enumerate() {
             if shard.index != i {
                 return Err(PlanError::Malformed(format!(
@@ -271,6 +283,18 @@ pub fn merge(plan: &Plan, reports: Vec<Report>) -> Result<Report, PlanError> {
             )));
         }
         let index = shard.index;
+        if index >= plan.shards.len() {
+            return Err(PlanError::Incomplete(format!(
+                "a report says it is shard {index} of a plan with {} shards",
+                plan.shards.len()
+            )));
+        }
+        if report.trail != plan.trail || report.bucket != plan.bucket {
+            return Err(PlanError::Incomplete(format!(
+                "the report of shard {index} is of trail {} in bucket {}, the plan's of {} in {}",
+                report.trail, report.bucket, plan.trail, plan.bucket
+            )));
+        }
         if by_index.insert(index, report).is_some() {
             return Err(PlanError::Incomplete(format!(
                 "shard {index} is there twice"
@@ -317,10 +341,25 @@ pub fn merge(plan: &Plan, reports: Vec<Report>) -> Result<Report, PlanError> {
             parts.entry(chain.chain.clone()).or_default().push(chain);
         }
     }
-    // Every planned chain must be reported by its shards.
-    for chain in plan.windows().keys() {
+    // Every planned chain must be reported by its shards, window by window as planned; a
+    // chain the plan does not name (the first shard found it), over the whole range.
+    let planned = plan.windows();
+    for chain in planned.keys() {
         if !parts.contains_key(chain) {
             return Err(PlanError::Incomplete(format!("no report of chain {chain}")));
+        }
+    }
+    for (chain, chain_parts) in &parts {
+        let mut windows: Vec<Window> = chain_parts.iter().filter_map(|p| p.window).collect();
+        windows.sort();
+        let wanted = planned
+            .get(chain)
+            .cloned()
+            .unwrap_or_else(|| vec![(plan.from, plan.to)]);
+        if windows.len() != chain_parts.len() || windows != wanted {
+            return Err(PlanError::Incomplete(format!(
+                "the reports of chain {chain} do not cover the windows the plan gives it"
+            )));
         }
     }
     let chains = parts.into_values().map(crate::join::join_chain).collect();
@@ -382,6 +421,16 @@ mod tests {
     fn a_plan_whose_windows_leave_a_hole_is_refused() {
         let mut plan = split(&[(chain("us-east-1"), hourly(0, 24))], 3);
         plan.shards[1].items[0].from += TimeDelta::hours(1);
+        assert!(Plan::parse(&plan.to_json()).is_err());
+    }
+
+    #[test]
+    fn a_plan_without_shards_or_with_a_bad_chain_is_refused() {
+        let mut plan = split(&[(chain("us-east-1"), hourly(0, 24))], 2);
+        plan.shards.clear();
+        assert!(Plan::parse(&plan.to_json()).is_err());
+        let mut plan = split(&[(chain("us-east-1"), hourly(0, 24))], 1);
+        plan.shards[0].items[0].chain.region = "../../etc".into();
         assert!(Plan::parse(&plan.to_json()).is_err());
     }
 

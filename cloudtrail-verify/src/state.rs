@@ -32,6 +32,8 @@ use std::collections::BTreeMap;
 pub const STATE_FORMAT: &str = "ctverify-state";
 /// The version of the state format written by this crate.
 pub const STATE_VERSION: u32 = 1;
+/// Largest state read, in bytes: a checkpoint takes about 1 KB, so this holds 60,000 chains.
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
 
 /// Where each chain of a trail was last proven.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,17 +209,22 @@ impl State {
     }
 
     /// The state after `report`: each chain the run proved further moves to its new head;
-    /// every other chain keeps its checkpoint (a finding, or nothing new, never moves one).
+    /// every other chain keeps its checkpoint (a finding, or nothing new, never moves one). A
+    /// chain moves only if the run covered it from where the state left it (its checkpoint's
+    /// end, or the state's `from` for a chain without one): a run started later (a `--from`
+    /// after the checkpoint) left hours between unverified, which a checkpoint must not skip.
     pub fn advanced(&self, report: &Report) -> State {
         let mut chains = self.checkpoints();
         for chain in &report.chains {
-            if let Some(head) = &chain.head {
-                let newer = chains
-                    .get(&chain.chain)
-                    .is_none_or(|old| head.end_time > old.end_time);
-                if newer {
-                    chains.insert(chain.chain.clone(), head.clone());
-                }
+            let (Some(head), Some((start, _))) = (&chain.head, chain.window) else {
+                continue;
+            };
+            let (joins, newer) = match chains.get(&chain.chain) {
+                Some(old) => (start <= old.end_time, head.end_time > old.end_time),
+                None => (start <= self.from, true),
+            };
+            if joins && newer {
+                chains.insert(chain.chain.clone(), head.clone());
             }
         }
         State {
@@ -262,7 +269,7 @@ impl StateStore {
     /// # Errors
     /// [`StateError`] when it cannot be read or parsed.
     pub async fn load(&self) -> Result<Loaded, StateError> {
-        Ok(match self.store.read().await? {
+        Ok(match self.store.read_capped(MAX_STATE_BYTES).await? {
             None => Loaded {
                 state: None,
                 version: Version::absent(),

@@ -2,13 +2,15 @@
 //! reports), kept in a local file or an S3 object, and replaced atomically: a local file by a
 //! synced temporary file renamed over it (a crash leaves the old or the new one), an S3 object
 //! by one PUT. A conditional write ([`Store::write_if`]) happens only if the document is still
-//! the one read (S3: `If-Match` on its ETag, `If-None-Match: *` when there was none; a file: its
-//! SHA-256 compared just before the rename), so two writers cannot both replace it.
+//! the one read: on S3 atomically (`If-Match` on its ETag, `If-None-Match: *` when there was
+//! none), so two writers cannot both replace it; for a file its SHA-256 is compared just before
+//! the rename, which leaves two writers a window of milliseconds.
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// Largest document read, in bytes.
+/// Largest document [`Store::read`] reads, in bytes (a shard's JSON report can be large);
+/// [`Store::read_capped`] reads smaller ones.
 pub const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
 
 /// Where a document is kept: a local file or an S3 object.
@@ -149,9 +151,17 @@ impl Store {
     /// # Errors
     /// [`StorageError::Io`], also for a document over [`MAX_DOCUMENT_BYTES`].
     pub async fn read(&self) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+        self.read_capped(MAX_DOCUMENT_BYTES).await
+    }
+
+    /// [`Store::read`] of a document that may not exceed `max` bytes.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`], also for a document over `max`.
+    pub async fn read_capped(&self, max: u64) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
         match &self.location {
-            Location::File(path) => read_file(path, &self.location.to_string()),
-            Location::S3 { bucket, key } => self.get_s3(bucket, key).await,
+            Location::File(path) => read_file(path, &self.location.to_string(), max),
+            Location::S3 { bucket, key } => self.get_s3(bucket, key, max).await,
         }
     }
 
@@ -184,6 +194,7 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
+        max: u64,
     ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
         let name = self.location.to_string();
         let io = |reason: String| StorageError::Io {
@@ -208,14 +219,14 @@ impl Store {
             }
         };
         let etag = answer.e_tag().unwrap_or_default().to_owned();
-        let too_large = || io(format!("larger than {MAX_DOCUMENT_BYTES} bytes"));
-        if u64::try_from(answer.content_length().unwrap_or(0)).unwrap_or(0) > MAX_DOCUMENT_BYTES {
+        let too_large = || io(format!("larger than {max} bytes"));
+        if u64::try_from(answer.content_length().unwrap_or(0)).unwrap_or(0) > max {
             return Err(too_large());
         }
         let mut body = answer.body;
         let mut bytes = Vec::new();
         while let Some(chunk) = body.try_next().await.map_err(|e| io(e.to_string()))? {
-            if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_BYTES {
+            if (bytes.len() + chunk.len()) as u64 > max {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
@@ -271,7 +282,12 @@ impl Store {
     }
 
     #[cfg(not(feature = "aws"))]
-    async fn get_s3(&self, _: &str, _: &str) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+    async fn get_s3(
+        &self,
+        _: &str,
+        _: &str,
+        _: u64,
+    ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
         Err(self.no_s3("reading"))
     }
 
@@ -297,7 +313,11 @@ impl Store {
 }
 
 /// A local document and its SHA-256, `None` when there is no file.
-fn read_file(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+fn read_file(
+    path: &Path,
+    name: &str,
+    max: u64,
+) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
     use std::io::Read;
     let io = |reason: String| StorageError::Io {
         operation: "reading",
@@ -314,11 +334,11 @@ fn read_file(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Version)>, Stor
         return Err(io("not a regular file".into()));
     }
     let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES + 1)
+    file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| io(e.to_string()))?;
-    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(io(format!("larger than {MAX_DOCUMENT_BYTES} bytes")));
+    if bytes.len() as u64 > max {
+        return Err(io(format!("larger than {max} bytes")));
     }
     let version = Version(Some(hex::encode(Sha256::digest(&bytes))));
     Ok(Some((bytes, version)))
@@ -339,7 +359,8 @@ fn write_file(
         reason,
     };
     if let Some(expected) = expected {
-        let now = read_file(path, name)?.map_or(Version::absent(), |(_, version)| version);
+        let now = read_file(path, name, MAX_DOCUMENT_BYTES)?
+            .map_or(Version::absent(), |(_, version)| version);
         if &now != expected {
             return Err(StorageError::Conflict {
                 location: name.to_owned(),
@@ -354,7 +375,11 @@ fn write_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "document".into());
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    // Unique among processes sharing the directory (containers on one volume share PIDs).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let temp = dir.join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;
@@ -397,14 +422,15 @@ mod tests {
     fn a_conditional_file_write_refuses_a_document_changed_since_it_was_read() {
         let dir = tempfile_dir();
         let path = dir.join("state.json");
-        assert!(read_file(&path, "x").unwrap().is_none());
+        assert!(read_file(&path, "x", 100).unwrap().is_none());
         write_file(&path, "x", b"one", Some(&Version::absent())).unwrap();
         // A second writer that also read "nothing" loses.
         assert!(matches!(
             write_file(&path, "x", b"two", Some(&Version::absent())),
             Err(StorageError::Conflict { .. })
         ));
-        let (_, version) = read_file(&path, "x").unwrap().unwrap();
+        let (_, version) = read_file(&path, "x", 100).unwrap().unwrap();
+        assert!(read_file(&path, "x", 2).is_err(), "a document over the cap");
         write_file(&path, "x", b"two", Some(&version)).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert!(matches!(

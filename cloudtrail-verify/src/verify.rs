@@ -62,8 +62,9 @@ const PREFETCH_SLOTS: usize = 32;
 /// Chains walked at once.
 const CHAINS_AT_ONCE: usize = 8;
 /// Digest verdicts a chain may have waiting while the chains before it finish: beyond this its
-/// walk pauses, so that memory does not grow with the range when verdicts stream.
-const EVENTS_BUFFERED: usize = 256;
+/// walk pauses, so that memory does not grow with the range when verdicts stream. Small: a
+/// verdict carries its digest's log entries (all of them in JSON Lines).
+const EVENTS_BUFFERED: usize = 16;
 
 /// Why a run could not happen at all (as opposed to files that did not verify).
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +178,22 @@ pub(crate) struct Windows {
     pub windows: BTreeMap<ChainId, (TimeRange, Ownership)>,
     /// Every chain of the plan a shard belongs to.
     pub planned: BTreeSet<ChainId>,
+}
+
+impl Windows {
+    /// The window `chain` is walked over in a run over `range`: a shard's is the plan's; a
+    /// resumed chain's starts where its checkpoint ends (empty when the checkpoint is already
+    /// at the end: only the checkpoint is read again); any other's is the range.
+    fn window_of(&self, chain: &ChainId, range: TimeRange) -> TimeRange {
+        match (self.windows.get(chain), self.checkpoints.get(chain)) {
+            (Some((window, _)), _) => *window,
+            (None, Some(c)) => TimeRange {
+                start: c.end_time,
+                end: range.end.max(c.end_time),
+            },
+            (None, None) => range,
+        }
+    }
 }
 
 /// Adds a layout for each chain of `extra` that `chains` lacks (a chain a checkpoint state
@@ -335,17 +352,7 @@ pub(crate) async fn verify_chains(
     if let Some(progress) = &ctx.options.progress {
         use futures::StreamExt;
         let counts = futures::stream::iter(chains.iter().map(|layout| {
-            let window = match (
-                windows.windows.get(&layout.chain),
-                checkpoints.get(&layout.chain),
-            ) {
-                (Some((window, _)), _) => *window,
-                (None, Some(c)) => TimeRange {
-                    start: c.end_time,
-                    end: range.end.max(c.end_time),
-                },
-                (None, None) => range,
-            };
+            let window = windows.window_of(&layout.chain, range);
             let source = source.clone();
             async move {
                 crate::walk::digest_ends(source.as_ref(), layout, window)
@@ -371,17 +378,7 @@ pub(crate) async fn verify_chains(
             let Some(layout) = waiting.next() else { break };
             let chain = layout.chain.clone();
             let checkpoint = checkpoints.get(&chain).cloned();
-            // A resumed chain's window starts where its checkpoint ends (empty when the
-            // checkpoint is already at the end: only the checkpoint is read again); a shard's
-            // is the plan's.
-            let window = match (&checkpoint, windows.windows.get(&chain)) {
-                (_, Some((window, _))) => *window,
-                (Some(c), None) => TimeRange {
-                    start: c.end_time,
-                    end: range.end.max(c.end_time),
-                },
-                (None, None) => range,
-            };
+            let window = windows.window_of(&chain, range);
             requested_start = requested_start.min(window.start);
             let (events, receiver) = if streaming {
                 let (sender, receiver) = tokio::sync::mpsc::channel(EVENTS_BUFFERED);

@@ -121,11 +121,14 @@ pub fn proven_until(chain: &ChainReport) -> Option<DateTime<Utc>> {
             until = until.min(at);
         }
     }
-    Some(until.max(start))
+    // Not clamped to the window's start: a finding in the digest ending at the start (read as
+    // the window's first) must keep every candidate out.
+    Some(until)
 }
 
-/// Among valid hourly digests (start, end), the one a checkpoint may record: the newest whose
-/// end is not after `until`. Its index in `candidates`.
+/// Among valid hourly digests (index, end), the one a checkpoint may record: the newest whose
+/// end is not after `until`. The caller offers only digests ending inside the window: one ending
+/// at its start was read, not proven, by this run.
 pub fn choose_head(
     candidates: impl IntoIterator<Item = (usize, DateTime<Utc>)>,
     until: DateTime<Utc>,

@@ -76,8 +76,8 @@ pub(crate) struct ChainPlan {
     pub expected: bool,
     /// Where a previous run left the chain proven: the walk starts at its end and must join it.
     pub checkpoint: Option<ChainHead>,
-    /// Where each digest's final verdict goes as soon as it is known, in walk order, and the
-    /// chain's report at its end (`None`: the report is only returned).
+    /// Where each digest's final verdict goes as soon as it is known, in walk order (`None`:
+    /// the report is only returned).
     pub events: Option<mpsc::Sender<ChainEvent>>,
     /// Which digests this walk reports, when the chain is verified in time windows (shards).
     pub owns: Ownership,
@@ -451,6 +451,19 @@ impl Walker {
                 Some((link, _)) if !link.newer_valid && link.reference.bucket != bucket => {
                     continue;
                 }
+                // The link reaches the checkpoint before the window's start (hours without a
+                // digest after it): the join is made here, on this link.
+                Some((link, span))
+                    if self.checkpoint.as_ref().is_some_and(|c| {
+                        c.bucket == link.reference.bucket && c.key == link.reference.key
+                    }) =>
+                {
+                    if let Some(checkpoint) = self.checkpoint.take() {
+                        let status = self.join_checkpoint(checkpoint, Some(&link), None).await;
+                        self.set_predecessor(span, status);
+                    }
+                    continue;
+                }
                 Some((link, span)) => {
                     let target = (link.reference.bucket.clone(), link.reference.key.clone());
                     // A reference to a digest already walked would loop: a genuine chain only
@@ -521,7 +534,7 @@ impl Walker {
 
             // `slot` (a prefetch slot, or the large-digest turn) is held until the digest is
             // done with, at the end of this iteration.
-            let _slot = slot;
+            let held = slot;
             let Checked {
                 report,
                 digest: parsed,
@@ -539,6 +552,7 @@ impl Walker {
             let span = valid.then(|| self.cover(&digest));
             if valid
                 && fetch_bucket == bucket
+                && digest.end_time > self.range.start
                 && digest.end_time <= self.range.end
                 && let Some(signature) = signature
             {
@@ -577,9 +591,13 @@ impl Walker {
                         reference: reference.clone(),
                         newer_valid: valid,
                     });
-                    let starts_chain = digest.previous.is_none().then_some(key.as_str());
+                    let starts_chain = digest.previous.is_none().then_some(key.clone());
+                    // Done with this digest: its turn (the large-digest one, maybe) must not
+                    // be held while the checkpoint, maybe large too, waits for one.
+                    drop(digest);
+                    drop(held);
                     let status = self
-                        .join_checkpoint(checkpoint, link.as_ref(), starts_chain)
+                        .join_checkpoint(checkpoint, link.as_ref(), starts_chain.as_deref())
                         .await;
                     self.set_predecessor(span, status);
                 }
@@ -954,7 +972,14 @@ impl Walker {
             let event = ChainEvent::Digest(Box::new(digest.clone()));
             digest.logs.retain(|l| l.problem.is_some());
             // A reader that went away wants nothing more; the walk still completes its report.
-            let _ = events.send(event).await;
+            if let Err(mpsc::error::TrySendError::Full(event)) = events.try_send(event) {
+                // This chain waits for the ones before it: its prefetched digests go back, so
+                // that their slots serve the chain being read.
+                for (_, task) in self.prefetched.drain() {
+                    task.abort();
+                }
+                let _ = events.send(event).await;
+            }
         }
     }
 
