@@ -420,7 +420,7 @@ impl fmt::Display for CheckpointProblem {
             } => write!(
                 f,
                 "the chain does not join the checkpoint: the oldest new digest {newer_key} starts \
-                 a new chain (names no predecessor)"
+                 a new chain (names no predecessor): logging was stopped and started there?"
             ),
             CheckpointProblem::JoinUnproven { newer_key } => write!(
                 f,

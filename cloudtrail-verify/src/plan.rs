@@ -5,7 +5,7 @@
 //! reports into the verdict a single run would give.
 //!
 //! A chain split in time leaves a seam: the older window's newest proven digest (its
-//! [`ChainHead`]) must be what the newer window's oldest digest names
+//! [`ChainHead`](crate::ChainHead)) must be what the newer window's oldest digest names
 //! (`previousDigestS3Object`, `previousDigestHashValue`, `previousDigestSignature`), which
 //! [`merge`] checks with the same rule as a checkpoint's join.
 
