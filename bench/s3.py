@@ -79,14 +79,17 @@ def tampered_copy(data, m):
 
 
 class Server:
-    """One `ctverify-s3-server` with its CloudTrail stub, serving a trail directory."""
+    """One `ctverify-s3-server` with its CloudTrail stub, serving a trail directory (or several,
+    loaded in order into the same buckets)."""
 
     def __init__(self, load, keys, manifest, delay_ms, log_dir):
+        loads = [load] if isinstance(load, str) else list(load)
         self.delay_ms = delay_ms
-        self.log_path = os.path.join(log_dir, f"server-{os.path.basename(load)}-{delay_ms}ms.log")
+        self.log_path = os.path.join(
+            log_dir, f"server-{'+'.join(os.path.basename(d) for d in loads)}-{delay_ms}ms.log")
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
-            [os.path.join(RELEASE, "ctverify-s3-server"), "--load", load,
+            [os.path.join(RELEASE, "ctverify-s3-server"), *(x for d in loads for x in ("--load", d)),
              "--stub-keys", keys, "--stub-manifest", manifest, "--delay-ms", str(delay_ms)],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         endpoints = {}
