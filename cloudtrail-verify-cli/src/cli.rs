@@ -116,15 +116,37 @@ Examples:
     ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence/
     ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence/
 
-  A scheduled run (cron, daily): nothing printed, the exit status is the verdict:
-    15 3 * * *  ctverify -q --trail ARN --from \"$(date -u -d '2 days ago' +\\%F)\" || alert-on-call
+  A scheduled run (cron, hourly) that verifies only what is new since the last one:
+    ctverify --trail ARN --from 2026-01-01 --state s3://audit-bucket/ctverify/main.json  # once
+    15 * * * *  ctverify -q --trail ARN --state s3://audit-bucket/ctverify/main.json || alert-on-call
+
+  Verdicts as JSON Lines while the run goes, or a JUnit report for CI:
+    ctverify --trail ARN --from 2026-01-01 --format jsonl > verdicts.jsonl
+    ctverify --trail ARN --from 2026-01-01 --format junit > ctverify-junit.xml
 
 Exit status: 0 valid, 1 INVALID (tampering), 2 UNVERIFIABLE, 3 the run failed.";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Lines compatible with `aws cloudtrail validate-logs`, plus ctverify's stricter findings.
+    /// Lines compatible with `aws cloudtrail validate-logs`, plus ctverify's stricter findings,
+    /// each as soon as it is final; the summary last.
+    Text,
+    /// The whole report as one JSON document on stdout, at the end. It holds every digest, so
+    /// its size (and the run's memory) grows with the range: use jsonl for long ranges.
+    Json,
+    /// One JSON object per line, as verdicts become final: chain_started, digest, log, gap,
+    /// checkpoint, finding, chain_finished, and summary last (README: "JSON Lines").
+    Jsonl,
+    /// A JUnit XML report, one test suite per chain, written as each chain finishes: a failure
+    /// for each INVALID finding, an error for each UNVERIFIABLE one.
+    Junit,
+}
+
+/// Output format of a command with one report at its end (`query-results`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Lines in the style of `aws cloudtrail validate-logs`.
     Text,
     /// The whole report as one JSON document on stdout.
     Json,
@@ -223,11 +245,24 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "BYTES", default_value_t = cloudtrail_verify::DEFAULT_MAX_LOG_BYTES, help_heading = "Performance")]
     pub max_log_bytes: u64,
 
+    /// Resume from a checkpoint state (a file, or s3://BUCKET/KEY) and write the new one: each
+    /// chain is verified from where the last run proved it to --to, the checkpoint digest is read
+    /// again and must be unchanged, and the first new digest must name it. The first run needs
+    /// --from; later ones take it from the state (a --from given verifies from there again). The
+    /// state only moves past hours proven valid. Keep it where the trail bucket's writers cannot
+    /// write. With s3://, two overlapping runs cannot both write it (the second exits with 3).
+    #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_state, help_heading = "Scope")]
+    pub state: Option<cloudtrail_verify::state::StateLocation>,
+
     /// Do not read S3 version histories. By default, when the bucket has versioning, every
     /// digest and log file's versions are listed: an overwrite or deletion after delivery is
     /// invalid, and CloudTrail's original version is verified and reported beside it.
     #[arg(long, help_heading = "Scope")]
     pub no_versions: bool,
+}
+
+fn parse_state(s: &str) -> Result<cloudtrail_verify::state::StateLocation, String> {
+    s.parse()
 }
 
 /// A trail as the user named it.

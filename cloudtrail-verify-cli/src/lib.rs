@@ -3,12 +3,15 @@
 //! library and prints its report; it decides nothing about verification itself.
 
 pub mod cli;
+pub mod jsonl;
+pub mod junit;
 mod posture_cmd;
 mod query_cmd;
 pub mod render;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format, VerifyArgs};
+use cloudtrail_verify::state::{State, StateLocation, StateStore};
 use cloudtrail_verify::{
     KeySet, Progress, Report, SetupError, Status, TimeRange, Verifier, VerifyOptions, aws,
 };
@@ -102,7 +105,7 @@ impl<W: Write> Write for PipeWriter<W> {
 
 /// Runs `ctverify` with `args` (the first being the program name), writing results to `out`
 /// and findings and errors to `err`; returns the exit status.
-pub async fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+pub async fn run<I, T>(args: I, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -186,16 +189,51 @@ fn init_diagnostics(debug: bool) {
 async fn run_verify(
     args: &VerifyArgs,
     export: Option<&std::path::Path>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
 ) -> Result<u8, Fatal> {
     let trail = args
         .trail
         .clone()
         .ok_or_else(|| Fatal("--trail ARN is required (see --help)".into()))?;
-    let from = args
-        .from
-        .ok_or_else(|| Fatal("--from TIME is required (see --help)".into()))?;
+    if export.is_some() && args.state.is_some() {
+        return Err(Fatal(
+            "--state is for scheduled verification runs, not for export (an evidence bundle \
+             holds a whole range)"
+                .into(),
+        ));
+    }
+    // The checkpoint state, read first: without --from, the run starts where it says.
+    let state = match &args.state {
+        None => None,
+        Some(location) => {
+            let store = match location {
+                StateLocation::File(path) => StateStore::file(path),
+                StateLocation::S3 { .. } => {
+                    let conf = aws::load(&args.aws.settings(None)).await?;
+                    StateStore::open(location.clone(), &conf).await?
+                }
+            };
+            let loaded = store.load().await?;
+            Some((store, loaded))
+        }
+    };
+    let resumed = state
+        .as_ref()
+        .and_then(|(_, loaded)| loaded.state.as_ref())
+        .filter(|_| args.from.is_none());
+    let from = match (args.from, resumed) {
+        (Some(from), _) => from,
+        (None, Some(state)) => state.from,
+        (None, None) if args.state.is_some() => {
+            return Err(Fatal(
+                "--from TIME is required on the first run with --state (there is no state yet \
+                 to resume from)"
+                    .into(),
+            ));
+        }
+        (None, None) => return Err(Fatal("--from TIME is required (see --help)".into())),
+    };
     // By default the range ends where proof can end: CloudTrail delivers the digest of an hour
     // up to about an hour after it, so the last two hours cannot be proven yet.
     let to = args.to.unwrap_or_else(|| {
@@ -218,7 +256,7 @@ async fn run_verify(
     })?;
     // -q: the report goes nowhere; errors that end the run still reach stderr (through Fatal).
     let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
-    let (out, err): (&mut dyn Write, &mut dyn Write) = if args.quiet {
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
         (&mut no_out, &mut no_err)
     } else {
         (out, err)
@@ -289,6 +327,9 @@ async fn run_verify(
         builder = builder.prefix(prefix);
     }
     builder = builder.accounts(&args.account_ids).regions(&args.regions);
+    if let Some(state) = resumed {
+        builder = builder.resume_from(state);
+    }
     if let Some(n) = args.concurrency {
         builder = builder.concurrency(usize::from(n));
     }
@@ -298,8 +339,13 @@ async fn run_verify(
     let mut options = VerifyOptions::default();
     options.max_log_bytes = args.max_log_bytes;
     options.check_versions = !args.no_versions;
-    // Valid entries are only needed when they are printed.
-    options.keep_valid_entries = args.verbose || !text;
+    // Valid entries are only needed when they are printed: every log verdict in JSON and JSON
+    // Lines, with --verbose in text.
+    options.keep_valid_entries = match args.format {
+        Format::Text => args.verbose,
+        Format::Json | Format::Jsonl => true,
+        Format::Junit => false,
+    };
     options.progress = bar.clone().map(|b| b as Arc<dyn Progress>);
     let verifier = builder
         .options(options)
@@ -322,10 +368,32 @@ async fn run_verify(
             }
             other => Fatal(other.to_string()),
         })?;
+    if let Some((store, loaded)) = &state
+        && let Some(existing) = &loaded.state
+    {
+        let target = verifier.target();
+        existing.check_belongs_to(
+            &target.arn.to_string(),
+            &target.location.bucket,
+            target.location.prefix.as_deref(),
+            &store.location().to_string(),
+        )?;
+    }
     let looked_in = render::LookedIn {
         accounts_folder: verifier.accounts_folder(),
         chains: verifier.chains().iter().map(|c| c.chain.clone()).collect(),
     };
+    let new_state = state.as_ref().map(|(_, loaded)| {
+        let target = verifier.target();
+        loaded.state.clone().unwrap_or_else(|| {
+            State::new(
+                target.arn.to_string(),
+                target.location.bucket.clone(),
+                target.location.prefix.clone(),
+                range.start,
+            )
+        })
+    });
     if text {
         render::write_header(
             out,
@@ -335,28 +403,66 @@ async fn run_verify(
         )?;
         render::write_looked_in(out, &looked_in)?;
     }
-    let (report, bundle) = match export {
-        None => (verifier.run().await, None),
-        Some(path) => {
+    let (report, bundle) = match (export, args.format) {
+        (Some(path), _) => {
             let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
+            if text {
+                render::TextRenderer::new(out, err, args.verbose)
+                    .looked_in(&looked_in)
+                    .write_report(&report)?;
+            }
             (report, Some(summary))
+        }
+        (None, Format::Json) => (verifier.run().await, None),
+        (None, Format::Text) => {
+            let renderer = render::TextRenderer::new(out, err, args.verbose).looked_in(&looked_in);
+            let mut stream = render::TextStream::new(renderer);
+            let report = verifier.run_observed(&mut stream).await;
+            if let Some(bar) = &bar {
+                bar.bar.finish_and_clear();
+            }
+            stream.finish(&report)?;
+            (report, None)
+        }
+        (None, Format::Jsonl) => {
+            let mut stream = jsonl::JsonlWriter::new(out);
+            let report = verifier.run_observed(&mut stream).await;
+            stream.finish(&report)?;
+            (report, None)
+        }
+        (None, Format::Junit) => {
+            let mut stream = junit::JunitWriter::new(out);
+            let report = verifier.run_observed(&mut stream).await;
+            stream.finish(&report)?;
+            (report, None)
         }
     };
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
-    if text {
-        render::TextRenderer::new(out, err, args.verbose)
-            .looked_in(&looked_in)
-            .write_report(&report)?;
-    } else {
+    if args.format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     }
     if let Some(bundle) = bundle {
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
-    Ok(exit_status(&report))
+    let status = exit_status(&report);
+    if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
+        // Written after the verdict is out: a run that dies before this leaves the old state,
+        // and the next one verifies the same hours again.
+        let advanced = new_state.advanced(&report);
+        if let Err(e) = store.save(&advanced, loaded).await {
+            // Evidence of tampering outranks a state that could not be written; otherwise the
+            // run failed (exit status 3), said even with -q.
+            if status == exit::INVALID {
+                let _ = writeln!(err, "ctverify: the state was not written: {e}");
+                return Ok(status);
+            }
+            return Err(Fatal(format!("the state was not written: {e}")));
+        }
+    }
+    Ok(status)
 }
 
 /// The keys of a run on a local copy, and where they came from: `--public-keys`, or an

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use cloudtrail_verify::lake::{self, LakeOptions, LakeSetupError, QueryResultsReport};
 use cloudtrail_verify::{KeySet, Status};
 
-use crate::cli::{AwsArgs, Format};
+use crate::cli::{AwsArgs, ReportFormat};
 use crate::exit;
 use crate::render::escape;
 
@@ -53,8 +53,8 @@ pub struct QueryResultsArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Output format.
-    #[arg(long, visible_alias = "output", value_enum, default_value_t = Format::Text, help_heading = "Output")]
-    pub format: Format,
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = ReportFormat::Text, help_heading = "Output")]
+    pub format: ReportFormat,
     /// Also print a line for the sign file and every result file that is valid.
     #[arg(long, short, conflicts_with = "quiet", help_heading = "Output")]
     pub verbose: bool,
@@ -81,8 +81,8 @@ pub async fn run_query_results(
                 (out, err)
             };
             let written = match args.format {
-                Format::Text => write_text(out, err, &report, args.verbose),
-                Format::Json => serde_json::to_writer_pretty(&mut *out, &report)
+                ReportFormat::Text => write_text(out, err, &report, args.verbose),
+                ReportFormat::Json => serde_json::to_writer_pretty(&mut *out, &report)
                     .map_err(std::io::Error::from)
                     .and_then(|()| writeln!(out)),
             };

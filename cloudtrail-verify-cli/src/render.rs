@@ -64,15 +64,19 @@ pub fn write_looked_in(out: &mut dyn Write, looked_in: &LookedIn) -> io::Result<
 
 /// Writes per-file lines (problems always, valid files with `verbose`) and the summary.
 pub struct TextRenderer<'a> {
-    out: &'a mut dyn Write,
-    err: &'a mut dyn Write,
+    out: &'a mut (dyn Write + Send),
+    err: &'a mut (dyn Write + Send),
     verbose: bool,
     looked_in: Option<&'a LookedIn>,
 }
 
 impl<'a> TextRenderer<'a> {
     /// A renderer writing results to `out` and findings to `err`.
-    pub fn new(out: &'a mut dyn Write, err: &'a mut dyn Write, verbose: bool) -> Self {
+    pub fn new(
+        out: &'a mut (dyn Write + Send),
+        err: &'a mut (dyn Write + Send),
+        verbose: bool,
+    ) -> Self {
         TextRenderer {
             out,
             err,
@@ -89,6 +93,22 @@ impl<'a> TextRenderer<'a> {
 
     /// Everything after the header.
     pub fn write_report(&mut self, report: &Report) -> io::Result<()> {
+        self.write_notes(report)?;
+        for chain in &report.chains {
+            self.write_chain(chain)?;
+        }
+        self.write_end(report)
+    }
+
+    /// What follows a run whose chains were written as they came ([`Self::write_digest`],
+    /// [`Self::write_chain_findings`]): the run's warnings, then the end.
+    pub fn write_streamed_end(&mut self, report: &Report) -> io::Result<()> {
+        self.write_notes(report)?;
+        self.write_end(report)
+    }
+
+    /// The run's warnings and the bundle's discrepancies.
+    fn write_notes(&mut self, report: &Report) -> io::Result<()> {
         for warning in &report.warnings {
             // Warnings quote AWS's answers (error messages, key ids): escaped like bucket text.
             self.finding(&format!("Warning: {}", escape(warning)))?;
@@ -108,9 +128,11 @@ impl<'a> TextRenderer<'a> {
                 escape(&problem.to_string())
             ))?;
         }
-        for chain in &report.chains {
-            self.write_chain(chain)?;
-        }
+        Ok(())
+    }
+
+    /// The summary, the bundle's verdict and the provenance.
+    fn write_end(&mut self, report: &Report) -> io::Result<()> {
         self.write_summary(report)?;
         if !report.bundle_problems.is_empty() {
             writeln!(
@@ -130,6 +152,15 @@ impl<'a> TextRenderer<'a> {
     }
 
     fn write_chain(&mut self, chain: &ChainReport) -> io::Result<()> {
+        for digest in &chain.digests {
+            self.write_digest(digest)?;
+        }
+        self.write_chain_findings(chain)
+    }
+
+    /// A chain's findings that are not about one digest: a failed walk, the checkpoint's join,
+    /// coverage gaps, foreign objects, unlisted log files, changed versions.
+    pub fn write_chain_findings(&mut self, chain: &ChainReport) -> io::Result<()> {
         if let Some(error) = &chain.error {
             self.finding(&format!(
                 "Chain\taccount {} region {}\tUNVERIFIABLE: {}",
@@ -138,8 +169,25 @@ impl<'a> TextRenderer<'a> {
                 escape(error)
             ))?;
         }
-        for digest in &chain.digests {
-            self.write_digest(digest)?;
+        if let Some(check) = &chain.checkpoint {
+            let location = format!(
+                "Checkpoint\ts3://{}/{}",
+                escape(&check.checkpoint.bucket),
+                escape(&check.checkpoint.key)
+            );
+            if check.problems.is_empty() && self.verbose {
+                writeln!(
+                    self.out,
+                    "{location}\tvalid: unchanged, and the chain joins it"
+                )?;
+            }
+            for problem in &check.problems {
+                self.finding(&format!(
+                    "{location}\t{}: {}",
+                    verdict(problem.status()),
+                    escape(&problem.to_string())
+                ))?;
+            }
         }
         let where_ = format!(
             "account {} region {}",
@@ -207,7 +255,8 @@ impl<'a> TextRenderer<'a> {
         Ok(())
     }
 
-    fn write_digest(&mut self, digest: &DigestReport) -> io::Result<()> {
+    /// A digest's lines: its problems, then its log files' (valid ones with `verbose`).
+    pub fn write_digest(&mut self, digest: &DigestReport) -> io::Result<()> {
         let tag = if digest.backfill { "(backfill) " } else { "" };
         let location = format!(
             "{tag}Digest file\ts3://{}/{}",
@@ -407,6 +456,54 @@ impl<'a> TextRenderer<'a> {
             }
         }
         writeln!(self.out)
+    }
+}
+
+/// Text written as the run's verdicts become final: each digest's lines when its verdict is,
+/// each chain's other findings when it finishes, and [`TextStream::finish`] for the rest.
+pub struct TextStream<'a> {
+    renderer: TextRenderer<'a>,
+    error: Option<io::Error>,
+}
+
+impl<'a> TextStream<'a> {
+    /// A stream writing through `renderer`.
+    pub fn new(renderer: TextRenderer<'a>) -> Self {
+        TextStream {
+            renderer,
+            error: None,
+        }
+    }
+
+    /// Writes the warnings, summary and provenance.
+    ///
+    /// # Errors
+    /// Writing failed, now or during the run.
+    pub fn finish(mut self, report: &Report) -> io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.renderer.write_streamed_end(report),
+        }
+    }
+}
+
+impl cloudtrail_verify::RunObserver for TextStream<'_> {
+    fn event(&mut self, event: cloudtrail_verify::RunEvent<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = match event {
+            cloudtrail_verify::RunEvent::Digest { digest, .. } => {
+                self.renderer.write_digest(digest)
+            }
+            cloudtrail_verify::RunEvent::ChainFinished { chain } => {
+                self.renderer.write_chain_findings(chain)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
     }
 }
 

@@ -608,3 +608,74 @@ pub enum BundleProblem {
         reason: String,
     },
 }
+
+/// Where a chain was proven up to: the newest digest such that every hour from the start of the
+/// chain's window to its end is proven (every digest on the way valid and linked, every log
+/// file verified, nothing missing, foreign or changed). A checkpoint state stores one per chain,
+/// and the next run must join it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ChainHead {
+    /// The digest's bucket.
+    pub bucket: String,
+    /// The digest's key.
+    pub key: String,
+    /// SHA-256 of the digest's uncompressed content, hex: what the next digest's
+    /// `previousDigestHashValue` must be.
+    pub sha256: String,
+    /// The digest's signature, hex: what the next digest's `previousDigestSignature` must be.
+    pub signature: String,
+    /// `digestStartTime`.
+    pub start_time: DateTime<Utc>,
+    /// `digestEndTime`: where the next run of the chain starts.
+    pub end_time: DateTime<Utc>,
+}
+
+/// A problem joining a run to the checkpoint a previous run left for the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CheckpointProblem {
+    /// The checkpoint digest, read again, does not verify (deleted, altered, bad signature).
+    Digest {
+        /// What is wrong with it.
+        problem: DigestProblem,
+    },
+    /// The checkpoint digest's SHA-256 is not the one the state recorded: it was replaced since
+    /// the run that proved it.
+    HashChanged {
+        /// SHA-256 in the state.
+        recorded: String,
+        /// SHA-256 of the digest now.
+        actual: String,
+    },
+    /// The checkpoint digest's signature is not the one the state recorded.
+    SignatureChanged,
+    /// The oldest new digest does not name the checkpoint as its predecessor: the chain verified
+    /// now is not the one verified before.
+    JoinBroken {
+        /// The oldest new digest.
+        newer_key: String,
+        /// What it names instead (`None`: it starts a new chain).
+        named_key: Option<String>,
+    },
+    /// The oldest new digest did not verify, so what it says about its predecessor proves
+    /// nothing (the digest itself is reported).
+    JoinUnproven {
+        /// The oldest new digest.
+        newer_key: String,
+    },
+}
+
+/// The check of a chain's checkpoint: the digest read again and the join to the new digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CheckpointCheck {
+    /// The checkpoint the state held.
+    pub checkpoint: ChainHead,
+    /// The worst of `problems`; valid when there is none.
+    pub status: Status,
+    /// What is wrong.
+    pub problems: Vec<CheckpointProblem>,
+}

@@ -59,12 +59,14 @@
 
 #![deny(missing_docs)]
 
-// The public modules: the session (`aws`), CloudTrail's naming of keys (`layout`), the words of
-// findings (`messages`), the report (`report`) and object sources (`source`). Everything else is
+// The public modules: the session (`aws`), verdicts as they come (`events`), CloudTrail's naming
+// of keys (`layout`), the words of findings (`messages`), the report (`report`), object sources
+// (`source`) and checkpoint states (`state`). Everything else is
 // plumbing, reached through the re-exports below.
 #[cfg(feature = "aws")]
 pub mod aws;
 mod bundle;
+pub mod events;
 pub mod export;
 mod findings;
 mod keys;
@@ -77,6 +79,7 @@ pub mod report;
 mod schema;
 mod signing;
 pub mod source;
+pub mod state;
 #[cfg(feature = "aws")]
 mod trail_api;
 mod trust;
@@ -88,13 +91,14 @@ mod walk;
 /// one to be sure the versions match.
 #[cfg(feature = "aws")]
 pub use aws_config;
+pub use events::{RunEvent, RunObserver};
 pub use keys::{KeyError, KeySet, PublicKey, SIGNING_DELAY_MARGIN};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailArnError, TrailLocation};
 pub use options::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 pub use report::{
-    BundleProblem, ChainReport, ChainScope, Counts, CoverageGap, DigestProblem, DigestReport,
-    ForeignObject, GapKind, LogProblem, LogReport, ObjectProblem, Provenance, Report, Status,
-    Summary,
+    BundleProblem, ChainHead, ChainReport, ChainScope, CheckpointCheck, CheckpointProblem, Counts,
+    CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind, LogProblem, LogReport,
+    ObjectProblem, Provenance, Report, Status, Summary,
 };
 #[cfg(feature = "aws")]
 pub use source::S3Source;

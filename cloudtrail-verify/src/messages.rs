@@ -5,8 +5,8 @@
 //! text from the bucket as it is; [`escape`] makes it safe for a terminal.
 
 use crate::findings::{
-    BundleProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem,
-    VersionedObject,
+    BundleProblem, CheckpointProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status,
+    VersionProblem, VersionedObject,
 };
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -386,6 +386,46 @@ impl fmt::Display for ResultFileProblem {
             ResultFileProblem::SignFileUnproven => write!(
                 f,
                 "its hash matches the sign file, but the sign file did not verify"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for CheckpointProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointProblem::Digest { problem } => {
+                write!(f, "the checkpoint digest, read again: {problem}")
+            }
+            CheckpointProblem::HashChanged { recorded, actual } => write!(
+                f,
+                "the checkpoint digest was replaced since the run that proved it: its SHA-256 is \
+                 {actual}, the state recorded {recorded}"
+            ),
+            CheckpointProblem::SignatureChanged => f.write_str(
+                "the checkpoint digest's signature is not the one the state recorded: it was \
+                 replaced since the run that proved it",
+            ),
+            CheckpointProblem::JoinBroken {
+                newer_key,
+                named_key: Some(named),
+            } => write!(
+                f,
+                "the chain does not join the checkpoint: the oldest new digest {newer_key} names \
+                 {named} as its predecessor"
+            ),
+            CheckpointProblem::JoinBroken {
+                newer_key,
+                named_key: None,
+            } => write!(
+                f,
+                "the chain does not join the checkpoint: the oldest new digest {newer_key} starts \
+                 a new chain (names no predecessor)"
+            ),
+            CheckpointProblem::JoinUnproven { newer_key } => write!(
+                f,
+                "the join to the checkpoint is unproven: the oldest new digest {newer_key} did \
+                 not verify"
             ),
         }
     }

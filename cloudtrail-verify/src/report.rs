@@ -5,8 +5,9 @@
 //! (evidence of tampering) and [`Status::Unverifiable`] (could not be checked).
 
 pub use crate::findings::{
-    BundleProblem, CoverageGap, DigestProblem, ForeignObject, GapKind, LockMode, LogProblem,
-    Retention, Status, VersionProblem, VersionedObject,
+    BundleProblem, ChainHead, CheckpointCheck, CheckpointProblem, CoverageGap, DigestProblem,
+    ForeignObject, GapKind, LockMode, LogProblem, Retention, Status, VersionProblem,
+    VersionedObject,
 };
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
@@ -290,6 +291,19 @@ pub struct ChainReport {
     /// then unverifiable at best.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions_error: Option<String>,
+    /// The join to the checkpoint a previous run left for this chain (`--state`): the
+    /// checkpoint digest read again, and the oldest new digest naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointCheck>,
+    /// The newest digest up to which this chain is proven from its window's start (what a
+    /// state records as the next checkpoint); `None` when nothing is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<ChainHead>,
+    /// Counts of valid digests not kept in `digests`: a run that streamed its verdicts gave
+    /// them to its observer and kept only the counts, so that memory does not grow with the
+    /// range. [`ChainReport::summary`] includes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted: Option<Summary>,
 }
 
 impl ChainReport {
@@ -311,12 +325,39 @@ impl ChainReport {
             versions: Vec::new(),
             versions_omitted: 0,
             versions_error: None,
+            checkpoint: None,
+            head: None,
+            omitted: None,
         }
+    }
+
+    /// Moves the digests that are valid with every log file valid out of `digests`, keeping
+    /// their counts in `omitted`: what a streaming run keeps of a chain once its verdicts were
+    /// given out.
+    pub fn omit_valid_digests(&mut self) {
+        let (valid, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.digests)
+            .into_iter()
+            .partition(|d| {
+                d.status == Status::Valid
+                    && d.problems.is_empty()
+                    && d.log_counts.worst() == Status::Valid
+                    && d.logs_not_checked == 0
+                    && d.logs.iter().all(|l| l.problem.is_none())
+            });
+        self.digests = kept;
+        if valid.is_empty() {
+            return;
+        }
+        let mut folded = ChainReport::new(self.chain.clone());
+        folded.digests = valid;
+        let mut omitted = self.omitted.unwrap_or_default();
+        omitted.merge(folded.summary());
+        self.omitted = Some(omitted);
     }
 
     /// Counts over this chain's digests and logs.
     pub fn summary(&self) -> Summary {
-        let mut s = Summary::default();
+        let mut s = self.omitted.unwrap_or_default();
         for d in &self.digests {
             s.digests.add(d.status);
             s.logs.merge(d.log_counts);
@@ -393,6 +434,9 @@ impl ChainReport {
         .map(Counts::worst)
         .max()
         .unwrap_or(Status::Valid);
+        if let Some(checkpoint) = &self.checkpoint {
+            status = status.max(checkpoint.status);
+        }
         if self.error.is_some()
             || self.versions_error.is_some()
             || s.logs_not_checked > 0

@@ -17,7 +17,8 @@
 //!   unverifiable (logging off, or digests deleted where the chain cannot tell).
 
 use crate::findings::{
-    BundleProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status, VersionProblem,
+    BundleProblem, CheckpointProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status,
+    VersionProblem,
 };
 use crate::keys::{KeyLookup, KeySet};
 use crate::layout::ChainLayout;
@@ -26,6 +27,7 @@ use crate::signing::{SignatureError, signing_string, verify_signature};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 
+pub mod checkpoint;
 pub mod lifecycle;
 pub mod versions;
 
@@ -63,6 +65,13 @@ impl LogProblem {
     /// (decided in the trust core).
     pub fn status(&self) -> Status {
         log_problem_status(self)
+    }
+}
+
+impl CheckpointProblem {
+    /// Whether this problem is evidence of tampering (decided in the trust core).
+    pub fn status(&self) -> Status {
+        checkpoint_problem_status(self)
     }
 }
 
@@ -142,7 +151,20 @@ pub fn log_problem_status(problem: &LogProblem) -> Status {
     }
 }
 
-/// The class of each coverage gap.
+/// The class of each checkpoint problem.
+pub fn checkpoint_problem_status(problem: &CheckpointProblem) -> Status {
+    match problem {
+        CheckpointProblem::Digest { problem } => digest_problem_status(problem),
+        // The state's record of a digest CloudTrail signed, against what is there now: a
+        // difference is a replaced digest. A join to anything else is a different chain.
+        CheckpointProblem::HashChanged { .. }
+        | CheckpointProblem::SignatureChanged
+        | CheckpointProblem::JoinBroken { .. } => Status::Invalid,
+        CheckpointProblem::JoinUnproven { .. } => Status::Unverifiable,
+    }
+}
+
+/// The class of a coverage gap.
 pub fn gap_status(kind: GapKind) -> Status {
     match kind {
         GapKind::BrokenChain => Status::Invalid,

@@ -17,13 +17,16 @@
 //! window would be "unknown key", so the window is the range plus the time CloudTrail may take
 //! to sign the range's last digest. That is why it lives here and not in each embedder.
 
-use crate::findings::Status;
+use crate::events::RunObserver;
+use crate::findings::{ChainHead, Status};
 use crate::keys::KeySet;
-use crate::layout::{ChainLayout, TrailArn};
+use crate::layout::{ChainId, ChainLayout, TrailArn};
 use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{ChainScope, Report};
 use crate::source::{LocalDirectory, ObjectSource};
-use crate::verify::{TrailTarget, VerifyError, discover_chains, verify_chains};
+use crate::state::State;
+use crate::verify::{TrailTarget, VerifyError, discover_chains};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -111,6 +114,7 @@ pub struct VerifierBuilder {
     notes: Vec<String>,
     keys_in_copy: bool,
     keys_source: Option<String>,
+    checkpoints: BTreeMap<ChainId, ChainHead>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -142,7 +146,18 @@ impl VerifierBuilder {
             notes: Vec::new(),
             keys_in_copy: false,
             keys_source: None,
+            checkpoints: BTreeMap::new(),
         }
+    }
+
+    /// Resumes each chain from its checkpoint in `state` (see [`crate::state`]): the chain is
+    /// verified from the checkpoint's end to the range's end, the checkpoint digest is read
+    /// again and must be unchanged, and the oldest new digest must name it. Chains without a
+    /// checkpoint cover the whole range; a chain with one is expected even if its folders are
+    /// gone. Check the state belongs to the trail first ([`State::check_belongs_to`]).
+    pub fn resume_from(mut self, state: &State) -> Self {
+        self.checkpoints = state.checkpoints();
+        self
     }
 
     /// Where the keys given to [`Verifier::from_local`] or [`Verifier::from_source`] came from
@@ -338,7 +353,8 @@ impl VerifierBuilder {
                     .into(),
             );
         }
-        let chains = discover_chains(source.as_ref(), &target).await?;
+        let mut chains = discover_chains(source.as_ref(), &target).await?;
+        crate::verify::add_chains(&target, &mut chains, self.checkpoints.keys().cloned());
         warnings.extend(where_the_files_are(source.as_ref(), &target, &self.accounts).await);
         tracing::debug!(
             bucket = %target.location.bucket,
@@ -381,6 +397,7 @@ impl VerifierBuilder {
             provenance,
             bundle_problems,
             keys_in_copy: self.keys_in_copy,
+            checkpoints: self.checkpoints,
         })
     }
 
@@ -490,6 +507,7 @@ pub struct Verifier {
     provenance: RunProvenance,
     bundle_problems: Vec<crate::findings::BundleProblem>,
     keys_in_copy: bool,
+    checkpoints: BTreeMap<ChainId, ChainHead>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -621,6 +639,21 @@ impl Verifier {
 
     /// Walks every chain and returns the report.
     pub async fn run(self) -> Report {
+        self.run_with(None).await
+    }
+
+    /// Walks every chain, giving each verdict to `observer` as soon as it is final (see
+    /// [`crate::events`]), and returns the report. The report's summary and status cover
+    /// everything; its chains keep only the digests that are not valid (the valid ones were
+    /// given to the observer and are counted in [`ChainReport::omitted`]), so that memory does
+    /// not grow with the range.
+    ///
+    /// [`ChainReport::omitted`]: crate::report::ChainReport::omitted
+    pub async fn run_observed(self, observer: &mut dyn RunObserver) -> Report {
+        self.run_with(Some(observer)).await
+    }
+
+    async fn run_with(self, observer: Option<&mut dyn RunObserver>) -> Report {
         let p = self.provenance;
         let keys = self
             .keys
@@ -646,13 +679,15 @@ impl Verifier {
             concurrency: self.options.concurrency,
             max_log_bytes: self.options.max_log_bytes,
         };
-        let mut report = verify_chains(
+        let mut report = crate::verify::verify_chains(
             self.source,
             self.keys,
             &self.target,
             self.chains,
             self.range,
             self.options,
+            &self.checkpoints,
+            observer,
         )
         .await;
         report.warnings.extend(self.warnings);

@@ -1,5 +1,7 @@
 //! Verifying a trail over a time range: finding its chains, walking each, collecting the report.
 
+use crate::events::{RunEvent, RunObserver};
+use crate::findings::ChainHead;
 use crate::keys::KeySet;
 use crate::layout::{
     ChainId, ChainLayout, TrailArn, TrailLocation, is_account_id, is_org_id, is_region,
@@ -7,8 +9,8 @@ use crate::layout::{
 pub use crate::options::{Progress, RangeError, TimeRange, VerifyOptions};
 use crate::report::{Report, VersionCheck};
 use crate::source::{ObjectSource, SourceError, Versioning};
-use crate::walk::{ChainPlan, Context, walk_chain};
-use std::collections::BTreeSet;
+use crate::walk::{ChainEvent, ChainPlan, Context, walk_chain};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -59,6 +61,9 @@ impl TrailTarget {
 const PREFETCH_SLOTS: usize = 32;
 /// Chains walked at once.
 const CHAINS_AT_ONCE: usize = 8;
+/// Digest verdicts a chain may have waiting while the chains before it finish: beyond this its
+/// walk pauses, so that memory does not grow with the range when verdicts stream.
+const EVENTS_BUFFERED: usize = 256;
 
 /// Why a run could not happen at all (as opposed to files that did not verify).
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +166,31 @@ pub async fn discover_chains(
     Ok(chains)
 }
 
+/// Adds a layout for each chain of `extra` that `chains` lacks (a chain a checkpoint state
+/// knows must still be there, even if its folders are gone), in the trail's home location.
+pub(crate) fn add_chains(
+    target: &TrailTarget,
+    chains: &mut Vec<ChainLayout>,
+    extra: impl IntoIterator<Item = ChainId>,
+) {
+    let home = chains
+        .iter()
+        .find(|c| c.location.org_id.is_some())
+        .map(|c| c.location.clone())
+        .unwrap_or_else(|| target.location.clone());
+    for chain in extra {
+        if !chains.iter().any(|c| c.chain == chain) {
+            chains.push(chain_layout(
+                target,
+                &home,
+                &chain.account_id,
+                &chain.region,
+            ));
+        }
+    }
+    chains.sort_by(|a, b| a.chain.cmp(&b.chain));
+}
+
 fn chain_layout(
     target: &TrailTarget,
     location: &TrailLocation,
@@ -221,16 +251,20 @@ pub fn expected_chains(target: &TrailTarget, found: &BTreeSet<ChainId>) -> BTree
     expected
 }
 
-/// Verifies the given chains of `target` (as found by [`discover_chains`]) over `range`. Use it
-/// when something must happen between discovery and the walk, such as fetching the public keys
-/// of exactly the regions found.
-pub async fn verify_chains(
+/// Verifies the given chains of `target` (as found by [`discover_chains`]) over `range`, each
+/// chain of `checkpoints` resumed from its checkpoint, with verdicts given to `observer` as they
+/// become final (then the report keeps only the counts of valid digests, see
+/// [`crate::report::ChainReport::omitted`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn verify_chains(
     source: Arc<dyn ObjectSource>,
     keys: KeySet,
     target: &TrailTarget,
     chains: Vec<ChainLayout>,
     range: TimeRange,
     options: VerifyOptions,
+    checkpoints: &BTreeMap<ChainId, ChainHead>,
+    mut observer: Option<&mut dyn RunObserver>,
 ) -> Report {
     let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
     let expected = expected_chains(target, &found);
@@ -282,38 +316,84 @@ pub async fn verify_chains(
         keys: Arc::new(keys),
         options,
     });
-    // Chains are walked a few at a time: an organization trail has thousands, and each walk
-    // holds a digest and its listings.
-    let walks = Arc::new(Semaphore::new(CHAINS_AT_ONCE));
-    let tasks: Vec<_> = chains
-        .into_iter()
-        .map(|layout| {
+    // Chains are walked a few at a time, in order: an organization trail has thousands, and
+    // each walk holds a digest and its listings. The walks are started here, in order, so that
+    // the chain whose verdicts are being given out is always one of those walking.
+    let streaming = observer.is_some();
+    let mut waiting = chains.into_iter();
+    let mut walking = VecDeque::new();
+    let mut reports = Vec::new();
+    let mut requested_start = range.end;
+    loop {
+        while walking.len() < CHAINS_AT_ONCE {
+            let Some(layout) = waiting.next() else { break };
             let chain = layout.chain.clone();
+            let checkpoint = checkpoints.get(&chain).cloned();
+            // A resumed chain's window starts where its checkpoint ends (empty when the
+            // checkpoint is already at the end: only the checkpoint is read again).
+            let window = match &checkpoint {
+                Some(c) => TimeRange {
+                    start: c.end_time,
+                    end: range.end.max(c.end_time),
+                },
+                None => range,
+            };
+            requested_start = requested_start.min(window.start);
+            let (events, receiver) = if streaming {
+                let (sender, receiver) = tokio::sync::mpsc::channel(EVENTS_BUFFERED);
+                (Some(sender), Some(receiver))
+            } else {
+                (None, None)
+            };
             let plan = ChainPlan {
                 expected: expected.contains(&chain),
                 layout,
+                checkpoint: checkpoint.clone(),
+                events,
             };
-            let (ctx, walks) = (ctx.clone(), walks.clone());
-            let task = tokio::spawn(async move {
-                let _turn = walks.acquire_owned().await.ok();
-                walk_chain(ctx, plan, range).await
+            let ctx = ctx.clone();
+            let task = tokio::spawn(async move { walk_chain(ctx, plan, window).await });
+            walking.push_back((chain, window, checkpoint, receiver, task));
+        }
+        let Some((chain, window, checkpoint, receiver, task)) = walking.pop_front() else {
+            break;
+        };
+        if let Some(observer) = observer.as_deref_mut() {
+            observer.event(RunEvent::ChainStarted {
+                chain: &chain,
+                window: (window.start, window.end),
+                checkpoint: checkpoint.as_ref(),
             });
-            (chain, task)
-        })
-        .collect();
-    let mut reports = Vec::with_capacity(tasks.len());
-    for (chain, task) in tasks {
-        reports.push(task.await.unwrap_or_else(|e| {
+        }
+        if let (Some(mut receiver), Some(observer)) = (receiver, observer.as_deref_mut()) {
+            while let Some(ChainEvent::Digest(digest)) = receiver.recv().await {
+                observer.event(RunEvent::Digest {
+                    chain: &chain,
+                    digest: &digest,
+                });
+            }
+        }
+        let mut report = task.await.unwrap_or_else(|e| {
             let mut failed = crate::report::ChainReport::new(chain);
             failed.error = Some(format!("chain walk failed: {e}"));
             failed
-        }));
+        });
+        if let Some(observer) = observer.as_deref_mut() {
+            observer.event(RunEvent::ChainFinished { chain: &report });
+            report.omit_valid_digests();
+        }
+        reports.push(report);
     }
     let mut report = Report::new(
         target.arn.to_string(),
         source.describe(),
         target.location.bucket.clone(),
-        range.start,
+        // Resumed chains start at their checkpoints: the run covered from the earliest.
+        if checkpoints.is_empty() {
+            range.start
+        } else {
+            requested_start
+        },
         range.end,
         reports,
     );

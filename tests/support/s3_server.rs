@@ -1233,6 +1233,23 @@ impl S3 for MemoryS3 {
         let bucket = buckets
             .get_mut(&input.bucket)
             .ok_or_else(|| no_such_bucket(&input.bucket))?;
+        // Conditional writes, as S3 does them: If-Match needs the object with that ETag,
+        // If-None-Match: * needs no object; otherwise 412 Precondition Failed. Checked under
+        // the same lock as the write, so two racing writers cannot both pass.
+        let current = bucket.objects.get(&input.key).map(|o| o.etag.clone());
+        let matches = |condition: &dto::ETagCondition| match (condition, &current) {
+            (dto::ETagCondition::Any, Some(_)) => true,
+            (dto::ETagCondition::ETag(tag), Some(etag)) => tag.value() == etag.as_str(),
+            (_, None) => false,
+        };
+        if input.if_match.as_ref().is_some_and(|c| !matches(c))
+            || input.if_none_match.as_ref().is_some_and(&matches)
+        {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
+        }
         bucket.objects.insert(input.key, object);
         Ok(S3Response::new(dto::PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),

@@ -101,8 +101,31 @@ pub fn run_ctverify_process_with_env(
     cloudtrail: &str,
     extra_env: &[(String, String)],
 ) -> Run {
+    let output = ctverify_command(args, s3, cloudtrail, extra_env)
+        .output()
+        .expect("running ctverify");
+    Run {
+        code: output
+            .status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(255),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The child process [`run_ctverify_process_with_env`] runs, for a test that must watch or
+/// stop it while it runs.
+pub fn ctverify_command(
+    args: &[String],
+    s3: &str,
+    cloudtrail: &str,
+    extra_env: &[(String, String)],
+) -> Command {
     let empty = Path::new("/dev/null");
-    let output = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"));
+    command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -119,16 +142,6 @@ pub fn run_ctverify_process_with_env(
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_CONFIG_FILE", empty)
         .env("AWS_SHARED_CREDENTIALS_FILE", empty)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("running ctverify");
-    Run {
-        code: output
-            .status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(255),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
 }

@@ -21,7 +21,8 @@ use crate::keys::KeySet;
 use crate::layout::ChainLayout;
 use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{
-    ChainReport, DigestProblem, DigestReport, ForeignObject, LogProblem, LogReport, Status,
+    ChainHead, ChainReport, CheckpointCheck, DigestProblem, DigestReport, ForeignObject,
+    LogProblem, LogReport, Status,
 };
 use crate::schema::DigestFile;
 use crate::source::ObjectSource;
@@ -34,7 +35,7 @@ use logs::{Fetched, LogTally, check_log, fetch_digest};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 use unlisted::{ListedLogs, find_unlisted};
 
@@ -73,6 +74,34 @@ pub(crate) struct ChainPlan {
     pub layout: ChainLayout,
     /// Whether the chain was expected rather than only found.
     pub expected: bool,
+    /// Where a previous run left the chain proven: the walk starts at its end and must join it.
+    pub checkpoint: Option<ChainHead>,
+    /// Where each digest's final verdict goes as soon as it is known, in walk order, and the
+    /// chain's report at its end (`None`: the report is only returned).
+    pub events: Option<mpsc::Sender<ChainEvent>>,
+}
+
+/// What a chain's walk gives out as it goes.
+pub(crate) enum ChainEvent {
+    /// A digest's final verdict, with the log files it lists (those kept).
+    Digest(Box<DigestReport>),
+}
+
+/// A valid hourly digest on the chain, within the window: where a checkpoint may be set.
+struct HeadCandidate {
+    /// Its index in the chain report's digests.
+    index: usize,
+    end: chrono::DateTime<chrono::Utc>,
+    sha256: [u8; 32],
+    signature: String,
+}
+
+/// One digest judged: its report, the digest when it parsed, and the signature it was judged
+/// by (from its metadata, else as the newer digest carries it).
+struct Checked {
+    report: DigestReport,
+    digest: Option<Box<DigestFile>>,
+    signature: Option<String>,
 }
 
 type Prefetched = JoinHandle<(Fetched, Option<OwnedSemaphorePermit>)>;
@@ -98,6 +127,16 @@ struct Walker {
     changed: HashMap<String, trust::versions::VersionJudgement>,
     /// For changed log files a valid digest lists: the entry (its hash) and the digest's start.
     changed_logs: HashMap<String, (crate::schema::LogFileEntry, chrono::DateTime<chrono::Utc>)>,
+    /// The checkpoint to join, until it has been.
+    checkpoint: Option<ChainHead>,
+    /// Valid hourly digests on the chain, ending within the window.
+    heads: Vec<HeadCandidate>,
+    /// Where verdicts go as they become final.
+    events: Option<mpsc::Sender<ChainEvent>>,
+    /// The next digest (index in the report) whose verdict has not been given out.
+    next_event: usize,
+    /// Log files each valid digest lists, by index: its verdict is final when all are checked.
+    awaiting_logs: HashMap<usize, u64>,
 }
 
 /// Verifies one chain over `range`.
@@ -109,7 +148,7 @@ pub(crate) async fn walk_chain(
     let layout = Arc::new(plan.layout);
     let mut report = ChainReport::new(layout.chain.clone());
     report.expected = plan.expected;
-    report.window = Some((range.start, range.end));
+    report.window = Some((range.start, range.end.max(range.start)));
     let mut walker = Walker {
         report,
         ctx,
@@ -123,8 +162,20 @@ pub(crate) async fn walk_chain(
         visited: HashMap::new(),
         changed: HashMap::new(),
         changed_logs: HashMap::new(),
+        checkpoint: plan.checkpoint,
+        heads: Vec::new(),
+        events: plan.events,
+        next_event: 0,
+        awaiting_logs: HashMap::new(),
     };
-    walker.run().await;
+    if walker.range.start < walker.range.end {
+        walker.run().await;
+    }
+    // A checkpoint no new digest joined (none reaches back to it, or the chain has nothing new
+    // yet) is still read again: it must be unchanged.
+    if let Some(checkpoint) = walker.checkpoint.take() {
+        walker.join_checkpoint(checkpoint, None, None).await;
+    }
     walker.finish().await
 }
 
@@ -152,6 +203,14 @@ impl Walker {
             }
         };
         let bucket = self.layout.location.bucket.clone();
+        let mut listing = listing;
+        if let Some(checkpoint) = &self.checkpoint {
+            // The checkpoint ends where the window starts: it is read once, for the join, and
+            // its log files were verified by the run that set it.
+            listing
+                .standard
+                .retain(|l| !(checkpoint.bucket == bucket && l.key == checkpoint.key));
+        }
         for (key, reason) in &listing.foreign {
             self.report.foreign_objects.push(ForeignObject {
                 bucket: bucket.clone(),
@@ -332,7 +391,9 @@ impl Walker {
             .layout
             .parse_digest_key(key)
             .is_some_and(|i| i.backfill);
-        let (report, _) = self.check_digest(bucket, key, backfill, fetched, None);
+        let report = self
+            .check_digest(bucket, key, backfill, fetched, None)
+            .report;
         (
             report.status,
             report.problems.first().map(ToString::to_string),
@@ -346,6 +407,9 @@ impl Walker {
         // The link to follow, with the index in `covered` of the valid digest it comes from.
         let mut expect: Option<(Link, Option<usize>)> = None;
         loop {
+            // Verdicts made final since the last turn go out here, where the walk holds no
+            // fetch slot: a walk waiting for its reader must not hold what others need.
+            self.emit_ready().await;
             let (fetch_bucket, key, link) = match expect.take() {
                 // A digest that did not verify may name any bucket: read only this trail's
                 // bucket on its word. (A valid digest in another bucket is a trail that moved.)
@@ -423,22 +487,51 @@ impl Walker {
             // `slot` (a prefetch slot, or the large-digest turn) is held until the digest is
             // done with, at the end of this iteration.
             let _slot = slot;
-            let (report, parsed) =
-                self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
+            let Checked {
+                report,
+                digest: parsed,
+                signature,
+            } = self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
             let valid = report.status == Status::Valid;
             self.set_predecessor(newer_span, report.status);
             self.visited
-                .insert((fetch_bucket, key.clone()), report.status);
+                .insert((fetch_bucket.clone(), key.clone()), report.status);
             let index = self.report.digests.len();
             self.report.digests.push(report);
             let Some(digest) = parsed else {
                 continue;
             };
             let span = valid.then(|| self.cover(&digest));
+            if valid
+                && fetch_bucket == bucket
+                && digest.end_time <= self.range.end
+                && let Some(signature) = signature
+            {
+                self.heads.push(HeadCandidate {
+                    index,
+                    end: digest.end_time,
+                    sha256: digest.sha256,
+                    signature,
+                });
+            }
             self.start_log_checks(index, &digest, valid).await;
 
             if digest.start_time <= self.range.start {
-                // The range's start is covered; what remains listed is verified on its own.
+                // The range's start is covered. A checkpoint must be joined right here, by the
+                // oldest digest of the chain; what remains listed is verified on its own.
+                if let Some(checkpoint) = self.checkpoint.take() {
+                    let link = digest.previous.as_ref().map(|reference| Link {
+                        newer_key: key.clone(),
+                        newer_start: digest.start_time,
+                        reference: reference.clone(),
+                        newer_valid: valid,
+                    });
+                    let starts_chain = digest.previous.is_none().then_some(key.as_str());
+                    let status = self
+                        .join_checkpoint(checkpoint, link.as_ref(), starts_chain)
+                        .await;
+                    self.set_predecessor(span, status);
+                }
                 continue;
             }
             if let Some(reference) = &digest.previous {
@@ -480,7 +573,11 @@ impl Walker {
     /// hour: CloudTrail signed it.
     async fn check_standalone(&mut self, bucket: &str, key: &str, backfill: bool) {
         let (fetched, _slot) = self.fetch(bucket, key).await;
-        let (report, parsed) = self.check_digest(bucket, key, backfill, fetched, None);
+        let Checked {
+            report,
+            digest: parsed,
+            ..
+        } = self.check_digest(bucket, key, backfill, fetched, None);
         let valid = report.status == Status::Valid;
         self.visited
             .insert((bucket.to_owned(), key.to_owned()), report.status);
@@ -628,7 +725,7 @@ impl Walker {
         backfill: bool,
         fetched: Fetched,
         link: Option<&Link>,
-    ) -> (DigestReport, Option<Box<DigestFile>>) {
+    ) -> Checked {
         let mut report = DigestReport::new(bucket, key, backfill);
         report.end_time = self.layout.parse_digest_key(key).map(|i| i.end_time);
         let (digest, metadata, metadata_problem) = match fetched {
@@ -643,7 +740,11 @@ impl Walker {
             }
             Fetched::Failed(problem) => {
                 report.push(problem);
-                return (report, None);
+                return Checked {
+                    report,
+                    digest: None,
+                    signature: None,
+                };
             }
         };
         report.start_time = Some(digest.start_time);
@@ -661,7 +762,16 @@ impl Walker {
         }) {
             report.push(problem);
         }
-        (report, Some(digest))
+        // The signature judged, as `trust::judge_digest` picks it.
+        let signature = metadata
+            .get("signature")
+            .or(link.map(|l| &l.reference.signature))
+            .map(|s| s.to_ascii_lowercase());
+        Checked {
+            report,
+            digest: Some(digest),
+            signature,
+        }
     }
 
     /// Starts checking the log files a digest lists, waiting for a free slot before each so
@@ -683,6 +793,10 @@ impl Walker {
         }
         if let Some(progress) = &self.ctx.options.progress {
             progress.logs_found(digest.log_files.len() as u64);
+        }
+        if !digest.log_files.is_empty() {
+            self.awaiting_logs
+                .insert(index, digest.log_files.len() as u64);
         }
         let keep_valid = self.ctx.options.keep_valid_entries;
         for (position, entry) in digest.log_files.iter().enumerate() {
@@ -721,14 +835,11 @@ impl Walker {
         }
         while self.log_tasks.join_next().await.is_some() {}
         let tallies = std::mem::take(&mut *self.tallies.lock().unwrap_or_else(|e| e.into_inner()));
-        for (index, mut tally) in tallies {
-            let digest = &mut self.report.digests[index];
-            digest.log_counts = tally.counts;
-            digest.log_bytes = tally.bytes;
-            digest.log_retention = tally.retention;
-            tally.kept.sort_by_key(|(position, _)| *position);
-            digest.logs = tally.kept.into_iter().map(|(_, log)| log).collect();
+        for (index, tally) in tallies {
+            self.fold_tally(index, tally);
         }
+        self.awaiting_logs.clear();
+        self.emit_ready().await;
         let valid = self
             .report
             .digests
@@ -736,6 +847,128 @@ impl Walker {
             .filter(|d| d.status == Status::Valid && !d.backfill);
         self.report.found_start = valid.clone().filter_map(|d| d.start_time).min();
         self.report.found_end = valid.filter_map(|d| d.end_time).max();
+        self.report.head = self.head();
         self.report
+    }
+
+    /// Puts a digest's log results into its report.
+    fn fold_tally(&mut self, index: usize, mut tally: LogTally) {
+        let Some(digest) = self.report.digests.get_mut(index) else {
+            return;
+        };
+        digest.log_counts = tally.counts;
+        digest.log_bytes = tally.bytes;
+        digest.log_retention = tally.retention;
+        tally.kept.sort_by_key(|(position, _)| *position);
+        digest.logs = tally.kept.into_iter().map(|(_, log)| log).collect();
+    }
+
+    /// Gives out, in walk order, every digest verdict that is final: the digest was judged and
+    /// every log file it lists was checked. A streaming reader then holds only the log
+    /// entries with a problem (the valid ones were given out).
+    async fn emit_ready(&mut self) {
+        let Some(events) = self.events.clone() else {
+            return;
+        };
+        while self.next_event < self.report.digests.len() {
+            let index = self.next_event;
+            if let Some(&expected) = self.awaiting_logs.get(&index) {
+                let done = {
+                    let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+                    match tallies.get(&index) {
+                        Some(tally) if tally.counts.total() >= expected => tallies.remove(&index),
+                        _ => None,
+                    }
+                };
+                let Some(tally) = done else { break };
+                self.fold_tally(index, tally);
+                self.awaiting_logs.remove(&index);
+            }
+            let digest = &mut self.report.digests[index];
+            let event = ChainEvent::Digest(Box::new(digest.clone()));
+            digest.logs.retain(|l| l.problem.is_some());
+            self.next_event += 1;
+            // A reader that went away wants nothing more; the walk still completes its report.
+            let _ = events.send(event).await;
+        }
+    }
+
+    /// Reads the checkpoint digest again and judges the join to it: `link` from the oldest new
+    /// digest of the chain, or `starts_chain` when that digest names no predecessor. Returns
+    /// the checkpoint's status, which is also the predecessor status of that digest.
+    async fn join_checkpoint(
+        &mut self,
+        checkpoint: ChainHead,
+        link: Option<&Link>,
+        starts_chain: Option<&str>,
+    ) -> Status {
+        let (fetched, _slot) = self.fetch(&checkpoint.bucket, &checkpoint.key).await;
+        // Only a link to the checkpoint itself says anything about the digest read. Without
+        // one, the signature the state recorded stands in for it (a local copy may have no
+        // metadata): a signature authenticates itself under CloudTrail's key, and it is not
+        // taken as evidence of anything else (`newer_valid` false).
+        let from_state = Link {
+            newer_key: "the checkpoint state".into(),
+            newer_start: checkpoint.end_time,
+            reference: crate::schema::PreviousDigestReference {
+                bucket: checkpoint.bucket.clone(),
+                key: checkpoint.key.clone(),
+                hash_value: checkpoint.sha256.clone(),
+                hash_algorithm: crate::schema::HASH_ALGORITHM.into(),
+                signature: checkpoint.signature.clone(),
+            },
+            newer_valid: false,
+        };
+        let joining = link
+            .filter(|l| {
+                l.reference.bucket == checkpoint.bucket && l.reference.key == checkpoint.key
+            })
+            .unwrap_or(&from_state);
+        let checked = self.check_digest(
+            &checkpoint.bucket,
+            &checkpoint.key,
+            false,
+            fetched,
+            Some(joining),
+        );
+        let sha256 = checked.digest.as_ref().map(|d| d.sha256_hex());
+        let problems = trust::checkpoint::judge_checkpoint(
+            &checkpoint,
+            link,
+            starts_chain,
+            &trust::checkpoint::Reread {
+                problems: &checked.report.problems,
+                sha256: sha256.as_deref(),
+                signature: checked.signature.as_deref(),
+            },
+        );
+        let status = trust::checkpoint::checkpoint_status(&problems);
+        self.visited
+            .insert((checkpoint.bucket.clone(), checkpoint.key.clone()), status);
+        self.report.checkpoint = Some(CheckpointCheck {
+            checkpoint,
+            status,
+            problems,
+        });
+        status
+    }
+
+    /// The newest digest up to which the chain is proven, as a checkpoint.
+    fn head(&self) -> Option<ChainHead> {
+        let until = trust::checkpoint::proven_until(&self.report)?;
+        let chosen = trust::checkpoint::choose_head(
+            self.heads.iter().enumerate().map(|(i, h)| (i, h.end)),
+            until,
+        )?;
+        let candidate = self.heads.get(chosen)?;
+        let digest = self.report.digests.get(candidate.index)?;
+        Some(ChainHead {
+            bucket: digest.bucket.clone(),
+            key: digest.key.clone(),
+            sha256: hex::encode(candidate.sha256),
+            signature: candidate.signature.clone(),
+            start_time: digest.start_time?,
+            end_time: candidate.end,
+        })
     }
 }
