@@ -262,8 +262,8 @@ def part_b(a, text_help):
                 print(f"$ {' '.join(argv)}", file=sys.stderr)
                 before = server.counts()
                 err_path = os.path.join(work, f"stderr-{len(results)}.txt")
-                with open(os.path.join(work, "stdout.txt"), "wb") as out, \
-                        open(err_path, "wb") as err:
+                out_path = os.path.join(work, f"stdout-{len(results)}.txt")
+                with open(out_path, "wb") as out, open(err_path, "wb") as err:
                     wall, rc, usage = run_measured(argv, out, err, env)
                 after = server.counts()
             finally:
@@ -271,23 +271,30 @@ def part_b(a, text_help):
             requests = {op: n - before["byOperation"].get(op, 0)
                         for op, n in after["byOperation"].items()
                         if n - before["byOperation"].get(op, 0)}
+            with open(out_path, errors="replace") as f:
+                stdout = f.read()
             if rc != 0:
                 ok = False
-                with open(os.path.join(work, "stdout.txt"), errors="replace") as f:
-                    print(f"{label}: ctverify exited {rc} (expected 0, valid):\n{f.read()[-3000:]}"
-                          f"\n{tail(err_path)}")
+                print(f"{label}: ctverify exited {rc} (expected 0, valid):\n{stdout[-3000:]}"
+                      f"\n{tail(err_path)}")
+            counts = "; ".join(l.strip() for l in stdout.splitlines()
+                               if re.match(r"^\d+/\d+ (digest|log) files valid", l))
             if has_state and os.path.exists(state):
                 state_bytes = os.path.getsize(state)
             else:
                 state_bytes = None
-            results.append((label, wall, rc, usage, requests, state_bytes))
+            results.append((label, wall, rc, usage, requests, state_bytes, counts))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{'run':<16} {'exit':>4} {'wall s':>7} {'CPU s':>6} {'GetObject':>9}  requests by kind")
-    for label, wall, rc, usage, requests, state_bytes in results:
+    print(f"{'run':<16} {'exit':>4} {'wall s':>7} {'CPU s':>6} {'GetObject':>9} {'CPU ms/obj':>10}"
+          "  requests by kind")
+    for label, wall, rc, usage, requests, state_bytes, counts in results:
         print(f"{label:<16} {rc:>4} {wall:>7.2f} {usage.ru_utime + usage.ru_stime:>6.2f} "
-              f"{requests.get('GetObject', 0):>9}  {json.dumps(requests, sort_keys=True)}"
+              f"{requests.get('GetObject', 0):>9} "
+              f"{(usage.ru_utime + usage.ru_stime) * 1000 / max(1, requests.get('GetObject', 0)):>10.3f}"
+              f"  {json.dumps(requests, sort_keys=True)}"
               + (f"; state {state_bytes} bytes" if state_bytes is not None else ""))
+        print(f"{'':<16} verified: {counts or '(no summary lines)'}")
     if len(results) == 2:
         got = results[1][4].get("GetObject", 0)
         verdict = "met" if got <= target else "NOT met"
