@@ -110,6 +110,16 @@ class Server:
         with self._opener.open(self.s3 + "/_ctverify/requests", timeout=30) as r:
             return json.load(r)
 
+    def cpu_seconds(self):
+        """User + system CPU seconds the server process has used so far (Linux /proc), or None
+        where that cannot be read."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self):
         """Stops it (SIGTERM) and returns the request counts it printed."""
         if self.proc.poll() is None:
@@ -156,10 +166,11 @@ INVALID = re.compile(r"^((?:\(backfill\) )?(?:Digest|Log) file)\t(\S+)\tINVALID:
 
 
 class Result:
-    def __init__(self, seconds, rc, stdout, stderr, requests, cpu):
+    def __init__(self, seconds, rc, stdout, stderr, requests, cpu, server_cpu):
         self.seconds, self.rc, self.stdout, self.stderr = seconds, rc, stdout, stderr
         self.requests = requests  # S3 requests by operation made by this run
         self.cpu = cpu  # (user, system) CPU seconds of the tool's process (os.wait4)
+        self.server_cpu = server_cpu  # CPU seconds the S3 server used meanwhile, or None
         text = stdout + "\n" + stderr
         # kind -> (valid, total, invalid)
         self.summary = {m[3]: (int(m[1]), int(m[2]), int(m[4] or 0))
@@ -190,6 +201,7 @@ def run_tool(server, argv, env):
     """Runs a tool to its end; its output goes to temporary files (not pipes, so that nothing
     but the tool's own process is waited for) and its CPU time comes from os.wait4."""
     before = server.counts()["byOperation"]
+    server_before = server.cpu_seconds()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
@@ -199,10 +211,13 @@ def run_tool(server, argv, env):
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
+    server_after = server.cpu_seconds()
     after = server.counts()["byOperation"]
     requests = {op: n - before.get(op, 0) for op, n in after.items() if n - before.get(op, 0)}
+    server_cpu = (server_after - server_before
+                  if server_before is not None and server_after is not None else None)
     return Result(seconds, proc.returncode, stdout, stderr, requests,
-                  (usage.ru_utime, usage.ru_stime))
+                  (usage.ru_utime, usage.ru_stime), server_cpu)
 
 
 def show(name, result):
@@ -340,16 +355,20 @@ def main():
               f"{rcs:<4}  {our_runs[-1].counts_text()}")
     print("\nCPU time per object read: user + sys CPU seconds of the tool's process (os.wait4) / "
           "GetObject requests the server counted in that run; median over runs")
+    print("(the S3 server's own CPU during ctverify's runs, from /proc, is shown for scale: on a "
+          "small machine both share the cores)")
     header = (f"{'scenario':<26} {'objects':>8} {'ctverify CPU s':>15} {'ms/object':>10}  "
-              f"{'AWS CLI CPU s':>14} {'ms/object':>10}")
+              f"{'AWS CLI CPU s':>14} {'ms/object':>10}  {'server CPU s (ctverify)':>24}")
     print(header)
     print("-" * len(header))
     for label, delay, aws_runs, our_runs in rows:
+        server = [r.server_cpu for r in our_runs if r.server_cpu is not None]
         print(f"{label:<26} {our_runs[-1].objects_read():>8} "
               f"{statistics.median(r.cpu_seconds() for r in our_runs):>15.3f} "
               f"{statistics.median(r.cpu_ms_per_object() for r in our_runs):>10.3f}  "
               f"{statistics.median(r.cpu_seconds() for r in aws_runs):>14.2f} "
-              f"{statistics.median(r.cpu_ms_per_object() for r in aws_runs):>10.3f}")
+              f"{statistics.median(r.cpu_ms_per_object() for r in aws_runs):>10.3f}  "
+              f"{(f'{statistics.median(server):.3f}' if server else '-'):>24}")
     print("\nS3 requests by operation (last run of each):")
     for label, _, aws_runs, our_runs in rows:
         print(f"  {label}: AWS CLI {aws_runs[-1].requests}")
