@@ -7,7 +7,8 @@
 mod s3_trail;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use cloudtrail_verify::state::{State, StateError, StateLocation, StateStore};
+use cloudtrail_verify::state::{State, StateError, StateStore};
+use cloudtrail_verify::storage::{Location, StorageError, Store};
 use ctverify_fixtures::{TrailSpec, format_time};
 use ctverify_tests::s3_server::StoredObject;
 use ctverify_tests::trail::{Run, exit};
@@ -128,7 +129,8 @@ fn a_resumed_run_reads_only_the_new_hours_and_each_checkpoint() {
     let run = t.run(&["--to", &t.hour(7), "--verbose"]);
     assert_eq!(run.code, exit::VALID, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("valid: unchanged, and the chain joins it"),
+        run.stdout
+            .contains("valid: unchanged, and the chain joins it"),
         "{}",
         run.stdout
     );
@@ -283,17 +285,23 @@ fn two_runs_racing_on_an_s3_state_cannot_both_write_it() {
         .build();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let location: StateLocation = format!("s3://{}/audit/state.json", t.s3.trail.bucket())
+        let location: Location = format!("s3://{}/audit/state.json", t.s3.trail.bucket())
             .parse()
             .unwrap();
-        let store = StateStore::open(location, &conf).await.expect("store");
+        let store = StateStore::new(Store::open(location, &conf).await.expect("store"));
         let state = State::new("arn", "b", None, t.start());
         // Both find no state; the first write wins, the second is refused.
         let (a, b) = (store.load().await.unwrap(), store.load().await.unwrap());
         assert!(a.state.is_none());
         store.save(&state, &a).await.expect("first write");
         let lost = store.save(&state, &b).await;
-        assert!(matches!(lost, Err(StateError::Conflict { .. })), "{lost:?}");
+        assert!(
+            matches!(
+                lost,
+                Err(StateError::Storage(StorageError::Conflict { .. }))
+            ),
+            "{lost:?}"
+        );
         // Both read the same state; only the first may replace it.
         let (a, b) = (store.load().await.unwrap(), store.load().await.unwrap());
         assert_eq!(a.state.as_ref(), Some(&state));
@@ -302,7 +310,13 @@ fn two_runs_racing_on_an_s3_state_cannot_both_write_it() {
         let newer = State::new("arn", "b", None, t.start() + TimeDelta::hours(1));
         store.save(&newer, &a).await.expect("second write");
         let lost = store.save(&state, &b).await;
-        assert!(matches!(lost, Err(StateError::Conflict { .. })), "{lost:?}");
+        assert!(
+            matches!(
+                lost,
+                Err(StateError::Storage(StorageError::Conflict { .. }))
+            ),
+            "{lost:?}"
+        );
     });
 }
 
@@ -316,7 +330,11 @@ fn a_state_of_another_trail_is_refused_and_left_alone() {
     std::fs::write(t.state_path(), &bytes).unwrap();
     let run = t.run(&["--to", &t.hour(7)]);
     assert_eq!(run.code, exit::ERROR, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("someone-elses-bucket"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("someone-elses-bucket"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(std::fs::read(t.state_path()).unwrap(), bytes);
 }
 

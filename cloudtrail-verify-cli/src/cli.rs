@@ -29,6 +29,9 @@ pub struct Cli {
     /// What to verify and how.
     #[command(flatten)]
     pub verify: VerifyArgs,
+    /// One shard of a plan.
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Print what happens underneath on stderr: the trail as loaded, the folders listed, the
     /// keys loaded per region and window, the string signed by each digest, every AWS request
     /// and retry. `RUST_LOG` (such as `RUST_LOG=cloudtrail_verify=debug`) chooses finer.
@@ -83,6 +86,12 @@ pub enum Command {
     /// digest's S3 metadata (KEY.metadata.json), the keys used (public-keys.json), the report
     /// (report.json) and the SHA-256 of every file (manifest.json).
     Export(ExportArgs),
+    /// Split a range into shards by chain and time window, balanced by the digests listed, for
+    /// a job engine to run one per process (`ctverify --plan PLAN --shard K`), then `merge`.
+    Plan(PlanArgs),
+    /// Join the reports of every shard of a plan into one verdict, checking each seam where a
+    /// chain was split in time; prints and exits like a single run.
+    Merge(MergeArgs),
     /// Print a completion script for SHELL on stdout, for example
     /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
     Completions {
@@ -150,6 +159,65 @@ pub enum ReportFormat {
     Text,
     /// The whole report as one JSON document on stdout.
     Json,
+}
+
+/// Running one shard of a plan.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Verify one shard of this plan (`ctverify plan`; a file or s3://BUCKET/KEY): its chains,
+    /// each over its window. --trail, --from and --to come from the plan.
+    #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Shards")]
+    pub plan: Option<cloudtrail_verify::storage::Location>,
+
+    /// Which shard, from 0. Default: JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else
+    /// AWS_BATCH_JOB_ARRAY_INDEX (an AWS Batch array job).
+    #[arg(long, value_name = "K", requires = "plan", help_heading = "Shards")]
+    pub shard: Option<usize>,
+
+    /// Also write the shard's JSON report here (a file or s3://BUCKET/KEY; `{}` is replaced by
+    /// the shard's index), for `ctverify merge`.
+    #[arg(
+        long,
+        value_name = "FILE|s3://BUCKET/KEY",
+        requires = "plan",
+        help_heading = "Shards"
+    )]
+    pub out: Option<String>,
+}
+
+/// Flags of `ctverify plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// How many shards.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Shards")]
+    pub shards: u32,
+    /// Where to write the plan: a file or s3://BUCKET/KEY.
+    #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Shards")]
+    pub out: cloudtrail_verify::storage::Location,
+    /// The trail and range to split, as for a verification run.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+}
+
+/// Flags of `ctverify merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The plan the shards ran (a file or s3://BUCKET/KEY).
+    #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Shards")]
+    pub plan: cloudtrail_verify::storage::Location,
+    /// The shards' reports (files or s3://BUCKET/KEY); `{}` in one stands for every shard index
+    /// of the plan (s3://BUCKET/reports/shard-{}.json).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<String>,
+    /// Output format.
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = ReportFormat::Text, help_heading = "Output")]
+    pub format: ReportFormat,
+    /// Also print a line for every valid digest and log file.
+    #[arg(long, short, help_heading = "Output")]
+    pub verbose: bool,
+    /// How to reach AWS (for s3:// locations).
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Flags of `ctverify export`: those of a verification run, and where to write the bundle.
@@ -251,8 +319,8 @@ pub struct VerifyArgs {
     /// --from; later ones take it from the state (a --from given verifies from there again). The
     /// state only moves past hours proven valid. Keep it where the trail bucket's writers cannot
     /// write. With s3://, two overlapping runs cannot both write it (the second exits with 3).
-    #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_state, help_heading = "Scope")]
-    pub state: Option<cloudtrail_verify::state::StateLocation>,
+    #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Scope")]
+    pub state: Option<cloudtrail_verify::storage::Location>,
 
     /// Do not read S3 version histories. By default, when the bucket has versioning, every
     /// digest and log file's versions are listed: an overwrite or deletion after delivery is
@@ -261,7 +329,7 @@ pub struct VerifyArgs {
     pub no_versions: bool,
 }
 
-fn parse_state(s: &str) -> Result<cloudtrail_verify::state::StateLocation, String> {
+fn parse_location(s: &str) -> Result<cloudtrail_verify::storage::Location, String> {
     s.parse()
 }
 

@@ -11,7 +11,8 @@ pub mod render;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format, VerifyArgs};
-use cloudtrail_verify::state::{State, StateLocation, StateStore};
+use cloudtrail_verify::state::{State, StateStore};
+use cloudtrail_verify::storage::{Location, Store};
 use cloudtrail_verify::{
     KeySet, Progress, Report, SetupError, Status, TimeRange, Verifier, VerifyOptions, aws,
 };
@@ -131,8 +132,24 @@ where
         Some(Command::Enable(args)) => posture_cmd::run_enable(&args, out, err).await,
         Some(Command::Audit(args)) => posture_cmd::run_audit(&args, out, err).await,
         Some(Command::QueryResults(args)) => query_cmd::run_query_results(&args, out, err).await,
+        Some(Command::Plan(args)) => {
+            match run_verify(&args.verify, Job::Plan(&args), out, err).await {
+                Ok(code) => code,
+                Err(Fatal(message)) => {
+                    let _ = writeln!(err, "ctverify plan: {}", render::escape(&message));
+                    exit::ERROR
+                }
+            }
+        }
+        Some(Command::Merge(args)) => match run_merge(&args, out, err).await {
+            Ok(code) => code,
+            Err(Fatal(message)) => {
+                let _ = writeln!(err, "ctverify merge: {}", render::escape(&message));
+                exit::ERROR
+            }
+        },
         Some(Command::Export(args)) => {
-            match run_verify(&args.verify, Some(&args.out), out, err).await {
+            match run_verify(&args.verify, Job::Export(&args.out), out, err).await {
                 Ok(code) => code,
                 Err(Fatal(message)) => {
                     let _ = writeln!(err, "ctverify export: {message}");
@@ -151,14 +168,21 @@ where
                 exit::ERROR
             }
         },
-        None => match run_verify(&cli.verify, None, out, err).await {
-            Ok(code) => code,
-            Err(Fatal(message)) => {
-                // Messages may quote folder names or AWS answers: hostile text.
-                let _ = writeln!(err, "ctverify: {}", render::escape(&message));
-                exit::ERROR
+        None => {
+            let job = if cli.shard.plan.is_some() {
+                Job::Shard(&cli.shard)
+            } else {
+                Job::Verify
+            };
+            match run_verify(&cli.verify, job, out, err).await {
+                Ok(code) => code,
+                Err(Fatal(message)) => {
+                    // Messages may quote folder names or AWS answers: hostile text.
+                    let _ = writeln!(err, "ctverify: {}", render::escape(&message));
+                    exit::ERROR
+                }
             }
-        },
+        }
     }
 }
 
@@ -186,20 +210,96 @@ fn init_diagnostics(debug: bool) {
         .try_init();
 }
 
+/// What a run of the verification flags does.
+enum Job<'a> {
+    /// Verify and print.
+    Verify,
+    /// Verify and write an evidence bundle.
+    Export(&'a std::path::Path),
+    /// Verify one shard of a plan.
+    Shard(&'a cli::ShardArgs),
+    /// Split the range into shards and write the plan.
+    Plan(&'a cli::PlanArgs),
+}
+
+/// The shard index: --shard, else the job engine's index variable.
+fn shard_index(args: &cli::ShardArgs) -> Result<usize, Fatal> {
+    if let Some(k) = args.shard {
+        return Ok(k);
+    }
+    for var in ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"] {
+        if let Ok(value) = std::env::var(var) {
+            return value
+                .trim()
+                .parse()
+                .map_err(|_| Fatal(format!("{var}={value:?} is not a shard index")));
+        }
+    }
+    Err(Fatal(
+        "--plan needs --shard K (or JOB_COMPLETION_INDEX / AWS_BATCH_JOB_ARRAY_INDEX set by the \
+         job engine)"
+            .into(),
+    ))
+}
+
+/// Reads a plan from where it is kept.
+async fn read_plan(
+    location: &Location,
+    aws_args: &cli::AwsArgs,
+) -> Result<cloudtrail_verify::plan::Plan, Fatal> {
+    let store = open_store(location, aws_args).await?;
+    let (bytes, _) = store
+        .read()
+        .await?
+        .ok_or_else(|| Fatal(format!("there is no plan at {location}")))?;
+    cloudtrail_verify::plan::Plan::parse(&bytes).map_err(|e| Fatal(format!("{location}: {e}")))
+}
+
 async fn run_verify(
     args: &VerifyArgs,
-    export: Option<&std::path::Path>,
+    job: Job<'_>,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> Result<u8, Fatal> {
-    let trail = args
-        .trail
-        .clone()
-        .ok_or_else(|| Fatal("--trail ARN is required (see --help)".into()))?;
-    if export.is_some() && args.state.is_some() {
+    let export = match job {
+        Job::Export(path) => Some(path),
+        _ => None,
+    };
+    // A shard's trail and range are the plan's.
+    let shard = match &job {
+        Job::Shard(shard) => {
+            let location = shard
+                .plan
+                .as_ref()
+                .ok_or_else(|| Fatal("--plan is required".into()))?;
+            let plan = read_plan(location, &args.aws).await?;
+            let index = shard_index(shard)?;
+            Some((plan, index))
+        }
+        _ => None,
+    };
+    let trail = match (&shard, &args.trail) {
+        (Some((plan, _)), given) => {
+            let arn: cloudtrail_verify::TrailArn = plan
+                .trail
+                .parse()
+                .map_err(|e| Fatal(format!("the plan's trail: {e}")))?;
+            if let Some(cli::TrailRef::Arn(given)) = given
+                && given != &arn
+            {
+                return Err(Fatal(format!(
+                    "--trail {given} is not the plan's trail {arn}"
+                )));
+            }
+            cli::TrailRef::Arn(arn)
+        }
+        (None, Some(trail)) => trail.clone(),
+        (None, None) => return Err(Fatal("--trail ARN is required (see --help)".into())),
+    };
+    if args.state.is_some() && !matches!(job, Job::Verify) {
         return Err(Fatal(
-            "--state is for scheduled verification runs, not for export (an evidence bundle \
-             holds a whole range)"
+            "--state is for scheduled verification runs, not for export, plan or a shard (they \
+             hold a whole range)"
                 .into(),
         ));
     }
@@ -207,13 +307,7 @@ async fn run_verify(
     let state = match &args.state {
         None => None,
         Some(location) => {
-            let store = match location {
-                StateLocation::File(path) => StateStore::file(path),
-                StateLocation::S3 { .. } => {
-                    let conf = aws::load(&args.aws.settings(None)).await?;
-                    StateStore::open(location.clone(), &conf).await?
-                }
-            };
+            let store = StateStore::new(open_store(location, &args.aws).await?);
             let loaded = store.load().await?;
             Some((store, loaded))
         }
@@ -223,6 +317,7 @@ async fn run_verify(
         .and_then(|(_, loaded)| loaded.state.as_ref())
         .filter(|_| args.from.is_none());
     let from = match (args.from, resumed) {
+        _ if shard.is_some() => shard.as_ref().map_or(chrono::Utc::now(), |(p, _)| p.from),
         (Some(from), _) => from,
         (None, Some(state)) => state.from,
         (None, None) if args.state.is_some() => {
@@ -236,16 +331,20 @@ async fn run_verify(
     };
     // By default the range ends where proof can end: CloudTrail delivers the digest of an hour
     // up to about an hour after it, so the last two hours cannot be proven yet.
-    let to = args.to.unwrap_or_else(|| {
-        let now = chrono::Utc::now();
-        let provable = now - VerifyOptions::default().delivery_grace;
-        // A range starting inside the last two hours runs to now: unverifiable, not empty.
-        if provable > from {
-            provable
-        } else {
-            now.max(from + chrono::TimeDelta::seconds(1))
-        }
-    });
+    let to = shard
+        .as_ref()
+        .map(|(p, _)| p.to)
+        .or(args.to)
+        .unwrap_or_else(|| {
+            let now = chrono::Utc::now();
+            let provable = now - VerifyOptions::default().delivery_grace;
+            // A range starting inside the last two hours runs to now: unverifiable, not empty.
+            if provable > from {
+                provable
+            } else {
+                now.max(from + chrono::TimeDelta::seconds(1))
+            }
+        });
     let range = TimeRange::new(from, to).map_err(|e| match e {
         cloudtrail_verify::RangeError::StartAfterEnd { .. } => Fatal(format!(
             "--from {} is not before --to {}",
@@ -326,6 +425,12 @@ async fn run_verify(
     if let Some(prefix) = &args.prefix {
         builder = builder.prefix(prefix);
     }
+    if let Some((plan, index)) = &shard {
+        builder = builder.bucket(&plan.bucket).shard(plan, *index)?;
+        if let Some(prefix) = &plan.prefix {
+            builder = builder.prefix(prefix);
+        }
+    }
     builder = builder.accounts(&args.account_ids).regions(&args.regions);
     if let Some(state) = resumed {
         builder = builder.resume_from(state);
@@ -368,6 +473,9 @@ async fn run_verify(
             }
             other => Fatal(other.to_string()),
         })?;
+    if let Job::Plan(plan_args) = job {
+        return write_plan(&verifier, plan_args, &args.aws, out).await;
+    }
     if let Some((store, loaded)) = &state
         && let Some(existing) = &loaded.state
     {
@@ -448,6 +556,17 @@ async fn run_verify(
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
     let status = exit_status(&report);
+    if let (Job::Shard(shard_args), Some((_, index))) = (&job, &shard)
+        && let Some(out_location) = &shard_args.out
+    {
+        let location: Location = out_location
+            .replace("{}", &index.to_string())
+            .parse()
+            .map_err(|e| Fatal(format!("--out: {e}")))?;
+        let mut bytes = serde_json::to_vec_pretty(&report)?;
+        bytes.push(b'\n');
+        open_store(&location, &args.aws).await?.write(bytes).await?;
+    }
     if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
         // Written after the verdict is out: a run that dies before this leaves the old state,
         // and the next one verifies the same hours again.
@@ -463,6 +582,100 @@ async fn run_verify(
         }
     }
     Ok(status)
+}
+
+/// Splits a prepared run into shards, writes the plan and says what each shard holds.
+async fn write_plan(
+    verifier: &Verifier,
+    plan_args: &cli::PlanArgs,
+    aws_args: &cli::AwsArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Fatal> {
+    let plan = verifier.plan(plan_args.shards as usize).await?;
+    open_store(&plan_args.out, aws_args)
+        .await?
+        .write(plan.to_json())
+        .await?;
+    let total: u64 = plan.shards.iter().map(|s| s.expected_digests).sum();
+    writeln!(
+        out,
+        "Plan {}: {} shards over {} chains, {total} digests, {} to {}",
+        plan_args.out,
+        plan.shards.len(),
+        verifier.chains().len(),
+        render::display_date(plan.from),
+        render::display_date(plan.to)
+    )?;
+    for shard in &plan.shards {
+        let items: Vec<String> = shard
+            .items
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {} to {}",
+                    i.chain,
+                    render::display_date(i.from),
+                    render::display_date(i.to)
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "Shard {}: {} digests: {}",
+            shard.index,
+            shard.expected_digests,
+            items.join(", ")
+        )?;
+    }
+    Ok(exit::VALID)
+}
+
+/// `ctverify merge`: reads the plan and every shard's report, joins them, prints the verdict.
+async fn run_merge(
+    args: &cli::MergeArgs,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<u8, Fatal> {
+    let plan = read_plan(&args.plan, &args.aws).await?;
+    let mut locations = Vec::new();
+    for report in &args.reports {
+        if report.contains("{}") {
+            for shard in &plan.shards {
+                locations.push(report.replace("{}", &shard.index.to_string()));
+            }
+        } else {
+            locations.push(report.clone());
+        }
+    }
+    let mut reports = Vec::with_capacity(locations.len());
+    for text in locations {
+        let location: Location = text.parse().map_err(|e| Fatal(format!("{text}: {e}")))?;
+        let (bytes, _) = open_store(&location, &args.aws)
+            .await?
+            .read()
+            .await?
+            .ok_or_else(|| Fatal(format!("there is no report at {location}")))?;
+        let report: Report = serde_json::from_slice(&bytes)
+            .map_err(|e| Fatal(format!("{location} is not a ctverify report: {e}")))?;
+        reports.push(report);
+    }
+    let merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    match args.format {
+        cli::ReportFormat::Text => {
+            render::write_header(
+                out,
+                &merged.trail,
+                merged.requested_start,
+                merged.requested_end,
+            )?;
+            render::TextRenderer::new(out, err, args.verbose).write_report(&merged)?;
+        }
+        cli::ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &merged)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(exit_status(&merged))
 }
 
 /// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
@@ -494,6 +707,18 @@ fn local_keys(args: &VerifyArgs, dir: Option<&std::path::Path>) -> Result<(KeySe
     Ok((keys, format!("key file {}", keys_path.display())))
 }
 
+/// Where a document (state, plan, report) is kept: a local file, or an S3 object read and
+/// written with the run's AWS settings.
+async fn open_store(location: &Location, aws_args: &cli::AwsArgs) -> Result<Store, Fatal> {
+    Ok(match location {
+        Location::File(path) => Store::file(path),
+        Location::S3 { .. } => {
+            let conf = aws::load(&aws_args.settings(None)).await?;
+            Store::open(location.clone(), &conf).await?
+        }
+    })
+}
+
 fn exit_status(report: &Report) -> u8 {
     match report.status {
         Status::Valid => exit::VALID,
@@ -502,18 +727,21 @@ fn exit_status(report: &Report) -> u8 {
     }
 }
 
-/// A progress bar on stderr: log files checked of those found so far, bytes, rate, ETA. The
-/// total grows as digests are read, which runs ahead of hashing, so the ETA settles quickly.
+/// A progress bar on stderr over digests: the total is known before the walk (the listings of
+/// the range), so the ETA means something; the log files checked, of those found so far, and
+/// the bytes hashed are its message.
 struct ProgressBar {
     bar: indicatif::ProgressBar,
     bytes: std::sync::atomic::AtomicU64,
+    logs_found: std::sync::atomic::AtomicU64,
+    logs_done: std::sync::atomic::AtomicU64,
 }
 
 impl ProgressBar {
     fn new() -> Arc<Self> {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} log files, {msg}, ETA {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} digests, {msg}, ETA {eta}",
         ) {
             bar.set_style(style);
         }
@@ -521,24 +749,44 @@ impl ProgressBar {
         Arc::new(ProgressBar {
             bar,
             bytes: std::sync::atomic::AtomicU64::new(0),
+            logs_found: std::sync::atomic::AtomicU64::new(0),
+            logs_done: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    fn update_message(&self) {
+        use std::sync::atomic::Ordering;
+        let total = self.bytes.load(Ordering::Relaxed);
+        let seconds = self.bar.elapsed().as_secs_f64().max(0.001);
+        self.bar.set_message(format!(
+            "{}/{} log files, {} ({}/s)",
+            self.logs_done.load(Ordering::Relaxed),
+            self.logs_found.load(Ordering::Relaxed),
+            indicatif::HumanBytes(total),
+            indicatif::HumanBytes((total as f64 / seconds) as u64)
+        ));
     }
 }
 
 impl Progress for ProgressBar {
+    fn digests_expected(&self, count: u64) {
+        self.bar.set_length(count);
+    }
+
+    fn digest_done(&self) {
+        self.bar.inc(1);
+    }
+
     fn logs_found(&self, count: u64) {
-        self.bar.inc_length(count);
+        self.logs_found
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        self.update_message();
     }
 
     fn log_verified(&self, _compressed: u64, decompressed: u64) {
         use std::sync::atomic::Ordering;
-        let total = self.bytes.fetch_add(decompressed, Ordering::Relaxed) + decompressed;
-        self.bar.inc(1);
-        let seconds = self.bar.elapsed().as_secs_f64().max(0.001);
-        self.bar.set_message(format!(
-            "{} ({}/s)",
-            indicatif::HumanBytes(total),
-            indicatif::HumanBytes((total as f64 / seconds) as u64)
-        ));
+        self.bytes.fetch_add(decompressed, Ordering::Relaxed);
+        self.logs_done.fetch_add(1, Ordering::Relaxed);
+        self.update_message();
     }
 }

@@ -631,6 +631,36 @@ pub struct ChainHead {
     pub end_time: DateTime<Utc>,
 }
 
+/// Where a chain's walk reached the start of its window: the oldest digest it read there and
+/// the predecessor that digest names. A report split in time (a shard) is joined to the one
+/// before it through this ([`ChainHead`] of the older, this of the newer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ChainTail {
+    /// The digest's key.
+    pub key: String,
+    /// `digestStartTime`.
+    pub start_time: DateTime<Utc>,
+    /// Whether it verified (only then does what it names say anything).
+    pub valid: bool,
+    /// The predecessor it names (`None`: it starts a chain).
+    pub previous: Option<NamedPredecessor>,
+}
+
+/// A predecessor as a digest names it (`previousDigest*`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct NamedPredecessor {
+    /// `previousDigestS3Bucket`.
+    pub bucket: String,
+    /// `previousDigestS3Object`.
+    pub key: String,
+    /// `previousDigestHashValue`.
+    pub sha256: String,
+    /// `previousDigestSignature`.
+    pub signature: String,
+}
+
 /// A problem joining a run to the checkpoint a previous run left for the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -61,7 +61,7 @@
 
 // The public modules: the session (`aws`), verdicts as they come (`events`), CloudTrail's naming
 // of keys (`layout`), the words of findings (`messages`), the report (`report`), object sources
-// (`source`) and checkpoint states (`state`). Everything else is
+// (`source`), checkpoint states (`state`) and where such documents are kept (`storage`). Everything else is
 // plumbing, reached through the re-exports below.
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -75,11 +75,13 @@ pub mod layout;
 mod loghash;
 pub mod messages;
 mod options;
+pub mod plan;
 pub mod report;
 mod schema;
 mod signing;
 pub mod source;
 pub mod state;
+pub mod storage;
 #[cfg(feature = "aws")]
 mod trail_api;
 mod trust;

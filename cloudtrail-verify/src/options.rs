@@ -69,7 +69,17 @@ impl TimeRange {
 
 /// Receives progress as log files are verified (for a progress bar). Called from worker
 /// threads.
+///
+/// Before any digest is read, [`Progress::digests_expected`] gives the number of digests the
+/// chains' folders list over the range (a listing, which is cheap), so a bar can show a known
+/// total; [`Progress::digest_done`] then counts each digest whose verdict is final.
 pub trait Progress: Send + Sync {
+    /// The digests the range's listings hold, across all chains (once, before the walk).
+    fn digests_expected(&self, count: u64) {
+        let _ = count;
+    }
+    /// A digest's verdict is final (every log file it lists was checked).
+    fn digest_done(&self) {}
     /// A valid digest listed `count` more log files to check.
     fn logs_found(&self, count: u64) {
         let _ = count;

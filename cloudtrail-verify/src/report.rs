@@ -5,9 +5,9 @@
 //! (evidence of tampering) and [`Status::Unverifiable`] (could not be checked).
 
 pub use crate::findings::{
-    BundleProblem, ChainHead, CheckpointCheck, CheckpointProblem, CoverageGap, DigestProblem,
-    ForeignObject, GapKind, LockMode, LogProblem, Retention, Status, VersionProblem,
-    VersionedObject,
+    BundleProblem, ChainHead, ChainTail, CheckpointCheck, CheckpointProblem, CoverageGap,
+    DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, NamedPredecessor, Retention,
+    Status, VersionProblem, VersionedObject,
 };
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
@@ -299,6 +299,13 @@ pub struct ChainReport {
     /// state records as the next checkpoint); `None` when nothing is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<ChainHead>,
+    /// The oldest digest the walk read at the window's start and what it names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<ChainTail>,
+    /// The joins between the time windows of a chain verified in parts (`ctverify merge`): each
+    /// older part's head, and whether the newer part's oldest digest names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seams: Vec<CheckpointCheck>,
     /// Counts of valid digests not kept in `digests`: a run that streamed its verdicts gave
     /// them to its observer and kept only the counts, so that memory does not grow with the
     /// range. [`ChainReport::summary`] includes them.
@@ -327,6 +334,8 @@ impl ChainReport {
             versions_error: None,
             checkpoint: None,
             head: None,
+            tail: None,
+            seams: Vec::new(),
             omitted: None,
         }
     }
@@ -434,8 +443,8 @@ impl ChainReport {
         .map(Counts::worst)
         .max()
         .unwrap_or(Status::Valid);
-        if let Some(checkpoint) = &self.checkpoint {
-            status = status.max(checkpoint.status);
+        for join in self.checkpoint.iter().chain(&self.seams) {
+            status = status.max(join.status);
         }
         if self.error.is_some()
             || self.versions_error.is_some()
@@ -509,7 +518,7 @@ pub struct RetentionSummary {
 }
 
 impl Summary {
-    fn merge(&mut self, other: Summary) {
+    pub(crate) fn merge(&mut self, other: Summary) {
         self.digests.merge(other.digests);
         self.logs.merge(other.logs);
         self.logs_not_checked += other.logs_not_checked;
@@ -528,6 +537,18 @@ impl Summary {
         self.retention.digests.merge(other.retention.digests);
         self.retention.logs.merge(other.retention.logs);
     }
+}
+
+/// Which shard of which plan a report is ([`crate::plan`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ShardOf {
+    /// SHA-256 of the plan as written, hex: reports of different plans are never merged.
+    pub plan_sha256: String,
+    /// The shard's index, from 0.
+    pub index: usize,
+    /// How many shards the plan has.
+    pub shards: usize,
 }
 
 /// The result of verifying a trail over a time range.
@@ -575,6 +596,9 @@ pub struct Report {
     /// Absent from reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// Set when the run verified one shard of a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
 }
 
 /// Who ran what, where and when: enough to repeat the run, or to see that two reports came
@@ -695,6 +719,7 @@ impl Report {
             versions: VersionCheck::default(),
             bundle_problems: Vec::new(),
             provenance: None,
+            shard: None,
         }
     }
 

@@ -17,24 +17,21 @@
 //! A [`StateStore`] reads and writes a state atomically: a local file is replaced by rename
 //! (a crash leaves the old state), an S3 object by a conditional write (`If-Match` on the ETag
 //! read, `If-None-Match: *` for a new one), so two overlapping runs cannot both write: the
-//! second gets [`StateError::Conflict`].
+//! second gets a [`StorageError::Conflict`].
 
 use crate::findings::ChainHead;
 use crate::layout::{ChainId, is_account_id, is_region};
 use crate::options::TimeRange;
 use crate::report::Report;
+use crate::storage::{Location, StorageError, Store, Version};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// `format` of every state file.
 pub const STATE_FORMAT: &str = "ctverify-state";
 /// The version of the state format written by this crate.
 pub const STATE_VERSION: u32 = 1;
-/// Largest state read, in bytes: a checkpoint takes under 1 KB, so this holds a million chains.
-pub const MAX_STATE_BYTES: u64 = 1 << 30;
 
 /// Where each chain of a trail was last proven.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,26 +90,9 @@ pub enum StateError {
         /// What this run verifies.
         wanted: String,
     },
-    /// Someone else wrote the state since this run read it (two overlapping runs).
-    #[error(
-        "{location} was changed by someone else since this run read it (another run of ctverify \
-         overlapping this one?); it was not overwritten: run again to verify from the newer \
-         state"
-    )]
-    Conflict {
-        /// Where.
-        location: String,
-    },
-    /// Reading or writing failed.
-    #[error("{operation} {location} failed: {reason}")]
-    Io {
-        /// `reading` or `writing`.
-        operation: &'static str,
-        /// Where.
-        location: String,
-        /// Why.
-        reason: String,
-    },
+    /// Reading or writing it failed, or someone else wrote it since this run read it.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 impl State {
@@ -251,111 +231,30 @@ impl State {
     }
 }
 
-/// Where a state is kept: a local file or an S3 object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StateLocation {
-    /// A local file.
-    File(PathBuf),
-    /// An S3 object.
-    S3 {
-        /// Bucket.
-        bucket: String,
-        /// Key.
-        key: String,
-    },
-}
-
-impl std::str::FromStr for StateLocation {
-    type Err = String;
-
-    /// `s3://BUCKET/KEY`, or a path.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.strip_prefix("s3://") {
-            Some(rest) => match rest.split_once('/') {
-                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                    Ok(StateLocation::S3 {
-                        bucket: bucket.to_owned(),
-                        key: key.to_owned(),
-                    })
-                }
-                _ => Err(format!("{s:?} is not s3://BUCKET/KEY")),
-            },
-            None if s.is_empty() => Err("an empty path".into()),
-            None => Ok(StateLocation::File(PathBuf::from(s))),
-        }
-    }
-}
-
-impl std::fmt::Display for StateLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StateLocation::File(path) => write!(f, "{}", path.display()),
-            StateLocation::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
-        }
-    }
-}
-
 /// A state as read, with what a write must find unchanged.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The state (`None`: there is none yet).
     pub state: Option<State>,
-    /// The file's SHA-256 or the object's ETag when read.
-    version: Option<String>,
+    version: Version,
 }
 
-/// Reads and writes a state where it is kept.
+/// Reads and writes a state where it is kept ([`crate::storage`]): a write replaces the state
+/// only if it is still the one read.
 #[derive(Debug, Clone)]
 pub struct StateStore {
-    location: StateLocation,
-    #[cfg(feature = "aws")]
-    client: Option<aws_sdk_s3::Client>,
+    store: Store,
 }
 
 impl StateStore {
-    /// A store for a local file.
-    pub fn file(path: impl Into<PathBuf>) -> Self {
-        StateStore {
-            location: StateLocation::File(path.into()),
-            #[cfg(feature = "aws")]
-            client: None,
-        }
-    }
-
-    /// A store for `location`: an S3 object is read and written with `conf` in the bucket's
-    /// own region (GetBucketLocation).
-    ///
-    /// # Errors
-    /// [`StateError::Io`] when the bucket's region cannot be read.
-    #[cfg(feature = "aws")]
-    pub async fn open(
-        location: StateLocation,
-        conf: &aws_config::SdkConfig,
-    ) -> Result<Self, StateError> {
-        let client = match &location {
-            StateLocation::File(_) => None,
-            StateLocation::S3 { bucket, .. } => {
-                let probe = crate::aws::s3_client(conf);
-                let region = crate::trail_api::bucket_region(&probe, bucket)
-                    .await
-                    .map_err(|e| StateError::Io {
-                        operation: "locating",
-                        location: location.to_string(),
-                        reason: e.to_string(),
-                    })?;
-                let conf = conf
-                    .to_builder()
-                    .region(aws_config::Region::new(region))
-                    .build();
-                Some(crate::aws::s3_client(&conf))
-            }
-        };
-        Ok(StateStore { location, client })
+    /// A store for a state kept by `store`.
+    pub fn new(store: Store) -> Self {
+        StateStore { store }
     }
 
     /// Where the state is kept.
-    pub fn location(&self) -> &StateLocation {
-        &self.location
+    pub fn location(&self) -> &Location {
+        self.store.location()
     }
 
     /// Reads the state (none yet is not an error).
@@ -363,20 +262,15 @@ impl StateStore {
     /// # Errors
     /// [`StateError`] when it cannot be read or parsed.
     pub async fn load(&self) -> Result<Loaded, StateError> {
-        let name = self.location.to_string();
-        let bytes = match &self.location {
-            StateLocation::File(path) => read_file(path, &name)?,
-            StateLocation::S3 { bucket, key } => self.get_s3(bucket, key).await?,
-        };
-        let Some((bytes, version)) = bytes else {
-            return Ok(Loaded {
+        Ok(match self.store.read().await? {
+            None => Loaded {
                 state: None,
-                version: None,
-            });
-        };
-        Ok(Loaded {
-            state: Some(State::parse(&bytes, &name)?),
-            version: Some(version),
+                version: Version::absent(),
+            },
+            Some((bytes, version)) => Loaded {
+                state: Some(State::parse(&bytes, &self.location().to_string())?),
+                version,
+            },
         })
     }
 
@@ -384,210 +278,14 @@ impl StateStore {
     /// in between.
     ///
     /// # Errors
-    /// [`StateError::Conflict`] when the state changed since it was read; [`StateError::Io`].
+    /// [`StateError::Storage`] with [`StorageError::Conflict`] when the state changed since it
+    /// was read.
     pub async fn save(&self, state: &State, loaded: &Loaded) -> Result<(), StateError> {
-        let name = self.location.to_string();
-        let bytes = state.to_json();
-        match &self.location {
-            StateLocation::File(path) => write_file(path, &name, &bytes, loaded.version.as_deref()),
-            StateLocation::S3 { bucket, key } => {
-                self.put_s3(bucket, key, bytes, loaded.version.as_deref())
-                    .await
-            }
-        }
+        Ok(self
+            .store
+            .write_if(state.to_json(), &loaded.version)
+            .await?)
     }
-
-    #[cfg(feature = "aws")]
-    async fn get_s3(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, String)>, StateError> {
-        let name = self.location.to_string();
-        let io = |reason: String| StateError::Io {
-            operation: "reading",
-            location: name.clone(),
-            reason,
-        };
-        let client = self
-            .client
-            .as_ref()
-            .ok_or_else(|| io("no S3 client".into()))?;
-        let answer = match client.get_object().bucket(bucket).key(key).send().await {
-            Ok(answer) => answer,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(io(crate::aws::error_text(
-                    &e,
-                    Some(&crate::aws::AwsCall::new("GetObject", "s3:GetObject", None)),
-                )));
-            }
-        };
-        let etag = answer.e_tag().unwrap_or_default().to_owned();
-        if answer.content_length().unwrap_or(0) as u64 > MAX_STATE_BYTES {
-            return Err(io(format!("larger than {MAX_STATE_BYTES} bytes")));
-        }
-        let mut body = answer.body;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = body.try_next().await.map_err(|e| io(e.to_string()))? {
-            if (bytes.len() + chunk.len()) as u64 > MAX_STATE_BYTES {
-                return Err(io(format!("larger than {MAX_STATE_BYTES} bytes")));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Some((bytes, etag)))
-    }
-
-    #[cfg(not(feature = "aws"))]
-    async fn get_s3(&self, _: &str, _: &str) -> Result<Option<(Vec<u8>, String)>, StateError> {
-        Err(StateError::Io {
-            operation: "reading",
-            location: self.location.to_string(),
-            reason: "built without the `aws` feature".into(),
-        })
-    }
-
-    #[cfg(feature = "aws")]
-    async fn put_s3(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: Vec<u8>,
-        etag: Option<&str>,
-    ) -> Result<(), StateError> {
-        let name = self.location.to_string();
-        let io = |reason: String| StateError::Io {
-            operation: "writing",
-            location: name.clone(),
-            reason,
-        };
-        let client = self
-            .client
-            .as_ref()
-            .ok_or_else(|| io("no S3 client".into()))?;
-        let put = client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(bytes.into());
-        // S3's conditional writes: the write happens only if the object is still the one read.
-        let put = match etag {
-            Some(etag) => put.if_match(etag),
-            None => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                // 412: the precondition failed; 409: a concurrent conditional write won.
-                if matches!(status, Some(412 | 409)) {
-                    Err(StateError::Conflict { location: name })
-                } else {
-                    Err(io(crate::aws::error_text(
-                        &e,
-                        Some(&crate::aws::AwsCall::new("PutObject", "s3:PutObject", None)),
-                    )))
-                }
-            }
-        }
-    }
-
-    #[cfg(not(feature = "aws"))]
-    async fn put_s3(
-        &self,
-        _: &str,
-        _: &str,
-        _: Vec<u8>,
-        _: Option<&str>,
-    ) -> Result<(), StateError> {
-        Err(StateError::Io {
-            operation: "writing",
-            location: self.location.to_string(),
-            reason: "built without the `aws` feature".into(),
-        })
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// A local state and its SHA-256, `None` when there is no file.
-fn read_file(path: &Path, name: &str) -> Result<Option<(Vec<u8>, String)>, StateError> {
-    use std::io::Read;
-    let io = |reason: String| StateError::Io {
-        operation: "reading",
-        location: name.to_owned(),
-        reason,
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e.to_string())),
-    };
-    let meta = file.metadata().map_err(|e| io(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(io("not a regular file".into()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_STATE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io(e.to_string()))?;
-    if bytes.len() as u64 > MAX_STATE_BYTES {
-        return Err(io(format!("larger than {MAX_STATE_BYTES} bytes")));
-    }
-    let version = sha256_hex(&bytes);
-    Ok(Some((bytes, version)))
-}
-
-/// Writes a local state atomically: a temporary file beside it, synced, then renamed over it,
-/// so a crash leaves either the old state or the new one. Refuses when the file is no longer
-/// what was read (`expected`: its SHA-256 then, `None`: there was none).
-fn write_file(
-    path: &Path,
-    name: &str,
-    bytes: &[u8],
-    expected: Option<&str>,
-) -> Result<(), StateError> {
-    use std::io::Write;
-    let io = |reason: String| StateError::Io {
-        operation: "writing",
-        location: name.to_owned(),
-        reason,
-    };
-    let now = read_file(path, name)?.map(|(_, version)| version);
-    if now.as_deref() != expected {
-        return Err(StateError::Conflict {
-            location: name.to_owned(),
-        });
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        // The rename itself must reach the disk for the new state to survive a crash.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(|e| io(e.to_string()))
 }
 
 #[cfg(test)]
@@ -651,41 +349,5 @@ mod tests {
         assert!(s.check_belongs_to(&s.trail, "b", None, "x").is_ok());
         assert!(s.check_belongs_to(&s.trail, "other", None, "x").is_err());
         assert!(s.check_belongs_to(&s.trail, "b", Some("p"), "x").is_err());
-    }
-
-    #[test]
-    fn locations_parse() {
-        assert_eq!(
-            "s3://b/k/state.json".parse::<StateLocation>(),
-            Ok(StateLocation::S3 {
-                bucket: "b".into(),
-                key: "k/state.json".into()
-            })
-        );
-        assert!("s3://b".parse::<StateLocation>().is_err());
-        assert_eq!(
-            "st.json".parse::<StateLocation>(),
-            Ok(StateLocation::File("st.json".into()))
-        );
-    }
-
-    #[test]
-    fn a_file_write_refuses_a_state_changed_since_it_was_read() {
-        let dir = std::env::temp_dir().join(format!("ctverify-state-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.json");
-        let _ = std::fs::remove_file(&path);
-        let none = read_file(&path, "x").unwrap();
-        assert!(none.is_none());
-        write_file(&path, "x", b"one", None).unwrap();
-        // A second writer that also read "nothing" loses.
-        assert!(matches!(
-            write_file(&path, "x", b"two", None),
-            Err(StateError::Conflict { .. })
-        ));
-        let (_, version) = read_file(&path, "x").unwrap().unwrap();
-        write_file(&path, "x", b"two", Some(&version)).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -18,15 +18,14 @@
 //! to sign the range's last digest. That is why it lives here and not in each embedder.
 
 use crate::events::RunObserver;
-use crate::findings::{ChainHead, Status};
+use crate::findings::Status;
 use crate::keys::KeySet;
-use crate::layout::{ChainId, ChainLayout, TrailArn};
+use crate::layout::{ChainLayout, TrailArn};
 use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{ChainScope, Report};
 use crate::source::{LocalDirectory, ObjectSource};
 use crate::state::State;
-use crate::verify::{TrailTarget, VerifyError, discover_chains};
-use std::collections::BTreeMap;
+use crate::verify::{TrailTarget, VerifyError, Windows, discover_chains};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,6 +73,14 @@ pub enum SetupError {
     /// The bucket's folders could not be listed to find the trail's chains.
     #[error(transparent)]
     Discovery(#[from] VerifyError),
+    /// The plan has no shard with this index.
+    #[error("the plan has {shards} shards, numbered 0 to {}: there is no shard {index}", shards.saturating_sub(1))]
+    NoSuchShard {
+        /// The index asked for.
+        index: usize,
+        /// How many the plan has.
+        shards: usize,
+    },
 }
 
 /// Where the trail's files and keys come from.
@@ -114,7 +121,8 @@ pub struct VerifierBuilder {
     notes: Vec<String>,
     keys_in_copy: bool,
     keys_source: Option<String>,
-    checkpoints: BTreeMap<ChainId, ChainHead>,
+    windows: Windows,
+    shard: Option<crate::report::ShardOf>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -146,8 +154,42 @@ impl VerifierBuilder {
             notes: Vec::new(),
             keys_in_copy: false,
             keys_source: None,
-            checkpoints: BTreeMap::new(),
+            windows: Windows::default(),
+            shard: None,
         }
+    }
+
+    /// Verifies one shard of a plan ([`crate::plan`]): only the shard's chains, each over its
+    /// own window, and the report says which shard of which plan it is.
+    pub fn shard(mut self, plan: &crate::plan::Plan, index: usize) -> Result<Self, SetupError> {
+        let shard = plan.shards.get(index).ok_or(SetupError::NoSuchShard {
+            index,
+            shards: plan.shards.len(),
+        })?;
+        // Each window reports the digests ending in it; the chain's first window also the one
+        // ending at the range's start, its last those delivered in the hour after the range,
+        // as a single run over the plan's range does.
+        self.windows.windows = shard
+            .items
+            .iter()
+            .map(|item| {
+                let window = TimeRange {
+                    start: item.from,
+                    end: item.to,
+                };
+                let owns = crate::walk::Ownership {
+                    after: (item.from != plan.from).then_some(item.from),
+                    until: (item.to != plan.to).then_some(item.to),
+                };
+                (item.chain.clone(), (window, owns))
+            })
+            .collect();
+        self.shard = Some(crate::report::ShardOf {
+            plan_sha256: plan.sha256(),
+            index,
+            shards: plan.shards.len(),
+        });
+        Ok(self)
     }
 
     /// Resumes each chain from its checkpoint in `state` (see [`crate::state`]): the chain is
@@ -156,7 +198,7 @@ impl VerifierBuilder {
     /// checkpoint cover the whole range; a chain with one is expected even if its folders are
     /// gone. Check the state belongs to the trail first ([`State::check_belongs_to`]).
     pub fn resume_from(mut self, state: &State) -> Self {
-        self.checkpoints = state.checkpoints();
+        self.windows.checkpoints = state.checkpoints();
         self
     }
 
@@ -354,7 +396,19 @@ impl VerifierBuilder {
             );
         }
         let mut chains = discover_chains(source.as_ref(), &target).await?;
-        crate::verify::add_chains(&target, &mut chains, self.checkpoints.keys().cloned());
+        crate::verify::add_chains(
+            &target,
+            &mut chains,
+            self.windows
+                .checkpoints
+                .keys()
+                .chain(self.windows.windows.keys())
+                .cloned(),
+        );
+        if !self.windows.windows.is_empty() {
+            // A shard walks its own chains only.
+            chains.retain(|c| self.windows.windows.contains_key(&c.chain));
+        }
         warnings.extend(where_the_files_are(source.as_ref(), &target, &self.accounts).await);
         tracing::debug!(
             bucket = %target.location.bucket,
@@ -397,7 +451,8 @@ impl VerifierBuilder {
             provenance,
             bundle_problems,
             keys_in_copy: self.keys_in_copy,
-            checkpoints: self.checkpoints,
+            windows: self.windows,
+            shard: self.shard,
         })
     }
 
@@ -507,7 +562,8 @@ pub struct Verifier {
     provenance: RunProvenance,
     bundle_problems: Vec<crate::findings::BundleProblem>,
     keys_in_copy: bool,
-    checkpoints: BTreeMap<ChainId, ChainHead>,
+    windows: Windows,
+    shard: Option<crate::report::ShardOf>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -637,6 +693,36 @@ impl Verifier {
         self.options.max_log_bytes
     }
 
+    /// Splits the run into `shards` shards by chain and time window, balanced by the digests
+    /// each chain's folder lists over the range ([`crate::plan`]): one listing per chain and
+    /// day, no digest read.
+    ///
+    /// # Errors
+    /// A listing failed: a plan must not leave a chain out.
+    pub async fn plan(&self, shards: usize) -> Result<crate::plan::Plan, SetupError> {
+        let mut chains = Vec::with_capacity(self.chains.len());
+        for layout in &self.chains {
+            let ends = crate::walk::digest_ends(self.source.as_ref(), layout, self.range)
+                .await
+                .map_err(|source| {
+                    SetupError::Discovery(VerifyError::Discovery {
+                        bucket: layout.location.bucket.clone(),
+                        prefix: layout.digest_folder(),
+                        source,
+                    })
+                })?;
+            chains.push((layout.chain.clone(), ends));
+        }
+        Ok(crate::plan::Plan::split(
+            self.target.arn.to_string(),
+            self.target.location.bucket.clone(),
+            self.target.location.prefix.clone(),
+            self.range,
+            &chains,
+            shards,
+        ))
+    }
+
     /// Walks every chain and returns the report.
     pub async fn run(self) -> Report {
         self.run_with(None).await
@@ -686,10 +772,11 @@ impl Verifier {
             self.chains,
             self.range,
             self.options,
-            &self.checkpoints,
+            &self.windows,
             observer,
         )
         .await;
+        report.shard = self.shard;
         report.warnings.extend(self.warnings);
         report.scope = self.scope;
         report.add_bundle_problems(self.bundle_problems);

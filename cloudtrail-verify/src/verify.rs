@@ -9,7 +9,7 @@ use crate::layout::{
 pub use crate::options::{Progress, RangeError, TimeRange, VerifyOptions};
 use crate::report::{Report, VersionCheck};
 use crate::source::{ObjectSource, SourceError, Versioning};
-use crate::walk::{ChainEvent, ChainPlan, Context, walk_chain};
+use crate::walk::{ChainEvent, ChainPlan, Context, Ownership, walk_chain};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -166,6 +166,17 @@ pub async fn discover_chains(
     Ok(chains)
 }
 
+/// Per chain, where a run starts: a checkpoint to resume from, or a window of its own (a shard
+/// of a plan); chains in neither cover the run's range.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Windows {
+    /// Checkpoints to resume from and join.
+    pub checkpoints: BTreeMap<ChainId, ChainHead>,
+    /// Windows of a shard: only these chains are walked, each over its window, reporting the
+    /// digests it owns.
+    pub windows: BTreeMap<ChainId, (TimeRange, Ownership)>,
+}
+
 /// Adds a layout for each chain of `extra` that `chains` lacks (a chain a checkpoint state
 /// knows must still be there, even if its folders are gone), in the trail's home location.
 pub(crate) fn add_chains(
@@ -263,9 +274,10 @@ pub(crate) async fn verify_chains(
     chains: Vec<ChainLayout>,
     range: TimeRange,
     options: VerifyOptions,
-    checkpoints: &BTreeMap<ChainId, ChainHead>,
+    windows: &Windows,
     mut observer: Option<&mut dyn RunObserver>,
 ) -> Report {
+    let checkpoints = &windows.checkpoints;
     let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
     let expected = expected_chains(target, &found);
     // The bucket's lifecycle rules, which may excuse a missing object as expired. Unreadable
@@ -316,6 +328,34 @@ pub(crate) async fn verify_chains(
         keys: Arc::new(keys),
         options,
     });
+    // A progress bar gets its total first: the digests the chains' folders list over their
+    // windows (one listing per chain and day, several chains at once).
+    if let Some(progress) = &ctx.options.progress {
+        use futures::StreamExt;
+        let counts = futures::stream::iter(chains.iter().map(|layout| {
+            let window = match (
+                windows.windows.get(&layout.chain),
+                checkpoints.get(&layout.chain),
+            ) {
+                (Some((window, _)), _) => *window,
+                (None, Some(c)) => TimeRange {
+                    start: c.end_time,
+                    end: range.end.max(c.end_time),
+                },
+                (None, None) => range,
+            };
+            let source = source.clone();
+            async move {
+                crate::walk::digest_ends(source.as_ref(), layout, window)
+                    .await
+                    .map_or(0, |ends| ends.len() as u64)
+            }
+        }))
+        .buffer_unordered(CHAINS_AT_ONCE)
+        .collect::<Vec<u64>>()
+        .await;
+        progress.digests_expected(counts.iter().sum());
+    }
     // Chains are walked a few at a time, in order: an organization trail has thousands, and
     // each walk holds a digest and its listings. The walks are started here, in order, so that
     // the chain whose verdicts are being given out is always one of those walking.
@@ -330,13 +370,15 @@ pub(crate) async fn verify_chains(
             let chain = layout.chain.clone();
             let checkpoint = checkpoints.get(&chain).cloned();
             // A resumed chain's window starts where its checkpoint ends (empty when the
-            // checkpoint is already at the end: only the checkpoint is read again).
-            let window = match &checkpoint {
-                Some(c) => TimeRange {
+            // checkpoint is already at the end: only the checkpoint is read again); a shard's
+            // is the plan's.
+            let window = match (&checkpoint, windows.windows.get(&chain)) {
+                (_, Some((window, _))) => *window,
+                (Some(c), None) => TimeRange {
                     start: c.end_time,
                     end: range.end.max(c.end_time),
                 },
-                None => range,
+                (None, None) => range,
             };
             requested_start = requested_start.min(window.start);
             let (events, receiver) = if streaming {
@@ -346,10 +388,15 @@ pub(crate) async fn verify_chains(
                 (None, None)
             };
             let plan = ChainPlan {
-                expected: expected.contains(&chain),
+                expected: expected.contains(&chain) || windows.windows.contains_key(&chain),
                 layout,
                 checkpoint: checkpoint.clone(),
                 events,
+                owns: windows
+                    .windows
+                    .get(&chain)
+                    .map(|(_, owns)| *owns)
+                    .unwrap_or_default(),
             };
             let ctx = ctx.clone();
             let task = tokio::spawn(async move { walk_chain(ctx, plan, window).await });
@@ -389,7 +436,7 @@ pub(crate) async fn verify_chains(
         source.describe(),
         target.location.bucket.clone(),
         // Resumed chains start at their checkpoints: the run covered from the earliest.
-        if checkpoints.is_empty() {
+        if checkpoints.is_empty() && windows.windows.is_empty() {
             range.start
         } else {
             requested_start

@@ -79,6 +79,29 @@ pub(crate) struct ChainPlan {
     /// Where each digest's final verdict goes as soon as it is known, in walk order, and the
     /// chain's report at its end (`None`: the report is only returned).
     pub events: Option<mpsc::Sender<ChainEvent>>,
+    /// Which digests this walk reports, when the chain is verified in time windows (shards).
+    pub owns: Ownership,
+}
+
+/// The digests a walk of one time window reports when a chain is verified in several (a plan's
+/// shards): each digest belongs to the window its end falls in, so that the windows' reports
+/// add up to one run's. The walk still reads the digests around its window that it needs (the
+/// hour after it, whose digest lists log files delivered late), it only does not report them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ownership {
+    /// Only digests ending after this (a window after the chain's first).
+    pub after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only digests ending at or before this (a window before the chain's last).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Ownership {
+    fn owns(&self, digest: &DigestReport) -> bool {
+        let Some(end) = digest.end_time else {
+            return true;
+        };
+        self.after.is_none_or(|a| end > a) && self.until.is_none_or(|u| end <= u)
+    }
 }
 
 /// What a chain's walk gives out as it goes.
@@ -89,8 +112,8 @@ pub(crate) enum ChainEvent {
 
 /// A valid hourly digest on the chain, within the window: where a checkpoint may be set.
 struct HeadCandidate {
-    /// Its index in the chain report's digests.
-    index: usize,
+    key: String,
+    start: chrono::DateTime<chrono::Utc>,
     end: chrono::DateTime<chrono::Utc>,
     sha256: [u8; 32],
     signature: String,
@@ -137,6 +160,8 @@ struct Walker {
     next_event: usize,
     /// Log files each valid digest lists, by index: its verdict is final when all are checked.
     awaiting_logs: HashMap<usize, u64>,
+    /// Which digests this walk reports.
+    owns: Ownership,
 }
 
 /// Verifies one chain over `range`.
@@ -167,6 +192,7 @@ pub(crate) async fn walk_chain(
         events: plan.events,
         next_event: 0,
         awaiting_logs: HashMap::new(),
+        owns: plan.owns,
     };
     if walker.range.start < walker.range.end {
         walker.run().await;
@@ -210,6 +236,15 @@ impl Walker {
             listing
                 .standard
                 .retain(|l| !(checkpoint.bucket == bucket && l.key == checkpoint.key));
+        }
+        if let Some(after) = self.owns.after {
+            // The window before this one reads and reports those.
+            let layout = self.layout.clone();
+            listing.standard.retain(|l| {
+                layout
+                    .parse_digest_key(&l.key)
+                    .is_none_or(|i| i.end_time > after)
+            });
         }
         for (key, reason) in &listing.foreign {
             self.report.foreign_objects.push(ForeignObject {
@@ -508,7 +543,8 @@ impl Walker {
                 && let Some(signature) = signature
             {
                 self.heads.push(HeadCandidate {
-                    index,
+                    key: key.clone(),
+                    start: digest.start_time,
                     end: digest.end_time,
                     sha256: digest.sha256,
                     signature,
@@ -519,6 +555,21 @@ impl Walker {
             if digest.start_time <= self.range.start {
                 // The range's start is covered. A checkpoint must be joined right here, by the
                 // oldest digest of the chain; what remains listed is verified on its own.
+                if self.report.tail.is_none() {
+                    self.report.tail = Some(crate::report::ChainTail {
+                        key: key.clone(),
+                        start_time: digest.start_time,
+                        valid,
+                        previous: digest.previous.as_ref().map(|p| {
+                            crate::report::NamedPredecessor {
+                                bucket: p.bucket.clone(),
+                                key: p.key.clone(),
+                                sha256: p.hash_value.to_ascii_lowercase(),
+                                signature: p.signature.to_ascii_lowercase(),
+                            }
+                        }),
+                    });
+                }
                 if let Some(checkpoint) = self.checkpoint.take() {
                     let link = digest.previous.as_ref().map(|reference| Link {
                         newer_key: key.clone(),
@@ -840,6 +891,11 @@ impl Walker {
         }
         self.awaiting_logs.clear();
         self.emit_ready().await;
+        // Digests of the neighbouring windows were read for what they list, not reported.
+        let owns = self.owns;
+        if owns.after.is_some() || owns.until.is_some() {
+            self.report.digests.retain(|d| owns.owns(d));
+        }
         let valid = self
             .report
             .digests
@@ -867,9 +923,11 @@ impl Walker {
     /// every log file it lists was checked. A streaming reader then holds only the log
     /// entries with a problem (the valid ones were given out).
     async fn emit_ready(&mut self) {
-        let Some(events) = self.events.clone() else {
+        let events = self.events.clone();
+        let progress = self.ctx.options.progress.clone();
+        if events.is_none() && progress.is_none() {
             return;
-        };
+        }
         while self.next_event < self.report.digests.len() {
             let index = self.next_event;
             if let Some(&expected) = self.awaiting_logs.get(&index) {
@@ -885,9 +943,16 @@ impl Walker {
                 self.awaiting_logs.remove(&index);
             }
             let digest = &mut self.report.digests[index];
+            self.next_event += 1;
+            if let Some(progress) = &progress {
+                progress.digest_done();
+            }
+            let Some(events) = &events else { continue };
+            if !self.owns.owns(digest) {
+                continue;
+            }
             let event = ChainEvent::Digest(Box::new(digest.clone()));
             digest.logs.retain(|l| l.problem.is_some());
-            self.next_event += 1;
             // A reader that went away wants nothing more; the walk still completes its report.
             let _ = events.send(event).await;
         }
@@ -961,14 +1026,32 @@ impl Walker {
             until,
         )?;
         let candidate = self.heads.get(chosen)?;
-        let digest = self.report.digests.get(candidate.index)?;
         Some(ChainHead {
-            bucket: digest.bucket.clone(),
-            key: digest.key.clone(),
+            bucket: self.layout.location.bucket.clone(),
+            key: candidate.key.clone(),
             sha256: hex::encode(candidate.sha256),
             signature: candidate.signature.clone(),
-            start_time: digest.start_time?,
+            start_time: candidate.start,
             end_time: candidate.end,
         })
     }
+}
+
+/// The end times of the hourly digests a chain's folder lists for `range` (what a walk of it
+/// would read), for planning shards.
+pub(crate) async fn digest_ends(
+    source: &dyn ObjectSource,
+    layout: &ChainLayout,
+    range: TimeRange,
+) -> Result<Vec<chrono::DateTime<chrono::Utc>>, crate::source::SourceError> {
+    let last = range
+        .end
+        .checked_add_signed(DIGEST_PERIOD)
+        .unwrap_or(range.end);
+    let listing = listing::list_digests(source, layout, range.start, last).await?;
+    Ok(listing
+        .standard
+        .iter()
+        .filter_map(|l| layout.parse_digest_key(&l.key).map(|i| i.end_time))
+        .collect())
 }

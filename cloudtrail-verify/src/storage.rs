@@ -1,0 +1,429 @@
+//! Small documents a run reads and writes beside the trail (checkpoint states, shard plans and
+//! reports), kept in a local file or an S3 object, and replaced atomically: a local file by a
+//! synced temporary file renamed over it (a crash leaves the old or the new one), an S3 object
+//! by one PUT. A conditional write ([`Store::write_if`]) happens only if the document is still
+//! the one read (S3: `If-Match` on its ETag, `If-None-Match: *` when there was none; a file: its
+//! SHA-256 compared just before the rename), so two writers cannot both replace it.
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Largest document read, in bytes.
+pub const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
+
+/// Where a document is kept: a local file or an S3 object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local file.
+    File(PathBuf),
+    /// An S3 object.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+}
+
+impl std::str::FromStr for Location {
+    type Err = String;
+
+    /// `s3://BUCKET/KEY`, or a path.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.strip_prefix("s3://") {
+            Some(rest) => match rest.split_once('/') {
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Location::S3 {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                }),
+                _ => Err(format!("{s:?} is not s3://BUCKET/KEY")),
+            },
+            None if s.is_empty() => Err("an empty path".into()),
+            None => Ok(Location::File(PathBuf::from(s))),
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// What a conditional write must find: the version read (a file's SHA-256, an object's ETag),
+/// or nothing when there was no document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(Option<String>);
+
+impl Version {
+    /// There was no document.
+    pub fn absent() -> Self {
+        Version(None)
+    }
+}
+
+/// Why a document could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// Someone else wrote the document since it was read.
+    #[error(
+        "{location} was changed by someone else since this run read it (another run of ctverify \
+         overlapping this one?); it was not overwritten"
+    )]
+    Conflict {
+        /// Where.
+        location: String,
+    },
+    /// Reading or writing failed.
+    #[error("{operation} {location} failed: {reason}")]
+    Io {
+        /// `reading`, `writing` or `locating`.
+        operation: &'static str,
+        /// Where.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Reads and writes one document where it is kept.
+#[derive(Debug, Clone)]
+pub struct Store {
+    location: Location,
+    #[cfg(feature = "aws")]
+    client: Option<aws_sdk_s3::Client>,
+}
+
+impl Store {
+    /// A store for a local file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Store {
+            location: Location::File(path.into()),
+            #[cfg(feature = "aws")]
+            client: None,
+        }
+    }
+
+    /// A store for `location`: an S3 object is read and written with `conf`, in the bucket's
+    /// own region (GetBucketLocation).
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] when the bucket's region cannot be read.
+    #[cfg(feature = "aws")]
+    pub async fn open(
+        location: Location,
+        conf: &aws_config::SdkConfig,
+    ) -> Result<Self, StorageError> {
+        let client = match &location {
+            Location::File(_) => None,
+            Location::S3 { bucket, .. } => {
+                let probe = crate::aws::s3_client(conf);
+                let region = crate::trail_api::bucket_region(&probe, bucket)
+                    .await
+                    .map_err(|e| StorageError::Io {
+                        operation: "locating",
+                        location: location.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                let conf = conf
+                    .to_builder()
+                    .region(aws_config::Region::new(region))
+                    .build();
+                Some(crate::aws::s3_client(&conf))
+            }
+        };
+        Ok(Store { location, client })
+    }
+
+    /// Where the document is kept.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The document and its version; `None` when there is none.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`], also for a document over [`MAX_DOCUMENT_BYTES`].
+    pub async fn read(&self) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+        match &self.location {
+            Location::File(path) => read_file(path, &self.location.to_string()),
+            Location::S3 { bucket, key } => self.get_s3(bucket, key).await,
+        }
+    }
+
+    /// Replaces the document, atomically, whatever is there.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`].
+    pub async fn write(&self, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.put(bytes, None).await
+    }
+
+    /// Replaces the document only if it is still `read` (see the module documentation).
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when it changed; [`StorageError::Io`].
+    pub async fn write_if(&self, bytes: Vec<u8>, read: &Version) -> Result<(), StorageError> {
+        self.put(bytes, Some(read)).await
+    }
+
+    async fn put(&self, bytes: Vec<u8>, expected: Option<&Version>) -> Result<(), StorageError> {
+        let name = self.location.to_string();
+        match &self.location {
+            Location::File(path) => write_file(path, &name, &bytes, expected),
+            Location::S3 { bucket, key } => self.put_s3(bucket, key, bytes, expected).await,
+        }
+    }
+
+    #[cfg(feature = "aws")]
+    async fn get_s3(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+        let name = self.location.to_string();
+        let io = |reason: String| StorageError::Io {
+            operation: "reading",
+            location: name.clone(),
+            reason,
+        };
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| io("no S3 client".into()))?;
+        let answer = match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(answer) => answer,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(io(crate::aws::error_text(
+                    &e,
+                    Some(&crate::aws::AwsCall::new("GetObject", "s3:GetObject", None)),
+                )));
+            }
+        };
+        let etag = answer.e_tag().unwrap_or_default().to_owned();
+        let too_large = || io(format!("larger than {MAX_DOCUMENT_BYTES} bytes"));
+        if u64::try_from(answer.content_length().unwrap_or(0)).unwrap_or(0) > MAX_DOCUMENT_BYTES {
+            return Err(too_large());
+        }
+        let mut body = answer.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.try_next().await.map_err(|e| io(e.to_string()))? {
+            if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some((bytes, Version(Some(etag)))))
+    }
+
+    #[cfg(feature = "aws")]
+    async fn put_s3(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&Version>,
+    ) -> Result<(), StorageError> {
+        let name = self.location.to_string();
+        let io = |reason: String| StorageError::Io {
+            operation: "writing",
+            location: name.clone(),
+            reason,
+        };
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| io("no S3 client".into()))?;
+        let put = client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(bytes.into());
+        // S3's conditional writes: the write happens only if the object is still the one read.
+        let put = match expected {
+            None => put,
+            Some(Version(Some(etag))) => put.if_match(etag),
+            Some(Version(None)) => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                // 412: the precondition failed; 409: a concurrent conditional write won.
+                if expected.is_some() && matches!(status, Some(412 | 409)) {
+                    Err(StorageError::Conflict { location: name })
+                } else {
+                    Err(io(crate::aws::error_text(
+                        &e,
+                        Some(&crate::aws::AwsCall::new("PutObject", "s3:PutObject", None)),
+                    )))
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "aws"))]
+    async fn get_s3(&self, _: &str, _: &str) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+        Err(self.no_s3("reading"))
+    }
+
+    #[cfg(not(feature = "aws"))]
+    async fn put_s3(
+        &self,
+        _: &str,
+        _: &str,
+        _: Vec<u8>,
+        _: Option<&Version>,
+    ) -> Result<(), StorageError> {
+        Err(self.no_s3("writing"))
+    }
+
+    #[cfg(not(feature = "aws"))]
+    fn no_s3(&self, operation: &'static str) -> StorageError {
+        StorageError::Io {
+            operation,
+            location: self.location.to_string(),
+            reason: "built without the `aws` feature".into(),
+        }
+    }
+}
+
+/// A local document and its SHA-256, `None` when there is no file.
+fn read_file(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+    use std::io::Read;
+    let io = |reason: String| StorageError::Io {
+        operation: "reading",
+        location: name.to_owned(),
+        reason,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e.to_string())),
+    };
+    let meta = file.metadata().map_err(|e| io(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(io("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io(e.to_string()))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(io(format!("larger than {MAX_DOCUMENT_BYTES} bytes")));
+    }
+    let version = Version(Some(hex::encode(Sha256::digest(&bytes))));
+    Ok(Some((bytes, version)))
+}
+
+/// Writes a local document atomically: a temporary file beside it, synced, then renamed over
+/// it. With `expected`, refuses when the file is no longer what was read.
+fn write_file(
+    path: &Path,
+    name: &str,
+    bytes: &[u8],
+    expected: Option<&Version>,
+) -> Result<(), StorageError> {
+    use std::io::Write;
+    let io = |reason: String| StorageError::Io {
+        operation: "writing",
+        location: name.to_owned(),
+        reason,
+    };
+    if let Some(expected) = expected {
+        let now = read_file(path, name)?.map_or(Version::absent(), |(_, version)| version);
+        if &now != expected {
+            return Err(StorageError::Conflict {
+                location: name.to_owned(),
+            });
+        }
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "document".into());
+    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // The rename itself must reach the disk for the new document to survive a crash.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.map_err(|e| io(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            "s3://b/k/state.json".parse::<Location>(),
+            Ok(Location::S3 {
+                bucket: "b".into(),
+                key: "k/state.json".into()
+            })
+        );
+        assert!("s3://b".parse::<Location>().is_err());
+        assert!("s3:///k".parse::<Location>().is_err());
+        assert_eq!(
+            "st.json".parse::<Location>(),
+            Ok(Location::File("st.json".into()))
+        );
+    }
+
+    #[test]
+    fn a_conditional_file_write_refuses_a_document_changed_since_it_was_read() {
+        let dir = tempfile_dir();
+        let path = dir.join("state.json");
+        assert!(read_file(&path, "x").unwrap().is_none());
+        write_file(&path, "x", b"one", Some(&Version::absent())).unwrap();
+        // A second writer that also read "nothing" loses.
+        assert!(matches!(
+            write_file(&path, "x", b"two", Some(&Version::absent())),
+            Err(StorageError::Conflict { .. })
+        ));
+        let (_, version) = read_file(&path, "x").unwrap().unwrap();
+        write_file(&path, "x", b"two", Some(&version)).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert!(matches!(
+            write_file(&path, "x", b"three", Some(&version)),
+            Err(StorageError::Conflict { .. })
+        ));
+        // Only the document is left: no temporary file.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "ctverify-storage-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
