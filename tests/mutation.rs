@@ -13,6 +13,7 @@
 //! * `CTVERIFY_MUTATION_CASES=N` runs cases `0..N` (default 1000 per variant);
 //! * `CTVERIFY_MUTATION_VERBOSE=1` prints every case, not only the failing ones.
 
+use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -384,4 +385,270 @@ fn the_harness_sees_valid_verdicts_and_flags_a_false_valid() {
     assert_eq!(no_sidecar[&digest].meta, Meta::None);
     assert!(violation(p, &no_sidecar, 0).is_none());
     assert!(violation(p, &mutated(Mutation::UpperHexSignature { key: digest }), 0).is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run resumed from a checkpoint state.
+
+/// The hour (from the trail's start) the checkpoints of the resumed variant are at.
+const CHECKPOINT_HOUR: i64 = 3;
+
+/// The objects a run resumed at the checkpoint must prove: the checkpoint digests and every
+/// digest after them, and the log files those newer digests list. What lies before was proven
+/// by the run that set the checkpoint, which is the point of one.
+fn after_the_checkpoint(p: &Pristine) -> BTreeSet<String> {
+    let at = p.manifest.start_time + chrono::TimeDelta::hours(CHECKPOINT_HOUR);
+    let mut keys = BTreeSet::new();
+    for chain in &p.manifest.chains {
+        for d in &chain.digests {
+            if d.end_time >= at {
+                keys.insert(d.key.clone());
+            }
+            if d.end_time > at {
+                keys.extend(d.log_files.iter().cloned());
+            }
+        }
+    }
+    keys
+}
+
+/// The time a CloudTrail name carries (`..._20260101T0315Z_...` or `..._20260101T030000Z...`).
+fn named_time(key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let name = key.rsplit('/').next()?;
+    name.split(['_', '.']).find_map(|part| {
+        let stamp = part.strip_suffix('Z')?;
+        let format = match stamp.len() {
+            13 => "%Y%m%dT%H%M",
+            15 => "%Y%m%dT%H%M%S",
+            _ => return None,
+        };
+        chrono::NaiveDateTime::parse_from_str(stamp, format)
+            .ok()
+            .map(|t| t.and_utc())
+    })
+}
+
+#[test]
+fn no_mutation_after_a_checkpoint_is_ever_reported_valid_by_a_resumed_run() {
+    let pristine = Arc::new(Pristine::generate(&mutation_spec()));
+    let runner = LocalRunner::new(Arc::clone(&pristine));
+    let p = &pristine;
+    let start = p.manifest.start_time;
+    let at = start + chrono::TimeDelta::hours(CHECKPOINT_HOUR);
+    // The checkpoint state, set once by a run over the pristine copy up to the checkpoint.
+    let state_dir = tempfile::tempdir().expect("temporary directory");
+    let state = state_dir.path().join("state.json");
+    let copy = state_dir.path().join("copy");
+    write_local(&copy, &p.manifest.bucket, &p.objects).expect("writing the pristine copy");
+    let keys = runner.keys_dir.path().join("keys.json");
+    let base = |copy: &std::path::Path| {
+        let mut args = vec![
+            "ctverify".to_owned(),
+            "--trail".into(),
+            p.manifest.trail_arn.clone(),
+        ];
+        args.extend([
+            "--local".into(),
+            copy.display().to_string(),
+            "--public-keys".into(),
+            keys.display().to_string(),
+        ]);
+        if let Some(prefix) = &p.manifest.prefix {
+            args.extend(["--prefix".to_owned(), prefix.clone()]);
+        }
+        args
+    };
+    let mut first = base(&copy);
+    first.extend([
+        "--from".into(),
+        ctverify_fixtures::format_time(&start),
+        "--to".into(),
+        ctverify_fixtures::format_time(&at),
+        "--state".into(),
+        state.display().to_string(),
+    ]);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let run = runtime.block_on(run_ctverify(&first));
+    assert_eq!(run.code, VALID, "{}{}", run.stdout, run.stderr);
+    let state_bytes = std::fs::read(&state).expect("the state");
+    let relevant = after_the_checkpoint(p);
+
+    let seeds = seeds(DEFAULT_CASES / 4);
+    let started = Instant::now();
+    let outcomes: Vec<Outcome> = seeds
+        .iter()
+        .map(|&seed| {
+            let (mutations, model) = case(seed, p);
+            let case_started = Instant::now();
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let copy = dir.path().join("copy");
+            write_local(&copy, &p.manifest.bucket, &model).expect("writing the copy");
+            let case_state = dir.path().join("state.json");
+            std::fs::write(&case_state, &state_bytes).expect("the state");
+            let mut args = base(&copy);
+            args.extend([
+                "--to".into(),
+                ctverify_fixtures::format_time(&p.manifest.end_time),
+                "--state".into(),
+                case_state.display().to_string(),
+            ]);
+            let run = runtime.block_on(run_ctverify(&args));
+            // The property, over what the resumed run must prove: the objects after the
+            // checkpoint unchanged and present, and nothing added that is named after it (or
+            // not named by a time at all).
+            let mut why = Vec::new();
+            let mut broken = Vec::new();
+            if run.code == VALID {
+                for key in &relevant {
+                    let same =
+                        model.get(key).map(|o| &o.body) == p.objects.get(key).map(|o| &o.body);
+                    if !same {
+                        why.push(format!("{key:?} was changed or deleted"));
+                        broken.push(key.clone());
+                    }
+                }
+                for key in model
+                    .keys()
+                    .filter(|k| !p.objects.contains_key(*k) && p.in_scope(k))
+                {
+                    if named_time(key).is_none_or(|t| t >= at) {
+                        why.push(format!("{key:?} was added"));
+                        broken.push(key.clone());
+                    }
+                }
+            } else if run.code > UNVERIFIABLE {
+                why.push(format!("exit status {}", run.code));
+            }
+            let violation =
+                (!why.is_empty()).then(|| format!("reported VALID although {}", why.join("; ")));
+            let culprits = if violation.is_some() {
+                ctverify_tests::mutation::culprits(p, &mutations, &broken)
+            } else {
+                Vec::new()
+            };
+            Outcome {
+                seed,
+                mutations,
+                code: Some(run.code),
+                output: format!("{}{}", run.stdout, run.stderr),
+                violation,
+                elapsed: case_started.elapsed(),
+                culprits,
+            }
+        })
+        .collect();
+    eprintln!(
+        "resumed from a checkpoint: {} cases in {:.1?}",
+        outcomes.len(),
+        started.elapsed()
+    );
+    // Some cases must come out valid, or the property proves nothing.
+    assert!(
+        outcomes.iter().any(|o| o.code == Some(VALID)),
+        "no case was valid: the resumed runs never succeed"
+    );
+    if let Some(summary) = summarize("resumed from a checkpoint", &outcomes, verbose()) {
+        panic!("{summary}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A range verified in shards and merged.
+
+#[test]
+fn no_mutation_is_ever_reported_valid_by_merged_shards() {
+    let pristine = Arc::new(Pristine::generate(&mutation_spec()));
+    let runner = LocalRunner::new(Arc::clone(&pristine));
+    let p = &pristine;
+    let keys = runner.keys_dir.path().join("keys.json");
+    let local = |copy: &std::path::Path| {
+        let mut args = vec![
+            "--local".to_owned(),
+            copy.display().to_string(),
+            "--public-keys".into(),
+            keys.display().to_string(),
+        ];
+        if let Some(prefix) = &p.manifest.prefix {
+            args.extend(["--prefix".to_owned(), prefix.clone()]);
+        }
+        args
+    };
+    // The plan, made once over the pristine copy: three shards of four chains, so that chains
+    // are split in time and the merge has seams to check.
+    let plan_dir = tempfile::tempdir().expect("temporary directory");
+    let pristine_copy = plan_dir.path().join("copy");
+    write_local(&pristine_copy, &p.manifest.bucket, &p.objects).expect("the pristine copy");
+    let plan = plan_dir.path().join("plan.json");
+    let mut args = vec!["ctverify".to_owned(), "plan".into()];
+    args.extend(ctverify_tests::trail::range_args(&p.manifest));
+    args.extend(local(&pristine_copy));
+    args.extend([
+        "--shards".into(),
+        "3".into(),
+        "--out".into(),
+        plan.display().to_string(),
+    ]);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let run = runtime.block_on(run_ctverify(&args));
+    assert_eq!(run.code, VALID, "{}{}", run.stdout, run.stderr);
+
+    let started = Instant::now();
+    let outcomes: Vec<Outcome> = seeds(DEFAULT_CASES / 10)
+        .into_iter()
+        .map(|seed| {
+            let (mutations, model) = case(seed, p);
+            let case_started = Instant::now();
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let copy = dir.path().join("copy");
+            write_local(&copy, &p.manifest.bucket, &model).expect("writing the copy");
+            let reports = dir.path().join("shard-{}.json").display().to_string();
+            let mut output = String::new();
+            for k in 0..3 {
+                let mut args = vec![
+                    "ctverify".to_owned(),
+                    "--plan".into(),
+                    plan.display().to_string(),
+                    "--shard".into(),
+                    k.to_string(),
+                    "--out".into(),
+                    reports.clone(),
+                    "-q".into(),
+                ];
+                args.extend(local(&copy));
+                let run = runtime.block_on(run_ctverify(&args));
+                output.push_str(&run.stderr);
+            }
+            let merge = vec![
+                "ctverify".to_owned(),
+                "merge".into(),
+                "--plan".into(),
+                plan.display().to_string(),
+                reports,
+            ];
+            let run = runtime.block_on(run_ctverify(&merge));
+            output.push_str(&run.stdout);
+            output.push_str(&run.stderr);
+            Outcome::judge(
+                p,
+                seed,
+                mutations,
+                &model,
+                Some(run.code),
+                output,
+                case_started.elapsed(),
+            )
+        })
+        .collect();
+    eprintln!(
+        "merged shards: {} cases in {:.1?}",
+        outcomes.len(),
+        started.elapsed()
+    );
+    assert!(
+        outcomes.iter().any(|o| o.code == Some(VALID)),
+        "no case was valid: the merge never succeeds"
+    );
+    if let Some(summary) = summarize("merged shards", &outcomes, verbose()) {
+        panic!("{summary}");
+    }
 }

@@ -357,3 +357,27 @@ fn shard_processes_against_s3_merge_into_a_single_runs_verdict() {
     assert_eq!(code, exit::VALID);
     assert_eq!(verdict(&merged), verdict(&single));
 }
+
+#[tokio::test]
+async fn a_chain_that_appears_after_the_plan_is_verified_by_the_first_shard() {
+    let sweep = Sweep::new();
+    sweep.plan(5).await;
+    // A region folder nobody planned: a log file copied there after the plan was made.
+    let log = sweep.trail.log(0, 0);
+    let planted = log
+        .replace("/us-east-1/", "/ap-south-1/")
+        .replace("_us-east-1_", "_ap-south-1_");
+    let target = sweep.file(&planted);
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::copy(sweep.file(&log), &target).unwrap();
+    let mut worst = 0;
+    for k in 0..5 {
+        worst = worst.max(sweep.shard(k).await.code);
+    }
+    let (single_code, single) = sweep.single().await;
+    let (merged_code, merged) = sweep.merge().await;
+    assert_ne!(single_code, exit::VALID);
+    assert_eq!(merged_code, single_code);
+    assert_eq!(verdict(&merged), verdict(&single));
+    assert_eq!(worst, single_code);
+}

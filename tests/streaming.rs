@@ -86,6 +86,75 @@ async fn json_lines_carry_every_verdict_of_the_report_in_order_with_the_summary_
             _ => assert_eq!(open.as_ref(), Some(&e["chain"]), "{e}"),
         }
     }
+    // Every line has the fields the README documents for its type.
+    let documented: &[(&str, &[&str])] = &[
+        (
+            "chain_started",
+            &["chain", "window_start", "window_end", "checkpoint"],
+        ),
+        (
+            "digest",
+            &[
+                "chain",
+                "bucket",
+                "key",
+                "backfill",
+                "start_time",
+                "end_time",
+                "status",
+                "problems",
+                "log_counts",
+                "logs_not_checked",
+                "log_bytes",
+            ],
+        ),
+        // (`problem` only when there is one.)
+        (
+            "log",
+            &["chain", "digest_key", "bucket", "key", "status", "bytes"],
+        ),
+        (
+            "chain_finished",
+            &[
+                "chain",
+                "status",
+                "expected",
+                "window",
+                "found_start",
+                "found_end",
+                "head",
+                "summary",
+            ],
+        ),
+        (
+            "summary",
+            &[
+                "status",
+                "trail",
+                "source",
+                "bucket",
+                "requested_start",
+                "requested_end",
+                "report_schema_version",
+                "tool_version",
+                "generated_at",
+                "summary",
+                "scope",
+                "versions",
+                "warnings",
+                "bundle_problems",
+                "provenance",
+            ],
+        ),
+    ];
+    for e in &events {
+        let kind = e["type"].as_str().unwrap();
+        if let Some((_, fields)) = documented.iter().find(|(k, _)| *k == kind) {
+            for field in *fields {
+                assert!(e.get(*field).is_some(), "{kind} line without {field}: {e}");
+            }
+        }
+    }
     let mut sorted = chains.clone();
     sorted.sort_by_key(|c| (c["account_id"].to_string(), c["region"].to_string()));
     assert_eq!(chains, sorted);

@@ -27,6 +27,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Scheduled and large runs build on the same [`Verifier`]:
+//! [`VerifierBuilder::resume_from`] verifies only what is new since a checkpoint [`state`] and
+//! proves it joins it; [`Verifier::run_observed`] gives each verdict to a [`RunObserver`] as soon
+//! as it is final ([`events`]), so memory does not grow with the range; [`Verifier::plan`] and
+//! [`VerifierBuilder::shard`] split a range among processes, and [`plan::merge`] joins their
+//! reports into a single run's verdict. States, plans and reports are kept in a file or an S3
+//! object ([`storage`]).
+//!
 //! # The verdict
 //!
 //! Each file, chain and run is [`Status::Valid`], [`Status::Invalid`] (evidence of tampering)

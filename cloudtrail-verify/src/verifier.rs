@@ -184,6 +184,12 @@ impl VerifierBuilder {
                 (item.chain.clone(), (window, owns))
             })
             .collect();
+        self.windows.planned = plan
+            .shards
+            .iter()
+            .flat_map(|s| &s.items)
+            .map(|item| item.chain.clone())
+            .collect();
         self.shard = Some(crate::report::ShardOf {
             plan_sha256: plan.sha256(),
             index,
@@ -406,8 +412,14 @@ impl VerifierBuilder {
                 .cloned(),
         );
         if !self.windows.windows.is_empty() {
-            // A shard walks its own chains only.
-            chains.retain(|c| self.windows.windows.contains_key(&c.chain));
+            // A shard walks its own chains only; the first shard also every chain the bucket
+            // holds that the plan does not (one that appeared, or was planted, after the plan
+            // was made), over the whole range, as a single run would find it.
+            let first = self.shard.as_ref().is_some_and(|s| s.index == 0);
+            chains.retain(|c| {
+                self.windows.windows.contains_key(&c.chain)
+                    || (first && !self.windows.planned.contains(&c.chain))
+            });
         }
         warnings.extend(where_the_files_are(source.as_ref(), &target, &self.accounts).await);
         tracing::debug!(

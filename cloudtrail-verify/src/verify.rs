@@ -175,6 +175,8 @@ pub(crate) struct Windows {
     /// Windows of a shard: only these chains are walked, each over its window, reporting the
     /// digests it owns.
     pub windows: BTreeMap<ChainId, (TimeRange, Ownership)>,
+    /// Every chain of the plan a shard belongs to.
+    pub planned: BTreeSet<ChainId>,
 }
 
 /// Adds a layout for each chain of `extra` that `chains` lacks (a chain a checkpoint state
