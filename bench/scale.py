@@ -38,6 +38,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 sys.path.insert(0, BENCH)
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import s3 as s3bench  # noqa: E402  (the S3 benchmark's server wrapper and environment)
 
 PEAK_RSS_TARGET_MB = 100
