@@ -3,7 +3,9 @@
 # cached in bench-data/s3/) a trail of 48 digests and 2,016 log files, serve it with the
 # project's own S3 server + CloudTrail stub, and time `aws cloudtrail validate-logs` against
 # `ctverify` on it: plain local server, then 20 ms per S3 request; then check both call a
-# tampered copy INVALID with the same counts. Options go to bench/s3.py (--runs, --concurrency, ...).
+# tampered copy INVALID with the same counts. Prints each tool's CPU time per object read (user +
+# sys of its process / GetObject requests) beside the speed-ups, against issue 9's targets.
+# Options go to bench/s3.py (--runs, --concurrency, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Two builds, not one: the first is exactly bench/offline.sh's, so the two benchmarks share its
