@@ -302,7 +302,7 @@ pub struct VerifyArgs {
     #[arg(long, help_heading = "Output")]
     pub no_progress: bool,
 
-    /// Log files read and hashed at once. Default: 64 against S3, where a run is bound by
+    /// Log files read and hashed at once. Default: 128 against S3, where a run is bound by
     /// round trips; twice the number of CPUs with --local, where it is bound by CPU and more in
     /// flight only costs memory (each check holds about 300 KB of buffers).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Performance")]

@@ -160,13 +160,14 @@ pub fn checkpoint_problem_status(problem: &CheckpointProblem) -> Status {
         CheckpointProblem::HashChanged { .. }
         | CheckpointProblem::SignatureChanged
         | CheckpointProblem::JoinBroken {
-            named_key: Some(_),
-            ..
+            named_key: Some(_), ..
         } => Status::Invalid,
         // A digest CloudTrail signed as a chain's first: logging was stopped and started where
         // the checkpoint ends, a restart, which is never excused but not evidence either (as
         // a restart inside a range).
-        CheckpointProblem::JoinBroken { named_key: None, .. }
+        CheckpointProblem::JoinBroken {
+            named_key: None, ..
+        }
         | CheckpointProblem::JoinUnproven { .. } => Status::Unverifiable,
     }
 }

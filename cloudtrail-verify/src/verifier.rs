@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 /// Log files read at once against S3 unless told otherwise: enough to hide a region's round
 /// trip, where a run is bound by latency rather than CPU.
-const S3_CONCURRENCY: usize = 64;
+const S3_CONCURRENCY: usize = 128;
 
 /// Why a run could not start: nothing was verified, so there is no verdict.
 #[derive(Debug, thiserror::Error)]
@@ -274,7 +274,7 @@ impl VerifierBuilder {
         self
     }
 
-    /// Log files read and hashed at once. Default: 64 from S3, twice the
+    /// Log files read and hashed at once. Default: 128 from S3, twice the
     /// number of CPUs otherwise (where a run is bound by CPU and more only costs memory).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = Some(concurrency.max(1));

@@ -193,9 +193,55 @@ fn all_at_or_before(folder: &str, after: Option<&str>) -> bool {
     after.is_some_and(|after| folder < after && !after.starts_with(folder))
 }
 
+/// Keys one page of a local listing holds at most: S3's page size, so that a listing holds a
+/// page, not every key of a copy (a million log files would otherwise sit in memory at once).
+const PAGE_KEYS: usize = 1000;
+
+/// One folder being listed: its entries in key order and the next one to look at.
+struct Level {
+    /// The folder (`None`: the listing's start folder).
+    dir: Option<Dir>,
+    /// Its key prefix (`""` or ending in `/`).
+    rel: String,
+    /// Entries sorted as their keys sort: a folder as its name and `/`.
+    entries: Vec<(String, Kind)>,
+    next: usize,
+    /// Names of the objects (not sidecars, not folders) in it: a sidecar beside one is its
+    /// metadata, not an object of its own.
+    objects: std::collections::HashSet<String>,
+}
+
+impl Level {
+    fn read(dir: Option<Dir>, start: &Dir, rel: String) -> io::Result<Level> {
+        let mut entries = dir.as_ref().unwrap_or(start).entries()?;
+        let sort_key = |(name, kind): &(String, Kind)| {
+            if *kind == Kind::Dir {
+                format!("{name}/")
+            } else {
+                name.clone()
+            }
+        };
+        entries.sort_by_cached_key(sort_key);
+        let objects = entries
+            .iter()
+            .filter(|(name, kind)| *kind != Kind::Dir && !name.ends_with(METADATA_SUFFIX))
+            .map(|(name, _)| name.clone())
+            .collect();
+        Ok(Level {
+            dir,
+            rel,
+            entries,
+            next: 0,
+            objects,
+        })
+    }
+}
+
 /// Collects, below `start` (the folder `start_rel` of the bucket, `""` or ending in `/`), the
-/// keys that start with `prefix` and sort after `after`, sorted. One walk; folders that cannot
-/// hold such keys are not read.
+/// first [`PAGE_KEYS`] keys that start with `prefix` and sort after `after`, in order: a walk of
+/// the folders in key order that does not read folders whose keys all sort before `after`, and
+/// stops when the page is full. A sidecar with no object beside it is an object of its own: a
+/// planted file that a reader of the bucket would still see.
 fn collect_keys(
     start: &Dir,
     start_rel: &str,
@@ -203,57 +249,43 @@ fn collect_keys(
     after: Option<&str>,
 ) -> io::Result<Vec<String>> {
     let mut keys = Vec::new();
-    let mut sidecars = Vec::new();
-    let mut objects = std::collections::HashSet::new();
-    // Folders still to read, as names below `start`. Each is reopened from `start` one name at
-    // a time rather than kept open, so a wide tree does not hold a descriptor per folder.
-    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
-    while let Some(path) = pending.pop() {
-        let mut rel = start_rel.to_owned();
-        let mut opened = None;
-        for name in &path {
-            let parent = opened.as_ref().unwrap_or(start);
-            opened = Some(parent.subdir(name)?);
-            rel.push_str(name);
-            rel.push('/');
-        }
-        let dir = opened.as_ref().unwrap_or(start);
-        let entries = match dir.entries() {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+    let mut stack = vec![Level::read(None, start, start_rel.to_owned())?];
+    while keys.len() < PAGE_KEYS {
+        let Some(level) = stack.last_mut() else { break };
+        let Some((name, kind)) = level.entries.get(level.next).cloned() else {
+            stack.pop();
+            continue;
         };
-        for (name, kind) in entries {
-            let key = format!("{rel}{name}");
-            if kind == Kind::Dir {
-                let folder = format!("{key}/");
-                let may_match = folder.starts_with(prefix) || prefix.starts_with(&folder);
-                if may_match && folder.len() < MAX_KEY_BYTES && !all_at_or_before(&folder, after) {
-                    let mut below = path.clone();
-                    below.push(name);
-                    pending.push(below);
-                }
-            } else if key.starts_with(prefix) && key.len() <= MAX_KEY_BYTES {
-                if key.ends_with(METADATA_SUFFIX) {
-                    sidecars.push(key);
-                } else {
-                    if after.is_none_or(|after| key.as_str() > after) {
-                        keys.push(key.clone());
-                    }
-                    objects.insert(key);
-                }
+        level.next += 1;
+        let key = format!("{}{name}", level.rel);
+        if kind == Kind::Dir {
+            let folder = format!("{key}/");
+            let may_match = folder.starts_with(prefix) || prefix.starts_with(&folder);
+            if !may_match || folder.len() >= MAX_KEY_BYTES || all_at_or_before(&folder, after) {
+                continue;
+            }
+            let parent = level.dir.as_ref().unwrap_or(start);
+            let below = match parent
+                .subdir(&name)
+                .and_then(|d| Level::read(Some(d), start, folder))
+            {
+                Ok(below) => below,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            stack.push(below);
+        } else if key.starts_with(prefix)
+            && key.len() <= MAX_KEY_BYTES
+            && after.is_none_or(|after| key.as_str() > after)
+        {
+            let metadata_of_an_object = name
+                .strip_suffix(METADATA_SUFFIX)
+                .is_some_and(|object| level.objects.contains(object));
+            if !metadata_of_an_object {
+                keys.push(key);
             }
         }
     }
-    // A sidecar is the metadata of the object beside it. One with no object beside it is an
-    // object of its own: a planted file that a reader of the bucket would still see.
-    keys.extend(sidecars.into_iter().filter(|sidecar| {
-        sidecar
-            .strip_suffix(METADATA_SUFFIX)
-            .is_some_and(|object| !objects.contains(object))
-            && after.is_none_or(|after| sidecar.as_str() > after)
-    }));
-    keys.sort_unstable();
     Ok(keys)
 }
 
@@ -263,7 +295,7 @@ fn task_failed(e: tokio::task::JoinError) -> SourceError {
 
 #[async_trait]
 impl ObjectSource for LocalDirectory {
-    /// Every key after `start_after` at once: the next call, after the last key, is empty.
+    /// A page of up to 1,000 keys after `start_after`, as S3 answers.
     async fn list_keys(
         &self,
         bucket: &str,
