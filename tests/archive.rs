@@ -28,14 +28,13 @@ const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd
 
 fn untouched(_: &GeneratedTrail) {}
 
-/// A trail of hourly digests (one log file each) from 72 hours ago to 36 hours ago: its older
-/// hours are past a one-day expiration, its newer ones are not.
+/// A trail of 36 hourly digests (one log file each) placed around [`expired_before`], whatever
+/// the time of day: its 23 oldest hours are past a one-day expiration, its newer ones are not,
+/// and all of them end at least 12 hours before now (the cut-off is a day before the last
+/// midnight), so they are delivered.
 fn recent_spec() -> TrailSpec {
-    let now = Utc::now()
-        .duration_trunc(TimeDelta::hours(1))
-        .expect("an hour boundary");
     TrailSpec {
-        start: now - TimeDelta::hours(72),
+        start: expired_before() - TimeDelta::hours(24),
         digests: 36,
         logs_per_digest: 1,
         records_per_log: 2,
