@@ -340,7 +340,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    concurrency = a.concurrency if a.concurrency is not None else "default (64 against S3)"
+    concurrency = a.concurrency if a.concurrency is not None else "default (128 against S3)"
     print(f"\nwall clock, median of {a.runs} run(s) each; ctverify --concurrency {concurrency}")
     header = (f"{'scenario':<26} {'AWS CLI s':>10} {'ctverify s':>11} {'ratio':>7}  "
               f"{'S3 requests aws/ctverify':>25}  exit  counts (both agree)")
