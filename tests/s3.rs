@@ -253,6 +253,71 @@ fn a_gzip_bomb_in_s3_is_unverifiable_past_the_cap() {
     run.assert_line(&["UNVERIFIABLE: decompressed size exceeds 1000000 bytes"]);
 }
 
+/// A log file whose few compressed kilobytes inflate past what is hashed on the async runtime
+/// (1 MiB) is hashed again, whole, on a blocking thread: valid when its hash matches, and a
+/// changed one is still caught.
+#[test]
+fn a_small_log_that_inflates_past_the_inline_cap_is_hashed_whole_from_s3() {
+    let bomb = LogPos {
+        chain: 0,
+        digest: 1,
+        log: 0,
+    };
+    let spec = TrailSpec {
+        bombs: vec![LogBomb {
+            at: bomb,
+            decompressed_bytes: 4 << 20,
+        }],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, untouched);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["12/12 log files valid"]);
+
+    let s3 = S3Trail::start(&spec, |t| {
+        tamper::modify_log(&t.copy(), t.bucket(), &t.log(1, 0)).unwrap()
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&["Log file", "INVALID: hash value doesn't match"]);
+}
+
+/// A log file too large to be read whole before hashing (over 64 KiB compressed) streams to
+/// the hasher: valid when its hash matches, and a changed one is still caught.
+#[test]
+fn a_log_too_large_to_read_whole_streams_to_the_hasher_from_s3() {
+    let spec = TrailSpec {
+        bombs: vec![LogBomb {
+            at: LogPos {
+                chain: 0,
+                digest: 2,
+                log: 1,
+            },
+            // Zeros deflate about 1,000 to 1: some 100 KiB compressed.
+            decompressed_bytes: 100 << 20,
+        }],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, untouched);
+    let key = s3.trail.log(2, 1);
+    let stored = s3
+        .server
+        .get(s3.trail.bucket(), &key)
+        .expect("the large log");
+    assert!(stored.body.len() > 64 * 1024, "{} bytes", stored.body.len());
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["12/12 log files valid"]);
+
+    let s3 = S3Trail::start(&spec, |t| {
+        tamper::modify_log(&t.copy(), t.bucket(), &t.log(2, 1)).unwrap()
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&["Log file", "INVALID: hash value doesn't match"]);
+}
+
 #[test]
 fn a_range_with_no_digests_in_s3_is_unverifiable() {
     let s3 = S3Trail::start(&spec(), untouched);

@@ -47,7 +47,7 @@ use crate::findings::Status;
 use crate::keys::KeySet;
 use crate::report::Report;
 use crate::source::local::METADATA_SUFFIX;
-use crate::source::{Object, ObjectSource, SourceError};
+use crate::source::{Body, Object, ObjectSource, SourceError};
 use crate::verifier::Verifier;
 use async_trait::async_trait;
 use chrono::Utc;
@@ -526,7 +526,7 @@ impl Drop for Sink {
 
 /// An object's body that also writes what it reads into the bundle.
 struct TeeReader {
-    inner: Box<dyn Read + Send>,
+    inner: Body,
     sink: Option<Sink>,
 }
 
@@ -572,8 +572,10 @@ impl ObjectSource for Tee {
             .seen
             .insert((bucket.to_owned(), key.to_owned()));
         let sink = self.open(bucket, key, &object);
-        let body = std::mem::replace(&mut object.body, Box::new(io::empty()));
-        object.body = Box::new(TeeReader { inner: body, sink });
+        // A reader even over an in-memory body: the copy is written to disk as it is read,
+        // which belongs on a blocking thread.
+        let body = std::mem::replace(&mut object.body, Body::reader(io::empty()));
+        object.body = Body::reader(TeeReader { inner: body, sink });
         Ok(object)
     }
 

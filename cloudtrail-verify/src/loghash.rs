@@ -6,7 +6,8 @@
 
 use flate2::bufread::GzDecoder;
 use sha2::{Digest as _, Sha256};
-use std::io::{self, BufRead, BufReader, Read};
+use std::cell::Cell;
+use std::io::{self, BufRead, Read};
 
 /// Default cap on a log file's decompressed size. CloudTrail delivers log files every ~5 minutes
 /// and keeps them far smaller; anything larger is suspect and is reported, not hashed forever.
@@ -16,6 +17,70 @@ pub const DEFAULT_MAX_LOG_BYTES: u64 = 1 << 30;
 pub const DEFAULT_MAX_DIGEST_BYTES: u64 = 16 << 20;
 
 const BUFFER: usize = 128 * 1024;
+
+/// The two buffers of one gunzip (compressed input, decompressed output), kept per thread
+/// between objects: most log files are a few kilobytes, and allocating and zeroing 256 KiB for
+/// each of them cost more than inflating and hashing it (`perf` over `bench/s3.sh`).
+struct Buffers {
+    input: Box<[u8]>,
+    output: Box<[u8]>,
+}
+
+thread_local! {
+    /// This thread's idle [`Buffers`]: taken for one gunzip and put back after it, so a nested
+    /// or panicking use can only allocate afresh, never share them.
+    static IDLE: Cell<Option<Box<Buffers>>> = const { Cell::new(None) };
+}
+
+impl Buffers {
+    /// This thread's idle buffers, or new ones.
+    fn take() -> Box<Buffers> {
+        IDLE.take().unwrap_or_else(|| {
+            Box::new(Buffers {
+                input: vec![0; BUFFER].into_boxed_slice(),
+                output: vec![0; BUFFER].into_boxed_slice(),
+            })
+        })
+    }
+
+    /// Keeps them for this thread's next gunzip.
+    fn give_back(self: Box<Self>) {
+        IDLE.set(Some(self));
+    }
+}
+
+/// A `BufRead` over a borrowed buffer: `std::io::BufReader` owns its buffer and zeroes it for
+/// every reader, which [`Buffers`] exists to avoid.
+struct Buffered<'a, R> {
+    inner: R,
+    buf: &'a mut [u8],
+    pos: usize,
+    filled: usize,
+}
+
+impl<R: Read> Read for Buffered<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Buffered<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            self.filled = self.inner.read(self.buf)?;
+            self.pos = 0;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.filled);
+    }
+}
 
 /// Why a gzip object could not be hashed.
 #[derive(Debug, thiserror::Error)]
@@ -78,26 +143,45 @@ impl<R: Read> Read for SourceReader<R> {
 fn gunzip_into(
     reader: impl Read,
     limit: u64,
+    sink: impl FnMut(&[u8]),
+) -> Result<GunzipHash, GunzipError> {
+    let mut buffers = Buffers::take();
+    let Buffers { input, output } = &mut *buffers;
+    let result = gunzip_with(reader, limit, sink, input, output);
+    buffers.give_back();
+    result
+}
+
+/// [`gunzip_into`] with the buffers given.
+fn gunzip_with(
+    reader: impl Read,
+    limit: u64,
     mut sink: impl FnMut(&[u8]),
+    input: &mut [u8],
+    buf: &mut [u8],
 ) -> Result<GunzipHash, GunzipError> {
     let source = SourceReader {
         inner: reader,
         failed: false,
         bytes: 0,
     };
-    let mut decoder = GzDecoder::new(BufReader::with_capacity(BUFFER, source));
+    let mut decoder = GzDecoder::new(Buffered {
+        inner: source,
+        buf: input,
+        pos: 0,
+        filled: 0,
+    });
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
     let mut total: u64 = 0;
-    let classify = |e: io::Error, decoder: &GzDecoder<BufReader<SourceReader<_>>>| {
-        if decoder.get_ref().get_ref().failed {
+    let classify = |e: io::Error, decoder: &GzDecoder<Buffered<'_, SourceReader<_>>>| {
+        if decoder.get_ref().inner.failed {
             GunzipError::Read(e)
         } else {
             GunzipError::Corrupt(e.to_string())
         }
     };
     loop {
-        let n = match decoder.read(&mut buf) {
+        let n = match decoder.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -126,7 +210,7 @@ fn gunzip_into(
     Ok(GunzipHash {
         sha256: hasher.finalize().into(),
         decompressed_bytes: total,
-        compressed_bytes: rest.get_ref().bytes,
+        compressed_bytes: rest.inner.bytes,
     })
 }
 
@@ -163,6 +247,31 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(h.decompressed_bytes, 3);
+    }
+
+    /// The buffers one thread keeps between objects carry nothing from one to the next: a
+    /// failure half-way through an object, then objects of other sizes, hash as if alone.
+    #[test]
+    fn reused_buffers_carry_nothing_from_one_object_to_the_next() {
+        let big: Vec<u8> = (0..600_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let small = b"{\"Records\":[]}";
+        let alone = |data: &[u8]| Sha256::digest(data).to_vec();
+        let compressed_big = gz(&big);
+        let truncated = &compressed_big[..compressed_big.len() / 2];
+        assert!(matches!(
+            hash_gzip(truncated, 1 << 30),
+            Err(GunzipError::Corrupt(_))
+        ));
+        for data in [&big[..], &small[..], &big[..300_000], &small[..]] {
+            let h = hash_gzip(&gz(data)[..], 1 << 30).unwrap();
+            assert_eq!(h.sha256.to_vec(), alone(data));
+            assert_eq!(h.decompressed_bytes, data.len() as u64);
+        }
+        assert!(matches!(
+            hash_gzip(&compressed_big[..], 1000),
+            Err(GunzipError::TooLarge { limit: 1000 })
+        ));
+        assert_eq!(gunzip_to_vec(&gz(small)[..], 100).unwrap(), small.to_vec());
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! (pruned by the prefix and by `start_after`): paging a local tree 1,000 keys at a time would
 //! walk it once per page.
 
-use super::{Object, ObjectSource, SourceError};
+use super::{Body, Object, ObjectSource, SourceError};
 use async_trait::async_trait;
 use fsx::{Dir, Kind};
 use std::collections::BTreeMap;
@@ -132,6 +132,24 @@ fn io_error(e: io::Error, what: &str) -> SourceError {
         io::ErrorKind::NotFound => SourceError::NotFound,
         io::ErrorKind::PermissionDenied => SourceError::AccessDenied(format!("{what}: {e}")),
         _ => SourceError::Unavailable(format!("{what}: {e}")),
+    }
+}
+
+/// The largest file read whole while it is opened: its bytes are then inflated and hashed
+/// without another hand-off to a blocking thread (see [`Body::InMemory`]).
+const SMALL_BODY_BYTES: u64 = 64 * 1024;
+
+/// The body of a file `fstat` called small: read whole, on this blocking thread. A file that
+/// grew since is read as far as the cap and streams the rest, so memory stays bounded.
+fn small_body(mut file: std::fs::File) -> io::Result<Body> {
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(SMALL_BODY_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 <= SMALL_BODY_BYTES {
+        Ok(Body::InMemory(bytes.into()))
+    } else {
+        Ok(Body::reader(io::Cursor::new(bytes).chain(file)))
     }
 }
 
@@ -372,7 +390,7 @@ impl ObjectSource for LocalDirectory {
                 Ok(kind) => return Err(not_regular(&what, kind)),
                 Err(e) => return Err(io_error(e, &what)),
             }
-            let (file, kind, _) = dir.open_file(name).map_err(|e| match dir.kind_of(name) {
+            let (file, kind, size) = dir.open_file(name).map_err(|e| match dir.kind_of(name) {
                 Ok(kind) if kind != Kind::File => not_regular(&what, kind),
                 _ => io_error(e, &what),
             })?;
@@ -380,10 +398,15 @@ impl ObjectSource for LocalDirectory {
                 return Err(not_regular(&what, kind));
             }
             let (metadata, metadata_problem) = read_metadata(&dir, name, &what)?;
+            let body = if size <= SMALL_BODY_BYTES {
+                small_body(file).map_err(|e| io_error(e, &what))?
+            } else {
+                Body::reader(file)
+            };
             Ok(Object {
                 metadata,
                 metadata_problem,
-                body: Box::new(file),
+                body,
                 retention: None,
             })
         })
@@ -618,6 +641,28 @@ mod tests {
         let path = root.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, body).unwrap();
+    }
+
+    /// A small file is held in memory, a larger one streams, and one that grew past the cap
+    /// after it was measured streams the rest: each reads as the whole file.
+    #[test]
+    fn a_body_is_the_whole_file_whether_held_in_memory_or_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        for (len, in_memory) in [
+            (0usize, true),
+            (1000, true),
+            (64 * 1024, true),
+            (200_000, false),
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let path = dir.path().join(format!("f{len}"));
+            std::fs::write(&path, &data).unwrap();
+            let mut body = small_body(std::fs::File::open(&path).unwrap()).unwrap();
+            assert_eq!(matches!(body, Body::InMemory(_)), in_memory, "{len} bytes");
+            let mut read = Vec::new();
+            body.read_to_end(&mut read).unwrap();
+            assert_eq!(read, data, "{len} bytes");
+        }
     }
 
     /// `get`, failing the test rather than hanging if it blocks.

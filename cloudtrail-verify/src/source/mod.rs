@@ -22,12 +22,52 @@ pub struct Object {
     /// sidecar that is not a JSON object of strings). CloudTrail never writes such metadata, so
     /// the verifier treats it as tampering; `metadata` is then empty.
     pub metadata_problem: Option<String>,
-    /// The body as a *blocking* reader: read it off the async runtime (for instance in
-    /// `tokio::task::spawn_blocking`), where CPU-bound gunzip and hashing belong anyway.
-    pub body: Box<dyn Read + Send>,
+    /// The body: already in memory, or a *blocking* reader.
+    pub body: Body,
     /// The version's S3 Object Lock protection, when the store reports one (S3's GetObject
     /// headers); `None` from a store without Object Lock (a local copy).
     pub retention: Option<crate::findings::Retention>,
+}
+
+/// An object's bytes, as its source got them.
+pub enum Body {
+    /// Read whole already (a small S3 object): reading it never waits on I/O, so a few
+    /// kilobytes can be inflated and hashed where they are, without a thread hand-off.
+    InMemory(bytes::Bytes),
+    /// A *blocking* reader (a local file, a large S3 object still streaming in): read it off
+    /// the async runtime (for instance in `tokio::task::spawn_blocking`), where CPU-bound
+    /// gunzip and hashing belong anyway.
+    Reader(Box<dyn Read + Send>),
+}
+
+impl Body {
+    /// A body streaming from `reader`.
+    pub fn reader(reader: impl Read + Send + 'static) -> Self {
+        Body::Reader(Box::new(reader))
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::InMemory(bytes) => write!(f, "Body::InMemory({} bytes)", bytes.len()),
+            Body::Reader(_) => f.write_str("Body::Reader"),
+        }
+    }
+}
+
+/// Reads either kind of body the same way; an in-memory body is consumed as it is read.
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Body::InMemory(bytes) => {
+                let n = bytes.len().min(buf.len());
+                buf[..n].copy_from_slice(&bytes.split_to(n));
+                Ok(n)
+            }
+            Body::Reader(reader) => reader.read(buf),
+        }
+    }
 }
 
 /// Whether a bucket keeps the versions of its objects (GetBucketVersioning).
@@ -180,5 +220,31 @@ pub trait ObjectSource: Send + Sync {
     ) -> Result<Object, SourceError> {
         let _ = (bucket, key, version_id);
         Err(SourceError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Body;
+    use std::io::Read;
+
+    #[test]
+    fn an_in_memory_body_reads_as_its_bytes_in_any_chunking() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let mut body = Body::InMemory(bytes::Bytes::from(data.clone()));
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 333];
+        loop {
+            let n = body.read(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(out, data);
+        let mut reader = Body::reader(&b"abc"[..]);
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "abc");
     }
 }

@@ -4,7 +4,7 @@
 //! (configured by [`crate::aws::s3_client`] callers through the `SdkConfig`); what still fails is
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
-use super::{Object, ObjectSource, SourceError, VersionPage, Versioning};
+use super::{Body, Object, ObjectSource, SourceError, VersionPage, Versioning};
 use crate::trust::lifecycle::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -12,6 +12,10 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use std::collections::BTreeMap;
 use tokio_util::io::SyncIoBridge;
+
+/// The largest body read whole before it is hashed (see [`S3Source::get_object`]): at the
+/// default of 128 reads in flight, 8 MiB at most held at once.
+const SMALL_BODY_BYTES: i64 = 64 * 1024;
 
 /// Reads objects with an S3 client.
 #[derive(Debug, Clone)]
@@ -317,13 +321,32 @@ impl S3Source {
             answer.object_lock_retain_until_date(),
             answer.object_lock_legal_hold_status(),
         );
-        // The body is read on a blocking thread by the hasher; the bridge hands it the async
-        // stream, which keeps being driven by this runtime.
-        let body = SyncIoBridge::new(answer.body.into_async_read());
+        // A small body (most log files, every digest) is read whole here, so that it can be
+        // inflated and hashed on the runtime without a thread hand-off (`perf` over
+        // `bench/s3.sh`: a hand-off and a wake-up per object cost more than hashing a few
+        // kilobytes). A larger one streams to a blocking thread through the bridge, in fixed
+        // buffers, so memory stays bounded whatever the object's size. HTTP/1.1 framing holds
+        // the body to its `Content-Length`.
+        let small = answer
+            .content_length()
+            .is_some_and(|n| (0..=SMALL_BODY_BYTES).contains(&n));
+        let body = if small {
+            match answer.body.collect().await {
+                Ok(bytes) => Body::InMemory(bytes.into_bytes()),
+                Err(e) => {
+                    return Err(SourceError::Unavailable(format!(
+                        "reading the body failed: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )));
+                }
+            }
+        } else {
+            Body::reader(SyncIoBridge::new(answer.body.into_async_read()))
+        };
         Ok(Object {
             metadata,
             metadata_problem: None,
-            body: Box::new(body),
+            body,
             retention,
         })
     }

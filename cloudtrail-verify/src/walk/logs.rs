@@ -3,10 +3,10 @@
 //! `crate::trust`'s job.
 
 use super::Context;
-use crate::loghash::{GunzipError, gunzip_to_vec, hash_gzip};
+use crate::loghash::{GunzipError, GunzipHash, gunzip_to_vec, hash_gzip};
 use crate::report::{Counts, DigestProblem, LogProblem, LogReport, Status};
 use crate::schema::{DigestFile, HASH_ALGORITHM, LogFileEntry, is_hex_sha256};
-use crate::source::SourceError;
+use crate::source::{Body, SourceError};
 use crate::trust::lifecycle::lifecycle_excuse;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -22,6 +22,28 @@ pub(super) enum Fetched {
     },
     /// Not read or not a digest.
     Failed(DigestProblem),
+}
+
+/// The most decompressed bytes of one log file hashed on the async runtime: about a
+/// millisecond of inflating and hashing, which a runtime worker can spare; a body that
+/// inflates further (a gzip bomb of a few kilobytes) is hashed again on a blocking thread.
+const INLINE_MAX_BYTES: u64 = 1 << 20;
+
+/// Inflates and hashes a log file's body within `limit` decompressed bytes: an in-memory one
+/// where it is, when it inflates to [`INLINE_MAX_BYTES`] or less; anything else on a blocking
+/// thread.
+async fn hash_body(
+    body: Body,
+    limit: u64,
+) -> Result<Result<GunzipHash, GunzipError>, tokio::task::JoinError> {
+    if let Body::InMemory(bytes) = &body {
+        let cap = limit.min(INLINE_MAX_BYTES);
+        match hash_gzip(&bytes[..], cap) {
+            Err(GunzipError::TooLarge { .. }) if cap < limit => {}
+            done => return Ok(done),
+        }
+    }
+    tokio::task::spawn_blocking(move || hash_gzip(body, limit)).await
 }
 
 /// What a read failure means for a digest.
@@ -218,7 +240,7 @@ pub(super) async fn check_log_version(
         retention,
         ..report(problem, bytes)
     };
-    let hashed = tokio::task::spawn_blocking(move || hash_gzip(body, limit)).await;
+    let hashed = hash_body(body, limit).await;
 
     match hashed {
         Ok(Ok(hash)) => {
