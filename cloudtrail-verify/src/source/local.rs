@@ -29,9 +29,10 @@
 use super::{Body, Object, ObjectSource, SourceError};
 use async_trait::async_trait;
 use fsx::{Dir, Kind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Suffix of the file holding an object's user metadata.
 pub const METADATA_SUFFIX: &str = ".metadata.json";
@@ -46,6 +47,24 @@ const MAX_KEY_BYTES: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct LocalDirectory {
     root: PathBuf,
+    folders: FolderCache,
+}
+
+/// Most folders kept open by [`FolderCache`]: the folders of the objects being read at once
+/// are a few per chain walked, and each entry holds a file descriptor.
+const FOLDER_CACHE_ENTRIES: usize = 64;
+
+/// Folders opened for reading objects, by `BUCKET/FOLDERS...`. A day folder holds hundreds of
+/// log files, and opening it again for each, one name at a time from the root, was most of an
+/// offline run's system time. A folder renamed or replaced during the run is still read as it
+/// was opened: the run sees one consistent copy.
+#[derive(Clone, Default)]
+struct FolderCache(Arc<Mutex<HashMap<String, Arc<Dir>>>>);
+
+impl std::fmt::Debug for FolderCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FolderCache")
+    }
 }
 
 impl LocalDirectory {
@@ -58,7 +77,10 @@ impl LocalDirectory {
                 format!("{} is not a directory", root.display()),
             ));
         }
-        Ok(LocalDirectory { root })
+        Ok(LocalDirectory {
+            root,
+            folders: FolderCache::default(),
+        })
     }
 
     /// The buckets present (the folders directly under the root; a symbolic link is not one).
@@ -74,6 +96,36 @@ impl LocalDirectory {
         }
         names.sort();
         Ok(names)
+    }
+
+    /// [`Self::open_folder`], through the cache of open folders.
+    fn cached_folder(
+        &self,
+        bucket: &str,
+        folders: &[&str],
+    ) -> Result<Option<Arc<Dir>>, SourceError> {
+        let path = std::iter::once(bucket)
+            .chain(folders.iter().copied())
+            .collect::<Vec<_>>()
+            .join("/");
+        let cache = &self.folders.0;
+        if let Some(dir) = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&path)
+        {
+            return Ok(Some(Arc::clone(dir)));
+        }
+        let Some(dir) = self.open_folder(bucket, folders)? else {
+            return Ok(None);
+        };
+        let dir = Arc::new(dir);
+        let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= FOLDER_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(path, Arc::clone(&dir));
+        Ok(Some(dir))
     }
 
     /// Opens the folder `BUCKET/FOLDERS...` below the root, one name at a time. `None` when it
@@ -380,7 +432,7 @@ impl ObjectSource for LocalDirectory {
             let Some((name, folders)) = names.split_last() else {
                 return Err(SourceError::UnsafeKey(what));
             };
-            let Some(dir) = this.open_folder(&bucket, folders)? else {
+            let Some(dir) = this.cached_folder(&bucket, folders)? else {
                 return Err(SourceError::NotFound);
             };
             // Look before opening, so that a device is never opened at all; check again after,
@@ -670,6 +722,38 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(20), src.get(bucket, key))
             .await
             .expect("get blocked")
+    }
+
+    /// More folders than the cache of open folders holds, read twice over: every object is
+    /// its own file each time, and a folder that does not exist is still not found.
+    #[tokio::test]
+    async fn objects_read_through_the_folder_cache_are_their_own_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let folders = FOLDER_CACHE_ENTRIES + 6;
+        for i in 0..folders {
+            write(
+                dir.path(),
+                &format!("b/day{i}/f"),
+                format!("body {i}").as_bytes(),
+            );
+        }
+        let src = LocalDirectory::new(dir.path()).unwrap();
+        for _ in 0..2 {
+            for i in 0..folders {
+                let mut obj = get(&src, "b", &format!("day{i}/f")).await.unwrap();
+                let mut body = String::new();
+                obj.body.read_to_string(&mut body).unwrap();
+                assert_eq!(body, format!("body {i}"));
+            }
+        }
+        assert!(matches!(
+            get(&src, "b", "day0/missing").await,
+            Err(SourceError::NotFound)
+        ));
+        assert!(matches!(
+            get(&src, "b", "nowhere/f").await,
+            Err(SourceError::NotFound)
+        ));
     }
 
     /// Lists the way the verifier does: again after the last key until a page is empty. Returns
