@@ -253,69 +253,58 @@ fn a_gzip_bomb_in_s3_is_unverifiable_past_the_cap() {
     run.assert_line(&["UNVERIFIABLE: decompressed size exceeds 1000000 bytes"]);
 }
 
-/// A log file whose few compressed kilobytes inflate past what is hashed on the async runtime
-/// (1 MiB) is hashed again, whole, on a blocking thread: valid when its hash matches, and a
-/// changed one is still caught.
-#[test]
-fn a_small_log_that_inflates_past_the_inline_cap_is_hashed_whole_from_s3() {
-    let bomb = LogPos {
-        chain: 0,
-        digest: 1,
-        log: 0,
-    };
+/// A trail with one log file of `decompressed_bytes` zeros (at digest `digest`, log `log` of
+/// the first chain), served from S3: valid as generated, and invalid once that log file is
+/// changed. `check` sees the stored log file first.
+fn a_bomb_is_valid_and_caught_when_changed(
+    digest: usize,
+    log: usize,
+    decompressed_bytes: u64,
+    check: impl FnOnce(&[u8]),
+) {
     let spec = TrailSpec {
         bombs: vec![LogBomb {
-            at: bomb,
-            decompressed_bytes: 4 << 20,
+            at: LogPos {
+                chain: 0,
+                digest,
+                log,
+            },
+            decompressed_bytes,
         }],
         ..spec()
     };
     let s3 = S3Trail::start(&spec, untouched);
+    let stored = s3.server.get(s3.trail.bucket(), &s3.trail.log(digest, log));
+    check(&stored.expect("the log file").body);
     let run = s3.verify(&[]);
     assert_eq!(run.code, VALID, "{run:?}");
     run.assert_line(&["12/12 log files valid"]);
 
     let s3 = S3Trail::start(&spec, |t| {
-        tamper::modify_log(&t.copy(), t.bucket(), &t.log(1, 0)).unwrap()
+        tamper::modify_log(&t.copy(), t.bucket(), &t.log(digest, log)).unwrap()
     });
     let run = s3.verify(&[]);
     assert_eq!(run.code, INVALID, "{run:?}");
     run.assert_line(&["Log file", "INVALID: hash value doesn't match"]);
 }
 
+/// A log file whose few compressed kilobytes inflate past what is hashed on the async runtime
+/// (1 MiB) is hashed again, whole, on a blocking thread.
+#[test]
+fn a_small_log_that_inflates_past_the_inline_cap_is_hashed_whole_from_s3() {
+    a_bomb_is_valid_and_caught_when_changed(1, 0, 4 << 20, |body| {
+        assert!(body.len() <= 64 * 1024, "{} bytes", body.len());
+    });
+}
+
 /// A log file too large to be read whole before hashing (over 64 KiB compressed) streams to
-/// the hasher: valid when its hash matches, and a changed one is still caught.
+/// the hasher.
 #[test]
 fn a_log_too_large_to_read_whole_streams_to_the_hasher_from_s3() {
-    let spec = TrailSpec {
-        bombs: vec![LogBomb {
-            at: LogPos {
-                chain: 0,
-                digest: 2,
-                log: 1,
-            },
-            // Zeros deflate about 1,000 to 1: some 100 KiB compressed.
-            decompressed_bytes: 100 << 20,
-        }],
-        ..spec()
-    };
-    let s3 = S3Trail::start(&spec, untouched);
-    let key = s3.trail.log(2, 1);
-    let stored = s3
-        .server
-        .get(s3.trail.bucket(), &key)
-        .expect("the large log");
-    assert!(stored.body.len() > 64 * 1024, "{} bytes", stored.body.len());
-    let run = s3.verify(&[]);
-    assert_eq!(run.code, VALID, "{run:?}");
-    run.assert_line(&["12/12 log files valid"]);
-
-    let s3 = S3Trail::start(&spec, |t| {
-        tamper::modify_log(&t.copy(), t.bucket(), &t.log(2, 1)).unwrap()
+    // Zeros deflate about 1,000 to 1: some 100 KiB compressed.
+    a_bomb_is_valid_and_caught_when_changed(2, 1, 100 << 20, |body| {
+        assert!(body.len() > 64 * 1024, "{} bytes", body.len());
     });
-    let run = s3.verify(&[]);
-    assert_eq!(run.code, INVALID, "{run:?}");
-    run.assert_line(&["Log file", "INVALID: hash value doesn't match"]);
 }
 
 #[test]
