@@ -28,10 +28,7 @@ impl MotoServer {
     /// # Panics
     /// When the binary cannot be found or run, or the server does not come up within 60 s.
     pub fn start() -> Self {
-        let program = std::env::var_os("CTVERIFY_MOTO_SERVER")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("moto_server"));
+        let program = server_program();
         // A port from the kernel, released just before moto binds it; another process could
         // grab it in between, so a server that exits early is retried on a new port.
         let mut last_failure = String::new();
@@ -123,6 +120,50 @@ fn free_port() -> u16 {
         .local_addr()
         .expect("local address of the probe socket")
         .port()
+}
+
+/// The version of moto behind the server binary, read through the Python interpreter its script
+/// names (`#!…/python`), or why it could not be read.
+///
+/// Failures of the tests that use moto name it, so a tool upgrade that breaks them says which.
+pub fn installed_version() -> Result<String, String> {
+    let program = server_program();
+    let resolved = which(&program).ok_or_else(|| format!("{} not found", program.display()))?;
+    let script = std::fs::read(&resolved).map_err(|e| format!("{}: {e}", resolved.display()))?;
+    let first_line = script.split(|b| *b == b'\n').next().unwrap_or_default();
+    let interpreter = std::str::from_utf8(first_line)
+        .ok()
+        .and_then(|l| l.strip_prefix("#!"))
+        .map(str::trim)
+        .ok_or_else(|| format!("{} is not a Python script", resolved.display()))?;
+    let out = Command::new(interpreter)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('moto'))",
+        ])
+        .output()
+        .map_err(|e| format!("{interpreter}: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `$CTVERIFY_MOTO_SERVER`, else `moto_server` (looked up on `PATH`).
+fn server_program() -> PathBuf {
+    std::env::var_os("CTVERIFY_MOTO_SERVER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("moto_server"))
+}
+
+fn which(program: &std::path::Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return Some(program.to_owned());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// An S3 client for `moto`, path-style (moto answers on one host name).
