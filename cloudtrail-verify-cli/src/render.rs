@@ -211,7 +211,7 @@ impl<'a> TextRenderer<'a> {
             }
         }
         for gap in &chain.gaps {
-            if gap.kind == GapKind::ChainRestart {
+            if matches!(gap.kind, GapKind::ChainRestart | GapKind::LoggingOff) {
                 // The AWS CLI's line for a chain restart, before ctverify says what it does not.
                 writeln!(
                     self.out,
@@ -219,6 +219,11 @@ impl<'a> TextRenderer<'a> {
                     display_date(gap.start),
                     display_date(gap.end)
                 )?;
+            }
+            if gap.status == Status::Valid {
+                // A pause the event history proves: information, not a finding.
+                writeln!(self.out, "Coverage\t{where_}\tvalid: {gap}")?;
+                continue;
             }
             self.finding(&format!(
                 "Coverage\t{where_}\t{}: {gap}",

@@ -311,6 +311,37 @@ pub enum GapKind {
     /// The range reaches into the last hours, whose digests CloudTrail may not have delivered
     /// yet: nothing proves them. Unverifiable.
     NotYetDelivered,
+    /// CloudTrail's event history proves the trail was not logging: an event that stopped it
+    /// during the last digest before the gap (StopLogging, DeleteTrail), the one that started it
+    /// again just before the next chain begins, and none in between ([`CoverageGap::events`]).
+    /// Nothing was delivered, so nothing is missing. Valid.
+    LoggingOff,
+    /// CloudTrail's event history shows the trail logging without log-file validation for part
+    /// of the gap (UpdateTrail events, [`CoverageGap::events`]): the log files of those hours
+    /// carry no digest and can never be proven. Unverifiable, explained.
+    ValidationOff,
+    /// CloudTrail's event history shows the trail logging with validation inside the gap (a
+    /// start and its stop, [`CoverageGap::events`]): digests were delivered there and are gone.
+    /// Invalid.
+    SegmentDeleted,
+}
+
+/// One of a trail's management events from CloudTrail's event history (LookupEvents), cited as
+/// evidence for a gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TrailEvent {
+    /// CloudTrail's `EventId`.
+    pub event_id: String,
+    /// `StartLogging`, `StopLogging`, `UpdateTrail`, `CreateTrail` or `DeleteTrail`.
+    pub event_name: String,
+    /// `EventTime`.
+    pub time: DateTime<Utc>,
+    /// Who made the call: the identity's ARN, else its user name.
+    pub principal: String,
+    /// The `enableLogFileValidation` the call set (UpdateTrail, CreateTrail), when it set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<bool>,
 }
 
 /// A stretch of the verified window that no valid standard digest covers.
@@ -331,6 +362,13 @@ pub struct CoverageGap {
     /// window's end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_start: Option<DateTime<Utc>>,
+    /// The events of CloudTrail's event history the gap's kind rests on (`logging_off`,
+    /// `validation_off`, `segment_deleted`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<TrailEvent>,
+    /// Why the event history, when it was asked, did not explain the gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_note: Option<String>,
 }
 
 /// An object in one of the chain's folders that CloudTrail did not write there, or another
@@ -682,6 +720,15 @@ pub enum CheckpointProblem {
     },
     /// The checkpoint digest's signature is not the one the state recorded.
     SignatureChanged,
+    /// The checkpoint's times in the state are not the digest's own (`digestStartTime`,
+    /// `digestEndTime`, which CloudTrail signs): the state was rewritten, and a run trusting its
+    /// times would skip or repeat hours.
+    TimesChanged {
+        /// `digestEndTime` the state recorded.
+        recorded_end: DateTime<Utc>,
+        /// `digestEndTime` of the digest read again.
+        actual_end: DateTime<Utc>,
+    },
     /// The oldest new digest does not name the checkpoint as its predecessor: the chain verified
     /// now is not the one verified before.
     JoinBroken {

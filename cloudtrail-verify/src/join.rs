@@ -115,8 +115,22 @@ fn worse_or_same(kept: &DigestReport, other: &DigestReport) -> bool {
 /// follows it (the newer part's), unless the newer part found no digest at all while the
 /// older did.
 fn join_gaps(older: &CoverageGap, newer: &CoverageGap) -> CoverageGap {
+    let explained = |k: GapKind| matches!(k, GapKind::LoggingOff | GapKind::ValidationOff);
     let kind = match (older.kind, newer.kind) {
+        // Evidence of a deleted segment on either side stays.
+        (GapKind::SegmentDeleted, _) | (_, GapKind::SegmentDeleted) => GapKind::SegmentDeleted,
+        // Both halves explained by the event history: the whole is, as the less proven half.
+        (o, n) if explained(o) && explained(n) => {
+            if o == GapKind::ValidationOff || n == GapKind::ValidationOff {
+                GapKind::ValidationOff
+            } else {
+                GapKind::LoggingOff
+            }
+        }
         (o, GapKind::NoDigests) if o != GapKind::NoDigests => GapKind::AfterNewestDigest,
+        // One half explained, the other not: the newer half's kind, as before, unless it is
+        // the explained one (then what the older half could not prove stands).
+        (o, n) if explained(n) => o,
         (_, n) => n,
     };
     let seconds = (newer.end - older.start).num_seconds().max(0) as u64;
@@ -127,6 +141,11 @@ fn join_gaps(older: &CoverageGap, newer: &CoverageGap) -> CoverageGap {
         hours: seconds.div_ceil(3600),
         status: crate::trust::gap_status(kind),
         next_start: newer.next_start,
+        events: older.events.iter().chain(&newer.events).cloned().collect(),
+        history_note: newer
+            .history_note
+            .clone()
+            .or_else(|| older.history_note.clone()),
     }
 }
 
@@ -201,6 +220,9 @@ fn judge_seam(older: &ChainReport, newer: &ChainReport) -> CheckpointCheck {
             problems: &[],
             sha256: recorded.as_ref().map(|r| r.0.as_str()),
             signature: recorded.as_ref().map(|r| r.1.as_str()),
+            // The head is the older part's own digest, read by that part: its times are the
+            // digest's.
+            times: None,
         },
     );
     if newer.tail.is_none() {

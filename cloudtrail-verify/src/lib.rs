@@ -77,6 +77,7 @@ mod bundle;
 pub mod events;
 pub mod export;
 mod findings;
+mod history;
 mod join;
 mod keys;
 pub mod lake;
@@ -109,7 +110,7 @@ pub use options::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 pub use report::{
     BundleProblem, ChainHead, ChainReport, ChainScope, CheckpointCheck, CheckpointProblem, Counts,
     CoverageGap, DigestProblem, DigestReport, ForeignObject, GapKind, LogProblem, LogReport,
-    ObjectProblem, Provenance, Report, Status, Summary,
+    ObjectProblem, Provenance, Report, Status, Summary, TrailEvent,
 };
 #[cfg(feature = "aws")]
 pub use source::S3Source;

@@ -6,7 +6,7 @@
 
 use crate::findings::{
     BundleProblem, CheckpointProblem, CoverageGap, DigestProblem, GapKind, LogProblem, Status,
-    VersionProblem, VersionedObject,
+    TrailEvent, VersionProblem, VersionedObject,
 };
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -241,9 +241,56 @@ impl fmt::Display for CoverageGap {
                  an hour after it, so these hours cannot be proven yet (end the range two hours \
                  before now)"
                 .to_string(),
+            GapKind::LoggingOff => {
+                return write!(
+                    f,
+                    "no digest file covers {a} to {b} ({hours}), and none should: CloudTrail's \
+                     event history shows the trail not logging ({})",
+                    cited_events(&self.events)
+                );
+            }
+            GapKind::ValidationOff => format!(
+                "CloudTrail's event history shows the trail logging without log-file validation \
+                 ({}): log files of those hours carry no digest and can never be proven",
+                cited_events(&self.events)
+            ),
+            GapKind::SegmentDeleted => format!(
+                "CloudTrail's event history shows the trail logging with validation inside the \
+                 gap ({}): the digest files delivered then were deleted",
+                cited_events(&self.events)
+            ),
         };
-        write!(f, "no valid digest file covers {a} to {b} ({hours}): {why}")
+        write!(f, "no valid digest file covers {a} to {b} ({hours}): {why}")?;
+        if let Some(note) = &self.history_note {
+            write!(f, "; the event history does not explain it: {note}")?;
+        }
+        Ok(())
     }
+}
+
+/// `StopLogging at T by P (event E), ...`: the events a gap's kind rests on.
+fn cited_events(events: &[TrailEvent]) -> String {
+    if events.is_empty() {
+        return "no event".into();
+    }
+    events
+        .iter()
+        .map(|e| {
+            let setting = match (e.event_name.as_str(), e.validation) {
+                ("UpdateTrail" | "CreateTrail", Some(true)) => " turning validation on",
+                ("UpdateTrail" | "CreateTrail", Some(false)) => " turning validation off",
+                _ => "",
+            };
+            format!(
+                "{}{setting} at {} by {} (event {})",
+                e.event_name,
+                display_date(e.time),
+                e.principal,
+                e.event_id
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl fmt::Display for VersionProblem {
@@ -405,6 +452,16 @@ impl fmt::Display for CheckpointProblem {
             CheckpointProblem::SignatureChanged => f.write_str(
                 "the checkpoint digest's signature is not the one the state recorded: it was \
                  replaced since the run that proved it",
+            ),
+            CheckpointProblem::TimesChanged {
+                recorded_end,
+                actual_end,
+            } => write!(
+                f,
+                "the state's checkpoint times are not the digest's: it ends at {} by its own \
+                 signed fields, the state recorded {} (the state was rewritten)",
+                display_date(*actual_end),
+                display_date(*recorded_end)
             ),
             CheckpointProblem::JoinBroken {
                 newer_key,

@@ -7,7 +7,7 @@
 pub use crate::findings::{
     BundleProblem, ChainHead, ChainTail, CheckpointCheck, CheckpointProblem, CoverageGap,
     DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, NamedPredecessor, Retention,
-    Status, VersionProblem, VersionedObject,
+    Status, TrailEvent, VersionProblem, VersionedObject,
 };
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};

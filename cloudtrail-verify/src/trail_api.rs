@@ -1,5 +1,6 @@
 //! What the AWS APIs say about a trail: where it writes (DescribeTrails), in which region its
-//! bucket lives (GetBucketLocation) and CloudTrail's public keys (ListPublicKeys).
+//! bucket lives (GetBucketLocation), CloudTrail's public keys (ListPublicKeys) and the trail's
+//! own management events (LookupEvents).
 
 use crate::aws::{AwsCall, error_text};
 use crate::keys::{KeyError, PublicKey};
@@ -52,6 +53,14 @@ pub enum TrailApiError {
     /// Organizations ListAccounts failed.
     #[error("organizations:ListAccounts failed: {0}")]
     Accounts(String),
+    /// LookupEvents failed, or the history could not be read whole.
+    #[error("LookupEvents in {region} failed: {message}")]
+    History {
+        /// The region whose history was read.
+        region: String,
+        /// Why.
+        message: String,
+    },
     /// GetBucketLocation failed.
     #[error("GetBucketLocation for {bucket} failed: {message}")]
     BucketLocation {
@@ -321,6 +330,154 @@ pub async fn fetch_public_keys(
         }
     }
     Ok(keys)
+}
+
+/// The management events that switch a trail's delivery of digests, each read with its own
+/// LookupEvents query (one lookup attribute per call).
+pub const TRAIL_EVENT_NAMES: [&str; 5] = [
+    "CreateTrail",
+    "DeleteTrail",
+    "StartLogging",
+    "StopLogging",
+    "UpdateTrail",
+];
+
+/// How far back CloudTrail's event history reaches ("Working with CloudTrail event history",
+/// AWS CloudTrail User Guide: the last 90 days), less a day so that an event at the edge is
+/// never taken for one that is not there.
+pub const HISTORY_DAYS: i64 = 89;
+
+/// How long after a call its event may take to appear in the event history: the history is
+/// taken as complete only up to this before it was read.
+pub const HISTORY_DELAY: chrono::TimeDelta = chrono::TimeDelta::minutes(20);
+
+/// Most pages read per event name (50 events each): a trail is stopped and started far less
+/// often; past this the history is not read whole and explains nothing.
+const MAX_HISTORY_PAGES: usize = 40;
+
+/// Time between LookupEvents calls: CloudTrail allows 2 per second per account and region.
+const LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads `trail`'s StartLogging, StopLogging, UpdateTrail, CreateTrail and DeleteTrail events
+/// that succeeded over the event history's 90 days before `now`, from its home region. `conf`
+/// must carry credentials of the trail's account (the history is per account and region).
+pub async fn trail_history(
+    conf: &SdkConfig,
+    trail: &TrailArn,
+    now: DateTime<Utc>,
+) -> Result<crate::trust::history::TrailHistory, TrailApiError> {
+    use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+    let region = trail.region.clone();
+    let client = aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(conf)
+            .region(Region::new(region.clone()))
+            .build(),
+    );
+    let fail = |message: String| TrailApiError::History {
+        region: region.clone(),
+        message,
+    };
+    let reaches_back_to = now - chrono::TimeDelta::days(HISTORY_DAYS);
+    let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
+    let mut events = Vec::new();
+    let mut first_call = true;
+    for name in TRAIL_EVENT_NAMES {
+        let attribute = LookupAttribute::builder()
+            .attribute_key(LookupAttributeKey::EventName)
+            .attribute_value(name)
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            if !first_call {
+                tokio::time::sleep(LOOKUP_INTERVAL).await;
+            }
+            first_call = false;
+            pages += 1;
+            if pages > MAX_HISTORY_PAGES {
+                return Err(fail(format!(
+                    "more than {} {name} events in the history: it was not read whole",
+                    MAX_HISTORY_PAGES * 50
+                )));
+            }
+            let answer = client
+                .lookup_events()
+                .lookup_attributes(attribute.clone())
+                .start_time(to_smithy(reaches_back_to))
+                .end_time(to_smithy(now))
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    let call =
+                        AwsCall::new("LookupEvents", "cloudtrail:LookupEvents", Some(&region));
+                    fail(error_text(&e, Some(&call)))
+                })?;
+            for event in answer.events() {
+                if let Some(found) = trail_event(trail, event) {
+                    events.push(found);
+                }
+            }
+            match answer.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(crate::trust::history::TrailHistory {
+        events,
+        reaches_back_to,
+        reaches_until: now - HISTORY_DELAY,
+    })
+}
+
+/// The event as evidence about `trail`: `None` when it is about another trail, failed (an
+/// `errorCode`: it changed nothing), or cannot be read.
+fn trail_event(
+    trail: &TrailArn,
+    event: &aws_sdk_cloudtrail::types::Event,
+) -> Option<crate::findings::TrailEvent> {
+    let record: serde_json::Value = serde_json::from_str(event.cloud_trail_event()?).ok()?;
+    if record.get("errorCode").is_some_and(|c| !c.is_null()) {
+        return None;
+    }
+    let arn = trail.to_string();
+    let parameters = record.get("requestParameters");
+    let named = parameters
+        .and_then(|p| p.get("name"))
+        .and_then(serde_json::Value::as_str);
+    let created_arn = record
+        .get("responseElements")
+        .and_then(|r| r.get("trailARN"))
+        .and_then(serde_json::Value::as_str);
+    // The API takes a trail's name or its ARN; a name is unique in its account and region,
+    // which is the history being read.
+    let about_this_trail =
+        named.is_some_and(|n| n == arn || n == trail.name) || created_arn.is_some_and(|a| a == arn);
+    if !about_this_trail {
+        return None;
+    }
+    let time = event
+        .event_time()
+        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))?;
+    let principal = record
+        .get("userIdentity")
+        .and_then(|u| u.get("arn"))
+        .and_then(serde_json::Value::as_str)
+        .or(event.username())
+        .unwrap_or("unknown")
+        .to_owned();
+    Some(crate::findings::TrailEvent {
+        event_id: event.event_id().unwrap_or_default().to_owned(),
+        event_name: event.event_name().unwrap_or_default().to_owned(),
+        time,
+        principal,
+        validation: parameters
+            .and_then(|p| p.get("enableLogFileValidation"))
+            .and_then(serde_json::Value::as_bool),
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 
 pub mod checkpoint;
+pub mod history;
 pub mod lifecycle;
 pub mod versions;
 
@@ -159,6 +160,7 @@ pub fn checkpoint_problem_status(problem: &CheckpointProblem) -> Status {
         // difference is a replaced digest. A join to anything else is a different chain.
         CheckpointProblem::HashChanged { .. }
         | CheckpointProblem::SignatureChanged
+        | CheckpointProblem::TimesChanged { .. }
         | CheckpointProblem::JoinBroken {
             named_key: Some(_), ..
         } => Status::Invalid,
@@ -182,7 +184,12 @@ pub fn gap_status(kind: GapKind) -> Status {
         | GapKind::BeforeChainStart
         | GapKind::AfterNewestDigest
         | GapKind::NoDigests
-        | GapKind::NotYetDelivered => Status::Unverifiable,
+        | GapKind::NotYetDelivered
+        | GapKind::ValidationOff => Status::Unverifiable,
+        // Proven by CloudTrail's event history, out of the bucket writer's reach
+        // ([`history`]).
+        GapKind::LoggingOff => Status::Valid,
+        GapKind::SegmentDeleted => Status::Invalid,
     }
 }
 
@@ -301,6 +308,8 @@ fn gap(kind: GapKind, start: DateTime<Utc>, end: DateTime<Utc>) -> CoverageGap {
         hours: seconds.div_ceil(3600),
         status: gap_status(kind),
         next_start: None,
+        events: Vec::new(),
+        history_note: None,
     }
 }
 

@@ -314,6 +314,7 @@ impl VerifierBuilder {
             keys_fetched_at: None,
         };
         let mut bundle_problems = Vec::new();
+        let mut history: Option<Arc<dyn crate::history::EventHistory>> = None;
         let (source, keys, mut target, default_concurrency) = match self.origin {
             #[cfg(feature = "aws")]
             Origin::S3(ref conf) => {
@@ -326,6 +327,11 @@ impl VerifierBuilder {
                     &mut provenance,
                 )
                 .await?;
+                history = Some(s3::event_history(
+                    conf,
+                    &self.arn,
+                    provenance.caller.as_ref().and_then(|c| c.account.clone()),
+                ));
                 if let (Some(_), Some(pinned)) = (&self.pinned_keys, &self.keys_source) {
                     // Pinned keys are not ListPublicKeys' answer: say where they came from.
                     provenance.keys_source = pinned.clone();
@@ -465,6 +471,7 @@ impl VerifierBuilder {
             keys_in_copy: self.keys_in_copy,
             windows: self.windows,
             shard: self.shard,
+            history,
         })
     }
 
@@ -576,6 +583,7 @@ pub struct Verifier {
     keys_in_copy: bool,
     windows: Windows,
     shard: Option<crate::report::ShardOf>,
+    history: Option<Arc<dyn crate::history::EventHistory>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -785,6 +793,7 @@ impl Verifier {
             self.range,
             self.options,
             &self.windows,
+            self.history,
             observer,
         )
         .await;
@@ -945,6 +954,19 @@ mod s3 {
             Err(e) => provenance.caller_note = Some(format!("GetCallerIdentity did not run: {e}")),
         }
         Ok((Arc::new(source), target))
+    }
+
+    /// The trail's event history, read with the run's session in the trail's home region.
+    pub(super) fn event_history(
+        conf: &SdkConfig,
+        arn: &TrailArn,
+        caller_account: Option<String>,
+    ) -> Arc<dyn crate::history::EventHistory> {
+        Arc::new(crate::history::AwsEventHistory {
+            conf: hardened(conf, &arn.region),
+            trail: arn.clone(),
+            caller_account,
+        })
     }
 
     /// STS GetCallerIdentity with the run's session.

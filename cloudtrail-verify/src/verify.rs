@@ -294,6 +294,7 @@ pub(crate) async fn verify_chains(
     range: TimeRange,
     options: VerifyOptions,
     windows: &Windows,
+    history: Option<Arc<dyn crate::history::EventHistory>>,
     mut observer: Option<&mut dyn RunObserver>,
 ) -> Report {
     let checkpoints = &windows.checkpoints;
@@ -345,6 +346,7 @@ pub(crate) async fn verify_chains(
         trail_bucket: target.location.bucket.clone(),
         source: source.clone(),
         keys: Arc::new(keys),
+        history: history.map(|h| Arc::new(crate::history::LazyHistory::new(h, options.now))),
         options,
     });
     // A progress bar gets its total first: the digests the chains' folders list over their

@@ -1,6 +1,9 @@
 //! A CloudTrail API answerer on 127.0.0.1 for the calls no local implementation makes
-//! realistically: `ListPublicKeys` (moto has no CloudTrail signing keys) and `DescribeTrails`
-//! for the trails a test describes.
+//! realistically: `ListPublicKeys` (moto has no CloudTrail signing keys), `DescribeTrails`
+//! for the trails a test describes, and `LookupEvents` (the event history) from events the test
+//! writes, as CloudTrail answers it: one lookup attribute, newest first, 50 events a page with
+//! `NextToken`, the history of the signed region only, and an optional calls-per-second limit
+//! answered with `ThrottlingException`.
 //!
 //! It speaks AWS JSON 1.1 (`X-Amz-Target: com.amazonaws.cloudtrail.v20131101.
 //! CloudTrail_20131101.<Operation>`), as `aws-sdk-cloudtrail` and botocore do. Signatures are not
@@ -252,6 +255,88 @@ pub struct StubConfig {
     pub page_size: usize,
     /// Port on 127.0.0.1; 0 (the default) takes a free one.
     pub port: u16,
+    /// The event history `LookupEvents` answers from.
+    pub events: Vec<StubEvent>,
+    /// LookupEvents calls allowed per second (CloudTrail allows 2), as a bucket of that many
+    /// calls refilled continuously; beyond it `ThrottlingException`. `Some(0.0)`: every call is
+    /// throttled. `None`: no limit.
+    pub lookup_rate: Option<f64>,
+}
+
+/// One management event of the stub's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StubEvent {
+    /// `EventId`.
+    pub event_id: String,
+    /// `EventName`.
+    pub event_name: String,
+    /// `EventTime`.
+    pub time: DateTime<Utc>,
+    /// The region whose history holds it (the trail's home region).
+    pub region: String,
+    /// `Username`.
+    pub username: String,
+    /// The record's `requestParameters`.
+    pub request_parameters: Value,
+    /// The record's `errorCode`, for a call that failed.
+    pub error_code: Option<String>,
+}
+
+impl StubEvent {
+    /// `name` (StartLogging, StopLogging, DeleteTrail, ...) called on the trail `arn` at `time`,
+    /// by `admin`, naming the trail by its ARN.
+    pub fn on_trail(name: &str, arn: &str, time: DateTime<Utc>) -> Self {
+        let region = parse_trail_arn(arn).map_or("us-east-1", |(r, _)| r);
+        StubEvent {
+            event_id: format!("{:08x}-{}", time.timestamp(), name.to_ascii_lowercase()),
+            event_name: name.into(),
+            time,
+            region: region.into(),
+            username: "admin".into(),
+            request_parameters: json!({ "name": arn }),
+            error_code: None,
+        }
+    }
+
+    /// UpdateTrail turning log-file validation on or off.
+    pub fn validation(on: bool, arn: &str, time: DateTime<Utc>) -> Self {
+        let mut event = Self::on_trail("UpdateTrail", arn, time);
+        event.request_parameters = json!({ "name": arn, "enableLogFileValidation": on });
+        event
+    }
+
+    fn to_json(&self) -> Value {
+        let record = json!({
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "IAMUser",
+                "arn": format!("arn:aws:iam::111122223333:user/{}", self.username),
+                "userName": self.username,
+            },
+            "eventTime": self.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "eventSource": "cloudtrail.amazonaws.com",
+            "eventName": self.event_name,
+            "awsRegion": self.region,
+            "requestParameters": self.request_parameters,
+            "responseElements": null,
+            "errorCode": self.error_code,
+            "eventID": self.event_id,
+            "readOnly": false,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "eventCategory": "Management",
+        });
+        json!({
+            "EventId": self.event_id,
+            "EventName": self.event_name,
+            "ReadOnly": "false",
+            "EventTime": self.time.timestamp() as f64,
+            "EventSource": "cloudtrail.amazonaws.com",
+            "Username": self.username,
+            "Resources": [],
+            "CloudTrailEvent": record.to_string(),
+        })
+    }
 }
 
 impl Default for StubConfig {
@@ -262,6 +347,8 @@ impl Default for StubConfig {
             trails: Vec::new(),
             page_size: 1,
             port: 0,
+            events: Vec::new(),
+            lookup_rate: None,
         }
     }
 }
@@ -288,6 +375,8 @@ pub struct StubCall {
 struct StubState {
     config: Mutex<StubConfig>,
     calls: Mutex<Vec<StubCall>>,
+    /// LookupEvents' token bucket: calls left, and when it was last refilled.
+    lookup_tokens: Mutex<Option<(f64, std::time::Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -320,6 +409,7 @@ impl CloudTrailStub {
         let state = Arc::new(StubState {
             config: Mutex::new(config),
             calls: Mutex::new(Vec::new()),
+            lookup_tokens: Mutex::new(None),
         });
         let served = Arc::clone(&state);
         let http = LocalHttpServer::start("cloudtrail-stub", port, move |request| {
@@ -488,6 +578,14 @@ async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>
     match operation.as_str() {
         "ListPublicKeys" => list_public_keys(&config, region.as_deref(), &input),
         "DescribeTrails" => describe_trails(&config, region.as_deref(), &input),
+        "LookupEvents" => {
+            if let Some(rate) = config.lookup_rate
+                && !take_lookup_token(state, rate)
+            {
+                return error("ThrottlingException", "Rate exceeded");
+            }
+            lookup_events(&config, region.as_deref(), &input)
+        }
         other => error(
             "UnknownOperationException",
             &format!("the CloudTrail stub does not implement {other}"),
@@ -605,6 +703,121 @@ fn describe_trails(config: &StubConfig, region: Option<&str>, input: &Value) -> 
         .map(StubTrail::to_json)
         .collect();
     reply(http::StatusCode::OK, &json!({ "trailList": trails }))
+}
+
+/// Takes one call from LookupEvents' bucket of `rate` calls, refilled at `rate` a second.
+fn take_lookup_token(state: &StubState, rate: f64) -> bool {
+    let now = std::time::Instant::now();
+    let capacity = rate.max(1.0);
+    let mut bucket = lock(&state.lookup_tokens);
+    let (tokens, last) = bucket.get_or_insert((capacity, now));
+    *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(capacity);
+    *last = now;
+    if rate > 0.0 && *tokens >= 1.0 {
+        *tokens -= 1.0;
+        true
+    } else {
+        false
+    }
+}
+
+const EVENTS_TOKEN_TAG: &str = "ctverify-stub-events:";
+
+fn lookup_events(config: &StubConfig, region: Option<&str>, input: &Value) -> Reply {
+    let attributes = input
+        .get("LookupAttributes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if attributes.len() > 1 {
+        return error(
+            "InvalidLookupAttributesException",
+            "You cannot specify more than one lookup attribute",
+        );
+    }
+    let attribute = attributes.first().map(|a| {
+        (
+            a.get("AttributeKey").and_then(Value::as_str).unwrap_or(""),
+            a.get("AttributeValue")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        )
+    });
+    if let Some((key, _)) = attribute
+        && ![
+            "EventId",
+            "EventName",
+            "Username",
+            "ReadOnly",
+            "EventSource",
+        ]
+        .contains(&key)
+    {
+        return error(
+            "InvalidLookupAttributesException",
+            &format!("unsupported lookup attribute {key}"),
+        );
+    }
+    let time = |field: &str| input.get(field).and_then(json_time);
+    let (start, end) = (time("StartTime"), time("EndTime"));
+    if let (Some(start), Some(end)) = (start, end)
+        && start > end
+    {
+        return error(
+            "InvalidTimeRangeException",
+            "StartTime must be before EndTime",
+        );
+    }
+    let page_size = match input.get("MaxResults").and_then(Value::as_u64) {
+        None => 50,
+        Some(n @ 1..=50) => n as usize,
+        Some(_) => return error("InvalidMaxResultsException", "MaxResults must be 1 to 50"),
+    };
+    let offset = match input.get("NextToken").and_then(Value::as_str) {
+        None | Some("") => 0,
+        Some(token) => match base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| {
+                t.strip_prefix(EVENTS_TOKEN_TAG)
+                    .and_then(|n| n.parse().ok())
+            }) {
+            Some(offset) => offset,
+            None => return error("InvalidNextTokenException", "Invalid NextToken"),
+        },
+    };
+    let mut matching: Vec<&StubEvent> = config
+        .events
+        .iter()
+        .filter(|e| region.is_none_or(|r| r == e.region))
+        .filter(|e| start.is_none_or(|s| e.time >= s) && end.is_none_or(|t| e.time <= t))
+        .filter(|e| match attribute {
+            None => true,
+            Some(("EventId", v)) => e.event_id == v,
+            Some(("EventName", v)) => e.event_name == v,
+            Some(("Username", v)) => e.username == v,
+            Some(("ReadOnly", v)) => v == "false",
+            Some(("EventSource", v)) => v == "cloudtrail.amazonaws.com",
+            Some(_) => false,
+        })
+        .collect();
+    // Newest first, as CloudTrail returns them.
+    matching.sort_by(|a, b| b.time.cmp(&a.time));
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(page_size)
+        .map(|e| e.to_json())
+        .collect();
+    let mut answer = json!({ "Events": page });
+    let next = offset.saturating_add(page_size);
+    if next < matching.len() {
+        answer["NextToken"] = json!(
+            base64::engine::general_purpose::STANDARD.encode(format!("{EVENTS_TOKEN_TAG}{next}"))
+        );
+    }
+    reply(http::StatusCode::OK, &answer)
 }
 
 /// The calls answered so far, grouped by operation (for reports).

@@ -11,7 +11,7 @@
 //!   signs all three, "CloudTrail digest file structure" in the AWS CloudTrail User Guide).
 
 use super::Link;
-use crate::findings::{ChainHead, CheckpointProblem, DigestProblem, Status};
+use crate::findings::{ChainHead, CheckpointProblem, DigestProblem, GapKind, Status};
 use crate::report::ChainReport;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -24,6 +24,8 @@ pub struct Reread<'a> {
     pub sha256: Option<&'a str>,
     /// Its signature now, hex: from its metadata, else as the oldest new digest carries it.
     pub signature: Option<&'a str>,
+    /// Its `digestStartTime` and `digestEndTime` now (`None`: it could not be read or parsed).
+    pub times: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Judges the join of a run to `checkpoint`. `newer` is the link from the oldest new digest of
@@ -52,6 +54,16 @@ pub fn judge_checkpoint(
         && !actual.eq_ignore_ascii_case(&checkpoint.signature)
     {
         problems.push(CheckpointProblem::SignatureChanged);
+    }
+    // The window of this run starts where the state says the checkpoint ends: only the digest's
+    // own signed times may say that.
+    if let Some((start, end)) = reread.times
+        && (start != checkpoint.start_time || end != checkpoint.end_time)
+    {
+        problems.push(CheckpointProblem::TimesChanged {
+            recorded_end: checkpoint.end_time,
+            actual_end: end,
+        });
     }
     if let Some(newer_key) = newer_starts_chain {
         problems.push(CheckpointProblem::JoinBroken {
@@ -104,7 +116,14 @@ pub fn proven_until(chain: &ChainReport) -> Option<DateTime<Utc>> {
         return Some(start);
     }
     let mut until = end;
-    for gap in &chain.gaps {
+    // A pause CloudTrail's event history proves, or explains as validation off, is passed
+    // over: the gap lists its evidence in the report of the run that passed it, and no later
+    // run could prove those hours better.
+    for gap in chain
+        .gaps
+        .iter()
+        .filter(|g| !matches!(g.kind, GapKind::LoggingOff | GapKind::ValidationOff))
+    {
         until = until.min(gap.start);
     }
     for digest in &chain.digests {
@@ -184,6 +203,7 @@ mod tests {
             problems: &[],
             sha256: Some(sha),
             signature: Some(sig),
+            times: Some((t(0), t(1))),
         }
     }
 
@@ -246,6 +266,18 @@ mod tests {
     }
 
     #[test]
+    fn checkpoint_times_rewritten_in_the_state_are_invalid() {
+        let mut forged = head();
+        forged.end_time = Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap();
+        let problems = judge_checkpoint(&forged, None, None, &reread("aa", "5151"));
+        assert!(
+            matches!(problems[..], [CheckpointProblem::TimesChanged { .. }]),
+            "{problems:?}"
+        );
+        assert_eq!(checkpoint_status(&problems), Status::Invalid);
+    }
+
+    #[test]
     fn a_checkpoint_that_no_longer_verifies_keeps_its_problem_class() {
         let gone = [DigestProblem::NotFound];
         let problems = judge_checkpoint(
@@ -256,6 +288,7 @@ mod tests {
                 problems: &gone,
                 sha256: None,
                 signature: None,
+                times: None,
             },
         );
         assert_eq!(checkpoint_status(&problems), Status::Invalid);
@@ -314,6 +347,8 @@ mod tests {
             hours: 2,
             status: Status::Unverifiable,
             next_start: None,
+            events: Vec::new(),
+            history_note: None,
         });
         assert_eq!(proven_until(&c), Some(t(3)));
         c.foreign_objects_omitted = 1;

@@ -21,8 +21,8 @@ use crate::keys::KeySet;
 use crate::layout::ChainLayout;
 use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{
-    ChainHead, ChainReport, CheckpointCheck, DigestProblem, DigestReport, ForeignObject,
-    LogProblem, LogReport, Status,
+    ChainHead, ChainReport, CheckpointCheck, CheckpointProblem, DigestProblem, DigestReport,
+    ForeignObject, GapKind, LogProblem, LogReport, Status,
 };
 use crate::schema::DigestFile;
 use crate::source::ObjectSource;
@@ -67,6 +67,9 @@ pub(crate) struct Context {
     /// List the chains' version histories and verify CloudTrail's originals (the bucket keeps
     /// versions, and the run was not told to skip them).
     pub check_versions: bool,
+    /// CloudTrail's event history of the trail, which may explain a gap (`None`: the run has
+    /// no AWS session, as offline).
+    pub history: Option<Arc<crate::history::LazyHistory>>,
 }
 
 /// One chain to walk.
@@ -285,6 +288,7 @@ impl Walker {
         }
 
         self.report.gaps = trust::range_gaps(range, proven_until, &self.covered);
+        self.explain_gaps().await;
         let window = provable;
         if self.ctx.options.check_unlisted_logs {
             match find_unlisted(
@@ -1030,6 +1034,7 @@ impl Walker {
                 problems: &checked.report.problems,
                 sha256: sha256.as_deref(),
                 signature: checked.signature.as_deref(),
+                times: checked.digest.as_ref().map(|d| (d.start_time, d.end_time)),
             },
         );
         let status = trust::checkpoint::checkpoint_status(&problems);
@@ -1041,6 +1046,113 @@ impl Walker {
             problems,
         });
         status
+    }
+
+    /// Asks CloudTrail's event history about each gap a pause could explain (a restart, the
+    /// start or end of the window with no digest), and re-classifies each by what it shows
+    /// ([`trust::history::explain_gap`]). A restart where the checkpoint ends is judged with the
+    /// checkpoint digest as the last of the old segment, and joins when the history proves
+    /// the pause.
+    async fn explain_gaps(&mut self) {
+        use trust::history::{GapClosing, GapEvidence, GapOpening};
+        let Some(history) = self.ctx.history.clone() else {
+            return;
+        };
+        let explainable = |kind: GapKind| {
+            matches!(
+                kind,
+                GapKind::ChainRestart
+                    | GapKind::BeforeChainStart
+                    | GapKind::AfterNewestDigest
+                    | GapKind::NoDigests
+            )
+        };
+        if !self.report.gaps.iter().any(|g| explainable(g.kind)) {
+            return;
+        }
+        let history = history.get().await;
+        // The checkpoint digest, when read again unchanged, is the last digest before the
+        // window: a restart there is judged from it. Not joined yet (no new digest reached
+        // back to it), it is read again after this, and its recorded times must be its own.
+        let pending = self
+            .checkpoint
+            .as_ref()
+            .map(|head| (head.start_time, head.end_time));
+        let checkpoint_span = self.report.checkpoint.as_ref().map_or(pending, |check| {
+            let only_restart = check.problems.iter().all(|p| {
+                matches!(
+                    p,
+                    CheckpointProblem::JoinBroken {
+                        named_key: None,
+                        ..
+                    }
+                )
+            });
+            only_restart.then_some((check.checkpoint.start_time, check.checkpoint.end_time))
+        });
+        let mut restart_at_checkpoint_explained = false;
+        for gap in &mut self.report.gaps {
+            if !explainable(gap.kind) {
+                continue;
+            }
+            let history = match &history {
+                Ok(history) => history,
+                Err(why) => {
+                    gap.history_note = Some(format!("it could not be read: {why}"));
+                    continue;
+                }
+            };
+            let before = self
+                .covered
+                .iter()
+                .filter(|s| s.end == gap.start)
+                .map(|s| (s.start, s.end))
+                .max()
+                .or(checkpoint_span.filter(|(_, end)| *end == gap.start));
+            let opening = match before {
+                Some((start, end)) => GapOpening::AfterDigest { start, end },
+                None => GapOpening::WindowStart(gap.start),
+            };
+            let closing = match gap.kind {
+                GapKind::ChainRestart | GapKind::BeforeChainStart => {
+                    GapClosing::ChainStart(gap.next_start.unwrap_or(gap.end))
+                }
+                _ => GapClosing::WindowEnd(gap.end),
+            };
+            let (kind, events) = match trust::history::explain_gap(opening, closing, history) {
+                GapEvidence::LoggingOff { events } => (GapKind::LoggingOff, events),
+                GapEvidence::ValidationOff { events } => (GapKind::ValidationOff, events),
+                GapEvidence::SegmentDeleted { events } => (GapKind::SegmentDeleted, events),
+                GapEvidence::Unexplained(why) => {
+                    gap.history_note = Some(why);
+                    continue;
+                }
+            };
+            if matches!(kind, GapKind::LoggingOff | GapKind::ValidationOff)
+                && checkpoint_span.is_some_and(|(_, end)| end == gap.start)
+                && before == checkpoint_span
+            {
+                restart_at_checkpoint_explained = true;
+            }
+            gap.kind = kind;
+            gap.status = trust::gap_status(kind);
+            gap.events = events;
+            gap.history_note = None;
+        }
+        if restart_at_checkpoint_explained && let Some(check) = self.report.checkpoint.as_mut() {
+            // The new chain starts after a pause the history proves: it joins the checkpoint
+            // through that evidence (the gap lists it), not through a link.
+            check.problems.retain(|p| {
+                !matches!(
+                    p,
+                    CheckpointProblem::JoinBroken {
+                        named_key: None,
+                        ..
+                    }
+                )
+            });
+            check.status = trust::checkpoint::checkpoint_status(&check.problems);
+        }
     }
 
     /// The newest digest up to which the chain is proven, as a checkpoint.

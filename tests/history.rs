@@ -1,0 +1,376 @@
+//! CloudTrail's event history as evidence for hours no digest covers: the trail in the S3 test
+//! server, its StartLogging/StopLogging/UpdateTrail events answered by the CloudTrail stub's
+//! LookupEvents (paging, the one lookup attribute, the throttle), and `ctverify` run as a child
+//! process. A pause the history proves is valid; a segment it shows was delivered and is gone
+//! is invalid; what it cannot show stays unverifiable.
+
+#[path = "support/s3_trail.rs"]
+#[allow(dead_code)]
+mod s3_trail;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use cloudtrail_verify::state::State;
+use ctverify_fixtures::spec::ChainRestart;
+use ctverify_fixtures::{TrailSpec, format_time};
+use ctverify_tests::cloudtrail_stub::StubEvent;
+use ctverify_tests::s3_server::S3ServerOptions;
+use ctverify_tests::trail::exit::{INVALID, UNVERIFIABLE, VALID};
+use s3_trail::S3Trail;
+use serde_json::Value;
+
+/// Six hours of one region, three days ago (inside the event history's 90 days), restarting at
+/// the fourth digest after a two-hour pause.
+fn restarted_spec(days_ago: i64) -> TrailSpec {
+    let start = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap() - TimeDelta::days(days_ago);
+    TrailSpec {
+        start,
+        // The stub's caller (STS) is of this account: the history read is the trail's own.
+        accounts: vec!["111122223333".into()],
+        digests: 6,
+        logs_per_digest: 2,
+        restarts: vec![ChainRestart {
+            at: 3,
+            gap: TimeDelta::hours(2),
+        }],
+        ..TrailSpec::default()
+    }
+}
+
+/// The trail served with `events` (built from the generated trail) as its history.
+fn serve(spec: &TrailSpec, events: impl FnOnce(&Times) -> Vec<StubEvent>) -> (S3Trail, Times) {
+    let mut times = None;
+    let s3 = S3Trail::start_with(
+        spec,
+        |trail| {
+            times = Some(Times::of(trail));
+        },
+        S3ServerOptions::new(),
+        |_| {},
+        |_| {},
+    );
+    let times = times.expect("the trail was generated");
+    let history = events(&times);
+    s3.stub.update(|c| c.events = history);
+    (s3, times)
+}
+
+/// Where the pause lies in the generated trail.
+struct Times {
+    arn: String,
+    /// The old segment's final digest: start and end.
+    final_start: DateTime<Utc>,
+    final_end: DateTime<Utc>,
+    /// The new chain's first digest starts here.
+    restart: DateTime<Utc>,
+}
+
+impl Times {
+    fn of(trail: &ctverify_tests::trail::GeneratedTrail) -> Self {
+        let digests = &trail.manifest.chains[0].digests;
+        Times {
+            arn: trail.manifest.trail_arn.clone(),
+            final_start: digests[2].start_time,
+            final_end: digests[2].end_time,
+            restart: digests[3].start_time,
+        }
+    }
+
+    fn stop(&self) -> StubEvent {
+        StubEvent::on_trail(
+            "StopLogging",
+            &self.arn,
+            self.final_end - TimeDelta::minutes(2),
+        )
+    }
+
+    fn start(&self) -> StubEvent {
+        StubEvent::on_trail(
+            "StartLogging",
+            &self.arn,
+            self.restart - TimeDelta::minutes(1),
+        )
+    }
+}
+
+/// Runs `ctverify --trail ARN --from START --to TO EXTRA...` against the servers.
+fn run_to(s3: &S3Trail, to: DateTime<Utc>, extra: &[&str]) -> ctverify_tests::trail::Run {
+    let mut args = vec![
+        "--trail".to_owned(),
+        s3.trail.manifest.trail_arn.clone(),
+        "--from".to_owned(),
+        format_time(&s3.trail.manifest.start_time),
+        "--to".to_owned(),
+        format_time(&to),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    s3_trail::run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint())
+}
+
+fn report_to(s3: &S3Trail, to: DateTime<Utc>) -> (u8, Value) {
+    let run = run_to(s3, to, &["--format", "json"]);
+    let report = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}\n{}", run.stdout, run.stderr));
+    (run.code, report)
+}
+
+fn gaps(report: &Value) -> Vec<&Value> {
+    report["chains"]
+        .as_array()
+        .expect("chains")
+        .iter()
+        .flat_map(|c| c["gaps"].as_array().expect("gaps"))
+        .collect()
+}
+
+#[test]
+fn a_legitimate_stop_and_start_is_proven_valid() {
+    let (s3, _) = serve(&restarted_spec(3), |t| vec![t.stop(), t.start()]);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, VALID, "{report:#}");
+    let gaps = gaps(&report);
+    assert_eq!(gaps.len(), 1, "{gaps:#?}");
+    assert_eq!(gaps[0]["kind"], "logging_off");
+    assert_eq!(gaps[0]["status"], "valid");
+    let names: Vec<&str> = gaps[0]["events"]
+        .as_array()
+        .expect("the evidence")
+        .iter()
+        .map(|e| e["event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["StopLogging", "StartLogging"]);
+    // One LookupEvents query per event name, no more.
+    assert_eq!(s3.stub.count("LookupEvents"), 5);
+    // The text says why the hours need no digest.
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&[
+        "Coverage",
+        "valid",
+        "none should",
+        "StopLogging",
+        "StartLogging",
+    ]);
+}
+
+#[test]
+fn a_covered_range_reads_no_event_history() {
+    let (s3, t) = serve(&restarted_spec(3), |t| vec![t.stop(), t.start()]);
+    let run = run_to(&s3, t.final_end, &[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert_eq!(s3.stub.count("LookupEvents"), 0);
+}
+
+#[test]
+fn a_start_and_stop_inside_the_pause_prove_a_deleted_segment() {
+    let (s3, _) = serve(&restarted_spec(3), |t| {
+        vec![
+            t.stop(),
+            StubEvent::on_trail("StartLogging", &t.arn, t.final_end + TimeDelta::minutes(20)),
+            StubEvent::on_trail("StopLogging", &t.arn, t.final_end + TimeDelta::minutes(50)),
+            t.start(),
+        ]
+    });
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID, "{report:#}");
+    let gaps = gaps(&report);
+    assert_eq!(gaps[0]["kind"], "segment_deleted");
+    assert_eq!(gaps[0]["events"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_restart_the_history_does_not_show_stays_unverifiable() {
+    // Only the start: nothing shows logging stopped where the old segment ends.
+    let (s3, _) = serve(&restarted_spec(3), |t| vec![t.start()]);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report:#}");
+    let gaps = gaps(&report);
+    assert_eq!(gaps[0]["kind"], "chain_restart");
+    assert!(
+        gaps[0]["history_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("nothing that stopped delivery")),
+        "{gaps:#?}"
+    );
+}
+
+#[test]
+fn another_accounts_credentials_read_no_history_of_the_trail() {
+    let spec = TrailSpec {
+        accounts: vec!["123456789012".into()],
+        ..restarted_spec(3)
+    };
+    let (s3, _) = serve(&spec, |t| vec![t.stop(), t.start()]);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report:#}");
+    assert!(
+        gaps(&report)[0]["history_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("account 123456789012")),
+        "{report:#}"
+    );
+    assert_eq!(s3.stub.count("LookupEvents"), 0);
+}
+
+#[test]
+fn events_of_another_trail_explain_nothing() {
+    let (s3, _) = serve(&restarted_spec(3), |t| {
+        let other = t.arn.replace("trail/", "trail/other-");
+        vec![
+            StubEvent::on_trail("StopLogging", &other, t.final_end - TimeDelta::minutes(2)),
+            StubEvent::on_trail("StartLogging", &other, t.restart - TimeDelta::minutes(1)),
+        ]
+    });
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report:#}");
+}
+
+#[test]
+fn a_restart_older_than_the_history_stays_unverifiable() {
+    let (s3, _) = serve(&restarted_spec(120), |t| vec![t.stop(), t.start()]);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report:#}");
+    let gaps = gaps(&report);
+    assert_eq!(gaps[0]["kind"], "chain_restart");
+    assert!(
+        gaps[0]["history_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("oldest event")),
+        "{gaps:#?}"
+    );
+}
+
+#[test]
+fn validation_toggled_is_unverifiable_explained() {
+    let (s3, _) = serve(&restarted_spec(3), |t| {
+        vec![
+            StubEvent::validation(false, &t.arn, t.final_end - TimeDelta::minutes(3)),
+            StubEvent::validation(true, &t.arn, t.restart - TimeDelta::minutes(2)),
+        ]
+    });
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report:#}");
+    let gaps = gaps(&report);
+    assert_eq!(gaps[0]["kind"], "validation_off");
+    assert_eq!(gaps[0]["events"][0]["validation"], false);
+}
+
+#[test]
+fn a_history_that_cannot_be_read_leaves_the_pause_unverifiable() {
+    let (s3, _) = serve(&restarted_spec(3), |t| vec![t.stop(), t.start()]);
+    // Throttled on every call, past the SDK's retries.
+    s3.stub.update(|c| c.lookup_rate = Some(0.0));
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report:#}");
+    let gaps = gaps(&report);
+    assert_eq!(gaps[0]["kind"], "chain_restart");
+    assert!(
+        gaps[0]["history_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("LookupEvents")),
+        "{gaps:#?}"
+    );
+}
+
+#[test]
+fn the_history_is_read_at_the_documented_rate_and_through_every_page() {
+    // 120 unrelated StopLogging events (three pages of 50) before ours, at CloudTrail's limit
+    // of 2 calls a second: every page is read, nothing is throttled into a wrong verdict.
+    let (s3, _) = serve(&restarted_spec(3), |t| {
+        let mut events: Vec<StubEvent> = (0..120)
+            .map(|i| {
+                StubEvent::on_trail(
+                    "StopLogging",
+                    &t.arn.replace("trail/", &format!("trail/noise{i}-")),
+                    t.final_start - TimeDelta::hours(2) - TimeDelta::minutes(i),
+                )
+            })
+            .collect();
+        events.extend([t.stop(), t.start()]);
+        events
+    });
+    s3.stub.update(|c| c.lookup_rate = Some(2.0));
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, VALID, "{report:#}");
+    // StopLogging took three pages; the four other names one each.
+    assert_eq!(s3.stub.count("LookupEvents"), 7);
+}
+
+#[test]
+fn a_stopped_trail_proves_the_end_of_the_range() {
+    let spec = TrailSpec {
+        restarts: Vec::new(),
+        ..restarted_spec(3)
+    };
+    let (s3, _) = serve(&spec, |t| {
+        vec![StubEvent::on_trail(
+            "StopLogging",
+            &t.arn,
+            t.final_end + TimeDelta::hours(3) - TimeDelta::minutes(2),
+        )]
+    });
+    // The range goes on five hours past the last digest.
+    let end = s3.trail.manifest.end_time + TimeDelta::hours(5);
+    let (code, report) = report_to(&s3, end);
+    assert_eq!(code, VALID, "{report:#}");
+    assert_eq!(gaps(&report)[0]["kind"], "logging_off");
+}
+
+/// A `--state` run that reached the pause's start, then hourly runs after the restart.
+#[test]
+fn a_state_moves_over_a_proven_restart() {
+    let (s3, t) = serve(&restarted_spec(3), |t| vec![t.stop(), t.start()]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let first = run_to(&s3, t.final_end, &["--state", &state_arg]);
+    assert_eq!(first.code, VALID, "{first:?}");
+    let read = |path: &std::path::Path| {
+        State::parse(&std::fs::read(path).unwrap(), "test").expect("a state")
+    };
+    assert_eq!(read(&state).chains[0].head.end_time, t.final_end);
+    // The next run starts at the checkpoint; the new chain does not name it, the history
+    // proves the pause, and the checkpoint moves to the newest digest.
+    let args = vec![
+        "--trail".to_owned(),
+        t.arn.clone(),
+        "--state".to_owned(),
+        state_arg.clone(),
+        "--to".to_owned(),
+        format_time(&s3.trail.manifest.end_time),
+    ];
+    let second = s3_trail::run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint());
+    assert_eq!(second.code, VALID, "{second:?}");
+    assert_eq!(
+        read(&state).chains[0].head.end_time,
+        s3.trail.manifest.end_time
+    );
+}
+
+#[test]
+fn a_forged_checkpoint_end_time_makes_no_run_valid() {
+    let spec = TrailSpec {
+        restarts: Vec::new(),
+        ..restarted_spec(3)
+    };
+    let (s3, t) = serve(&spec, |_| Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let first = run_to(&s3, t.final_end, &["--state", &state_arg]);
+    assert_eq!(first.code, VALID, "{first:?}");
+    // Rewrite the checkpoint's end to 2099 (same key, hash and signature).
+    let mut forged: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    forged["chains"][0]["end_time"] = "2099-01-01T00:00:00Z".into();
+    std::fs::write(&state, serde_json::to_vec(&forged).unwrap()).unwrap();
+    let args = vec![
+        "--trail".to_owned(),
+        t.arn.clone(),
+        "--state".to_owned(),
+        state_arg,
+        "--format".to_owned(),
+        "json".to_owned(),
+    ];
+    let run = s3_trail::run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint());
+    assert_eq!(run.code, INVALID, "{run:?}");
+    assert!(run.stdout.contains("times_changed"), "{}", run.stdout);
+}
