@@ -201,7 +201,11 @@ pub fn explain_gap(
                     crate::messages::display_date(closes_at)
                 ));
             };
-            if stop.time > end + EVENT_SLACK {
+            // No slack after the digest's end: CloudTrail's final digest reaches up to and
+            // including the event that stopped delivery, so a stop even a minute later means a
+            // shorter final digest was delivered after this one and is gone (with the log
+            // files of that minute).
+            if stop.time > end {
                 // Delivery went on after the last digest found: the hours between had digests.
                 return if stop.time > end + TimeDelta::hours(1) {
                     GapEvidence::SegmentDeleted {
@@ -555,5 +559,183 @@ mod tests {
             &h,
         );
         assert!(matches!(evidence, GapEvidence::Unexplained(_)));
+    }
+
+    /// A tiny deterministic generator: the property test needs no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+
+    /// A digest the trail delivered: its span and whether it starts a chain.
+    #[derive(Clone, Copy)]
+    struct Delivered {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        starts_chain: bool,
+    }
+
+    /// A random true history: delivery switched off and on by StopLogging/StartLogging or by
+    /// validation toggles, the digests each delivering stretch produced (hourly, the last one
+    /// ending at the event that stopped it), and the stretches when logs went out without
+    /// digests.
+    fn random_trail(
+        rng: &mut Rng,
+    ) -> (
+        Vec<TrailEvent>,
+        Vec<Delivered>,
+        Vec<(DateTime<Utc>, DateTime<Utc>)>,
+        DateTime<Utc>,
+    ) {
+        let origin = Utc.with_ymd_and_hms(2026, 2, 10, 0, 0, 0).unwrap();
+        let mut now = origin;
+        let mut events = Vec::new();
+        let mut segments = Vec::new();
+        let mut unvalidated = Vec::new();
+        let mut segment_start = origin;
+        for _ in 0..1 + rng.below(5) {
+            // Delivering for a while, then off one way or the other, then on again.
+            let stop = now + TimeDelta::minutes(30 + rng.below(300) as i64);
+            let resume = stop + TimeDelta::minutes(20 + rng.below(300) as i64);
+            segments.push((segment_start, stop));
+            if rng.below(2) == 0 {
+                events.push(event("StopLogging", stop));
+                events.push(event("StartLogging", resume));
+            } else {
+                events.push(validation(false, stop));
+                events.push(validation(true, resume));
+                unvalidated.push((stop, resume));
+            }
+            now = resume;
+            segment_start = resume;
+        }
+        let end = now + TimeDelta::minutes(30 + rng.below(300) as i64);
+        segments.push((segment_start, end));
+        let mut digests = Vec::new();
+        for (start, stop) in segments {
+            let mut cursor = start;
+            let mut first = true;
+            while cursor < stop {
+                let next_hour =
+                    cursor.duration_trunc(TimeDelta::hours(1)).unwrap() + TimeDelta::hours(1);
+                let end = next_hour.min(stop);
+                digests.push(Delivered {
+                    start: cursor,
+                    end,
+                    starts_chain: first,
+                });
+                first = false;
+                cursor = end;
+            }
+        }
+        (events, digests, unvalidated, end)
+    }
+
+    use chrono::DurationRound;
+
+    /// Whatever digests are deleted, the history never calls a gap `logging_off` unless the
+    /// trail really was not delivering anything then, never `segment_deleted` unless digests
+    /// really are missing, and explains every gap nothing was deleted from.
+    #[test]
+    fn random_deletions_never_pass_as_a_pause_and_real_pauses_are_explained() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+        for case in 0..2000 {
+            let (events, delivered, unvalidated, end) = random_trail(&mut rng);
+            let h = history(events);
+            let mut h = h;
+            h.reaches_until = end + TimeDelta::days(1);
+            // Delete digests at random: none, a few, or whole stretches.
+            let rate = [0, 0, 10, 30, 60][rng.below(5) as usize];
+            let kept: Vec<bool> = delivered.iter().map(|_| rng.below(100) >= rate).collect();
+            let remaining: Vec<usize> = (0..delivered.len()).filter(|&i| kept[i]).collect();
+            let logs_out = |a: DateTime<Utc>, b: DateTime<Utc>| {
+                unvalidated.iter().any(|(s, e)| *s < b && a < *e)
+            };
+            for pair in remaining.windows(2) {
+                let (a, b) = (delivered[pair[0]], delivered[pair[1]]);
+                let deleted_between = pair[1] - pair[0] > 1;
+                // Only a new chain leaves a gap the history is asked about; a digest naming
+                // a deleted predecessor is a broken chain already.
+                if !b.starts_chain || (pair[1] == pair[0] + 1 && a.end == b.start) {
+                    continue;
+                }
+                let evidence = explain_gap(
+                    GapOpening::AfterDigest {
+                        start: a.start,
+                        end: a.end,
+                    },
+                    GapClosing::ChainStart(b.start),
+                    &h,
+                );
+                check(case, &evidence, deleted_between, logs_out(a.end, b.start));
+                *seen.entry(kind_of(&evidence)).or_default() += 1;
+            }
+            // The tail: the range runs to the end of the trail.
+            if let Some(&last) = remaining.last()
+                && delivered[last].end < end
+            {
+                let a = delivered[last];
+                let evidence = explain_gap(
+                    GapOpening::AfterDigest {
+                        start: a.start,
+                        end: a.end,
+                    },
+                    GapClosing::WindowEnd(end),
+                    &h,
+                );
+                check(
+                    case,
+                    &evidence,
+                    last + 1 < delivered.len(),
+                    logs_out(a.end, end),
+                );
+                *seen.entry(kind_of(&evidence)).or_default() += 1;
+            }
+        }
+        // Every outcome was reached, each many times: the property was tested, not skipped.
+        for kind in ["logging_off", "validation_off", "segment_deleted", "unexplained"] {
+            assert!(seen.get(kind).is_some_and(|n| *n > 50), "{seen:?}");
+        }
+    }
+
+    fn kind_of(evidence: &GapEvidence) -> &'static str {
+        match evidence {
+            GapEvidence::LoggingOff { .. } => "logging_off",
+            GapEvidence::ValidationOff { .. } => "validation_off",
+            GapEvidence::SegmentDeleted { .. } => "segment_deleted",
+            GapEvidence::Unexplained(_) => "unexplained",
+        }
+    }
+
+    fn check(case: usize, evidence: &GapEvidence, deleted: bool, logs_out: bool) {
+        match evidence {
+            GapEvidence::LoggingOff { .. } => assert!(
+                !deleted && !logs_out,
+                "case {case}: a pause proven where digests were deleted ({deleted}) or logs \
+                 went out ({logs_out}): {evidence:?}"
+            ),
+            GapEvidence::ValidationOff { .. } => {
+                assert!(
+                    !deleted,
+                    "case {case}: deleted digests explained: {evidence:?}"
+                )
+            }
+            GapEvidence::SegmentDeleted { .. } => {
+                assert!(deleted, "case {case}: a false alarm: {evidence:?}")
+            }
+            GapEvidence::Unexplained(_) => {
+                assert!(
+                    deleted,
+                    "case {case}: a real pause left unexplained: {evidence:?}"
+                )
+            }
+        }
     }
 }
