@@ -374,3 +374,180 @@ fn a_forged_checkpoint_end_time_makes_no_run_valid() {
     assert_eq!(run.code, INVALID, "{run:?}");
     assert!(run.stdout.contains("times_changed"), "{}", run.stdout);
 }
+
+/// An exceptions file with one entry for all chains over `[from, to]`, expiring at `expires`.
+fn exceptions_file(
+    dir: &std::path::Path,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> String {
+    let path = dir.join("exceptions.json");
+    let body = serde_json::json!({
+        "format": "ctverify-exceptions",
+        "version": 1,
+        "exceptions": [{
+            "chain": "all",
+            "from": format_time(&from),
+            "to": format_time(&to),
+            "reason": "maintenance window, change CHG-1",
+            "approved_by": "security@example.com",
+            "expires": format_time(&expires),
+        }],
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&body).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_restart_older_than_the_history_is_accepted_by_a_reviewed_exception() {
+    let (s3, t) = serve(&restarted_spec(120), |_| Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let file = exceptions_file(
+        dir.path(),
+        t.final_end - TimeDelta::hours(1),
+        t.restart + TimeDelta::hours(1),
+        Utc::now() + TimeDelta::days(30),
+    );
+    let run = run_to(
+        &s3,
+        s3.trail.manifest.end_time,
+        &["--exceptions", &file, "--format", "json"],
+    );
+    assert_eq!(run.code, VALID, "{run:?}");
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let gaps = gaps(&report);
+    assert_eq!(gaps[0]["kind"], "chain_restart");
+    assert_eq!(gaps[0]["status"], "valid");
+    assert_eq!(gaps[0]["accepted"]["approved_by"], "security@example.com");
+    assert_eq!(
+        report["provenance"]["exceptions_sha256"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    // Expired, it no longer applies, and the run says so.
+    let file = exceptions_file(
+        dir.path(),
+        t.final_end - TimeDelta::hours(1),
+        t.restart + TimeDelta::hours(1),
+        Utc::now() - TimeDelta::days(1),
+    );
+    let run = run_to(&s3, s3.trail.manifest.end_time, &["--exceptions", &file]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    assert!(run.stderr.contains("expired on"), "{run:?}");
+}
+
+#[test]
+fn no_exception_excuses_a_deleted_digest() {
+    let spec = TrailSpec {
+        restarts: Vec::new(),
+        ..restarted_spec(3)
+    };
+    let mut deleted = None;
+    let s3 = S3Trail::start(&spec, |trail| {
+        let key = trail.digest(2);
+        ctverify_fixtures::tamper::delete_digest(&trail.copy(), trail.bucket(), &key).unwrap();
+        deleted = Some(key);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = exceptions_file(
+        dir.path(),
+        s3.trail.manifest.start_time - TimeDelta::days(1),
+        s3.trail.manifest.end_time + TimeDelta::days(1),
+        Utc::now() + TimeDelta::days(30),
+    );
+    let (code, report) = {
+        let run = run_to(
+            &s3,
+            s3.trail.manifest.end_time,
+            &["--exceptions", &file, "--format", "json"],
+        );
+        (
+            run.code,
+            serde_json::from_str::<Value>(&run.stdout).unwrap(),
+        )
+    };
+    assert_eq!(code, INVALID, "{report:#}");
+    assert!(gaps(&report).iter().all(|g| g["accepted"].is_null()));
+}
+
+/// The audit of issue 18: hourly `--state` runs after a restart nothing explains yet. The
+/// checkpoint moves on to the new segment, the restart is carried in the state and reported by
+/// every later run (exit 2) until the history explains it; then it is dropped.
+#[test]
+fn an_unexplained_restart_never_stalls_a_state_and_is_reported_until_explained() {
+    let (s3, t) = serve(&restarted_spec(3), |_| Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let end = s3.trail.manifest.end_time;
+    let read = || State::parse(&std::fs::read(&state).unwrap(), "test").expect("a state");
+    let first = run_to(&s3, end, &["--state", &state_arg]);
+    assert_eq!(first.code, UNVERIFIABLE, "{first:?}");
+    // Moved past the restart to the newest digest, carrying it.
+    let chain = &read().chains[0];
+    assert_eq!(chain.head.end_time, end);
+    assert_eq!(chain.open_gaps.len(), 1);
+    assert_eq!(chain.open_gaps[0].start, t.final_end);
+    let resumed = |extra: &[&str]| {
+        let mut args = vec![
+            "--trail".to_owned(),
+            t.arn.clone(),
+            "--state".to_owned(),
+            state_arg.clone(),
+            "--to".to_owned(),
+            format_time(&end),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        s3_trail::run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint())
+    };
+    // Nothing new: the carried restart is reported again, and nothing else is read but the
+    // checkpoint.
+    for _ in 0..2 {
+        let run = resumed(&["--format", "json"]);
+        assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        let gaps = gaps(&report);
+        assert_eq!(gaps.len(), 1, "{gaps:#?}");
+        assert_eq!(gaps[0]["carried"], true);
+        assert_eq!(read().chains[0].head.end_time, end);
+    }
+    // The history now shows the pause: explained, and the state drops it.
+    s3.stub.update(|c| c.events = vec![t.stop(), t.start()]);
+    let run = resumed(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(read().chains[0].open_gaps.is_empty());
+    let run = resumed(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+}
+
+#[test]
+fn a_carried_restart_is_accepted_by_a_reviewed_exception() {
+    let (s3, t) = serve(&restarted_spec(3), |_| Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let end = s3.trail.manifest.end_time;
+    let first = run_to(&s3, end, &["--state", &state_arg]);
+    assert_eq!(first.code, UNVERIFIABLE, "{first:?}");
+    let file = exceptions_file(
+        dir.path(),
+        t.final_end,
+        t.restart,
+        Utc::now() + TimeDelta::days(30),
+    );
+    let args = vec![
+        "--trail".to_owned(),
+        t.arn.clone(),
+        "--state".to_owned(),
+        state_arg.clone(),
+        "--to".to_owned(),
+        format_time(&end),
+        "--exceptions".to_owned(),
+        file,
+    ];
+    let run = s3_trail::run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint());
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["accepted by exception 0", "security@example.com"]);
+}

@@ -323,6 +323,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE|s3://BUCKET/KEY", value_parser = parse_location, help_heading = "Scope")]
     pub state: Option<cloudtrail_verify::storage::Location>,
 
+    /// Reviewed exceptions (a JSON file, format in the README): an unverifiable coverage gap
+    /// lying wholly inside an entry for its chain, before the entry expires, is accepted and
+    /// listed with its entry; nothing invalid ever is. The file's SHA-256 is in the provenance.
+    #[arg(long, value_name = "FILE", help_heading = "Scope")]
+    pub exceptions: Option<PathBuf>,
+
     /// Walk a chain's window in segments of this many hours when verdicts stream (text, jsonl,
     /// junit), so that memory holds one segment's digests (default 168, a week). For tests.
     #[arg(long, value_name = "HOURS", hide = true, value_parser = clap::value_parser!(u32).range(1..))]

@@ -457,6 +457,12 @@ async fn run_verify(
     if let Some(state) = resumed {
         builder = builder.resume_from(state);
     }
+    if let Some(path) = &args.exceptions {
+        builder = builder.exceptions(
+            cloudtrail_verify::exceptions::Exceptions::read_file(path)
+                .map_err(|e| Fatal(e.to_string()))?,
+        );
+    }
     if let Some(n) = args.concurrency {
         builder = builder.concurrency(usize::from(n));
     }

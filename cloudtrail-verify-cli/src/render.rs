@@ -647,7 +647,11 @@ fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io:
         escape(&all(&o.regions)),
         o.concurrency,
         o.max_log_bytes
-    )
+    )?;
+    if let Some(sha256) = &p.exceptions_sha256 {
+        writeln!(out, "  Exceptions: file SHA-256 {sha256}")?;
+    }
+    Ok(())
 }
 
 /// What `ctverify export` wrote, on stderr (stdout keeps the report alone).

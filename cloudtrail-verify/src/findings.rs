@@ -369,6 +369,33 @@ pub struct CoverageGap {
     /// Why the event history, when it was asked, did not explain the gap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_note: Option<String>,
+    /// The start of the valid digest that ends where the gap begins, when one does (the last
+    /// digest of the old segment, if the gap is a pause): what the event history judges the
+    /// gap from, again in later runs that carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_start: Option<DateTime<Utc>>,
+    /// The gap lies before this run's window: an earlier run found it and the checkpoint state
+    /// carries it until it is explained or accepted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carried: bool,
+    /// The reviewed exception (`--exceptions`) that accepts this unverifiable gap; the gap is
+    /// then valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<AcceptedBy>,
+}
+
+/// The entry of an exceptions file that accepted a gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AcceptedBy {
+    /// The entry's position in the file's `exceptions`, from 0.
+    pub entry: usize,
+    /// Why the hours are accepted.
+    pub reason: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// When the entry stops applying.
+    pub expires: DateTime<Utc>,
 }
 
 /// An object in one of the chain's folders that CloudTrail did not write there, or another

@@ -139,13 +139,25 @@ fn join_gaps(older: &CoverageGap, newer: &CoverageGap) -> CoverageGap {
         start: older.start,
         end: newer.end,
         hours: seconds.div_ceil(3600),
-        status: crate::trust::gap_status(kind),
+        status: if older.accepted.is_some() && older.accepted == newer.accepted {
+            Status::Valid
+        } else {
+            crate::trust::gap_status(kind)
+        },
         next_start: newer.next_start,
         events: older.events.iter().chain(&newer.events).cloned().collect(),
         history_note: newer
             .history_note
             .clone()
             .or_else(|| older.history_note.clone()),
+        previous_start: older.previous_start,
+        carried: older.carried,
+        // An exception accepts the whole only if it accepted both halves (then the whole lies
+        // inside it too).
+        accepted: older
+            .accepted
+            .clone()
+            .filter(|a| newer.accepted.as_ref() == Some(a)),
     }
 }
 

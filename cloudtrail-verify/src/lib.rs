@@ -75,6 +75,7 @@
 pub mod aws;
 mod bundle;
 pub mod events;
+pub mod exceptions;
 pub mod export;
 mod findings;
 mod history;

@@ -205,6 +205,22 @@ impl fmt::Display for CoverageGap {
     /// `no valid digest file covers A to B (N hours): WHY`, the why depending on what the valid
     /// digest after the gap (if any) shows.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.carried {
+            f.write_str("(found by an earlier run, carried by the state) ")?;
+        }
+        if let Some(accepted) = &self.accepted {
+            let mut unaccepted = self.clone();
+            unaccepted.accepted = None;
+            unaccepted.carried = false;
+            return write!(
+                f,
+                "{unaccepted}; accepted by exception {} ({}, approved by {}, until {})",
+                accepted.entry,
+                accepted.reason,
+                accepted.approved_by,
+                display_date(accepted.expires)
+            );
+        }
         let (a, b) = (display_date(self.start), display_date(self.end));
         // Where the next valid digest starts (past the range, it is not the gap's end).
         let next = display_date(self.next_start.unwrap_or(self.end));

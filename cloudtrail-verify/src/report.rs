@@ -5,9 +5,9 @@
 //! (evidence of tampering) and [`Status::Unverifiable`] (could not be checked).
 
 pub use crate::findings::{
-    BundleProblem, ChainHead, ChainTail, CheckpointCheck, CheckpointProblem, CoverageGap,
-    DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, NamedPredecessor, Retention,
-    Status, TrailEvent, VersionProblem, VersionedObject,
+    AcceptedBy, BundleProblem, ChainHead, ChainTail, CheckpointCheck, CheckpointProblem,
+    CoverageGap, DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, NamedPredecessor,
+    Retention, Status, TrailEvent, VersionProblem, VersionedObject,
 };
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
@@ -624,6 +624,9 @@ pub struct Provenance {
     pub keys: Vec<KeyProvenance>,
     /// The run's options as given and resolved: range, scope, limits.
     pub options: RunOptions,
+    /// SHA-256 of the exceptions file (`--exceptions`) the run applied, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceptions_sha256: Option<String>,
 }
 
 /// The identity STS reports for the run's credentials.

@@ -19,7 +19,7 @@
 //! read, `If-None-Match: *` for a new one), so two overlapping runs cannot both write: the
 //! second gets a [`StorageError::Conflict`].
 
-use crate::findings::ChainHead;
+use crate::findings::{ChainHead, CoverageGap, GapKind, Status};
 use crate::layout::{ChainId, is_account_id, is_region};
 use crate::options::TimeRange;
 use crate::report::Report;
@@ -66,7 +66,16 @@ pub struct ChainCheckpoint {
     /// The newest digest proven, with every hour before it.
     #[serde(flatten)]
     pub head: ChainHead,
+    /// Restarts before the checkpoint that nothing explained or accepted when the checkpoint
+    /// moved past them: every later run reports them again (unverifiable) until CloudTrail's
+    /// event history explains them or a reviewed exception accepts them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_gaps: Vec<CoverageGap>,
 }
+
+/// Most open gaps a state carries per chain; past it the checkpoint stops moving rather than
+/// forget one.
+pub const MAX_OPEN_GAPS: usize = 1000;
 
 /// Why a state could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +157,12 @@ impl State {
             if !is_account_id(&c.chain.account_id) || !is_region(&c.chain.region) {
                 return Err(malformed(format!("bad chain {}", c.chain)));
             }
+            if c.open_gaps.len() > MAX_OPEN_GAPS {
+                return Err(malformed(format!(
+                    "chain {} carries too many gaps",
+                    c.chain
+                )));
+            }
             if !seen.insert(c.chain.clone()) {
                 return Err(malformed(format!("chain {} twice", c.chain)));
             }
@@ -200,6 +215,15 @@ impl State {
         Ok(())
     }
 
+    /// Each chain's open gaps (see [`ChainCheckpoint::open_gaps`]).
+    pub fn open_gaps(&self) -> BTreeMap<ChainId, Vec<CoverageGap>> {
+        self.chains
+            .iter()
+            .filter(|c| !c.open_gaps.is_empty())
+            .map(|c| (c.chain.clone(), c.open_gaps.clone()))
+            .collect()
+    }
+
     /// Each chain's checkpoint.
     pub fn checkpoints(&self) -> BTreeMap<ChainId, ChainHead> {
         self.chains
@@ -214,25 +238,54 @@ impl State {
     /// end, or the state's `from` for a chain without one): a run started later (a `--from`
     /// after the checkpoint) left hours between unverified, which a checkpoint must not skip.
     pub fn advanced(&self, report: &Report) -> State {
-        let mut chains = self.checkpoints();
+        let mut chains: BTreeMap<ChainId, ChainCheckpoint> = self
+            .chains
+            .iter()
+            .map(|c| (c.chain.clone(), c.clone()))
+            .collect();
         for chain in &report.chains {
+            // A carried restart this run explained or accepted is closed, whether or not the
+            // checkpoint moves.
+            if let Some(kept) = chains.get_mut(&chain.chain) {
+                let closed: Vec<DateTime<Utc>> = chain
+                    .gaps
+                    .iter()
+                    // Explained or accepted; one the history now shows deleted stays, and
+                    // holds the verdict invalid every run.
+                    .filter(|g| {
+                        g.carried && (g.status == Status::Valid || g.kind == GapKind::ValidationOff)
+                    })
+                    .map(|g| g.start)
+                    .collect();
+                kept.open_gaps.retain(|g| !closed.contains(&g.start));
+            }
             let (Some(head), Some((start, _))) = (&chain.head, chain.window) else {
                 continue;
             };
             let (joins, newer) = match chains.get(&chain.chain) {
-                Some(old) => (start <= old.end_time, head.end_time > old.end_time),
+                Some(old) => (
+                    start <= old.head.end_time,
+                    head.end_time > old.head.end_time,
+                ),
                 None => (start <= self.from, true),
             };
-            if joins && newer {
-                chains.insert(chain.chain.clone(), head.clone());
+            // The restarts the checkpoint moves past are carried, the ones it carried and that
+            // are still open among them: what was explained or accepted is dropped.
+            let open_gaps = crate::trust::checkpoint::open_gaps(chain);
+            if joins && newer && open_gaps.len() <= MAX_OPEN_GAPS {
+                chains.insert(
+                    chain.chain.clone(),
+                    ChainCheckpoint {
+                        chain: chain.chain.clone(),
+                        head: head.clone(),
+                        open_gaps,
+                    },
+                );
             }
         }
         State {
             updated_at: Utc::now(),
-            chains: chains
-                .into_iter()
-                .map(|(chain, head)| ChainCheckpoint { chain, head })
-                .collect(),
+            chains: chains.into_values().collect(),
             ..self.clone()
         }
     }
@@ -326,6 +379,7 @@ mod tests {
                 region: "us-east-1".into(),
             },
             head: head("k", 5),
+            open_gaps: Vec::new(),
         });
         s
     }

@@ -28,6 +28,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 
 pub mod checkpoint;
+pub mod exceptions;
 pub mod history;
 pub mod lifecycle;
 pub mod versions;
@@ -310,6 +311,9 @@ fn gap(kind: GapKind, start: DateTime<Utc>, end: DateTime<Utc>) -> CoverageGap {
         next_start: None,
         events: Vec::new(),
         history_note: None,
+        previous_start: None,
+        carried: false,
+        accepted: None,
     }
 }
 

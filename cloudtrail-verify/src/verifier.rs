@@ -123,6 +123,7 @@ pub struct VerifierBuilder {
     keys_source: Option<String>,
     windows: Windows,
     shard: Option<crate::report::ShardOf>,
+    exceptions: Option<crate::exceptions::Exceptions>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -156,6 +157,7 @@ impl VerifierBuilder {
             keys_source: None,
             windows: Windows::default(),
             shard: None,
+            exceptions: None,
         }
     }
 
@@ -205,6 +207,15 @@ impl VerifierBuilder {
     /// gone. Check the state belongs to the trail first ([`State::check_belongs_to`]).
     pub fn resume_from(mut self, state: &State) -> Self {
         self.windows.checkpoints = state.checkpoints();
+        self.windows.open_gaps = state.open_gaps();
+        self
+    }
+
+    /// Reviewed exceptions (`--exceptions`): an unverifiable coverage gap lying wholly inside an
+    /// entry for its chain, before the entry expires, is accepted (valid, naming the entry);
+    /// nothing invalid ever is. The file's SHA-256 goes into the report's provenance.
+    pub fn exceptions(mut self, exceptions: crate::exceptions::Exceptions) -> Self {
+        self.exceptions = Some(exceptions);
         self
     }
 
@@ -472,6 +483,7 @@ impl VerifierBuilder {
             windows: self.windows,
             shard: self.shard,
             history,
+            exceptions: self.exceptions,
         })
     }
 
@@ -584,6 +596,7 @@ pub struct Verifier {
     windows: Windows,
     shard: Option<crate::report::ShardOf>,
     history: Option<Arc<dyn crate::history::EventHistory>>,
+    exceptions: Option<crate::exceptions::Exceptions>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -785,6 +798,7 @@ impl Verifier {
             concurrency: self.options.concurrency,
             max_log_bytes: self.options.max_log_bytes,
         };
+        let exceptions_sha256 = self.exceptions.as_ref().map(|e| e.sha256.clone());
         let mut report = crate::verify::verify_chains(
             self.source,
             self.keys,
@@ -793,7 +807,10 @@ impl Verifier {
             self.range,
             self.options,
             &self.windows,
-            self.history,
+            crate::verify::Evidence {
+                history: self.history,
+                exceptions: self.exceptions.map(Arc::new),
+            },
             observer,
         )
         .await;
@@ -821,6 +838,7 @@ impl Verifier {
             endpoints: p.endpoints,
             keys,
             options,
+            exceptions_sha256,
         });
         report
     }

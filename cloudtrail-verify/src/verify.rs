@@ -178,6 +178,19 @@ pub(crate) struct Windows {
     pub windows: BTreeMap<ChainId, (TimeRange, Ownership)>,
     /// Every chain of the plan a shard belongs to.
     pub planned: BTreeSet<ChainId>,
+    /// Gaps earlier runs found and the state carries, per chain: reported again (and judged
+    /// again by the event history and the exceptions) until explained or accepted.
+    pub open_gaps: BTreeMap<ChainId, Vec<crate::findings::CoverageGap>>,
+}
+
+/// What may explain or accept a gap beyond the bucket: CloudTrail's event history and reviewed
+/// exceptions.
+#[derive(Default)]
+pub(crate) struct Evidence {
+    /// The trail's event history, when the run has an AWS session.
+    pub history: Option<Arc<dyn crate::history::EventHistory>>,
+    /// Reviewed exceptions (`--exceptions`).
+    pub exceptions: Option<Arc<crate::exceptions::Exceptions>>,
 }
 
 impl Windows {
@@ -294,7 +307,7 @@ pub(crate) async fn verify_chains(
     range: TimeRange,
     options: VerifyOptions,
     windows: &Windows,
-    history: Option<Arc<dyn crate::history::EventHistory>>,
+    evidence: Evidence,
     mut observer: Option<&mut dyn RunObserver>,
 ) -> Report {
     let checkpoints = &windows.checkpoints;
@@ -346,7 +359,10 @@ pub(crate) async fn verify_chains(
         trail_bucket: target.location.bucket.clone(),
         source: source.clone(),
         keys: Arc::new(keys),
-        history: history.map(|h| Arc::new(crate::history::LazyHistory::new(h, options.now))),
+        history: evidence
+            .history
+            .map(|h| Arc::new(crate::history::LazyHistory::new(h, options.now))),
+        exceptions: evidence.exceptions.clone(),
         options,
     });
     // A progress bar gets its total first: the digests the chains' folders list over their
@@ -426,6 +442,9 @@ pub(crate) async fn verify_chains(
             failed.error = Some(format!("chain walk failed: {e}"));
             failed
         });
+        if let Some(carried) = windows.open_gaps.get(&report.chain) {
+            crate::walk::judge_carried(&ctx, &mut report, carried).await;
+        }
         if let Some(observer) = observer.as_deref_mut() {
             observer.event(RunEvent::ChainFinished { chain: &report });
             report.omit_valid_digests();
@@ -449,6 +468,16 @@ pub(crate) async fn verify_chains(
         .warnings
         .extend(run_notes(&report, lifecycle_error.as_ref()));
     report.warnings.extend(versions_note);
+    if let Some(exceptions) = &evidence.exceptions {
+        for (entry, e) in exceptions.expired(ctx.options.now) {
+            report.warnings.push(format!(
+                "exception {entry} ({}, approved by {}) expired on {}: it no longer applies",
+                e.reason,
+                e.approved_by,
+                crate::messages::display_date(e.expires)
+            ));
+        }
+    }
     report.versions = versions;
     report
 }

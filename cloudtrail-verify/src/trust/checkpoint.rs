@@ -11,7 +11,7 @@
 //!   signs all three, "CloudTrail digest file structure" in the AWS CloudTrail User Guide).
 
 use super::Link;
-use crate::findings::{ChainHead, CheckpointProblem, DigestProblem, GapKind, Status};
+use crate::findings::{ChainHead, CheckpointProblem, CoverageGap, DigestProblem, GapKind, Status};
 use crate::report::ChainReport;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -119,11 +119,7 @@ pub fn proven_until(chain: &ChainReport) -> Option<DateTime<Utc>> {
     // A pause CloudTrail's event history proves, or explains as validation off, is passed
     // over: the gap lists its evidence in the report of the run that passed it, and no later
     // run could prove those hours better.
-    for gap in chain
-        .gaps
-        .iter()
-        .filter(|g| !matches!(g.kind, GapKind::LoggingOff | GapKind::ValidationOff))
-    {
+    for gap in chain.gaps.iter().filter(|g| !passable(g)) {
         until = until.min(gap.start);
     }
     for digest in &chain.digests {
@@ -143,6 +139,38 @@ pub fn proven_until(chain: &ChainReport) -> Option<DateTime<Utc>> {
     // Not clamped to the window's start: a finding in the digest ending at the start (read as
     // the window's first) must keep every candidate out.
     Some(until)
+}
+
+/// Whether a checkpoint may move past `gap`: a pause CloudTrail's event history proves or
+/// explains, one a reviewed exception accepts, or a chain restart nothing explains yet, which
+/// the state then carries as an open finding ([`open_gaps`]) so that every later run reports
+/// it again until it is explained or accepted. Evidence of tampering, and a gap no new segment
+/// follows (the newest hours, a chain with no digest), hold the checkpoint.
+pub fn passable(gap: &CoverageGap) -> bool {
+    gap.accepted.is_some()
+        || matches!(gap.kind, GapKind::LoggingOff | GapKind::ValidationOff)
+        || open_gap(gap)
+}
+
+/// Whether `gap` is one the state carries when the checkpoint moves past it: an unverifiable
+/// restart (an old segment's end or the window's start, then a new chain) that no evidence
+/// explains and no exception accepts.
+pub fn open_gap(gap: &CoverageGap) -> bool {
+    gap.status == Status::Unverifiable
+        && gap.accepted.is_none()
+        && matches!(gap.kind, GapKind::ChainRestart | GapKind::BeforeChainStart)
+}
+
+/// The gaps of `chain` a state must carry when its checkpoint moves: its open restarts, this
+/// run's and those it carried, oldest first.
+pub fn open_gaps(chain: &ChainReport) -> Vec<CoverageGap> {
+    let mut open: Vec<CoverageGap> = chain.gaps.iter().filter(|g| open_gap(g)).cloned().collect();
+    open.sort_by_key(|g| g.start);
+    open.dedup_by_key(|g| g.start);
+    for gap in &mut open {
+        gap.carried = false;
+    }
+    open
 }
 
 /// Among valid hourly digests (index, end), the one a checkpoint may record: the newest whose
@@ -349,6 +377,9 @@ mod tests {
             next_start: None,
             events: Vec::new(),
             history_note: None,
+            previous_start: None,
+            carried: false,
+            accepted: None,
         });
         assert_eq!(proven_until(&c), Some(t(3)));
         c.foreign_objects_omitted = 1;

@@ -700,7 +700,12 @@ mod tests {
             }
         }
         // Every outcome was reached, each many times: the property was tested, not skipped.
-        for kind in ["logging_off", "validation_off", "segment_deleted", "unexplained"] {
+        for kind in [
+            "logging_off",
+            "validation_off",
+            "segment_deleted",
+            "unexplained",
+        ] {
             assert!(seen.get(kind).is_some_and(|n| *n > 50), "{seen:?}");
         }
     }

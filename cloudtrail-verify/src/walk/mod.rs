@@ -21,8 +21,8 @@ use crate::keys::KeySet;
 use crate::layout::ChainLayout;
 use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{
-    ChainHead, ChainReport, CheckpointCheck, CheckpointProblem, DigestProblem, DigestReport,
-    ForeignObject, GapKind, LogProblem, LogReport, Status,
+    ChainHead, ChainReport, CheckpointCheck, CheckpointProblem, CoverageGap, DigestProblem,
+    DigestReport, ForeignObject, GapKind, LogProblem, LogReport, Status,
 };
 use crate::schema::DigestFile;
 use crate::source::ObjectSource;
@@ -70,6 +70,8 @@ pub(crate) struct Context {
     /// CloudTrail's event history of the trail, which may explain a gap (`None`: the run has
     /// no AWS session, as offline).
     pub history: Option<Arc<crate::history::LazyHistory>>,
+    /// Reviewed exceptions, which may accept an unverifiable gap.
+    pub exceptions: Option<Arc<crate::exceptions::Exceptions>>,
 }
 
 /// One chain to walk.
@@ -1049,28 +1051,12 @@ impl Walker {
     }
 
     /// Asks CloudTrail's event history about each gap a pause could explain (a restart, the
-    /// start or end of the window with no digest), and re-classifies each by what it shows
-    /// ([`trust::history::explain_gap`]). A restart where the checkpoint ends is judged with the
-    /// checkpoint digest as the last of the old segment, and joins when the history proves
-    /// the pause.
+    /// start or end of the window with no digest), re-classifies each by what it shows
+    /// ([`trust::history::explain_gap`]), then lets the reviewed exceptions accept what stays
+    /// unverifiable. A restart where the checkpoint ends is judged with the checkpoint digest as
+    /// the last of the old segment, and joins when the history proves the pause or an
+    /// exception accepts it.
     async fn explain_gaps(&mut self) {
-        use trust::history::{GapClosing, GapEvidence, GapOpening};
-        let Some(history) = self.ctx.history.clone() else {
-            return;
-        };
-        let explainable = |kind: GapKind| {
-            matches!(
-                kind,
-                GapKind::ChainRestart
-                    | GapKind::BeforeChainStart
-                    | GapKind::AfterNewestDigest
-                    | GapKind::NoDigests
-            )
-        };
-        if !self.report.gaps.iter().any(|g| explainable(g.kind)) {
-            return;
-        }
-        let history = history.get().await;
         // The checkpoint digest, when read again unchanged, is the last digest before the
         // window: a restart there is judged from it. Not joined yet (no new digest reached
         // back to it), it is read again after this, and its recorded times must be its own.
@@ -1090,58 +1076,32 @@ impl Walker {
             });
             only_restart.then_some((check.checkpoint.start_time, check.checkpoint.end_time))
         });
-        let mut restart_at_checkpoint_explained = false;
         for gap in &mut self.report.gaps {
-            if !explainable(gap.kind) {
-                continue;
+            if explainable(gap.kind) {
+                gap.previous_start = self
+                    .covered
+                    .iter()
+                    .filter(|s| s.end == gap.start)
+                    .map(|s| s.start)
+                    .max()
+                    .or(checkpoint_span
+                        .filter(|(_, end)| *end == gap.start)
+                        .map(|(start, _)| start));
             }
-            let history = match &history {
-                Ok(history) => history,
-                Err(why) => {
-                    gap.history_note = Some(format!("it could not be read: {why}"));
-                    continue;
-                }
-            };
-            let before = self
-                .covered
-                .iter()
-                .filter(|s| s.end == gap.start)
-                .map(|s| (s.start, s.end))
-                .max()
-                .or(checkpoint_span.filter(|(_, end)| *end == gap.start));
-            let opening = match before {
-                Some((start, end)) => GapOpening::AfterDigest { start, end },
-                None => GapOpening::WindowStart(gap.start),
-            };
-            let closing = match gap.kind {
-                GapKind::ChainRestart | GapKind::BeforeChainStart => {
-                    GapClosing::ChainStart(gap.next_start.unwrap_or(gap.end))
-                }
-                _ => GapClosing::WindowEnd(gap.end),
-            };
-            let (kind, events) = match trust::history::explain_gap(opening, closing, history) {
-                GapEvidence::LoggingOff { events } => (GapKind::LoggingOff, events),
-                GapEvidence::ValidationOff { events } => (GapKind::ValidationOff, events),
-                GapEvidence::SegmentDeleted { events } => (GapKind::SegmentDeleted, events),
-                GapEvidence::Unexplained(why) => {
-                    gap.history_note = Some(why);
-                    continue;
-                }
-            };
-            if matches!(kind, GapKind::LoggingOff | GapKind::ValidationOff)
-                && checkpoint_span.is_some_and(|(_, end)| end == gap.start)
-                && before == checkpoint_span
-            {
-                restart_at_checkpoint_explained = true;
-            }
-            gap.kind = kind;
-            gap.status = trust::gap_status(kind);
-            gap.events = events;
-            gap.history_note = None;
         }
-        if restart_at_checkpoint_explained && let Some(check) = self.report.checkpoint.as_mut() {
-            // The new chain starts after a pause the history proves: it joins the checkpoint
-            // through that evidence (the gap lists it), not through a link.
+        judge_gaps(&self.ctx, &self.layout.chain, &mut self.report.gaps).await;
+        let passed_at_checkpoint = checkpoint_span.is_some_and(|(start, end)| {
+            self.report.gaps.iter().any(|g| {
+                g.start == end
+                    && g.previous_start == Some(start)
+                    && (g.accepted.is_some()
+                        || matches!(g.kind, GapKind::LoggingOff | GapKind::ValidationOff))
+            })
+        });
+        if passed_at_checkpoint && let Some(check) = self.report.checkpoint.as_mut() {
+            // The new chain starts after a pause the history proves (or a reviewed exception
+            // accepts): it joins the checkpoint through that evidence (the gap lists it), not
+            // through a link.
             check.problems.retain(|p| {
                 !matches!(
                     p,
@@ -1172,6 +1132,99 @@ impl Walker {
             end_time: candidate.end,
         })
     }
+}
+
+/// Whether CloudTrail's event history may explain a gap of this kind.
+fn explainable(kind: GapKind) -> bool {
+    matches!(
+        kind,
+        GapKind::ChainRestart
+            | GapKind::BeforeChainStart
+            | GapKind::AfterNewestDigest
+            | GapKind::NoDigests
+    )
+}
+
+/// Judges `gaps` of `chain` by the event history (read now if no chain read it yet, and only if
+/// a gap needs it), then by the reviewed exceptions.
+async fn judge_gaps(ctx: &Context, chain: &crate::layout::ChainId, gaps: &mut [CoverageGap]) {
+    use trust::history::{GapClosing, GapEvidence, GapOpening};
+    let needs_history = gaps
+        .iter()
+        .any(|g| explainable(g.kind) && g.status == Status::Unverifiable);
+    if let (true, Some(history)) = (needs_history, &ctx.history) {
+        let history = history.get().await;
+        for gap in gaps.iter_mut() {
+            if !explainable(gap.kind) || gap.status != Status::Unverifiable {
+                continue;
+            }
+            let history = match &history {
+                Ok(history) => history,
+                Err(why) => {
+                    gap.history_note = Some(format!("it could not be read: {why}"));
+                    continue;
+                }
+            };
+            let opening = match gap.previous_start {
+                Some(start) => GapOpening::AfterDigest {
+                    start,
+                    end: gap.start,
+                },
+                None => GapOpening::WindowStart(gap.start),
+            };
+            let closing = match gap.kind {
+                GapKind::ChainRestart | GapKind::BeforeChainStart => {
+                    GapClosing::ChainStart(gap.next_start.unwrap_or(gap.end))
+                }
+                _ => GapClosing::WindowEnd(gap.end),
+            };
+            let (kind, events) = match trust::history::explain_gap(opening, closing, history) {
+                GapEvidence::LoggingOff { events } => (GapKind::LoggingOff, events),
+                GapEvidence::ValidationOff { events } => (GapKind::ValidationOff, events),
+                GapEvidence::SegmentDeleted { events } => (GapKind::SegmentDeleted, events),
+                GapEvidence::Unexplained(why) => {
+                    gap.history_note = Some(why);
+                    continue;
+                }
+            };
+            gap.kind = kind;
+            gap.status = trust::gap_status(kind);
+            gap.events = events;
+            gap.history_note = None;
+        }
+    }
+    if let Some(exceptions) = &ctx.exceptions {
+        trust::exceptions::accept_gaps(chain, gaps, exceptions, ctx.options.now);
+    }
+}
+
+/// Adds to `report` the gaps an earlier run found before this run's window, which the state
+/// carries: each judged again (the history may reach it now, an exception may accept it) and
+/// reported as carried, so that a finding is never forgotten while the checkpoint moves on.
+pub(crate) async fn judge_carried(
+    ctx: &Context,
+    report: &mut ChainReport,
+    carried: &[CoverageGap],
+) {
+    let mut gaps: Vec<CoverageGap> = carried
+        .iter()
+        .filter(|g| {
+            // One the window reaches was judged by this run's walk.
+            !report.gaps.iter().any(|own| own.start == g.start)
+        })
+        .cloned()
+        .map(|mut g| {
+            // Judged afresh: what the state says of it is not evidence.
+            g.carried = true;
+            g.status = trust::gap_status(g.kind);
+            g.accepted = None;
+            g.events.clear();
+            g.history_note = None;
+            g
+        })
+        .collect();
+    judge_gaps(ctx, &report.chain, &mut gaps).await;
+    report.gaps.splice(0..0, gaps);
 }
 
 /// The end times of the hourly digests a chain's folder lists for `range` (what a walk of it
