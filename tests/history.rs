@@ -551,3 +551,50 @@ fn a_carried_restart_is_accepted_by_a_reviewed_exception() {
     assert_eq!(run.code, VALID, "{run:?}");
     run.assert_line(&["accepted by exception 0", "security@example.com"]);
 }
+
+/// Six hours, the first three delivered to another bucket and prefix, then UpdateTrail moved
+/// the trail to the spec's bucket: the chain goes on across the move.
+fn moved_spec() -> TrailSpec {
+    TrailSpec {
+        restarts: Vec::new(),
+        moved: Some(ctverify_fixtures::BucketMove {
+            at: 3,
+            old_bucket: "ctverify-old-bucket".into(),
+            old_prefix: Some("before/the-move".into()),
+        }),
+        ..restarted_spec(3)
+    }
+}
+
+#[test]
+fn a_trail_moved_to_another_bucket_and_prefix_verifies_across_the_move() {
+    let s3 = S3Trail::start(&moved_spec(), |_| {});
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, VALID, "{report:#}");
+    assert_eq!(report["summary"]["digests"]["valid"], 6, "{report:#}");
+    let chain = &report["chains"][0];
+    assert_eq!(
+        chain["moved_from"][0],
+        "s3://ctverify-old-bucket/before/the-move/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/"
+    );
+    assert!(gaps(&report).is_empty(), "{report:#}");
+}
+
+#[test]
+fn a_moved_trails_old_digest_altered_is_invalid() {
+    let s3 = S3Trail::start(&moved_spec(), |trail| {
+        let key = trail.manifest.chains[0].digests[1].key.clone();
+        ctverify_fixtures::tamper::modify_digest_body(&trail.copy(), "ctverify-old-bucket", &key)
+            .unwrap();
+    });
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID, "{report:#}");
+}
+
+#[tokio::test]
+async fn offline_a_copy_holding_both_buckets_verifies_across_the_move() {
+    let trail = ctverify_tests::trail::GeneratedTrail::new(&moved_spec());
+    let run = trail.verify(&["--bucket", &trail.manifest.bucket]).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["6/6 digest files valid"]);
+}

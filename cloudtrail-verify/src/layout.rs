@@ -199,6 +199,34 @@ impl ChainLayout {
         )
     }
 
+    /// This chain as delivered to `bucket` under another prefix or organization folder, when
+    /// `key` is one of this trail's digests of this chain there: the trail was moved with
+    /// UpdateTrail, and CloudTrail's chain goes on across the move (the first digest in the new
+    /// place names its predecessor in the old one). `None` when `key` is not such a digest
+    /// name (the trail name, home region, account and region must all be this chain's).
+    pub fn moved_to(&self, bucket: &str, key: &str) -> Option<ChainLayout> {
+        let (prefix, rest) = if let Some(rest) = key.strip_prefix("AWSLogs/") {
+            (None, rest)
+        } else {
+            let (prefix, rest) = key.split_once("/AWSLogs/")?;
+            (Some(prefix.to_owned()), rest)
+        };
+        let org_id = rest
+            .split_once('/')
+            .map(|(first, _)| first)
+            .filter(|first| is_org_id(first))
+            .map(str::to_owned);
+        let moved = ChainLayout {
+            location: TrailLocation {
+                bucket: bucket.to_owned(),
+                prefix,
+                org_id,
+            },
+            ..self.clone()
+        };
+        moved.parse_digest_key(key).map(|_| moved)
+    }
+
     /// The folder holding the chain's log files, ending in `/`.
     pub fn log_folder(&self) -> String {
         format!(

@@ -311,6 +311,11 @@ pub struct ChainReport {
     /// range. [`ChainReport::summary`] includes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omitted: Option<Summary>,
+    /// Where else the chain was followed: the trail delivered there before it was moved to
+    /// another bucket or prefix (`s3://BUCKET/PREFIX/AWSLogs/...` folders of its digests), and
+    /// CloudTrail's signed links lead there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_from: Vec<String>,
 }
 
 impl ChainReport {
@@ -337,6 +342,7 @@ impl ChainReport {
             tail: None,
             seams: Vec::new(),
             omitted: None,
+            moved_from: Vec::new(),
         }
     }
 

@@ -130,6 +130,9 @@ struct Checked {
     report: DigestReport,
     digest: Option<Box<DigestFile>>,
     signature: Option<String>,
+    /// The chain's digest folder where the trail delivered before a move, when the digest was
+    /// judged there.
+    moved_from: Option<String>,
 }
 
 type Prefetched = JoinHandle<(Fetched, Option<OwnedSemaphorePermit>)>;
@@ -545,8 +548,14 @@ impl Walker {
                 report,
                 digest: parsed,
                 signature,
+                moved_from,
             } = self.check_digest(&fetch_bucket, &key, false, fetched, link.as_ref());
             let valid = report.status == Status::Valid;
+            if let Some(folder) =
+                moved_from.filter(|f| valid && !self.report.moved_from.contains(f))
+            {
+                self.report.moved_from.push(folder);
+            }
             self.set_predecessor(newer_span, report.status);
             self.visited
                 .insert((fetch_bucket.clone(), key.clone()), report.status);
@@ -802,7 +811,16 @@ impl Walker {
         link: Option<&Link>,
     ) -> Checked {
         let mut report = DigestReport::new(bucket, key, backfill);
-        report.end_time = self.layout.parse_digest_key(key).map(|i| i.end_time);
+        // A valid digest's link may lead where the trail delivered before it was moved (another
+        // bucket or prefix): that digest is judged as this chain there. Only a signed link
+        // leads there; a name alone, in this bucket, is judged where the trail is now.
+        let here =
+            bucket == self.layout.location.bucket && self.layout.parse_digest_key(key).is_some();
+        let moved = (!here && link.is_some_and(|l| l.newer_valid))
+            .then(|| self.layout.moved_to(bucket, key))
+            .flatten();
+        let layout = moved.as_ref().unwrap_or(&self.layout);
+        report.end_time = layout.parse_digest_key(key).map(|i| i.end_time);
         let (digest, metadata, metadata_problem) = match fetched {
             Fetched::Parsed {
                 digest,
@@ -819,6 +837,7 @@ impl Walker {
                     report,
                     digest: None,
                     signature: None,
+                    moved_from: None,
                 };
             }
         };
@@ -827,7 +846,7 @@ impl Walker {
         for problem in trust::judge_digest(&DigestEvidence {
             bucket,
             key,
-            layout: &self.layout,
+            layout,
             digest: &digest,
             metadata: &metadata,
             metadata_problem: metadata_problem.as_deref(),
@@ -846,6 +865,7 @@ impl Walker {
             report,
             digest: Some(digest),
             signature,
+            moved_from: moved.map(|m| format!("s3://{}/{}", m.location.bucket, m.digest_folder())),
         }
     }
 
