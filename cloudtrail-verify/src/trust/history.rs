@@ -33,6 +33,12 @@ pub const EVENT_SLACK: TimeDelta = TimeDelta::minutes(5);
 /// first digest after StartLogging may begin at the next delivery, within the hour).
 pub const RESTART_LEAD: TimeDelta = TimeDelta::hours(1);
 
+/// `2026-01-01T00:00:00Z`, as every report line writes times (the trust core uses no output
+/// module).
+fn display(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The trail's management events over the time CloudTrail's event history holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrailHistory {
@@ -163,13 +169,13 @@ pub fn explain_gap(
     if replay_from < history.reaches_back_to {
         return GapEvidence::Unexplained(format!(
             "it begins before the oldest event CloudTrail's event history holds ({})",
-            crate::messages::display_date(history.reaches_back_to)
+            display(history.reaches_back_to)
         ));
     }
     if closes_at + EVENT_SLACK > history.reaches_until {
         return GapEvidence::Unexplained(format!(
             "it ends after the newest event the event history was read to ({})",
-            crate::messages::display_date(history.reaches_until)
+            display(history.reaches_until)
         ));
     }
     let mut events: Vec<&TrailEvent> = history.events.iter().collect();
@@ -197,8 +203,8 @@ pub fn explain_gap(
             let Some(stop) = stop else {
                 return GapEvidence::Unexplained(format!(
                     "the event history shows nothing that stopped delivery between {} and {}",
-                    crate::messages::display_date(start),
-                    crate::messages::display_date(closes_at)
+                    display(start),
+                    display(closes_at)
                 ));
             };
             // No slack after the digest's end: CloudTrail's final digest reaches up to and
@@ -215,8 +221,8 @@ pub fn explain_gap(
                     GapEvidence::Unexplained(format!(
                         "{} at {} lies after the last digest found ends ({})",
                         stop.event_name,
-                        crate::messages::display_date(stop.time),
-                        crate::messages::display_date(end)
+                        display(stop.time),
+                        display(end)
                     ))
                 };
             }
@@ -264,7 +270,7 @@ pub fn explain_gap(
             if !switches.silent() {
                 return GapEvidence::Unexplained(format!(
                     "the event history does not show the trail stopped at {}",
-                    crate::messages::display_date(at)
+                    display(at)
                 ));
             }
             cited.extend(last_off.cloned());
@@ -322,7 +328,7 @@ pub fn explain_gap(
         return GapEvidence::Unexplained(format!(
             "the event history shows nothing that started delivery in the hour before the new \
              chain starts ({})",
-            crate::messages::display_date(b)
+            display(b)
         ));
     }
     if uncertain {
