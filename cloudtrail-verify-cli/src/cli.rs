@@ -329,6 +329,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE", help_heading = "Scope")]
     pub exceptions: Option<PathBuf>,
 
+    /// The time the run takes as now (default: the clock): where `--to` defaults to, what
+    /// CloudTrail can have delivered, how far back the event history reaches, which exceptions
+    /// have expired. For simulations of a long audit and for tests; a real run uses the clock.
+    #[arg(long, value_name = "TIME", hide = true, value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+
     /// Walk a chain's window in segments of this many hours when verdicts stream (text, jsonl,
     /// junit), so that memory holds one segment's digests (default 168, a week). For tests.
     #[arg(long, value_name = "HOURS", hide = true, value_parser = clap::value_parser!(u32).range(1..))]

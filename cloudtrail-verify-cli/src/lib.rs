@@ -336,10 +336,9 @@ async fn run_verify(
         .as_ref()
         .and_then(|(_, loaded)| loaded.state.as_ref())
         .filter(|_| args.from.is_none());
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
     let from = match (args.from, resumed) {
-        _ if shard.is_some() => shard
-            .as_ref()
-            .map_or(chrono::Utc::now(), |(p, _, _)| p.from),
+        _ if shard.is_some() => shard.as_ref().map_or(now, |(p, _, _)| p.from),
         (Some(from), _) => from,
         (None, Some(state)) => state.from,
         (None, None) if args.state.is_some() => {
@@ -358,7 +357,6 @@ async fn run_verify(
         .map(|(p, _, _)| p.to)
         .or(args.to)
         .unwrap_or_else(|| {
-            let now = chrono::Utc::now();
             let provable = now - VerifyOptions::default().delivery_grace;
             // A range starting inside the last two hours runs to now: unverifiable, not empty.
             if provable > from {
@@ -470,6 +468,7 @@ async fn run_verify(
         .then(ProgressBar::new);
     let text = args.format == Format::Text;
     let mut options = VerifyOptions::default();
+    options.now = now;
     options.max_log_bytes = args.max_log_bytes;
     options.check_versions = !args.no_versions;
     if let Some(hours) = args.segment_hours {

@@ -33,6 +33,24 @@ impl LazyHistory {
         }
     }
 
+    /// What the run read, for the report (`None`: no gap needed the history).
+    pub(crate) fn summary(&self) -> Option<crate::report::EventHistoryRead> {
+        Some(match self.read.get()? {
+            Ok(history) => crate::report::EventHistoryRead {
+                calls: history.calls,
+                events: history.events.len(),
+                reaches_back_to: Some(history.reaches_back_to),
+                error: None,
+            },
+            Err(why) => crate::report::EventHistoryRead {
+                calls: 0,
+                events: 0,
+                reaches_back_to: None,
+                error: Some(why.clone()),
+            },
+        })
+    }
+
     /// The history, read now if no chain read it yet.
     pub(crate) async fn get(&self) -> Result<Arc<TrailHistory>, String> {
         self.read

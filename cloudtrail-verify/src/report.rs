@@ -605,6 +605,25 @@ pub struct Report {
     /// Set when the run verified one shard of a plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardOf>,
+    /// CloudTrail's event history, when a gap needed it and the run read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_history: Option<EventHistoryRead>,
+}
+
+/// What the run read of CloudTrail's event history (LookupEvents).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct EventHistoryRead {
+    /// LookupEvents calls made.
+    pub calls: u32,
+    /// The trail's events found (StartLogging, StopLogging, UpdateTrail, CreateTrail,
+    /// DeleteTrail).
+    pub events: usize,
+    /// The oldest time the history reached back to.
+    pub reaches_back_to: Option<DateTime<Utc>>,
+    /// Why it could not be read, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Who ran what, where and when: enough to repeat the run, or to see that two reports came
@@ -728,6 +747,7 @@ impl Report {
             versions: VersionCheck::default(),
             bundle_problems: Vec::new(),
             provenance: None,
+            event_history: None,
             shard: None,
         }
     }

@@ -381,6 +381,7 @@ pub async fn trail_history(
     let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
     let mut events = Vec::new();
     let mut first_call = true;
+    let mut calls = 0;
     for name in TRAIL_EVENT_NAMES {
         let attribute = LookupAttribute::builder()
             .attribute_key(LookupAttributeKey::EventName)
@@ -395,6 +396,7 @@ pub async fn trail_history(
             }
             first_call = false;
             pages += 1;
+            calls += 1;
             if pages > MAX_HISTORY_PAGES {
                 return Err(fail(format!(
                     "more than {} {name} events in the history: it was not read whole",
@@ -430,6 +432,7 @@ pub async fn trail_history(
         events,
         reaches_back_to,
         reaches_until: now - HISTORY_DELAY,
+        calls,
     })
 }
 

@@ -468,6 +468,7 @@ pub(crate) async fn verify_chains(
         .warnings
         .extend(run_notes(&report, lifecycle_error.as_ref()));
     report.warnings.extend(versions_note);
+    report.event_history = ctx.history.as_ref().and_then(|h| h.summary());
     if let Some(exceptions) = &evidence.exceptions {
         for (entry, e) in exceptions.expired(ctx.options.now) {
             report.warnings.push(format!(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ctverify_tests::cloudtrail_stub::{
-    CloudTrailStub, StubConfig, StubKey, StubTrail, count_by_operation,
+    CloudTrailStub, StubConfig, StubEvent, StubKey, StubTrail, count_by_operation,
 };
 use ctverify_tests::s3_server::{S3Server, S3ServerOptions};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -34,6 +34,10 @@ struct Args {
     /// Delay added to every S3 request, standing in for S3's round trip.
     #[arg(long = "delay-ms", default_value_t = 0)]
     delay_ms: u64,
+    /// A lifecycle rule expiring the bucket's objects after DAYS (GetBucketLifecycleConfiguration
+    /// reports it; nothing is deleted). Repeatable.
+    #[arg(long = "expire-after-days", value_name = "BUCKET=DAYS")]
+    expire_after_days: Vec<String>,
     /// A bucket's region, reported by GetBucketLocation (default us-east-1). Repeatable.
     #[arg(long = "bucket-region", value_name = "BUCKET=REGION")]
     bucket_region: Vec<String>,
@@ -54,6 +58,10 @@ struct Args {
     /// (trailArn, bucket, prefix, homeRegion). Repeatable.
     #[arg(long = "stub-manifest", value_name = "MANIFEST.json")]
     stub_manifest: Vec<PathBuf>,
+    /// Answer LookupEvents from these events (a JSON array, see
+    /// `StubEvent::from_json_list`).
+    #[arg(long = "stub-events", value_name = "EVENTS.json")]
+    stub_events: Option<PathBuf>,
     /// CloudTrail stub port (0: a free one).
     #[arg(long = "stub-port", default_value_t = 0)]
     stub_port: u16,
@@ -101,6 +109,15 @@ fn run(args: Args) -> Result<(), String> {
             .split_once('=')
             .ok_or_else(|| format!("--bucket-region {spec:?}: expected BUCKET=REGION"))?;
         server.create_bucket(bucket, region);
+    }
+    for spec in &args.expire_after_days {
+        let (bucket, days) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--expire-after-days {spec:?}: expected BUCKET=DAYS"))?;
+        let days = days
+            .parse()
+            .map_err(|e| format!("--expire-after-days {spec:?}: {e}"))?;
+        server.expire_after_days(bucket, "expire", "", days);
     }
     let stub = stub
         .map(CloudTrailStub::try_start)
@@ -184,6 +201,12 @@ fn stub_config(args: &Args) -> Result<Option<StubConfig>, String> {
         let trail = StubTrail::from_manifest_json(&bytes)
             .map_err(|e| format!("--stub-manifest {}: {e}", path.display()))?;
         config.trails.push(trail);
+    }
+    if let Some(path) = &args.stub_events {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--stub-events {}: {e}", path.display()))?;
+        config.events = StubEvent::from_json_list(&bytes)
+            .map_err(|e| format!("--stub-events {}: {e}", path.display()))?;
     }
     Ok(Some(config))
 }

@@ -298,6 +298,35 @@ impl StubEvent {
         }
     }
 
+    /// Events from a JSON array of `{"eventName", "eventTime" (RFC 3339), "trail" (ARN),
+    /// "validation" (UpdateTrail's `enableLogFileValidation`, optional)}`, as benchmarks and
+    /// the test S3 server's `--stub-events` give them.
+    ///
+    /// # Errors
+    /// When the text is not in that shape; the message says where.
+    pub fn from_json_list(bytes: &[u8]) -> Result<Vec<StubEvent>, String> {
+        let list: Vec<Value> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        list.iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let text = |field: &str| {
+                    e.get(field)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| format!("events[{i}]: no {field}"))
+                };
+                let time = e
+                    .get("eventTime")
+                    .and_then(json_time)
+                    .ok_or_else(|| format!("events[{i}]: no eventTime"))?;
+                let (name, trail) = (text("eventName")?, text("trail")?);
+                Ok(match e.get("validation").and_then(Value::as_bool) {
+                    Some(on) => StubEvent::validation(on, trail, time),
+                    None => StubEvent::on_trail(name, trail, time),
+                })
+            })
+            .collect()
+    }
+
     /// UpdateTrail turning log-file validation on or off.
     pub fn validation(on: bool, arn: &str, time: DateTime<Utc>) -> Self {
         let mut event = Self::on_trail("UpdateTrail", arn, time);
@@ -803,7 +832,7 @@ fn lookup_events(config: &StubConfig, region: Option<&str>, input: &Value) -> Re
         })
         .collect();
     // Newest first, as CloudTrail returns them.
-    matching.sort_by(|a, b| b.time.cmp(&a.time));
+    matching.sort_by_key(|e| std::cmp::Reverse(e.time));
     let page: Vec<Value> = matching
         .iter()
         .skip(offset)

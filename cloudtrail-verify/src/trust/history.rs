@@ -50,6 +50,8 @@ pub struct TrailHistory {
     pub reaches_back_to: DateTime<Utc>,
     /// The newest time the history is complete to (shortly before it was read).
     pub reaches_until: DateTime<Utc>,
+    /// LookupEvents calls it took to read (for the report).
+    pub calls: u32,
 }
 
 /// Where a gap begins.
@@ -374,6 +376,7 @@ mod tests {
             events,
             reaches_back_to: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
             reaches_until: Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap(),
+            calls: 0,
         }
     }
 
@@ -587,18 +590,20 @@ mod tests {
         starts_chain: bool,
     }
 
-    /// A random true history: delivery switched off and on by StopLogging/StartLogging or by
-    /// validation toggles, the digests each delivering stretch produced (hourly, the last one
-    /// ending at the event that stopped it), and the stretches when logs went out without
-    /// digests.
-    fn random_trail(
-        rng: &mut Rng,
-    ) -> (
+    /// What [`random_trail`] makes: the events, the digests delivered, the stretches when logs
+    /// went out without digests, and the trail's end.
+    type RandomTrail = (
         Vec<TrailEvent>,
         Vec<Delivered>,
         Vec<(DateTime<Utc>, DateTime<Utc>)>,
         DateTime<Utc>,
-    ) {
+    );
+
+    /// A random true history: delivery switched off and on by StopLogging/StartLogging or by
+    /// validation toggles, the digests each delivering stretch produced (hourly, the last one
+    /// ending at the event that stopped it), and the stretches when logs went out without
+    /// digests.
+    fn random_trail(rng: &mut Rng) -> RandomTrail {
         let origin = Utc.with_ymd_and_hms(2026, 2, 10, 0, 0, 0).unwrap();
         let mut now = origin;
         let mut events = Vec::new();
