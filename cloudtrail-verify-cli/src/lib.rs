@@ -719,8 +719,12 @@ fn local_keys(args: &VerifyArgs, dir: Option<&std::path::Path>) -> Result<(KeySe
     ) {
         (Some(path), _) => (
             path.clone(),
-            std::fs::read(path)
-                .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?,
+            // Regular files only (a FIFO would block the run), capped as a bundle's keys are.
+            cloudtrail_verify::storage::read_regular_file(
+                path,
+                cloudtrail_verify::export::MAX_KEYS_BYTES,
+            )
+            .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?,
         ),
         (None, Some(path)) => {
             let bytes = cloudtrail_verify::export::read_bundle_keys(&path)
