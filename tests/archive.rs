@@ -407,3 +407,122 @@ fn a_trail_in_a_bucket_with_no_lifecycle_configuration_says_nothing_about_it() {
     assert!(!run.stderr.contains("lifecycle"), "{}", run.stderr);
     assert!(s3.server.requests().of("GetBucketLifecycleConfiguration") >= 1);
 }
+
+/// What S3 leaves of an object once `Expiration` has expired its current version (a delete
+/// marker, dated when it expired) and `NoncurrentVersionExpiration` has removed that version:
+/// a lone marker. moto expires nothing, so the test does both steps.
+async fn leave_a_lone_marker(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    let head = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("HeadObject");
+    let version = head.version_id().expect("a versioned object").to_owned();
+    delete(client, bucket, key).await;
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .expect("DeleteObject of the noncurrent version");
+}
+
+/// On a versioned bucket with Expiration + NoncurrentVersionExpiration, the lone delete
+/// markers S3 leaves behind are judged by the time the current version expired (the marker's
+/// own date) against the object's age from its CloudTrail name: excused for the hours the rule
+/// expired (unverifiable, `lifecycle_expired`, as on a bucket without versioning), while the
+/// same lone marker on an object younger than the rule's age is still a deletion (invalid).
+#[test]
+fn lone_markers_left_by_lifecycle_rules_are_excused_and_a_young_one_is_not() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = ctverify_tests::moto::s3_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(async {
+        client
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("CreateBucket");
+        client
+            .put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutBucketVersioning");
+        ctverify_tests::moto::upload_copy(&client, trail, &HashMap::new()).await;
+        let mut rule = one_day_rule(LifecycleRuleFilter::builder().prefix("AWSLogs/").build());
+        rule.noncurrent_version_expiration = Some(
+            aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
+                .noncurrent_days(1)
+                .build(),
+        );
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send()
+            .await
+            .expect("PutBucketLifecycleConfiguration");
+    });
+    // The oldest hours, well past the one-day age (their log files' names too): S3 expires
+    // these asynchronously, so leaving some of the expired hours in place is realistic.
+    let digests = &trail.manifest.chains[0].digests;
+    let cutoff = expired_before() - TimeDelta::hours(2);
+    let expired: Vec<usize> = (0..digests.len())
+        .filter(|&i| digests[i].end_time < cutoff)
+        .collect();
+    assert!(
+        expired.len() >= 18,
+        "the trail straddles the expiration age"
+    );
+    for &i in &expired {
+        rt.block_on(leave_a_lone_marker(&client, &bucket, &digests[i].key));
+        for log in &digests[i].log_files {
+            rt.block_on(leave_a_lone_marker(&client, &bucket, log));
+        }
+    }
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    assert_eq!(
+        report["chains"][0]["versions"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report:#}");
+    assert_eq!(
+        gaps(&report),
+        [("lifecycle_expired".into(), "unverifiable".into())]
+    );
+
+    // A digest of the kept window (younger than the rule's age) left as a lone marker: no
+    // rule can have expired it yet, so it was deleted.
+    let young = &digests[digests.len() - 3].key;
+    rt.block_on(leave_a_lone_marker(&client, &bucket, young));
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let report = json(&run);
+    let versions = report["chains"][0]["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{report:#}");
+    assert_eq!(&versions[0]["key"], young);
+    assert_eq!(versions[0]["problems"][0]["kind"], "deleted", "{report:#}");
+    assert_eq!(versions[0]["status"], "invalid");
+}

@@ -345,7 +345,18 @@ impl Walker {
             }
         }
         for (key, history) in histories {
-            let judged = trust::versions::judge_versions(&key, &history, &self.ctx.lifecycle_rules);
+            // The time CloudTrail's name for the key gives, which bounds its creation.
+            let named_at = self
+                .layout
+                .parse_digest_key(&key)
+                .map(|info| info.end_time)
+                .or_else(|| self.layout.log_key_time(&key));
+            let judged = trust::versions::judge_versions(
+                &key,
+                &history,
+                &self.ctx.lifecycle_rules,
+                named_at,
+            );
             if !judged.problems.is_empty() {
                 self.changed.insert(key, judged);
             }
