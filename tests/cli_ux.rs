@@ -877,3 +877,62 @@ fn a_fifo_state_plan_report_or_key_file_is_refused_at_once() {
         );
     }
 }
+
+/// A `--state` in the trail's own bucket is refused (exit 3, naming the override) before
+/// anything is verified or written: whoever can write the trail's files can usually rewrite the
+/// state beside them. `--allow-state-in-trail-bucket` accepts it, and the report says so in
+/// its warnings; a state in another bucket needs neither.
+#[test]
+fn a_state_in_the_trails_own_bucket_is_refused_unless_allowed_and_then_warned() {
+    let s3 = S3Trail::start(&spec(), |_| {});
+    let bucket = s3.trail.bucket().to_owned();
+    let state = format!("s3://{bucket}/ctverify/state.json");
+    // An S3 state is located with GetBucketLocation, which needs a region to start from.
+    let env = [("AWS_REGION".to_owned(), "us-east-1".to_owned())];
+    let run = s3.verify_with_env(&["--state", &state], &env);
+    let json_run = |extra: &[&str]| {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let run = s3.verify_with_env(&args, &env);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not a JSON report ({e}): {run:?}"));
+        (run.code, json)
+    };
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr.contains("in the trail's own bucket")
+            && run.stderr.contains("--allow-state-in-trail-bucket"),
+        "{run:?}"
+    );
+    assert!(
+        s3.server
+            .handle()
+            .get(&bucket, "ctverify/state.json")
+            .is_none(),
+        "a refused state is not written"
+    );
+
+    let (code, report) = json_run(&["--state", &state, "--allow-state-in-trail-bucket"]);
+    assert_eq!(code, VALID, "{report:#}");
+    let warned = |report: &serde_json::Value| {
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("the trail's own bucket"))
+    };
+    assert!(warned(&report), "{report:#}");
+    assert!(
+        s3.server
+            .handle()
+            .get(&bucket, "ctverify/state.json")
+            .is_some()
+    );
+
+    s3.server
+        .handle()
+        .create_bucket("audit-bucket", "us-east-1");
+    let (code, report) = json_run(&["--state", "s3://audit-bucket/ctverify/state.json"]);
+    assert_eq!(code, VALID, "{report:#}");
+    assert!(!warned(&report), "{report:#}");
+}

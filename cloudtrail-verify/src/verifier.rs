@@ -669,6 +669,12 @@ impl Verifier {
         &self.warnings
     }
 
+    /// Adds a warning for the report, once the run is prepared: for what the caller can only
+    /// judge knowing the trail's bucket (a state kept in it, say).
+    pub fn add_warning(&mut self, text: impl Into<String>) {
+        self.warnings.push(text.into());
+    }
+
     /// Where the files are read from (`s3://BUCKET` or the local directory).
     pub fn source_description(&self) -> String {
         self.source.describe()
