@@ -689,3 +689,74 @@ fn a_checkpoint_digest_expired_by_a_lifecycle_rule_is_unverifiable_as_without_a_
         "{report:#}"
     );
 }
+
+/// The checkpoint digest alone expired (the oldest new digest, still there, names it): its age
+/// is counted from that digest's signed start, and it is expired (unverifiable), not deleted.
+#[test]
+fn a_checkpoint_digest_expired_under_a_digest_that_names_it_is_unverifiable() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = ctverify_tests::moto::s3_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(upload(&client, trail, &HashMap::new()));
+    let digests = &trail.manifest.chains[0].digests;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json").display().to_string();
+    let time = |t: DateTime<Utc>| ctverify_fixtures::format_time(&t);
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "--trail".to_owned(),
+            trail.manifest.trail_arn.clone(),
+            "--state".into(),
+            state.clone(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let from = time(trail.manifest.start_time);
+    let to = time(digests[3].end_time);
+    let run = run_at(
+        &s3,
+        &moto.endpoint(),
+        &args(&["--from", &from, "--to", &to]),
+    );
+    assert_eq!(run.code, ctverify_tests::trail::exit::VALID, "{run:?}");
+    rt.block_on(
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(one_day_rule(
+                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+                    ))
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send(),
+    )
+    .expect("PutBucketLifecycleConfiguration");
+    // S3 expires asynchronously: only the oldest four hours are gone yet.
+    for d in &digests[..4] {
+        rt.block_on(delete(&client, &bucket, &d.key));
+        for log in &d.log_files {
+            rt.block_on(delete(&client, &bucket, log));
+        }
+    }
+    let to = time(digests[8].end_time);
+    let run = run_at(
+        &s3,
+        &moto.endpoint(),
+        &args(&["--to", &to, "--format", "json"]),
+    );
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    let checkpoint = &report["chains"][0]["checkpoint"];
+    assert_eq!(
+        checkpoint["problems"][0]["problem"]["kind"], "expired",
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report:#}");
+}
