@@ -599,13 +599,7 @@ async fn run_verify(
     if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
         // Written after the verdict is out: a run that dies before this leaves the old state,
         // and the next one verifies the same hours again.
-        // Nothing proven with keys the copy supplied may become a checkpoint: a later run
-        // would resume from it as from a proven head.
-        let advanced = if report.keys_from_the_copy {
-            new_state
-        } else {
-            new_state.advanced(&report)
-        };
+        let advanced = new_state.advanced(&report);
         if let Err(e) = store.save(&advanced, loaded).await {
             // Evidence of tampering outranks a state that could not be written; otherwise the
             // run failed (exit status 3), said even with -q.

@@ -208,14 +208,22 @@ impl State {
             .collect()
     }
 
-    /// The state after `report`: each chain the run proved further moves to its new head;
+    /// The state after `report`: each chain the run proved further moves to its new head (none
+    /// when the report's keys came from the copy itself);
     /// every other chain keeps its checkpoint (a finding, or nothing new, never moves one). A
     /// chain moves only if the run covered it from where the state left it (its checkpoint's
     /// end, or the state's `from` for a chain without one): a run started later (a `--from`
     /// after the checkpoint) left hours between unverified, which a checkpoint must not skip.
     pub fn advanced(&self, report: &Report) -> State {
         let mut chains = self.checkpoints();
-        for chain in &report.chains {
+        // Nothing proven with keys the copy itself supplied moves a checkpoint: a later run
+        // would resume from it as from a proven head ([`Report::keys_from_the_copy`]).
+        let report_chains = if report.keys_from_the_copy {
+            &[][..]
+        } else {
+            &report.chains[..]
+        };
+        for chain in report_chains {
             let (Some(head), Some((start, _))) = (&chain.head, chain.window) else {
                 continue;
             };
