@@ -407,3 +407,356 @@ fn a_trail_in_a_bucket_with_no_lifecycle_configuration_says_nothing_about_it() {
     assert!(!run.stderr.contains("lifecycle"), "{}", run.stderr);
     assert!(s3.server.requests().of("GetBucketLifecycleConfiguration") >= 1);
 }
+
+/// What S3 leaves of an object once `Expiration` has expired its current version (a delete
+/// marker, dated when it expired) and `NoncurrentVersionExpiration` has removed that version:
+/// a lone marker. moto expires nothing, so the test does both steps.
+async fn leave_a_lone_marker(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    let head = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("HeadObject");
+    let version = head.version_id().expect("a versioned object").to_owned();
+    delete(client, bucket, key).await;
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .expect("DeleteObject of the noncurrent version");
+}
+
+/// On a versioned bucket with Expiration + NoncurrentVersionExpiration, the lone delete
+/// markers S3 leaves behind are judged by the time the current version expired (the marker's
+/// own date) against the object's age from its CloudTrail name: excused for the hours the rule
+/// expired (unverifiable, `lifecycle_expired`, as on a bucket without versioning), while the
+/// same lone marker on an object younger than the rule's age is still a deletion (invalid).
+#[test]
+fn lone_markers_left_by_lifecycle_rules_are_excused_and_a_young_one_is_not() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = ctverify_tests::moto::s3_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(async {
+        client
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("CreateBucket");
+        client
+            .put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutBucketVersioning");
+        ctverify_tests::moto::upload_copy(&client, trail, &HashMap::new()).await;
+        let mut rule = one_day_rule(LifecycleRuleFilter::builder().prefix("AWSLogs/").build());
+        rule.noncurrent_version_expiration = Some(
+            aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
+                .noncurrent_days(1)
+                .build(),
+        );
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send()
+            .await
+            .expect("PutBucketLifecycleConfiguration");
+    });
+    // The oldest hours, well past the one-day age (their log files' names too): S3 expires
+    // these asynchronously, so leaving some of the expired hours in place is realistic.
+    let digests = &trail.manifest.chains[0].digests;
+    let cutoff = expired_before() - TimeDelta::hours(2);
+    let expired: Vec<usize> = (0..digests.len())
+        .filter(|&i| digests[i].end_time < cutoff)
+        .collect();
+    assert!(
+        expired.len() >= 18,
+        "the trail straddles the expiration age"
+    );
+    for &i in &expired {
+        rt.block_on(leave_a_lone_marker(&client, &bucket, &digests[i].key));
+        for log in &digests[i].log_files {
+            rt.block_on(leave_a_lone_marker(&client, &bucket, log));
+        }
+    }
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    assert_eq!(
+        report["chains"][0]["versions"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report:#}");
+    assert_eq!(
+        gaps(&report),
+        [("lifecycle_expired".into(), "unverifiable".into())]
+    );
+
+    // A digest of the kept window (younger than the rule's age) left as a lone marker: no
+    // rule can have expired it yet, so it was deleted.
+    let young = &digests[digests.len() - 3].key;
+    rt.block_on(leave_a_lone_marker(&client, &bucket, young));
+    let run = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let report = json(&run);
+    let versions = report["chains"][0]["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{report:#}");
+    assert_eq!(&versions[0]["key"], young);
+    assert_eq!(versions[0]["problems"][0]["kind"], "deleted", "{report:#}");
+    assert_eq!(versions[0]["status"], "invalid");
+}
+
+/// Runs ctverify at `endpoint` (S3) with `args` as given: no range added.
+fn run_at(s3: &S3Trail, endpoint: &str, args: &[String]) -> Run {
+    s3_trail::run_ctverify_process_with_env(
+        args,
+        &s3.server.endpoint(),
+        &s3.stub.endpoint(),
+        &[("AWS_ENDPOINT_URL_S3".into(), endpoint.into())],
+    )
+}
+
+/// A `--state` job paused past a lifecycle rule's age finds its checkpoint digest expired by
+/// the rule: unverifiable (`expired`, the hours `lifecycle_expired`), as the same range is
+/// without a state, never "the checkpoint digest, read again: not found" (invalid).
+#[test]
+fn a_checkpoint_digest_expired_by_a_lifecycle_rule_is_unverifiable_as_without_a_state() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = ctverify_tests::moto::s3_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(upload(&client, trail, &HashMap::new()));
+    let digests = &trail.manifest.chains[0].digests;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json").display().to_string();
+    let arn = trail.manifest.trail_arn.clone();
+    let time = |t: DateTime<Utc>| ctverify_fixtures::format_time(&t);
+    // The first run, before the rule: the checkpoint is the fourth digest.
+    let first = vec![
+        "--trail".to_owned(),
+        arn.clone(),
+        "--state".into(),
+        state.clone(),
+        "--from".into(),
+        time(trail.manifest.start_time),
+        "--to".into(),
+        time(digests[3].end_time),
+    ];
+    let run = run_at(&s3, &moto.endpoint(), &first);
+    assert_eq!(run.code, ctverify_tests::trail::exit::VALID, "{run:?}");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(
+        written["chains"][0]["key"],
+        digests[3].key.as_str(),
+        "{written:#}"
+    );
+
+    // Then the job pauses, a one-day rule is set, and S3 expires what it selects.
+    rt.block_on(
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(one_day_rule(
+                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+                    ))
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send(),
+    )
+    .expect("PutBucketLifecycleConfiguration");
+    let cutoff = expired_before();
+    for d in digests.iter().filter(|d| d.end_time < cutoff) {
+        rt.block_on(delete(&client, &bucket, &d.key));
+        for log in &d.log_files {
+            rt.block_on(delete(&client, &bucket, log));
+        }
+    }
+    let to = time(digests[digests.len() - 1].end_time);
+
+    // The same range without a state: the hours the rule expired are unverifiable.
+    let without = vec![
+        "--trail".to_owned(),
+        arn.clone(),
+        "--from".into(),
+        time(digests[3].end_time),
+        "--to".into(),
+        to.clone(),
+        "--format".into(),
+        "json".into(),
+    ];
+    let run = run_at(&s3, &moto.endpoint(), &without);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    assert_eq!(
+        gaps(&json(&run)),
+        [("lifecycle_expired".into(), "unverifiable".into())]
+    );
+
+    // Resumed from the state: the same verdict, the checkpoint expired, not deleted.
+    let resumed = vec![
+        "--trail".to_owned(),
+        arn,
+        "--state".into(),
+        state.clone(),
+        "--to".into(),
+        to,
+        "--format".into(),
+        "json".into(),
+    ];
+    let run = run_at(&s3, &moto.endpoint(), &resumed);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    let checkpoint = &report["chains"][0]["checkpoint"];
+    assert_eq!(checkpoint["status"], "unverifiable", "{report:#}");
+    assert_eq!(
+        checkpoint["problems"][0]["problem"]["kind"], "expired",
+        "{report:#}"
+    );
+    assert_eq!(
+        checkpoint["problems"][0]["problem"]["rule_id"], RULE,
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report:#}");
+    assert!(
+        gaps(&report).contains(&("lifecycle_expired".into(), "unverifiable".into())),
+        "{report:#}"
+    );
+
+    // A checkpoint younger than the rule's age, deleted: no rule can have expired it yet.
+    let young_state = dir.path().join("young.json").display().to_string();
+    let n = digests.len();
+    let run = run_at(
+        &s3,
+        &moto.endpoint(),
+        &[
+            "--trail".to_owned(),
+            trail.manifest.trail_arn.clone(),
+            "--state".into(),
+            young_state.clone(),
+            "--from".into(),
+            time(digests[n - 8].end_time),
+            "--to".into(),
+            time(digests[n - 4].end_time),
+        ],
+    );
+    assert_eq!(run.code, ctverify_tests::trail::exit::VALID, "{run:?}");
+    rt.block_on(delete(&client, &bucket, &digests[n - 4].key));
+    let run = run_at(
+        &s3,
+        &moto.endpoint(),
+        &[
+            "--trail".to_owned(),
+            trail.manifest.trail_arn.clone(),
+            "--state".into(),
+            young_state,
+            "--to".into(),
+            time(digests[n - 1].end_time),
+            "--format".into(),
+            "json".into(),
+        ],
+    );
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let report = json(&run);
+    let checkpoint = &report["chains"][0]["checkpoint"];
+    assert_eq!(
+        checkpoint["problems"][0]["problem"]["kind"], "not_found",
+        "{report:#}"
+    );
+}
+
+/// The checkpoint digest alone expired (the oldest new digest, still there, names it): its age
+/// is counted from that digest's signed start, and it is expired (unverifiable), not deleted.
+#[test]
+fn a_checkpoint_digest_expired_under_a_digest_that_names_it_is_unverifiable() {
+    let rt = runtime();
+    let moto = MotoServer::start();
+    let client = ctverify_tests::moto::s3_client(&moto);
+    let s3 = S3Trail::start(&recent_spec(), untouched);
+    let trail = &s3.trail;
+    let bucket = trail.bucket().to_owned();
+    rt.block_on(upload(&client, trail, &HashMap::new()));
+    let digests = &trail.manifest.chains[0].digests;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json").display().to_string();
+    let time = |t: DateTime<Utc>| ctverify_fixtures::format_time(&t);
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "--trail".to_owned(),
+            trail.manifest.trail_arn.clone(),
+            "--state".into(),
+            state.clone(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let from = time(trail.manifest.start_time);
+    let to = time(digests[3].end_time);
+    let run = run_at(
+        &s3,
+        &moto.endpoint(),
+        &args(&["--from", &from, "--to", &to]),
+    );
+    assert_eq!(run.code, ctverify_tests::trail::exit::VALID, "{run:?}");
+    rt.block_on(
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .rules(one_day_rule(
+                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+                    ))
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send(),
+    )
+    .expect("PutBucketLifecycleConfiguration");
+    // S3 expires asynchronously: only the oldest four hours are gone yet.
+    for d in &digests[..4] {
+        rt.block_on(delete(&client, &bucket, &d.key));
+        for log in &d.log_files {
+            rt.block_on(delete(&client, &bucket, log));
+        }
+    }
+    let to = time(digests[8].end_time);
+    let run = run_at(
+        &s3,
+        &moto.endpoint(),
+        &args(&["--to", &to, "--format", "json"]),
+    );
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    let report = json(&run);
+    let checkpoint = &report["chains"][0]["checkpoint"];
+    assert_eq!(
+        checkpoint["problems"][0]["problem"]["kind"], "expired",
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report:#}");
+}

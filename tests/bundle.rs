@@ -553,3 +553,117 @@ fn a_bundle_checked_with_its_own_keys_is_unverifiable_never_valid() {
     let (trusted, _) = verify_offline(&s3, &out);
     assert_eq!(trusted.code, VALID, "{trusted:?}");
 }
+
+/// The keys-from-the-copy cap is a fact of the report, not only of one run's status: the
+/// shards of a bundle checked with its own keys merge into an unverifiable verdict, never a
+/// valid one, and the merged report says why. (The merge recomputes the status from the
+/// chains, which each verify against the bundle's keys.)
+#[test]
+fn merge_of_shards_with_keys_from_the_copy_is_never_valid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let out = exported(&s3, dir.path());
+    let plan = dir.path().join("plan.json");
+    let shards = dir.path().join("shard-{}.json");
+    let mut args = vec!["plan".to_owned()];
+    args.extend(range_args(&s3.trail.manifest));
+    args.extend([
+        "--local".to_owned(),
+        out.display().to_string(),
+        "--shards".into(),
+        "2".into(),
+        "--out".into(),
+        plan.display().to_string(),
+    ]);
+    let run = run_ctverify_process(&args, CLOSED, CLOSED);
+    assert!(plan.is_file(), "{run:?}");
+    let planned: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    let count = planned["shards"].as_array().map_or(0, Vec::len);
+    assert!(count >= 2, "the plan has {count} shards: {planned:#}");
+    for k in 0..count {
+        let args = vec![
+            "--plan".to_owned(),
+            plan.display().to_string(),
+            "--shard".into(),
+            k.to_string(),
+            "--out".into(),
+            shards.display().to_string(),
+            "--local".into(),
+            out.display().to_string(),
+            "-q".into(),
+        ];
+        let run = run_ctverify_process(&args, CLOSED, CLOSED);
+        assert_eq!(
+            run.code,
+            ctverify_tests::trail::exit::UNVERIFIABLE,
+            "{run:?}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("shard-{k}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(report["keys_from_the_copy"], true, "{report:#}");
+    }
+    let merge = |extra: &[&str]| {
+        let mut args = vec![
+            "merge".to_owned(),
+            "--plan".into(),
+            plan.display().to_string(),
+            shards.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run_ctverify_process(&args, CLOSED, CLOSED)
+    };
+    let run = merge(&["--format", "json"]);
+    assert_eq!(
+        run.code,
+        ctverify_tests::trail::exit::UNVERIFIABLE,
+        "{run:?}"
+    );
+    let merged: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(merged["status"], "unverifiable", "{merged:#}");
+    assert_eq!(merged["keys_from_the_copy"], true, "{merged:#}");
+    // Everything else verifies: only the keys keep it from valid.
+    assert_eq!(merged["summary"]["digests"]["valid"], 4, "{merged:#}");
+    assert!(
+        merged["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("read from the copy itself")),
+        "{merged:#}"
+    );
+    let run = merge(&[]);
+    assert_eq!(
+        run.code,
+        ctverify_tests::trail::exit::UNVERIFIABLE,
+        "{run:?}"
+    );
+}
+
+/// A `--state` run on a bundle checked with its own keys leaves no checkpoint: a later run
+/// would resume from it as from a proven head.
+#[test]
+fn a_state_never_checkpoints_what_keys_from_the_copy_proved() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let out = exported(&s3, dir.path());
+    let state = dir.path().join("state.json");
+    let mut args = range_args(&s3.trail.manifest);
+    args.extend([
+        "--local".to_owned(),
+        out.display().to_string(),
+        "--state".into(),
+        state.display().to_string(),
+    ]);
+    let run = run_ctverify_process(&args, CLOSED, CLOSED);
+    assert_eq!(
+        run.code,
+        ctverify_tests::trail::exit::UNVERIFIABLE,
+        "{run:?}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(written["chains"], serde_json::json!([]), "{written:#}");
+}

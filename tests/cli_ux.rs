@@ -781,3 +781,158 @@ fn public_keys_against_s3_pin_the_keys_instead_of_asking_the_endpoint() {
         "the pinned run asked nothing"
     );
 }
+
+/// Runs the binary with local endpoints only and gives it `seconds` to end: a run that blocks
+/// (on a FIFO, say) is killed and fails the test instead of hanging it.
+fn run_bounded(args: &[String], seconds: u64) -> Run {
+    let mut child =
+        s3_trail::ctverify_command(args, "http://127.0.0.1:1", "http://127.0.0.1:1", &[])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running ctverify");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().expect("waiting for ctverify").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ctverify {args:?} still running after {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("ctverify's output");
+    Run {
+        code: output
+            .status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(255),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A FIFO where a document should be (the `--state`, a shard's `--plan`, merge's plan, a
+/// shard's report, a key file) is refused at once with exit 3 and says why: it is opened
+/// non-blocking and checked to be a regular file before anything is read, so the run never
+/// waits for a writer that will not come.
+#[test]
+fn a_fifo_state_plan_report_or_key_file_is_refused_at_once() {
+    let trail = GeneratedTrail::new(&spec());
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.json");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+    let fifo = fifo.display().to_string();
+    let shards = dir.path().join("shard-{}.json").display().to_string();
+    let local = |keys: &str| {
+        let mut args = ctverify_tests::trail::range_args(&trail.manifest);
+        args.extend([
+            "--local".to_owned(),
+            trail.copy().display().to_string(),
+            "--public-keys".into(),
+            keys.to_owned(),
+        ]);
+        args
+    };
+    let keys = trail.keys().display().to_string();
+    // A real plan, for merge's reports.
+    let plan = dir.path().join("plan.json").display().to_string();
+    let mut args = vec!["plan".to_owned()];
+    args.extend(local(&keys));
+    args.extend(["--shards".into(), "1".into(), "--out".into(), plan.clone()]);
+    let run = run_bounded(&args, 60);
+    assert_eq!(run.code, VALID, "{run:?}");
+
+    let with = |mut args: Vec<String>, extra: &[&str]| {
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let cases = [
+        ("--state", with(local(&keys), &["--state", &fifo])),
+        (
+            "a shard's --plan",
+            with(
+                local(&keys),
+                &["--plan", &fifo, "--shard", "0", "--out", &shards],
+            ),
+        ),
+        (
+            "merge's plan",
+            with(Vec::new(), &["merge", "--plan", &fifo, &plan]),
+        ),
+        (
+            "a shard's report",
+            with(Vec::new(), &["merge", "--plan", &plan, &fifo]),
+        ),
+        ("--public-keys", local(&fifo)),
+    ];
+    for (what, args) in cases {
+        let run = run_bounded(&args, 20);
+        assert_eq!(run.code, ERROR, "{what}: {run:?}");
+        assert!(
+            run.stderr.contains("not a regular file (a FIFO)"),
+            "{what}: {run:?}"
+        );
+    }
+}
+
+/// A `--state` in the trail's own bucket is refused (exit 3, naming the override) before
+/// anything is verified or written: whoever can write the trail's files can usually rewrite the
+/// state beside them. `--allow-state-in-trail-bucket` accepts it, and the report says so in
+/// its warnings; a state in another bucket needs neither.
+#[test]
+fn a_state_in_the_trails_own_bucket_is_refused_unless_allowed_and_then_warned() {
+    let s3 = S3Trail::start(&spec(), |_| {});
+    let bucket = s3.trail.bucket().to_owned();
+    let state = format!("s3://{bucket}/ctverify/state.json");
+    // An S3 state is located with GetBucketLocation, which needs a region to start from.
+    let env = [("AWS_REGION".to_owned(), "us-east-1".to_owned())];
+    let run = s3.verify_with_env(&["--state", &state], &env);
+    let json_run = |extra: &[&str]| {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let run = s3.verify_with_env(&args, &env);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not a JSON report ({e}): {run:?}"));
+        (run.code, json)
+    };
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr.contains("in the trail's own bucket")
+            && run.stderr.contains("--allow-state-in-trail-bucket"),
+        "{run:?}"
+    );
+    assert!(
+        s3.server
+            .handle()
+            .get(&bucket, "ctverify/state.json")
+            .is_none(),
+        "a refused state is not written"
+    );
+
+    let (code, report) = json_run(&["--state", &state, "--allow-state-in-trail-bucket"]);
+    assert_eq!(code, VALID, "{report:#}");
+    let warned = |report: &serde_json::Value| {
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("the trail's own bucket"))
+    };
+    assert!(warned(&report), "{report:#}");
+    assert!(
+        s3.server
+            .handle()
+            .get(&bucket, "ctverify/state.json")
+            .is_some()
+    );
+
+    s3.server
+        .handle()
+        .create_bucket("audit-bucket", "us-east-1");
+    let (code, report) = json_run(&["--state", "s3://audit-bucket/ctverify/state.json"]);
+    assert_eq!(code, VALID, "{report:#}");
+    assert!(!warned(&report), "{report:#}");
+}

@@ -322,6 +322,88 @@ async fn a_result_set_in_s3_is_valid_with_keys_from_list_public_keys_and_an_alte
     ));
 }
 
+/// `queryCompleteTime` is not signed, so it cannot move the span CloudTrail's keys are looked
+/// up over: a result file altered, its hash edited in the sign file (left unsigned) and the
+/// completion time set in the future is invalid from S3 (the signing key is fetched and the
+/// signature fails) as it is from a local copy, not unverifiable for want of a key.
+#[tokio::test]
+async fn an_altered_result_with_a_future_complete_time_is_invalid_from_s3_as_locally() {
+    let altered = b"altered".to_vec();
+    let mut sign = LakeResults::generate(&spec(), &TestKey::default_key()).sign;
+    sign.files[0].file_hash_value = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&altered));
+    sign.query_complete_time = ctverify_fixtures::format_time(&(Utc::now() + TimeDelta::days(365)));
+    let name = sign.files[0].file_name.clone();
+    let forged = sign.to_json();
+
+    let local = local_set(|dir, _| {
+        std::fs::write(dir.join(&name), &altered).unwrap();
+        std::fs::write(dir.join("result_sign.json"), &forged).unwrap();
+    });
+    let report = check_local(&local, &LakeOptions::default()).await;
+    assert_eq!(report.status, Status::Invalid, "{report:#?}");
+    assert!(
+        report
+            .sign_file
+            .problems
+            .contains(&SignFileProblem::SignatureMismatch),
+        "{report:#?}"
+    );
+
+    let set = s3_set();
+    let folder = set.results.spec.folder();
+    for (key, bytes) in [
+        (format!("{folder}{name}"), altered.clone()),
+        (format!("{folder}result_sign.json"), forged.clone()),
+    ] {
+        set.server
+            .handle()
+            .put(BUCKET, &key, bytes, Vec::<(String, String)>::new());
+    }
+    let front = TlsFront::start(None, &set.server.endpoint(), &set.stub.endpoint())
+        .expect("starting the front");
+    let report = lake::verify_s3_query_results(
+        &front.sdk_config(),
+        BUCKET,
+        &folder,
+        &LakeOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.status, Status::Invalid, "{report:#?}");
+    assert!(
+        report
+            .sign_file
+            .problems
+            .contains(&SignFileProblem::SignatureMismatch),
+        "{report:#?}"
+    );
+    // And a fingerprint CloudTrail never had stays invalid whatever the completion time says.
+    let mut other = sign.clone();
+    other.sign(&TestKey::other_key());
+    set.server.handle().put(
+        BUCKET,
+        &format!("{folder}result_sign.json"),
+        other.to_json(),
+        Vec::<(String, String)>::new(),
+    );
+    let report = lake::verify_s3_query_results(
+        &front.sdk_config(),
+        BUCKET,
+        &folder,
+        &LakeOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.status, Status::Invalid, "{report:#?}");
+    assert!(
+        matches!(
+            report.sign_file.problems.as_slice(),
+            [SignFileProblem::KeyUnknown { .. }]
+        ),
+        "{report:#?}"
+    );
+}
+
 // --- CLI --------------------------------------------------------------------------------------
 
 async fn cli(args: &[&str]) -> ctverify_tests::trail::Run {

@@ -247,3 +247,68 @@ fn versioning_enabled_with_single_versions_is_valid() {
     assert_eq!(code, VALID, "{report}");
     assert_eq!(report["versions"], "checked");
 }
+
+/// `ctverify export` reaches the verdict a plain run does on a versioned bucket: its tee passes
+/// the version calls through, so a log file overwritten and then restored (its current bytes
+/// CloudTrail's again) is invalid in the export's report too, with the versions checked.
+#[test]
+fn export_keeps_the_evidence_of_a_log_overwritten_then_restored() {
+    let mut log = String::new();
+    let (moto, s3) = versioned_trail(|client, keys| {
+        log = keys.log.clone();
+        async move {
+            let bytes = client
+                .get_object()
+                .bucket(&keys.bucket)
+                .key(&keys.log)
+                .send()
+                .await
+                .expect("GetObject")
+                .body
+                .collect()
+                .await
+                .expect("the log file's bytes")
+                .into_bytes()
+                .to_vec();
+            for body in [b"not the original".to_vec(), bytes] {
+                client
+                    .put_object()
+                    .bucket(&keys.bucket)
+                    .key(&keys.log)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .expect("PutObject");
+            }
+        }
+    });
+    let plain = verify_at(&s3, &moto.endpoint(), &["--format", "json"]);
+    assert_eq!(plain.code, INVALID, "{plain:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["export".to_owned()];
+    args.extend(ctverify_tests::trail::range_args(&s3.trail.manifest));
+    args.extend([
+        "--out".to_owned(),
+        dir.path().join("bundle").display().to_string(),
+        "--format".into(),
+        "json".into(),
+    ]);
+    let export = s3_trail::run_ctverify_process_with_env(
+        &args,
+        &s3.server.endpoint(),
+        &s3.stub.endpoint(),
+        &[("AWS_ENDPOINT_URL_S3".into(), moto.endpoint())],
+    );
+    assert_eq!(export.code, INVALID, "{export:?}");
+    let report = json(&export);
+    assert_ne!(report["versions"], "unsupported", "{report:#}");
+    let found = changed(&report);
+    assert_eq!(
+        found.get(&log),
+        Some(&(
+            vec!["overwritten".to_owned(), "overwritten".to_owned()],
+            Some("valid".to_owned())
+        )),
+        "{found:?}"
+    );
+}

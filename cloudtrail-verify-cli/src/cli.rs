@@ -335,6 +335,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "TIME", hide = true, value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
 
+    /// Accept a --state kept in the trail's own bucket. Refused by default (exit 3): whoever can
+    /// write the trail's objects can usually write the state beside them, and a rewritten
+    /// state makes later runs skip hours. Accepted, the report carries a warning saying so.
+    #[arg(long, requires = "state", help_heading = "Scope")]
+    pub allow_state_in_trail_bucket: bool,
+
     /// Walk a chain's window in segments of this many hours when verdicts stream (text, jsonl,
     /// junit), so that memory holds one segment's digests (default 168, a week). For tests.
     #[arg(long, value_name = "HOURS", hide = true, value_parser = clap::value_parser!(u32).range(1..))]

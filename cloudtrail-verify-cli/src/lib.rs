@@ -482,7 +482,7 @@ async fn run_verify(
         Format::Junit => false,
     };
     options.progress = bar.clone().map(|b| b as Arc<dyn Progress>);
-    let verifier = builder
+    let mut verifier = builder
         .options(options)
         .prepare()
         .await
@@ -505,6 +505,9 @@ async fn run_verify(
         })?;
     if let Job::Plan(plan_args) = job {
         return write_plan(&verifier, plan_args, &args.aws, out).await;
+    }
+    if let Some(location) = &args.state {
+        state_outside_trail_bucket(location, &mut verifier, args.allow_state_in_trail_bucket)?;
     }
     if let Some((store, loaded)) = &state
         && let Some(existing) = &loaded.state
@@ -615,6 +618,36 @@ async fn run_verify(
     Ok(status)
 }
 
+/// A state kept in the trail's own bucket is refused unless `allowed`: whoever can write the
+/// trail's objects can usually write the state beside them, and a rewritten state makes later
+/// runs skip hours (a checkpoint moved forward). Accepted, the report carries a warning.
+fn state_outside_trail_bucket(
+    location: &Location,
+    verifier: &mut Verifier,
+    allowed: bool,
+) -> Result<(), Fatal> {
+    let Location::S3 { bucket, .. } = location else {
+        return Ok(());
+    };
+    if bucket != &verifier.target().location.bucket {
+        return Ok(());
+    }
+    if !allowed {
+        return Err(Fatal(format!(
+            "--state {location} is in the trail's own bucket {bucket}, where whoever can write \
+             the trail's files can usually rewrite the state too (and make later runs skip \
+             hours): keep it in a bucket the trail's writers cannot write, or pass \
+             --allow-state-in-trail-bucket to accept the risk"
+        )));
+    }
+    verifier.add_warning(format!(
+        "the state {location} is kept in the trail's own bucket {bucket} \
+         (--allow-state-in-trail-bucket): whoever can write the trail's files there can \
+         usually rewrite the state and make later runs skip hours"
+    ));
+    Ok(())
+}
+
 /// Splits a prepared run into shards, writes the plan and says what each shard holds.
 async fn write_plan(
     verifier: &Verifier,
@@ -718,8 +751,12 @@ fn local_keys(args: &VerifyArgs, dir: Option<&std::path::Path>) -> Result<(KeySe
     ) {
         (Some(path), _) => (
             path.clone(),
-            std::fs::read(path)
-                .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?,
+            // Regular files only (a FIFO would block the run), capped as a bundle's keys are.
+            cloudtrail_verify::storage::read_regular_file(
+                path,
+                cloudtrail_verify::export::MAX_KEYS_BYTES,
+            )
+            .map_err(|e| Fatal(format!("cannot read key file {}: {e}", path.display())))?,
         ),
         (None, Some(path)) => {
             let bytes = cloudtrail_verify::export::read_bundle_keys(&path)

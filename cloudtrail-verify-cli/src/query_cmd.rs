@@ -120,8 +120,12 @@ async fn check(args: &QueryResultsArgs) -> Result<QueryResultsReport, String> {
                 "--local needs --public-keys KEYS.json (the output of `aws cloudtrail \
                  list-public-keys` over the query's completion time)",
             )?;
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+            // Regular files only (a FIFO would block the run), capped as a bundle's keys are.
+            let bytes = cloudtrail_verify::storage::read_regular_file(
+                path,
+                cloudtrail_verify::export::MAX_KEYS_BYTES,
+            )
+            .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
             let keys = KeySet::from_list_public_keys_json(&bytes)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             lake::verify_local_query_results(dir, &keys, &options)

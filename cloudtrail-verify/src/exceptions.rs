@@ -131,26 +131,20 @@ impl Exceptions {
         })
     }
 
-    /// Reads and parses the exceptions file at `path`: a regular file (checked before it is
-    /// opened, so that a FIFO cannot hang the run) of at most [`MAX_EXCEPTIONS_BYTES`].
+    /// Reads and parses the exceptions file at `path`: a regular file (opened without blocking
+    /// and checked first, so that a FIFO cannot hang the run) of at most
+    /// [`MAX_EXCEPTIONS_BYTES`].
     ///
     /// # Errors
     /// [`ExceptionsError`] when it cannot be read or is not a usable exceptions file.
     pub fn read_file(path: &std::path::Path) -> Result<Self, ExceptionsError> {
-        use std::io::Read;
         let location = path.display().to_string();
-        let fail = |reason: String| ExceptionsError {
-            location: location.clone(),
-            reason,
-        };
-        let metadata = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
-        if !metadata.is_file() {
-            return Err(fail("not a regular file".into()));
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_EXCEPTIONS_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|e| fail(e.to_string()))?;
+        let bytes = crate::storage::read_regular_file(path, MAX_EXCEPTIONS_BYTES).map_err(|e| {
+            ExceptionsError {
+                location: location.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         Self::parse(&bytes, &location)
     }
 

@@ -338,7 +338,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The tee: an [`ObjectSource`] that passes everything through and writes every object read to
-/// the end into the bundle, and remembers every key listed.
+/// the end into the bundle, and remembers every key listed. Every method of the trait is passed
+/// through, those with defaults too: a default here would answer for the source (a local
+/// copy's "no versions", "no lifecycle rules") and the export's verdict would lose what the
+/// source proves (an overwrite on a versioned bucket).
 struct Tee {
     inner: Arc<dyn ObjectSource>,
     root: PathBuf,
@@ -593,6 +596,30 @@ impl ObjectSource for Tee {
     ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
         self.inner.lifecycle_rules(bucket).await
     }
+
+    async fn versioning(&self, bucket: &str) -> Result<crate::source::Versioning, SourceError> {
+        self.inner.versioning(bucket).await
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        marker: Option<(&str, Option<&str>)>,
+    ) -> Result<crate::source::VersionPage, SourceError> {
+        self.inner.list_versions(bucket, prefix, marker).await
+    }
+
+    /// An earlier version is read for the verdict only: the bundle holds the current objects
+    /// (what a reader verifies offline), not their histories.
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Object, SourceError> {
+        self.inner.get_version(bucket, key, version_id).await
+    }
 }
 
 #[cfg(test)]
@@ -626,6 +653,99 @@ mod tests {
         )
         .unwrap();
         dir
+    }
+
+    /// A source that answers every call of the trait with something other than the trait's
+    /// default, so that a tee answering with a default is seen.
+    struct Versioned;
+
+    fn original() -> crate::trust::versions::ObjectVersion {
+        crate::trust::versions::ObjectVersion {
+            version_id: "v1".into(),
+            last_modified: chrono::DateTime::UNIX_EPOCH,
+            delete_marker: false,
+        }
+    }
+
+    #[async_trait]
+    impl ObjectSource for Versioned {
+        async fn list_keys(
+            &self,
+            _: &str,
+            _: &str,
+            start_after: Option<&str>,
+        ) -> Result<Vec<String>, SourceError> {
+            Ok(if start_after.is_none() {
+                vec!["k".into()]
+            } else {
+                Vec::new()
+            })
+        }
+        async fn list_folders(&self, _: &str, _: &str) -> Result<Vec<String>, SourceError> {
+            Ok(vec!["f".into()])
+        }
+        async fn get(&self, _: &str, _: &str) -> Result<Object, SourceError> {
+            Err(SourceError::AccessDenied("current".into()))
+        }
+        fn describe(&self) -> String {
+            "versioned".into()
+        }
+        fn location(&self, bucket: &str, key: &str) -> String {
+            format!("v://{bucket}/{key}")
+        }
+        async fn lifecycle_rules(
+            &self,
+            _: &str,
+        ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
+            Err(SourceError::AccessDenied("rules".into()))
+        }
+        async fn versioning(&self, _: &str) -> Result<crate::source::Versioning, SourceError> {
+            Ok(crate::source::Versioning::Enabled)
+        }
+        async fn list_versions(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<(&str, Option<&str>)>,
+        ) -> Result<crate::source::VersionPage, SourceError> {
+            Ok(crate::source::VersionPage {
+                entries: vec![("k".into(), original())],
+                next: None,
+            })
+        }
+        async fn get_version(&self, _: &str, _: &str, id: &str) -> Result<Object, SourceError> {
+            Err(SourceError::AccessDenied(format!("version {id}")))
+        }
+    }
+
+    /// The export's tee answers every call as its source does: a default answer (no versions,
+    /// no rules) would make the export's verdict differ from a plain run's.
+    #[tokio::test]
+    async fn the_export_tee_passes_every_source_call_through() {
+        let root = tempfile::tempdir().unwrap();
+        let tee = Tee::new(Arc::new(Versioned), root.path().to_path_buf());
+        assert_eq!(tee.list_keys("b", "p", None).await.unwrap(), ["k"]);
+        assert_eq!(tee.list_folders("b", "p").await.unwrap(), ["f"]);
+        assert!(matches!(
+            tee.get("b", "k").await,
+            Err(SourceError::AccessDenied(m)) if m == "current"
+        ));
+        assert_eq!(tee.describe(), "versioned");
+        assert_eq!(tee.location("b", "k"), "v://b/k");
+        assert!(matches!(
+            tee.lifecycle_rules("b").await,
+            Err(SourceError::AccessDenied(m)) if m == "rules"
+        ));
+        assert_eq!(
+            tee.versioning("b").await.unwrap(),
+            crate::source::Versioning::Enabled
+        );
+        let page = tee.list_versions("b", "p", None).await.unwrap();
+        assert_eq!(page.entries, vec![("k".to_owned(), original())]);
+        assert!(matches!(
+            tee.get_version("b", "k", "v1").await,
+            Err(SourceError::AccessDenied(m)) if m == "version v1"
+        ));
     }
 
     #[test]

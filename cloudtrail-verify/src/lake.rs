@@ -11,7 +11,8 @@
 //! file's bytes as stored, that is compressed) and carries `hashSignature`: an RSA PKCS#1 v1.5
 //! SHA-256 signature, under the region's CloudTrail key named by `publicKeyFingerprint`, of the
 //! `fileHashValue`s joined by single spaces in the order of `files`. The key is looked up among
-//! the region's keys (ListPublicKeys) around `queryCompleteTime`.
+//! the region's keys (ListPublicKeys, over every time up to now: the lookup must not depend on
+//! `queryCompleteTime`, which is not signed).
 //!
 //! Only the hashes are signed: file names, `region`, `queryCompleteTime` and the fingerprint are
 //! not, and nothing binds the result set to its query id or account. So a changed name or time
@@ -788,16 +789,20 @@ fn check_region(options: &LakeOptions) -> Result<(), LakeSetupError> {
     }
 }
 
-/// How far before `queryCompleteTime` keys are fetched: a key valid then was valid shortly
-/// before too, and the window need only contain the signing key's validity.
+/// The start of the span CloudTrail's keys are fetched over: 2013-01-01, before CloudTrail
+/// launched (November 2013), so that the span holds every key that can have signed a result.
 #[cfg(feature = "aws")]
-const KEY_WINDOW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+fn keys_since() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_356_998_400, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
 
 /// Checks query results in S3 with the session `conf`: the folder `prefix` of `bucket` (the
 /// folder holding `result_sign.json`, as `aws cloudtrail verify-query-results --s3-prefix`
 /// takes it), read in the bucket's region, with CloudTrail's keys fetched by ListPublicKeys in
-/// the sign file's region around its `queryCompleteTime`. That answer is taken as CloudTrail's
-/// whole list for the window, so a fingerprint it lacks is invalid.
+/// the sign file's region over every time up to now (not around `queryCompleteTime`, which is
+/// not signed: a window moved by it could leave the signing key out and turn a forged result
+/// set from invalid into unverifiable). That answer is taken as CloudTrail's whole list for
+/// the span, so a fingerprint it lacks is invalid.
 ///
 /// # Errors
 /// When GetBucketLocation or ListPublicKeys fails: nothing was verified.
@@ -827,16 +832,11 @@ pub async fn verify_s3_query_results(
     let prefix = folder_prefix(prefix);
     let sign = read_sign_file(&source, bucket, &format!("{prefix}{SIGN_FILE_NAME}")).await;
     let mut keys = KeySet::new();
-    // A completion time in the future (it is not signed) leaves no window to ask about: no key
-    // is fetched, and the fingerprint is then unverifiable rather than a failed run.
-    if let SignRead::Parsed(sign) = &sign
-        && sign.query_complete_time < Utc::now()
-    {
-        let at = sign.query_complete_time;
-        // No key can be valid in the future: the window ends now at the latest.
-        let now = Utc::now();
-        let end = (at + crate::keys::SIGNING_DELAY_MARGIN).min(now);
-        let start = (at - KEY_WINDOW_BEFORE).min(end);
+    // The key is named by the fingerprint, which is not signed either, but a wrong one can
+    // only fail the signature; the span does not depend on anything in the sign file but its
+    // region (checked against the key's, and against `--region` when given).
+    if let SignRead::Parsed(sign) = &sign {
+        let (start, end) = (keys_since(), Utc::now());
         let fetched = crate::trail_api::fetch_public_keys(&conf, &sign.region, start, end).await?;
         tracing::debug!(
             region = %sign.region,
@@ -849,7 +849,10 @@ pub async fn verify_s3_query_results(
         for key in fetched {
             keys.insert(key);
         }
-        keys.mark_complete(Some(&sign.region), start, end);
+        // Complete for any completion time, a future one too: whatever signed a sign file
+        // that exists signed it by now, so a fingerprint missing from every key CloudTrail
+        // lists up to now is none of its keys (invalid), whatever `queryCompleteTime` says.
+        keys.mark_complete(Some(&sign.region), start, DateTime::<Utc>::MAX_UTC);
     }
     Ok(check_read(&source, bucket, &prefix, sign, &keys, options).await)
 }

@@ -323,7 +323,9 @@ pub fn merge(plan: &Plan, reports: Vec<Report>) -> Result<Report, PlanError> {
     let mut bundle_problems = Vec::new();
     let mut scope = first.scope;
     let mut versions = first.versions;
+    let mut keys_from_the_copy = false;
     for report in reports {
+        keys_from_the_copy |= report.keys_from_the_copy;
         for warning in report.warnings {
             if !warnings.contains(&warning) {
                 warnings.push(warning);
@@ -368,6 +370,11 @@ pub fn merge(plan: &Plan, reports: Vec<Report>) -> Result<Report, PlanError> {
     merged.scope = scope;
     merged.versions = versions;
     merged.add_bundle_problems(bundle_problems);
+    // A shard proved with keys from the copy proves no more merged: the cap is a fact of the
+    // report, and the merged report's verdict applies it.
+    if keys_from_the_copy {
+        merged.set_keys_from_the_copy();
+    }
     Ok(merged)
 }
 

@@ -582,7 +582,8 @@ pub struct Report {
     pub chains: Vec<ChainReport>,
     /// Totals over all chains.
     pub summary: Summary,
-    /// The run's verdict: the worst status of anything checked.
+    /// The run's verdict: the worst status of anything checked, capped as
+    /// [`Report::verdict`] says.
     pub status: Status,
     /// Where the list of chains the run had to cover came from: when it is only what the bucket
     /// held, a region or member account whose files were all deleted goes unnoticed.
@@ -605,6 +606,13 @@ pub struct Report {
     /// Set when the run verified one shard of a plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardOf>,
+    /// The public keys were read from inside the copy being verified (an evidence bundle's own
+    /// `public-keys.json`): whoever can write the copy can replace them with keys of their own
+    /// and re-sign every digest, so nothing outside the copy vouches for the result and the
+    /// report is never valid ([`Report::verdict`]). Carried in the report so that every
+    /// report made from it (a merge of shards) keeps the cap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keys_from_the_copy: bool,
     /// CloudTrail's event history, when a gap needed it and the run read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_history: Option<EventHistoryRead>,
@@ -723,14 +731,7 @@ impl Report {
         for c in &chains {
             summary.merge(c.summary());
         }
-        // Valid only when every chain is: each chain's verdict includes its coverage, so a run
-        // with no chain at all proves nothing.
-        let status = chains
-            .iter()
-            .map(ChainReport::status)
-            .max()
-            .unwrap_or(Status::Unverifiable);
-        Report {
+        let mut report = Report {
             schema_version: REPORT_SCHEMA_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             generated_at: Utc::now(),
@@ -741,7 +742,6 @@ impl Report {
             requested_end,
             chains,
             summary,
-            status,
             scope: ChainScope::default(),
             warnings: Vec::new(),
             versions: VersionCheck::default(),
@@ -749,16 +749,52 @@ impl Report {
             provenance: None,
             event_history: None,
             shard: None,
+            keys_from_the_copy: false,
+            status: Status::Unverifiable,
+        };
+        report.status = report.verdict();
+        report
+    }
+
+    /// The report's verdict from what it holds: the one place a report's status is decided
+    /// (a single run and a merge of shards both end here), so that no path that recomputes a
+    /// status can drop a cap. The worst of every chain's verdict and
+    /// of the bundle's problems; never valid without a chain (each chain's verdict includes
+    /// its coverage, so a run with no chain at all proves nothing), nor when the keys came
+    /// from the copy itself ([`Report::keys_from_the_copy`]).
+    pub fn verdict(&self) -> Status {
+        let chains = self
+            .chains
+            .iter()
+            .map(ChainReport::status)
+            .max()
+            .unwrap_or(Status::Unverifiable);
+        let bundle = self
+            .bundle_problems
+            .iter()
+            .map(BundleProblem::status)
+            .max()
+            .unwrap_or(Status::Valid);
+        let status = chains.max(bundle);
+        if self.keys_from_the_copy {
+            status.max(Status::Unverifiable)
+        } else {
+            status
         }
     }
 
     /// Adds discrepancies between a bundle and its manifest; each is invalid, so the verdict
     /// becomes invalid when there is one.
     pub fn add_bundle_problems(&mut self, problems: impl IntoIterator<Item = BundleProblem>) {
-        for problem in problems {
-            self.status = self.status.max(problem.status());
-            self.bundle_problems.push(problem);
-        }
+        self.bundle_problems.extend(problems);
+        self.status = self.verdict();
+    }
+
+    /// Records that the public keys came from the copy itself, which caps the verdict at
+    /// unverifiable ([`Report::keys_from_the_copy`]).
+    pub fn set_keys_from_the_copy(&mut self) {
+        self.keys_from_the_copy = true;
+        self.status = self.verdict();
     }
 
     /// Oldest start found over all chains.

@@ -232,7 +232,8 @@ impl State {
             .collect()
     }
 
-    /// The state after `report`: each chain the run proved further moves to its new head;
+    /// The state after `report`: each chain the run proved further moves to its new head (none
+    /// when the report's keys came from the copy itself);
     /// every other chain keeps its checkpoint (a finding, or nothing new, never moves one). A
     /// chain moves only if the run covered it from where the state left it (its checkpoint's
     /// end, or the state's `from` for a chain without one): a run started later (a `--from`
@@ -243,7 +244,14 @@ impl State {
             .iter()
             .map(|c| (c.chain.clone(), c.clone()))
             .collect();
-        for chain in &report.chains {
+        // Nothing proven with keys the copy itself supplied moves a checkpoint: a later run
+        // would resume from it as from a proven head ([`Report::keys_from_the_copy`]).
+        let report_chains = if report.keys_from_the_copy {
+            &[][..]
+        } else {
+            &report.chains[..]
+        };
+        for chain in report_chains {
             // A carried restart this run explained or accepted is closed, whether or not the
             // checkpoint moves.
             if let Some(kept) = chains.get_mut(&chain.chain) {

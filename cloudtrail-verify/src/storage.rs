@@ -318,30 +318,92 @@ fn read_file(
     name: &str,
     max: u64,
 ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+    match read_regular_file(path, max) {
+        Ok(bytes) => {
+            let version = Version(Some(hex::encode(Sha256::digest(&bytes))));
+            Ok(Some((bytes, version)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::Io {
+            operation: "reading",
+            location: name.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Opens `path` for reading only if it is a regular file (a link to one is followed: a
+/// document's path may be one). Opened non-blocking and checked on the open file, so that a
+/// FIFO where a document should be is refused at once instead of blocking the run until
+/// something writes to it, and no file swapped in between a check and the open can do so.
+///
+/// # Errors
+/// When it cannot be opened, or is not a regular file (a FIFO, socket, device or directory).
+pub fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO for reading blocks until a writer opens it, unless non-blocking; a
+        // regular file reads the same either way.
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    #[cfg(not(unix))]
+    {
+        // No non-blocking open here: check first (the check on the open file below stays).
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+    }
+    let file = options.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::other(format!(
+            "not a regular file (a {})",
+            file_kind(kind)
+        )));
+    }
+    Ok(file)
+}
+
+/// A local file of at most `max` bytes, read only if it is a regular file
+/// ([`open_regular_file`]).
+///
+/// # Errors
+/// When it cannot be opened or read, is not a regular file, or is larger than `max`.
+pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let io = |reason: String| StorageError::Io {
-        operation: "reading",
-        location: name.to_owned(),
-        reason,
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e.to_string())),
-    };
-    let meta = file.metadata().map_err(|e| io(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(io("not a regular file".into()));
-    }
     let mut bytes = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| io(e.to_string()))?;
+    open_regular_file(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        return Err(io(format!("larger than {max} bytes")));
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
     }
-    let version = Version(Some(hex::encode(Sha256::digest(&bytes))));
-    Ok(Some((bytes, version)))
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, for the error.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "FIFO";
+        }
+        if kind.is_socket() {
+            return "socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "device";
+        }
+    }
+    if kind.is_dir() {
+        "directory"
+    } else {
+        "special file"
+    }
 }
 
 /// Writes a local document atomically: a temporary file beside it, synced, then renamed over
@@ -439,6 +501,35 @@ mod tests {
         ));
         // Only the document is left: no temporary file.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO where a document should be is refused at once: opened non-blocking and checked
+    /// before any read, it never waits for a writer. Run on a thread so that a regression fails
+    /// the test rather than hanging it.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_document_is_refused_at_once() {
+        let dir = tempfile_dir();
+        let path = dir.join("state.json");
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        let (done, answer) = std::sync::mpsc::channel();
+        let fifo = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(read_file(&fifo, "state.json", 100).map(|r| r.is_some()));
+        });
+        let result = answer
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a FIFO must not block");
+        let error = result.expect_err("a FIFO is not a document").to_string();
+        assert!(error.contains("not a regular file (a FIFO)"), "{error}");
+        // A directory is refused the same way.
+        let error = read_file(&dir, "dir", 100).unwrap_err().to_string();
+        assert!(
+            error.contains("not a regular file (a directory)"),
+            "{error}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -18,7 +18,6 @@
 //! to sign the range's last digest. That is why it lives here and not in each embedder.
 
 use crate::events::RunObserver;
-use crate::findings::Status;
 use crate::keys::KeySet;
 use crate::layout::{ChainLayout, TrailArn};
 use crate::options::{TimeRange, VerifyOptions};
@@ -691,6 +690,12 @@ impl Verifier {
         &self.warnings
     }
 
+    /// Adds a warning for the report, once the run is prepared: for what the caller can only
+    /// judge knowing the trail's bucket (a state kept in it, say).
+    pub fn add_warning(&mut self, text: impl Into<String>) {
+        self.warnings.push(text.into());
+    }
+
     /// Where the files are read from (`s3://BUCKET` or the local directory).
     pub fn source_description(&self) -> String {
         self.source.describe()
@@ -818,15 +823,17 @@ impl Verifier {
         report.warnings.extend(self.warnings);
         report.scope = self.scope;
         report.add_bundle_problems(self.bundle_problems);
-        if self.keys_in_copy && report.status == Status::Valid {
+        if self.keys_in_copy {
             // The proof rests on keys the copy itself supplied: an attacker who rewrote the copy
-            // would have supplied their own. Valid needs keys from outside it.
-            report.status = Status::Unverifiable;
+            // would have supplied their own. Valid needs keys from outside it. A fact of the
+            // report, not only of its status, so that a merge of shards keeps the cap; said
+            // whatever the verdict, so that a merged report says it too.
+            report.set_keys_from_the_copy();
             report.warnings.push(
-                "every signature verifies, but against public keys read from the copy itself \
-                 (the bundle's public-keys.json), which whoever can write the copy can replace: \
-                 unverifiable. Give CloudTrail's keys from a trusted source (--public-keys, saved \
-                 with `aws cloudtrail list-public-keys`) to prove the bundle"
+                "the public keys were read from the copy itself (the bundle's public-keys.json), \
+                 which whoever can write the copy can replace: even when every signature \
+                 verifies, unverifiable at best. Give CloudTrail's keys from a trusted source \
+                 (--public-keys, saved with `aws cloudtrail list-public-keys`) to prove the bundle"
                     .into(),
             );
         }

@@ -354,7 +354,18 @@ impl Walker {
             }
         }
         for (key, history) in histories {
-            let judged = trust::versions::judge_versions(&key, &history, &self.ctx.lifecycle_rules);
+            // The time CloudTrail's name for the key gives, which bounds its creation.
+            let named_at = self
+                .layout
+                .parse_digest_key(&key)
+                .map(|info| info.end_time)
+                .or_else(|| self.layout.log_key_time(&key));
+            let judged = trust::versions::judge_versions(
+                &key,
+                &history,
+                &self.ctx.lifecycle_rules,
+                named_at,
+            );
             if !judged.problems.is_empty() {
                 self.changed.insert(key, judged);
             }
@@ -1018,7 +1029,35 @@ impl Walker {
         link: Option<&Link>,
         starts_chain: Option<&str>,
     ) -> Status {
-        let (fetched, _slot) = self.fetch(&checkpoint.bucket, &checkpoint.key).await;
+        let (mut fetched, _slot) = self.fetch(&checkpoint.bucket, &checkpoint.key).await;
+        // Gone when a lifecycle rule of the bucket would have expired it by now: expired
+        // (unverifiable), as a digest the walk finds gone is, not deleted; a scheduled job
+        // paused past the rule's age must not read the bucket's configuration as tampering.
+        // It was written no earlier than the signed start of a valid new digest naming it, or,
+        // with none, than the time its name gives (the state chose the name: the excuse only
+        // ever turns invalid into unverifiable, never into valid).
+        if matches!(fetched, Fetched::Failed(DigestProblem::NotFound)) {
+            let signed = link
+                .filter(|l| {
+                    l.newer_valid
+                        && l.reference.bucket == checkpoint.bucket
+                        && l.reference.key == checkpoint.key
+                })
+                .map(|l| l.newer_start);
+            let named = self
+                .layout
+                .parse_digest_key(&checkpoint.key)
+                .map(|i| i.end_time);
+            if let Some((rule_id, days, date)) = signed.or(named).and_then(|created| {
+                logs::expired(&self.ctx, &checkpoint.bucket, &checkpoint.key, created)
+            }) {
+                fetched = Fetched::Failed(DigestProblem::Expired {
+                    rule_id,
+                    days,
+                    date,
+                });
+            }
+        }
         // Only a link to the checkpoint itself says anything about the digest read. Without
         // one, the signature the state recorded stands in for it (a local copy may have no
         // metadata): a signature authenticates itself under CloudTrail's key, and it is not
