@@ -456,8 +456,15 @@ async fn run_verify(
         builder = builder.resume_from(state);
     }
     if let Some(path) = &args.exceptions {
+        // Read as every document is: a regular file, capped (a FIFO cannot hang the run).
+        let location = path.display().to_string();
+        let bytes = cloudtrail_verify::storage::read_regular_file(
+            path,
+            cloudtrail_verify::exceptions::MAX_EXCEPTIONS_BYTES,
+        )
+        .map_err(|e| Fatal(format!("--exceptions {location}: {e}")))?;
         builder = builder.exceptions(
-            cloudtrail_verify::exceptions::Exceptions::read_file(path)
+            cloudtrail_verify::exceptions::Exceptions::parse(&bytes, &location)
                 .map_err(|e| Fatal(e.to_string()))?,
         );
     }

@@ -131,23 +131,6 @@ impl Exceptions {
         })
     }
 
-    /// Reads and parses the exceptions file at `path`: a regular file (opened without blocking
-    /// and checked first, so that a FIFO cannot hang the run) of at most
-    /// [`MAX_EXCEPTIONS_BYTES`].
-    ///
-    /// # Errors
-    /// [`ExceptionsError`] when it cannot be read or is not a usable exceptions file.
-    pub fn read_file(path: &std::path::Path) -> Result<Self, ExceptionsError> {
-        let location = path.display().to_string();
-        let bytes = crate::storage::read_regular_file(path, MAX_EXCEPTIONS_BYTES).map_err(|e| {
-            ExceptionsError {
-                location: location.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        Self::parse(&bytes, &location)
-    }
-
     /// The entries that have expired by `now`, with their positions: they no longer apply.
     pub fn expired(&self, now: DateTime<Utc>) -> impl Iterator<Item = (usize, &Exception)> {
         self.entries

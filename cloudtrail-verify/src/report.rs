@@ -432,35 +432,6 @@ impl ChainReport {
             own.chain(logs)
         })
     }
-
-    /// This chain's verdict: the worst of everything found, and never valid without a window
-    /// that was covered.
-    pub fn status(&self) -> Status {
-        let s = self.summary();
-        let mut status = [
-            s.digests,
-            s.logs,
-            s.unlisted_logs,
-            s.foreign_objects,
-            s.gaps,
-            s.versions,
-        ]
-        .iter()
-        .map(Counts::worst)
-        .max()
-        .unwrap_or(Status::Valid);
-        for join in self.checkpoint.iter().chain(&self.seams) {
-            status = status.max(join.status);
-        }
-        if self.error.is_some()
-            || self.versions_error.is_some()
-            || s.logs_not_checked > 0
-            || self.window.is_none()
-        {
-            status = status.max(Status::Unverifiable);
-        }
-        status
-    }
 }
 
 /// A problem of a digest or of a log file.
@@ -754,33 +725,6 @@ impl Report {
         };
         report.status = report.verdict();
         report
-    }
-
-    /// The report's verdict from what it holds: the one place a report's status is decided
-    /// (a single run and a merge of shards both end here), so that no path that recomputes a
-    /// status can drop a cap. The worst of every chain's verdict and
-    /// of the bundle's problems; never valid without a chain (each chain's verdict includes
-    /// its coverage, so a run with no chain at all proves nothing), nor when the keys came
-    /// from the copy itself ([`Report::keys_from_the_copy`]).
-    pub fn verdict(&self) -> Status {
-        let chains = self
-            .chains
-            .iter()
-            .map(ChainReport::status)
-            .max()
-            .unwrap_or(Status::Unverifiable);
-        let bundle = self
-            .bundle_problems
-            .iter()
-            .map(BundleProblem::status)
-            .max()
-            .unwrap_or(Status::Valid);
-        let status = chains.max(bundle);
-        if self.keys_from_the_copy {
-            status.max(Status::Unverifiable)
-        } else {
-            status
-        }
     }
 
     /// Adds discrepancies between a bundle and its manifest; each is invalid, so the verdict

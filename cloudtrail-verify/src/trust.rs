@@ -31,6 +31,7 @@ pub mod checkpoint;
 pub mod exceptions;
 pub mod history;
 pub mod lifecycle;
+pub mod verdict;
 pub mod versions;
 
 impl DigestProblem {
@@ -660,6 +661,107 @@ mod tests {
             kinds(&coverage_gaps((t(0), t(3)), &spans)),
             [(GapKind::BrokenChain, 1, 3, 2)]
         );
+    }
+
+    #[test]
+    fn every_digest_problem_kind_has_its_class() {
+        use DigestProblem as D;
+        // The class each kind must have, written out here independently of the trust core, by
+        // an exhaustive match: a new kind does not compile until it is classed here too.
+        fn expected(p: &DigestProblem) -> Status {
+            match p {
+                D::NotFound
+                | D::TooLarge { .. }
+                | D::ForeignObject { .. }
+                | D::MalformedMetadata { .. }
+                | D::MissingMetadata { .. }
+                | D::BadBackfillTimestamp { .. }
+                | D::InvalidFormat { .. }
+                | D::Moved { .. }
+                | D::OutsideChain { .. }
+                | D::WrongAccount { .. }
+                | D::UnknownSignatureAlgorithm { .. }
+                | D::UnknownHashAlgorithm { .. }
+                | D::MalformedSignature
+                | D::SignatureMismatch
+                | D::KeyNotValidAtSigningTime { .. }
+                | D::PreviousHashMismatch { .. }
+                | D::PreviousSignatureMismatch { .. }
+                | D::TimeDiscontinuity { .. }
+                | D::KeyUnknown { .. } => Status::Invalid,
+                D::OtherBucketMissing { .. }
+                | D::NoSignature
+                | D::KeyNotFound { .. }
+                | D::Unreadable { .. }
+                | D::Expired { .. }
+                | D::Archived { .. }
+                | D::KmsDenied { .. } => Status::Unverifiable,
+            }
+        }
+        let s = |t: &str| t.to_owned();
+        let every = [
+            D::NotFound,
+            D::OtherBucketMissing { bucket: s("b") },
+            D::TooLarge { limit: 1 },
+            D::ForeignObject { reason: s("x") },
+            D::MalformedMetadata { reason: s("x") },
+            D::MissingMetadata { field: s("x") },
+            D::BadBackfillTimestamp { value: s("x") },
+            D::InvalidFormat { detail: s("x") },
+            D::Moved {
+                declared_bucket: s("b"),
+                declared_key: s("k"),
+            },
+            D::OutsideChain {
+                declared_key: s("k"),
+            },
+            D::WrongAccount { declared: s("1") },
+            D::UnknownSignatureAlgorithm { found: s("x") },
+            D::UnknownHashAlgorithm { found: s("x") },
+            D::MalformedSignature,
+            D::SignatureMismatch,
+            D::KeyNotValidAtSigningTime {
+                fingerprint: s("f"),
+                valid_from: t(0),
+                valid_to: t(1),
+            },
+            D::PreviousHashMismatch {
+                newer_key: s("k"),
+                recorded: s("a"),
+                actual: s("b"),
+            },
+            D::PreviousSignatureMismatch { newer_key: s("k") },
+            D::TimeDiscontinuity {
+                newer_key: s("k"),
+                expected_end: t(0),
+                actual_end: t(1),
+            },
+            D::NoSignature,
+            D::KeyUnknown {
+                fingerprint: s("f"),
+                region: s("r"),
+            },
+            D::KeyNotFound {
+                fingerprint: s("f"),
+                region: s("r"),
+            },
+            D::Unreadable { reason: s("x") },
+            D::Expired {
+                rule_id: s("r"),
+                days: Some(1),
+                date: None,
+            },
+            D::Archived {
+                storage_class: s("GLACIER"),
+            },
+            D::KmsDenied { key: None },
+        ];
+        let kinds: std::collections::HashSet<_> =
+            every.iter().map(std::mem::discriminant).collect();
+        assert_eq!(kinds.len(), 26, "one of each of the 26 kinds");
+        for problem in &every {
+            assert_eq!(problem.status(), expected(problem), "{problem:?}");
+        }
     }
 
     #[test]

@@ -17,23 +17,101 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// `crate::NAME` references in `code`, outside `//` comments.
-fn references(code: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for line in code.lines() {
-        let line = line.split("//").next().unwrap_or("");
-        let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                found.insert(name);
+/// `code` without its comments: `//` to the end of the line and `/* */` blocks, but not inside
+/// string or character literals (a line holding `"s3://..."` is code to its end).
+fn without_comments(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match c {
+            '/' if next == Some('/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '/' if next == Some('*') => {
+                i += 2;
+                while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            '"' => {
+                // A string literal, kept whole (escapes skipped over).
+                out.push(c);
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' {
+                        out.push(chars[i]);
+                        i += 1;
+                    }
+                    if let Some(&ch) = chars.get(i) {
+                        out.push(ch);
+                    }
+                    i += 1;
+                }
+                out.push('"');
+                i += 1;
+            }
+            '\'' if chars.get(i + 2) == Some(&'\'') || next == Some('\\') => {
+                // A character literal such as '"' or '\n' (a lifetime has no closing quote).
+                let end = (i + 1..chars.len().min(i + 12))
+                    .find(|&k| k > i + 1 && chars[k] == '\'')
+                    .unwrap_or(i);
+                i = end + 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
             }
         }
     }
+    out
+}
+
+/// The top-level names of `crate::NAME` paths and `crate::{A, B::C, ...}` groups in `code`,
+/// outside comments.
+fn references(code: &str) -> BTreeSet<String> {
+    let code = without_comments(code);
+    let name_of = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect()
+    };
+    let mut found = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // The items of the group at its top level, each up to its first `::`.
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.insert(name_of(&item));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if depth == 0 || !item.contains("::") {
+                    item.push(c);
+                }
+            }
+            found.insert(name_of(&item));
+        } else {
+            found.insert(name_of(rest));
+        }
+    }
+    found.remove("");
     found
 }
 
@@ -104,6 +182,15 @@ fn no_module_uses_a_module_that_uses_it_back() {
             cycle.unwrap().join(" -> ")
         );
     }
+}
+
+#[test]
+fn references_are_read_from_groups_and_lines_holding_urls() {
+    let code = "use crate::{alpha, beta::Thing, gamma::{x, y}};\n\
+                let url = \"s3://bucket/key\"; crate::delta::f(); // crate::not_this\n\
+                /* crate::nor_this */ let c = '\"'; crate::epsilon::g();";
+    let found: Vec<String> = references(code).into_iter().collect();
+    assert_eq!(found, ["alpha", "beta", "delta", "epsilon", "gamma"]);
 }
 
 #[test]

@@ -259,7 +259,7 @@ impl Walker {
                 bucket: bucket.clone(),
                 key: key.clone(),
                 reason: reason.to_string(),
-                status: Status::Invalid,
+                status: trust::verdict::foreign_object_status(),
             });
         }
         self.report.foreign_objects_omitted += listing.foreign_omitted;

@@ -5,7 +5,7 @@
 
 use super::listing::{MAX_FOREIGN_KEPT, in_listed_days, list_days};
 use crate::layout::ChainLayout;
-use crate::report::{ForeignObject, LogProblem, LogReport, Status};
+use crate::report::{ForeignObject, LogProblem, LogReport};
 use crate::source::{ObjectSource, SourceError};
 use crate::trust::{CoveredSpan, is_covered, log_must_be_listed};
 use chrono::{DateTime, Utc};
@@ -93,7 +93,7 @@ pub(super) async fn find_unlisted(
                         bucket: bucket.clone(),
                         key,
                         reason: reason.to_owned(),
-                        status: Status::Invalid,
+                        status: crate::trust::verdict::foreign_object_status(),
                     });
                 } else {
                     found.foreign_omitted += 1;
