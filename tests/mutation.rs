@@ -294,6 +294,90 @@ fn no_mutation_of_a_trail_in_s3_is_ever_reported_valid() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// S3 with CloudTrail's event history: a trail whose logging was legitimately stopped for two
+// hours, the stop and the start in the stub's LookupEvents.
+
+/// Cases of the history variant unless `CTVERIFY_MUTATION_CASES` says otherwise: each run that
+/// meets a gap reads the history (five LookupEvents calls at CloudTrail's 2 a second).
+const HISTORY_CASES: u64 = 200;
+
+/// [`mutation_spec`] three days ago (inside the event history's 90 days), its first account the
+/// stub caller's (the history read is the trail's own), every chain pausing for two hours before
+/// its fourth digest.
+fn history_spec() -> ctverify_fixtures::TrailSpec {
+    use chrono::DurationRound;
+    let start = chrono::Utc::now()
+        .duration_trunc(chrono::TimeDelta::hours(1))
+        .expect("an hour")
+        - chrono::TimeDelta::days(3);
+    ctverify_fixtures::TrailSpec {
+        start,
+        accounts: vec!["111122223333".into(), "222222222222".into()],
+        restarts: vec![ctverify_fixtures::ChainRestart {
+            at: 3,
+            gap: chrono::TimeDelta::hours(2),
+        }],
+        ..mutation_spec()
+    }
+}
+
+/// The pause's StopLogging (inside the last digest before it) and StartLogging (just before the
+/// first digest after it).
+fn history_events(p: &Pristine) -> Vec<ctverify_tests::cloudtrail_stub::StubEvent> {
+    use ctverify_tests::cloudtrail_stub::StubEvent;
+    let digests = &p.manifest.chains[0].digests;
+    vec![
+        StubEvent::on_trail(
+            "StopLogging",
+            &p.manifest.trail_arn,
+            digests[2].end_time - chrono::TimeDelta::minutes(2),
+        ),
+        StubEvent::on_trail(
+            "StartLogging",
+            &p.manifest.trail_arn,
+            digests[3].start_time - chrono::TimeDelta::minutes(1),
+        ),
+    ]
+}
+
+/// Valid only if every object CloudTrail delivered while logging was on is there, unchanged:
+/// the legitimate pause is proven by the history, and no mutation of the bucket can pass for
+/// one (deleting the digests around it, replacing them, planting a chain start).
+#[test]
+fn no_mutation_of_a_trail_with_a_proven_pause_is_ever_reported_valid() {
+    let pristine = Arc::new(Pristine::generate(&history_spec()));
+    let events = history_events(&pristine);
+    let runners: Vec<S3Runner> = (0..2)
+        .map(|_| {
+            let runner = S3Runner::start(Arc::clone(&pristine));
+            runner.stub.update(|c| c.events = events.clone());
+            runner
+        })
+        .collect();
+    // The harness sees the pause proven: untouched, the trail is valid.
+    let untouched = runners[0].run(0, vec![Mutation::NoOp], pristine.objects.clone());
+    assert_eq!(
+        untouched.code,
+        Some(VALID),
+        "{}",
+        untouched.describe("S3 with history")
+    );
+    let started = Instant::now();
+    let outcomes = run_cases(&runners, &seeds(HISTORY_CASES), |runner, seed| {
+        let (mutations, model) = case(seed, &runner.pristine);
+        runner.run(seed, mutations, model)
+    });
+    eprintln!(
+        "S3 with history: {} cases in {:.1?}",
+        outcomes.len(),
+        started.elapsed()
+    );
+    if let Some(summary) = summarize("S3 with history", &outcomes, verbose()) {
+        panic!("{summary}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The harness itself.
 
 /// The harness can see a valid verdict: the untouched trail and a no-op mutation are valid from

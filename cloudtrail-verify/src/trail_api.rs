@@ -380,7 +380,6 @@ pub async fn trail_history(
     let reaches_back_to = now - chrono::TimeDelta::days(HISTORY_DAYS);
     let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
     let mut events = Vec::new();
-    let mut first_call = true;
     let mut calls = 0;
     for name in TRAIL_EVENT_NAMES {
         let attribute = LookupAttribute::builder()
@@ -391,10 +390,11 @@ pub async fn trail_history(
         let mut token: Option<String> = None;
         let mut pages = 0;
         loop {
-            if !first_call {
+            // CloudTrail allows 2 calls a second: the first two go at once, then one every
+            // half second.
+            if calls >= 2 {
                 tokio::time::sleep(LOOKUP_INTERVAL).await;
             }
-            first_call = false;
             pages += 1;
             calls += 1;
             if pages > MAX_HISTORY_PAGES {
