@@ -138,8 +138,9 @@ fn a_legitimate_stop_and_start_is_proven_valid() {
         .map(|e| e["event_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["StopLogging", "StartLogging"]);
-    // One LookupEvents query per event name, no more.
-    assert_eq!(s3.stub.count("LookupEvents"), 5);
+    // One LookupEvents query per event name, no more: the trail's five, and the bucket's two
+    // lifecycle changes.
+    assert_eq!(s3.stub.count("LookupEvents"), 7);
     // The text says why the hours need no digest.
     let run = s3.verify(&[]);
     assert_eq!(run.code, VALID, "{run:?}");
@@ -291,8 +292,8 @@ fn the_history_is_read_at_the_documented_rate_and_through_every_page() {
     s3.stub.update(|c| c.lookup_rate = Some(2.0));
     let (code, report) = s3.report(&[]);
     assert_eq!(code, VALID, "{report:#}");
-    // StopLogging took three pages; the four other names one each.
-    assert_eq!(s3.stub.count("LookupEvents"), 7);
+    // StopLogging took three pages; the six other names one each.
+    assert_eq!(s3.stub.count("LookupEvents"), 9);
 }
 
 #[test]
@@ -597,4 +598,44 @@ async fn offline_a_copy_holding_both_buckets_verifies_across_the_move() {
     let run = trail.verify(&["--bucket", &trail.manifest.bucket]).await;
     assert_eq!(run.code, VALID, "{run:?}");
     run.assert_line(&["6/6 digest files valid"]);
+}
+
+/// The Stratus Red Team attack: whoever cannot delete objects sets a one-day expiration rule
+/// and lets S3 delete them. A lifecycle rule excuses a missing file only if the history shows
+/// no change of the bucket's lifecycle configuration after the file was delivered.
+#[test]
+fn a_lifecycle_rule_set_after_delivery_voids_the_excuse() {
+    let spec = TrailSpec {
+        restarts: Vec::new(),
+        ..restarted_spec(3)
+    };
+    let s3 = S3Trail::start(&spec, |trail| {
+        let log = trail.manifest.chains[0].digests[1].log_files[0].clone();
+        ctverify_fixtures::tamper::delete_log(&trail.copy(), trail.bucket(), &log).unwrap();
+    });
+    let bucket = s3.trail.manifest.bucket.clone();
+    s3.server
+        .handle()
+        .expire_after_days(&bucket, "expire-after-a-day", "", 1);
+    // The rule alone excuses the missing file: unverifiable.
+    let (code, _) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE);
+    // Set after the file was delivered, as the history shows: the excuse does not hold.
+    let changed = s3.trail.manifest.end_time + TimeDelta::hours(1);
+    s3.stub.update(|c| {
+        c.events = vec![StubEvent::on_bucket(
+            "PutBucketLifecycle",
+            &bucket,
+            "us-east-1",
+            changed,
+        )]
+    });
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, INVALID, "{run:?}");
+    run.assert_line(&[
+        "Log file",
+        "INVALID",
+        "PutBucketLifecycle",
+        "by arn:aws:iam::111122223333:user/admin",
+    ]);
 }

@@ -197,6 +197,16 @@ pub enum DigestProblem {
         #[serde(skip_serializing_if = "Option::is_none")]
         key: Option<String>,
     },
+    /// A lifecycle rule would have expired the digest, but CloudTrail's event history shows
+    /// the bucket's lifecycle configuration changed after the digest was delivered
+    /// (PutBucketLifecycle): the rule that removed it was set after the fact, as an attacker
+    /// who cannot delete objects directly would. Invalid.
+    LifecycleChanged {
+        /// The rule that would have expired it.
+        rule_id: String,
+        /// The configuration change, with who made it and when.
+        change: TrailEvent,
+    },
 }
 
 /// A problem found with a log file.
@@ -273,6 +283,15 @@ pub enum LogProblem {
         /// The key's ARN or id, when S3 named it.
         #[serde(skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+    },
+    /// A lifecycle rule would have expired the log file, but CloudTrail's event history shows
+    /// the bucket's lifecycle configuration changed after the file was delivered
+    /// (PutBucketLifecycle). Invalid.
+    LifecycleChanged {
+        /// The rule that would have expired it.
+        rule_id: String,
+        /// The configuration change, with who made it and when.
+        change: TrailEvent,
     },
 }
 

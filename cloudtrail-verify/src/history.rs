@@ -69,6 +69,8 @@ pub(crate) struct AwsEventHistory {
     pub trail: crate::layout::TrailArn,
     /// The caller's account, when STS said it.
     pub caller_account: Option<String>,
+    /// The trail's bucket, whose lifecycle configuration changes are read too.
+    pub bucket: Option<String>,
 }
 
 #[cfg(feature = "aws")]
@@ -86,7 +88,7 @@ impl EventHistory for AwsEventHistory {
                 self.trail.account_id
             ));
         }
-        crate::trail_api::trail_history(&self.conf, &self.trail, now)
+        crate::trail_api::trail_history(&self.conf, &self.trail, self.bucket.as_deref(), now)
             .await
             .map_err(|e| e.to_string())
     }

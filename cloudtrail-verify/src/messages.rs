@@ -107,6 +107,9 @@ impl fmt::Display for DigestProblem {
         DigestProblem::Expired { rule_id, days, date } => expired_text(rule_id, *days, *date),
         DigestProblem::Archived { storage_class } => archived_text(storage_class),
         DigestProblem::KmsDenied { key } => kms_text(key.as_deref()),
+        DigestProblem::LifecycleChanged { rule_id, change } => {
+            lifecycle_changed_text(rule_id, change)
+        }
     };
         f.write_str(&text)
     }
@@ -122,6 +125,17 @@ fn expired_text(rule_id: &str, days: Option<u32>, date: Option<DateTime<Utc>>) -
     format!(
         "expired under lifecycle rule {rule_id}{age}: not found, as the bucket's rule would have \
          removed it by now; what it held cannot be verified"
+    )
+}
+
+fn lifecycle_changed_text(rule_id: &str, change: &TrailEvent) -> String {
+    format!(
+        "not found, and lifecycle rule {rule_id} that would excuse it was set after it was \
+         delivered: {} at {} by {} (event {}) changed the bucket's lifecycle configuration",
+        change.event_name,
+        display_date(change.time),
+        change.principal,
+        change.event_id
     )
 }
 
@@ -166,6 +180,9 @@ impl fmt::Display for LogProblem {
             } => expired_text(rule_id, *days, *date),
             LogProblem::Archived { storage_class } => archived_text(storage_class),
             LogProblem::KmsDenied { key } => kms_text(key.as_deref()),
+            LogProblem::LifecycleChanged { rule_id, change } => {
+                lifecycle_changed_text(rule_id, change)
+            }
         };
         f.write_str(&text)
     }

@@ -361,9 +361,13 @@ const LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50
 /// Reads `trail`'s StartLogging, StopLogging, UpdateTrail, CreateTrail and DeleteTrail events
 /// that succeeded over the event history's 90 days before `now`, from its home region. `conf`
 /// must carry credentials of the trail's account (the history is per account and region).
+///
+/// With `bucket`, also the changes of that bucket's lifecycle configuration
+/// (PutBucketLifecycle): a rule set after an object was delivered does not excuse its absence.
 pub async fn trail_history(
     conf: &SdkConfig,
     trail: &TrailArn,
+    bucket: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<crate::trust::history::TrailHistory, TrailApiError> {
     use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
@@ -381,7 +385,12 @@ pub async fn trail_history(
     let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
     let mut events = Vec::new();
     let mut calls = 0;
-    for name in TRAIL_EVENT_NAMES {
+    let lifecycle_names = crate::trust::history::LIFECYCLE_EVENT_NAMES;
+    let names = TRAIL_EVENT_NAMES
+        .iter()
+        .chain(bucket.map_or(&[][..], |_| &lifecycle_names[..]));
+    for &name in names {
+        let of_bucket = lifecycle_names.contains(&name);
         let attribute = LookupAttribute::builder()
             .attribute_key(LookupAttributeKey::EventName)
             .attribute_value(name)
@@ -418,7 +427,12 @@ pub async fn trail_history(
                     fail(error_text(&e, Some(&call)))
                 })?;
             for event in answer.events() {
-                if let Some(found) = trail_event(trail, event) {
+                let found = if of_bucket {
+                    bucket.and_then(|b| bucket_event(b, event))
+                } else {
+                    trail_event(trail, event)
+                };
+                if let Some(found) = found {
                     events.push(found);
                 }
             }
@@ -433,6 +447,53 @@ pub async fn trail_history(
         reaches_back_to,
         reaches_until: now - HISTORY_DELAY,
         calls,
+    })
+}
+
+/// The event as evidence about the trail bucket's configuration: `None` when it is about
+/// another bucket, failed, or cannot be read.
+fn bucket_event(
+    bucket: &str,
+    event: &aws_sdk_cloudtrail::types::Event,
+) -> Option<crate::findings::TrailEvent> {
+    let record: serde_json::Value = serde_json::from_str(event.cloud_trail_event()?).ok()?;
+    if record.get("errorCode").is_some_and(|c| !c.is_null()) {
+        return None;
+    }
+    let named = record
+        .get("requestParameters")
+        .and_then(|p| p.get("bucketName"))
+        .and_then(serde_json::Value::as_str)?;
+    if named != bucket {
+        return None;
+    }
+    event_of(&record, event)
+}
+
+/// The cited form of an event CloudTrail's history returned.
+fn event_of(
+    record: &serde_json::Value,
+    event: &aws_sdk_cloudtrail::types::Event,
+) -> Option<crate::findings::TrailEvent> {
+    let time = event
+        .event_time()
+        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))?;
+    let principal = record
+        .get("userIdentity")
+        .and_then(|u| u.get("arn"))
+        .and_then(serde_json::Value::as_str)
+        .or(event.username())
+        .unwrap_or("unknown")
+        .to_owned();
+    Some(crate::findings::TrailEvent {
+        event_id: event.event_id().unwrap_or_default().to_owned(),
+        event_name: event.event_name().unwrap_or_default().to_owned(),
+        time,
+        principal,
+        validation: record
+            .get("requestParameters")
+            .and_then(|p| p.get("enableLogFileValidation"))
+            .and_then(serde_json::Value::as_bool),
     })
 }
 
@@ -462,25 +523,7 @@ fn trail_event(
     if !about_this_trail {
         return None;
     }
-    let time = event
-        .event_time()
-        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))?;
-    let principal = record
-        .get("userIdentity")
-        .and_then(|u| u.get("arn"))
-        .and_then(serde_json::Value::as_str)
-        .or(event.username())
-        .unwrap_or("unknown")
-        .to_owned();
-    Some(crate::findings::TrailEvent {
-        event_id: event.event_id().unwrap_or_default().to_owned(),
-        event_name: event.event_name().unwrap_or_default().to_owned(),
-        time,
-        principal,
-        validation: parameters
-            .and_then(|p| p.get("enableLogFileValidation"))
-            .and_then(serde_json::Value::as_bool),
-    })
+    event_of(&record, event)
 }
 
 #[cfg(test)]

@@ -117,7 +117,8 @@ pub fn digest_problem_status(problem: &DigestProblem) -> Status {
         | DigestProblem::KeyUnknown { .. }
         | DigestProblem::PreviousHashMismatch { .. }
         | DigestProblem::PreviousSignatureMismatch { .. }
-        | DigestProblem::TimeDiscontinuity { .. } => Status::Invalid,
+        | DigestProblem::TimeDiscontinuity { .. }
+        | DigestProblem::LifecycleChanged { .. } => Status::Invalid,
         // What could not be checked: nothing is said either way.
         DigestProblem::NoSignature
         | DigestProblem::KeyNotFound { .. }
@@ -140,6 +141,7 @@ pub fn log_problem_status(problem: &LogProblem) -> Status {
         | LogProblem::TrailingData
         | LogProblem::BadDigestEntry { .. }
         | LogProblem::ForeignObject { .. }
+        | LogProblem::LifecycleChanged { .. }
         | LogProblem::NotListed { hour_covered: true } => Status::Invalid,
         // A file in an hour no valid digest covers is unproven, not proven planted; a file
         // past the size cap was not hashed to its end.
@@ -688,7 +690,8 @@ mod tests {
                 | D::PreviousHashMismatch { .. }
                 | D::PreviousSignatureMismatch { .. }
                 | D::TimeDiscontinuity { .. }
-                | D::KeyUnknown { .. } => Status::Invalid,
+                | D::KeyUnknown { .. }
+                | D::LifecycleChanged { .. } => Status::Invalid,
                 D::OtherBucketMissing { .. }
                 | D::NoSignature
                 | D::KeyNotFound { .. }
@@ -755,10 +758,20 @@ mod tests {
                 storage_class: s("GLACIER"),
             },
             D::KmsDenied { key: None },
+            D::LifecycleChanged {
+                rule_id: s("r"),
+                change: crate::findings::TrailEvent {
+                    event_id: s("e"),
+                    event_name: s("PutBucketLifecycle"),
+                    time: t(0),
+                    principal: s("p"),
+                    validation: None,
+                },
+            },
         ];
         let kinds: std::collections::HashSet<_> =
             every.iter().map(std::mem::discriminant).collect();
-        assert_eq!(kinds.len(), 26, "one of each of the 26 kinds");
+        assert_eq!(kinds.len(), 27, "one of each of the 27 kinds");
         for problem in &every {
             assert_eq!(problem.status(), expected(problem), "{problem:?}");
         }

@@ -341,6 +341,7 @@ impl VerifierBuilder {
                     conf,
                     &self.arn,
                     provenance.caller.as_ref().and_then(|c| c.account.clone()),
+                    &target.location.bucket,
                 ));
                 if let (Some(_), Some(pinned)) = (&self.pinned_keys, &self.keys_source) {
                     // Pinned keys are not ListPublicKeys' answer: say where they came from.
@@ -986,11 +987,13 @@ mod s3 {
         conf: &SdkConfig,
         arn: &TrailArn,
         caller_account: Option<String>,
+        bucket: &str,
     ) -> Arc<dyn crate::history::EventHistory> {
         Arc::new(crate::history::AwsEventHistory {
             conf: hardened(conf, &arn.region),
             trail: arn.clone(),
             caller_account,
+            bucket: Some(bucket.to_owned()),
         })
     }
 

@@ -327,11 +327,34 @@ impl StubEvent {
             .collect()
     }
 
+    /// `name` (PutBucketLifecycle, ...) called on `bucket` at `time` by `admin`, as S3 records
+    /// it in the history of the bucket owner's region.
+    pub fn on_bucket(name: &str, bucket: &str, region: &str, time: DateTime<Utc>) -> Self {
+        StubEvent {
+            event_id: format!("{:08x}-{}", time.timestamp(), name.to_ascii_lowercase()),
+            event_name: name.into(),
+            time,
+            region: region.into(),
+            username: "admin".into(),
+            request_parameters: json!({ "bucketName": bucket }),
+            error_code: None,
+        }
+    }
+
     /// UpdateTrail turning log-file validation on or off.
     pub fn validation(on: bool, arn: &str, time: DateTime<Utc>) -> Self {
         let mut event = Self::on_trail("UpdateTrail", arn, time);
         event.request_parameters = json!({ "name": arn, "enableLogFileValidation": on });
         event
+    }
+
+    /// The service that records the call.
+    fn source(&self) -> &'static str {
+        if self.event_name.starts_with("PutBucket") || self.event_name.starts_with("DeleteBucket") {
+            "s3.amazonaws.com"
+        } else {
+            "cloudtrail.amazonaws.com"
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -343,7 +366,7 @@ impl StubEvent {
                 "userName": self.username,
             },
             "eventTime": self.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "eventSource": "cloudtrail.amazonaws.com",
+            "eventSource": self.source(),
             "eventName": self.event_name,
             "awsRegion": self.region,
             "requestParameters": self.request_parameters,
@@ -360,7 +383,7 @@ impl StubEvent {
             "EventName": self.event_name,
             "ReadOnly": "false",
             "EventTime": self.time.timestamp() as f64,
-            "EventSource": "cloudtrail.amazonaws.com",
+            "EventSource": self.source(),
             "Username": self.username,
             "Resources": [],
             "CloudTrailEvent": record.to_string(),
@@ -827,7 +850,7 @@ fn lookup_events(config: &StubConfig, region: Option<&str>, input: &Value) -> Re
             Some(("EventName", v)) => e.event_name == v,
             Some(("Username", v)) => e.username == v,
             Some(("ReadOnly", v)) => v == "false",
-            Some(("EventSource", v)) => v == "cloudtrail.amazonaws.com",
+            Some(("EventSource", v)) => v == e.source(),
             Some(_) => false,
         })
         .collect();

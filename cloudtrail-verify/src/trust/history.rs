@@ -155,6 +155,24 @@ impl Switches {
     }
 }
 
+/// The names under which CloudTrail records a change of a bucket's lifecycle configuration.
+pub const LIFECYCLE_EVENT_NAMES: [&str; 2] =
+    ["PutBucketLifecycle", "PutBucketLifecycleConfiguration"];
+
+/// The first change of the trail bucket's lifecycle configuration the history shows after
+/// `delivered`: a lifecycle excuse does not hold for an object delivered before it (a rule set
+/// after delivery is how whoever cannot delete objects makes S3 delete them).
+pub fn lifecycle_changed_after(
+    history: &TrailHistory,
+    delivered: DateTime<Utc>,
+) -> Option<&TrailEvent> {
+    history
+        .events
+        .iter()
+        .filter(|e| LIFECYCLE_EVENT_NAMES.contains(&e.event_name.as_str()) && e.time > delivered)
+        .min_by_key(|e| e.time)
+}
+
 /// Replays `history` over the gap between `opening` and `closing`.
 pub fn explain_gap(
     opening: GapOpening,

@@ -71,22 +71,54 @@ fn digest_read_problem(error: SourceError, bucket: &str, trail_bucket: &str) -> 
 /// A missing object's problem when a lifecycle rule of the trail's bucket would have expired it
 /// by now ([`crate::trust::lifecycle::lifecycle_excuse`]); `None` when nothing excuses it.
 /// `created_no_earlier_than` is a signed time before the object's creation.
-pub(super) fn expired(
+pub(super) async fn expired(
     ctx: &Context,
     bucket: &str,
     key: &str,
     created_no_earlier_than: DateTime<Utc>,
-) -> Option<(String, Option<u32>, Option<DateTime<Utc>>)> {
+) -> Option<Excuse> {
     if bucket != ctx.trail_bucket {
         return None;
     }
-    lifecycle_excuse(
+    let excuse = lifecycle_excuse(
         &ctx.lifecycle_rules,
         key,
         created_no_earlier_than,
         ctx.options.now,
-    )
-    .map(|e| (e.rule_id, e.days, e.date))
+    )?;
+    // A rule set after the object was delivered does not excuse it. Read the event history
+    // (once per run) only when an excuse is about to be given.
+    if let Some(history) = &ctx.history
+        && let Ok(history) = history.get().await
+        && let Some(change) =
+            crate::trust::history::lifecycle_changed_after(&history, created_no_earlier_than)
+    {
+        return Some(Excuse::Voided {
+            rule_id: excuse.rule_id,
+            change: change.clone(),
+        });
+    }
+    Some(Excuse::Expired {
+        rule_id: excuse.rule_id,
+        days: excuse.days,
+        date: excuse.date,
+    })
+}
+
+/// What the bucket's lifecycle rules say about an object that is gone.
+pub(super) enum Excuse {
+    /// A rule would have expired it by now: unverifiable.
+    Expired {
+        rule_id: String,
+        days: Option<u32>,
+        date: Option<DateTime<Utc>>,
+    },
+    /// A rule would have, but the configuration changed after the object was delivered: the
+    /// excuse does not hold (invalid).
+    Voided {
+        rule_id: String,
+        change: crate::findings::TrailEvent,
+    },
 }
 
 /// Fetches, decompresses (within `limit`) and parses a digest.
@@ -196,12 +228,20 @@ pub(super) async fn check_log_version(
             return report(Some(LogProblem::NotFound), 0);
         }
         Err(SourceError::NotFound) => {
-            let problem = match expired(ctx, &entry.s3_bucket, &entry.s3_object, listed_from) {
-                Some((rule_id, days, date)) => LogProblem::Expired {
+            let problem = match expired(ctx, &entry.s3_bucket, &entry.s3_object, listed_from).await
+            {
+                Some(Excuse::Expired {
+                    rule_id,
+                    days,
+                    date,
+                }) => LogProblem::Expired {
                     rule_id,
                     days,
                     date,
                 },
+                Some(Excuse::Voided { rule_id, change }) => {
+                    LogProblem::LifecycleChanged { rule_id, change }
+                }
                 None => LogProblem::NotFound,
             };
             return report(Some(problem), 0);

@@ -528,11 +528,21 @@ impl Walker {
                 let mut missing = DigestReport::new(&fetch_bucket, &key, false);
                 missing.end_time = Some(link.newer_start);
                 // Only a valid newer digest's start is a signed time.
-                let excuse = (link.newer_valid && matches!(problem, DigestProblem::NotFound))
-                    .then(|| logs::expired(&self.ctx, &fetch_bucket, &key, link.newer_start))
-                    .flatten();
+                let excuse = if link.newer_valid && matches!(problem, DigestProblem::NotFound) {
+                    logs::expired(&self.ctx, &fetch_bucket, &key, link.newer_start).await
+                } else {
+                    None
+                };
                 match excuse {
-                    Some((rule_id, days, date)) => {
+                    Some(logs::Excuse::Voided { rule_id, change }) => {
+                        missing.push(DigestProblem::LifecycleChanged { rule_id, change });
+                        self.set_predecessor(newer_span, missing.status);
+                    }
+                    Some(logs::Excuse::Expired {
+                        rule_id,
+                        days,
+                        date,
+                    }) => {
                         missing.push(DigestProblem::Expired {
                             rule_id,
                             days,
@@ -1048,14 +1058,28 @@ impl Walker {
                 .layout
                 .parse_digest_key(&checkpoint.key)
                 .map(|i| i.end_time);
-            if let Some((rule_id, days, date)) = signed.or(named).and_then(|created| {
-                logs::expired(&self.ctx, &checkpoint.bucket, &checkpoint.key, created)
-            }) {
-                fetched = Fetched::Failed(DigestProblem::Expired {
+            let excuse = match signed.or(named) {
+                Some(created) => {
+                    logs::expired(&self.ctx, &checkpoint.bucket, &checkpoint.key, created).await
+                }
+                None => None,
+            };
+            match excuse {
+                Some(logs::Excuse::Expired {
                     rule_id,
                     days,
                     date,
-                });
+                }) => {
+                    fetched = Fetched::Failed(DigestProblem::Expired {
+                        rule_id,
+                        days,
+                        date,
+                    });
+                }
+                Some(logs::Excuse::Voided { rule_id, change }) => {
+                    fetched = Fetched::Failed(DigestProblem::LifecycleChanged { rule_id, change });
+                }
+                None => {}
             }
         }
         // Only a link to the checkpoint itself says anything about the digest read. Without
