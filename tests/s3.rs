@@ -5,7 +5,7 @@
 use ctverify_fixtures::spec::{ChainRestart, DigestFaultKind, KeyRotation, LogBomb, LogPos};
 use ctverify_fixtures::tamper::{self, ResignFingerprint};
 use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec};
-use ctverify_tests::s3_server::S3ServerOptions;
+use ctverify_tests::s3_server::{BodyFault, S3ServerOptions};
 use ctverify_tests::trail::{GeneratedTrail, digest_problems, log_verdict};
 
 #[path = "support/s3_trail.rs"]
@@ -463,6 +463,100 @@ fn throttling_that_succeeds_on_retry_is_valid() {
     assert_eq!(run.code, VALID, "{run:?}");
     run.assert_line(&["12/12 log files valid"]);
     assert_eq!(s3.server.requests().throttled, 3);
+}
+
+/// Bodies that break on their way (a reset mid-body, a body cut short under a matching
+/// `Content-Length`, a `Content-Length` longer than the body), on log files and digests, are
+/// read again: a clean trail stays valid when a re-read gets the whole body.
+#[test]
+fn broken_transfers_that_a_reread_recovers_leave_a_clean_trail_valid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let t = &s3.trail;
+    s3.server
+        .break_bodies_of(t.log(1, 0), BodyFault::Reset { after: 30 }, 2);
+    s3.server
+        .break_bodies_of(t.log(2, 1), BodyFault::Cut { len: 25 }, 1);
+    s3.server
+        .break_bodies_of(t.log(3, 2), BodyFault::CutShorterEachTime { len: 40 }, 3);
+    s3.server
+        .break_bodies_of(t.digest(2), BodyFault::LongLength { extra: 10 }, 1);
+    // Twice the same cut: the first read does not fingerprint, so only one re-read saw it.
+    s3.server
+        .break_bodies_of(t.digest(1), BodyFault::Cut { len: 30 }, 2);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    run.assert_line(&["12/12 log files valid"]);
+    assert_eq!(s3.server.requests().broken, 9);
+}
+
+/// A body that breaks on every read, never at the same place, is unverifiable after a bounded
+/// number of reads: never invalid (nothing was received whole) and never valid.
+#[test]
+fn a_transfer_that_breaks_on_every_read_is_unverifiable_never_invalid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let t = &s3.trail;
+    let (reset, cut, long) = (t.log(1, 0), t.log(3, 1), t.digest(2));
+    s3.server
+        .break_bodies_of(reset.clone(), BodyFault::Reset { after: 30 }, u32::MAX);
+    s3.server.break_bodies_of(
+        cut.clone(),
+        BodyFault::CutShorterEachTime { len: 40 },
+        u32::MAX,
+    );
+    s3.server
+        .break_bodies_of(long.clone(), BodyFault::LongLength { extra: 10 }, u32::MAX);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(
+        log_verdict(&report, &reset),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+    assert_eq!(
+        log_verdict(&report, &cut),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+    assert_eq!(digest_problems(&report, &long), ["unreadable"]);
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report}");
+    assert_eq!(report["summary"]["logs"]["invalid"], 0, "{report}");
+    // Four reads of each, no more.
+    assert_eq!(s3.server.requests().broken, 12);
+    let run = s3.verify(&[]);
+    assert!(!run.stdout.contains("INVALID"), "{run:?}");
+    run.assert_line(&[&reset, "UNVERIFIABLE", "read 4 times"]);
+}
+
+/// A changed log file and one stored cut short stay invalid through broken transfers: a
+/// re-read never turns evidence into anything better, and a body cut short that reads the same
+/// twice is what the bucket holds.
+#[test]
+fn a_tampered_trail_under_broken_transfers_is_never_valid() {
+    let tampered = |t: &GeneratedTrail| {
+        tamper::modify_log(&t.copy(), t.bucket(), &t.log(1, 0)).unwrap();
+        tamper::truncate_log(&t.copy(), t.bucket(), &t.log(3, 2)).unwrap();
+    };
+    let s3 = S3Trail::start(&spec(), tampered);
+    let t = &s3.trail;
+    s3.server
+        .break_bodies_of(t.log(1, 0), BodyFault::Reset { after: 30 }, 1);
+    s3.server
+        .break_bodies_of(t.log(3, 2), BodyFault::LongLength { extra: 5 }, 1);
+    s3.server
+        .break_bodies_of(t.log(0, 0), BodyFault::Reset { after: 10 }, u32::MAX);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(
+        log_verdict(&report, &t.log(1, 0)),
+        Some(("invalid".into(), Some("hash_mismatch".into())))
+    );
+    assert_eq!(
+        log_verdict(&report, &t.log(3, 2)),
+        Some(("invalid".into(), Some("invalid_format".into())))
+    );
+    assert_eq!(
+        log_verdict(&report, &t.log(0, 0)),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
 }
 
 #[test]
