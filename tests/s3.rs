@@ -640,6 +640,36 @@ fn a_trail_with_validation_off_is_warned_about() {
     run.assert_line(&["Warning: log-file validation is off"]);
 }
 
+/// ListPublicKeys throttled past its retries: the keys could not be fetched, which the exit
+/// table calls unverifiable (2), not a failed run (3); nothing is valid and nothing invalid, and
+/// the warning names the call and what to do.
+#[test]
+fn public_keys_throttled_past_retries_make_the_run_unverifiable_not_failed() {
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new(),
+        |_| {},
+        |config| config.throttle_list_public_keys = true,
+    );
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(report["summary"]["digests"]["valid"], 0, "{report}");
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report}");
+    assert_eq!(report["summary"]["logs"]["valid"], 0, "{report}");
+    assert_eq!(report["summary"]["logs"]["invalid"], 0, "{report}");
+    // The SDK retried before giving up.
+    assert!(s3.stub.count("ListPublicKeys") >= 2, "{report}");
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "ListPublicKeys in us-east-1 failed: ThrottlingException",
+        "could not be fetched",
+        "--public-keys",
+    ]);
+    assert!(!run.stderr.contains("--concurrency"), "{run:?}");
+}
+
 #[test]
 fn an_unknown_trail_fails_fast_with_a_clear_error() {
     let s3 = S3Trail::start_with(
@@ -810,4 +840,117 @@ fn an_object_re_uploaded_with_a_customer_key_is_invalid_not_unreadable() {
         &digest,
         "INVALID: not a file CloudTrail wrote",
     ]);
+}
+
+/// An endpoint that accepts connections and never answers: every command that calls AWS ends
+/// with a clear error naming the call, within the README's bound (each call at most
+/// `CALL_TIMEOUT`, a run's set-up at most `SETUP_TIMEOUT`), instead of hanging.
+#[test]
+fn every_command_ends_with_the_call_named_against_an_endpoint_that_never_answers() {
+    use cloudtrail_verify::aws::{CALL_TIMEOUT, SETUP_TIMEOUT};
+    use std::time::{Duration, Instant};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts every connection and holds it open, reading nothing and sending nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            match stream {
+                Ok(stream) => held.push(stream),
+                Err(_) => return,
+            }
+        }
+    });
+    let arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/silent";
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json").display().to_string();
+    let range = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T04:00:00Z",
+    ];
+    let commands: Vec<(&str, Vec<&str>, &[&str])> = vec![
+        (
+            "verify",
+            [&["--trail", arn][..], &range].concat(),
+            &["DescribeTrails"],
+        ),
+        (
+            "plan",
+            [
+                &["plan", "--trail", arn, "--shards", "2", "--out", &plan][..],
+                &range,
+            ]
+            .concat(),
+            &["DescribeTrails"],
+        ),
+        (
+            "audit",
+            vec!["audit", "--trail", arn],
+            &["GetTrail", "DescribeTrails"],
+        ),
+        (
+            "enable",
+            vec!["enable", "--trail", arn, "--validation-only", "--dry-run"],
+            &["GetTrail", "DescribeTrails"],
+        ),
+        (
+            "query-results",
+            vec![
+                "query-results",
+                "--s3-bucket",
+                "results",
+                "--region",
+                "us-east-1",
+            ],
+            &["GetBucketLocation"],
+        ),
+    ];
+    let started = Instant::now();
+    let children: Vec<_> = commands
+        .iter()
+        .map(|(name, args, calls)| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let child = s3_trail::ctverify_command(&args, &endpoint, &endpoint, &[])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("running ctverify");
+            (*name, *calls, child)
+        })
+        .collect();
+    let bound = SETUP_TIMEOUT + Duration::from_secs(15);
+    for (name, calls, mut child) in children {
+        // A child still running past the bound is killed, so that the test reports it.
+        while child.try_wait().unwrap().is_none() && started.elapsed() < bound {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        let elapsed = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            elapsed < bound,
+            "{name} still running after {elapsed:?}: {stderr}"
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(i32::from(ERROR)),
+            "{name}: {stderr}"
+        );
+        assert!(
+            calls.iter().any(|call| stderr.contains(call)),
+            "{name} does not name the call ({calls:?}) that did not answer: {stderr}"
+        );
+        assert!(
+            stderr.contains("timeout")
+                || stderr.contains("timed out")
+                || stderr.contains("not ended"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("This is likely a bug"), "{name}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        eprintln!("{name}: ended after {elapsed:?} (each call bounded at {CALL_TIMEOUT:?})");
+    }
 }

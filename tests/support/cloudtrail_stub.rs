@@ -252,6 +252,8 @@ pub struct StubConfig {
     pub page_size: usize,
     /// Port on 127.0.0.1; 0 (the default) takes a free one.
     pub port: u16,
+    /// Every `ListPublicKeys` answers `ThrottlingException`, past any number of retries.
+    pub throttle_list_public_keys: bool,
 }
 
 impl Default for StubConfig {
@@ -262,6 +264,7 @@ impl Default for StubConfig {
             trails: Vec::new(),
             page_size: 1,
             port: 0,
+            throttle_list_public_keys: false,
         }
     }
 }
@@ -486,6 +489,10 @@ async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>
     }
     let config = lock(&state.config).clone();
     match operation.as_str() {
+        "ListPublicKeys" if config.throttle_list_public_keys => error(
+            "ThrottlingException",
+            "Rate exceeded (injected by the test)",
+        ),
         "ListPublicKeys" => list_public_keys(&config, region.as_deref(), &input),
         "DescribeTrails" => describe_trails(&config, region.as_deref(), &input),
         other => error(
