@@ -523,7 +523,17 @@ fn a_transfer_that_breaks_on_every_read_is_unverifiable_never_invalid() {
     assert_eq!(s3.server.requests().broken, 12);
     let run = s3.verify(&[]);
     assert!(!run.stdout.contains("INVALID"), "{run:?}");
-    run.assert_line(&[&reset, "UNVERIFIABLE", "read 4 times"]);
+    run.assert_line(&[
+        &reset,
+        "UNVERIFIABLE",
+        "reading the body failed",
+        "read 4 times",
+    ]);
+    run.assert_line(&[&cut, "UNVERIFIABLE", "no two reads received the same body"]);
+    // Each reason is one line in the causes' own words: no SDK `Debug` dump.
+    for dump in ["Error {", "kind:", "StreamingError(", "Os {", "b\""] {
+        assert!(!run.stdout.contains(dump), "{dump}: {run:?}");
+    }
 }
 
 /// A changed log file and one stored cut short stay invalid through broken transfers: a

@@ -326,17 +326,39 @@ where
                 (Some(code), Some(msg)) if !msg.is_empty() => format!("{code}: {msg}"),
                 (Some(code), _) => code.to_owned(),
                 (None, Some(msg)) if !msg.is_empty() => msg.to_owned(),
-                // An unmodelled answer (for example a response body that does not parse).
-                _ => cause_chain(service),
+                // An unmodelled answer (for example an error body that does not parse).
+                _ => unreadable_answer(err),
             };
             (core, service.code().unwrap_or_default())
         }
+        // An answer that came and could not be parsed: the parser's words name XML tokens and
+        // call it "likely a bug in the SDK", which it is not when a proxy or another server
+        // answered.
+        None if matches!(err, SdkError::ResponseError(_)) => (unreadable_answer(err), ""),
         None => (cause_chain(err), ""),
     };
     match hint(err, code, call) {
         Some(hint) => format!("{core} ({hint})"),
         None => core,
     }
+}
+
+/// One line for an answer that is not one an AWS service gives: its HTTP status and what to
+/// check; the parser's own words go to `--debug`.
+fn unreadable_answer<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    tracing::debug!(error = %cause_chain(err), raw = ?err.raw_response(), "unreadable answer");
+    let status = err
+        .raw_response()
+        .map(|r| format!(" (HTTP {})", status_of(r)))
+        .unwrap_or_default();
+    format!(
+        "the answer{status} is not one AWS gives: check the endpoint (--endpoint-url, \
+         AWS_ENDPOINT_URL) and any proxy in between; --debug shows it"
+    )
 }
 
 /// The AWS CLI's wording when no credentials were found, or the provider's own words when a
@@ -501,7 +523,7 @@ fn status_of<R: std::fmt::Debug + 'static>(raw: &R) -> u16 {
 }
 
 /// `outer: cause: cause`, skipping causes whose text repeats the previous one.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
     let mut next = err.source();
     while let Some(e) = next {
@@ -569,5 +591,32 @@ mod tests {
             Some("GetBucketLocation")
         );
         assert_eq!(operation_of::<std::io::Error>(), None);
+    }
+
+    /// An answer the SDK cannot parse (an HTML page from a proxy) is one line with its status
+    /// and what to check; the parser's token dump and "likely a bug in the SDK" are left to
+    /// `--debug`.
+    #[test]
+    fn an_answer_that_does_not_parse_is_one_line_without_the_parsers_dump() {
+        use super::{SdkError, error_text};
+        use aws_sdk_s3::config::http::HttpResponse;
+        use aws_sdk_s3::operation::get_bucket_location::GetBucketLocationError;
+        use aws_smithy_types::body::SdkBody;
+        let raw = HttpResponse::new(200.try_into().unwrap(), SdkBody::from("<html>"));
+        let err: SdkError<GetBucketLocationError, HttpResponse> = SdkError::response_error(
+            "failed to parse XML: StartEl { name: Name { prefix: \"\", local: \"html\" } } \
+             This is likely a bug in the SDK.",
+            raw,
+        );
+        let text = error_text(&err, None);
+        assert!(
+            text.contains("HTTP 200") && text.contains("--debug"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("StartEl") && !text.contains("likely a bug"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 }

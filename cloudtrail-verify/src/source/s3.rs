@@ -339,9 +339,12 @@ impl S3Source {
             match answer.body.collect().await {
                 Ok(bytes) => Body::InMemory(bytes.into_bytes()),
                 Err(e) => {
+                    // One line (the causes' own words, not the SDK's `Debug` dump, which
+                    // `--debug` shows).
+                    tracing::debug!(bucket, key, error = ?e, "reading the body failed");
                     return Err(SourceError::Interrupted(format!(
                         "reading the body failed: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                        crate::aws::cause_chain(&e)
                     )));
                 }
             }

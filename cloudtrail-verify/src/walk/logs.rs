@@ -131,7 +131,13 @@ impl Rereads {
     /// (evidence): an earlier re-read received the same body, or the store's reads cannot be
     /// cut short on their way.
     fn cut_short(&mut self, error: &GunzipError) -> bool {
-        self.broke(error);
+        match error {
+            GunzipError::Truncated { received, .. } => self.broke(format!(
+                "the body ended before its gzip stream did, after {received} bytes, and no two \
+                 reads received the same body"
+            )),
+            other => self.broke(other),
+        }
         if self.attempts == 1 {
             return true;
         }
@@ -162,9 +168,25 @@ impl Rereads {
     fn gave_up(&self) -> String {
         match self.reads {
             1 => self.last.clone(),
-            n => format!("{} (read {n} times)", self.last),
+            n => format!("{} (read {n} times; run again later)", self.last),
         }
     }
+}
+
+/// A read error in one line with its causes (`streaming error: error reading a body from
+/// connection: Connection reset by peer`): an I/O error's own text is often only the outer
+/// layer's, and its `Debug` form is a dump.
+fn io_text(error: &std::io::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = std::error::Error::source(error);
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        next = cause.source();
+    }
+    text
 }
 
 /// What a read failure means for a digest.
@@ -250,7 +272,7 @@ pub(super) async fn fetch_digest_version(
                 .await;
         match raw {
             Ok(Ok(raw)) => break (raw, object),
-            Ok(Err(GunzipError::Read(e))) => reads.broke(e),
+            Ok(Err(GunzipError::Read(e))) => reads.broke(io_text(&e)),
             Ok(Err(e @ GunzipError::Truncated { .. })) => {
                 if reads.cut_short(&e) {
                     return Fetched::Failed(DigestProblem::InvalidFormat {
@@ -378,7 +400,7 @@ pub(super) async fn check_log_version(
                 }
             }
             Ok(Err(GunzipError::Read(e))) => {
-                reads.broke(e);
+                reads.broke(io_text(&e));
                 continue;
             }
             Ok(Err(e @ GunzipError::Truncated { .. })) => {

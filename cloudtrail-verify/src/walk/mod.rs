@@ -692,7 +692,7 @@ impl Walker {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 reason: format!(
-                    "digest of trail {} that does not verify: {:?}",
+                    "digest of trail {} that does not verify: {}",
                     other.trail_name, problems[0]
                 ),
                 status: worst,
@@ -729,7 +729,7 @@ impl Walker {
                     bucket: log.bucket.clone(),
                     key: log.key.clone(),
                     reason: format!(
-                        "log file of trail {} that does not verify: {problem:?}",
+                        "log file of trail {} that does not verify: {problem}",
                         other.trail_name
                     ),
                     status: log.status,
