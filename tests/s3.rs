@@ -964,3 +964,37 @@ fn every_command_ends_with_the_call_named_against_an_endpoint_that_never_answers
         eprintln!("{name}: ended after {elapsed:?} (each call bounded at {CALL_TIMEOUT:?})");
     }
 }
+
+/// Junk objects in a chain's digest folder cost an attacker nothing: they are listed once, a
+/// page of 1,000 per request (5,000 of them add 5 or 6 ListObjectsV2 requests, not one per
+/// object or a re-listing per page), and what the report keeps of them is bounded (the first
+/// 100 per chain named, the rest counted), while the verdict is invalid.
+#[test]
+fn junk_in_a_digest_folder_is_listed_once_in_pages_and_kept_bounded_in_s3() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    s3.server.reset_requests();
+    let (code, _) = s3.report(&[]);
+    assert_eq!(code, VALID);
+    let clean = s3.server.requests().of("ListObjectsV2");
+    let digest = s3.trail.digest(1);
+    let (folder, _) = digest.rsplit_once('/').unwrap();
+    for i in 0..5_000 {
+        s3.server.put(
+            s3.trail.bucket(),
+            &format!("{folder}/junk-{i:05}"),
+            Vec::new(),
+            std::iter::empty::<(String, String)>(),
+        );
+    }
+    s3.server.reset_requests();
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID);
+    let junk = s3.server.requests().of("ListObjectsV2");
+    assert!(
+        (clean + 5..=clean + 6).contains(&junk),
+        "{clean} listings without the junk, {junk} with it"
+    );
+    let chain = &report["chains"][0];
+    assert_eq!(chain["foreign_objects"].as_array().unwrap().len(), 100);
+    assert_eq!(chain["foreign_objects_omitted"], 4_900);
+}
