@@ -58,7 +58,12 @@ async fn moto_answers_the_sdk_cloudtrail_calls_ctverify_makes() {
         .await
         .unwrap_or_else(|e| panic!("{}: DescribeTrails failed: {e:?}", moto_named()));
     let trails = described.trail_list();
-    assert_eq!(trails.len(), 1, "{}: DescribeTrails: {trails:?}", moto_named());
+    assert_eq!(
+        trails.len(),
+        1,
+        "{}: DescribeTrails: {trails:?}",
+        moto_named()
+    );
     assert_eq!(
         trails[0].trail_arn(),
         Some(format!("arn:aws:cloudtrail:us-east-1:{MOTO_ACCOUNT}:trail/probe").as_str()),
