@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Hostile-input benchmark: peak memory and time of ctverify on a local copy into which an
-attacker planted many digests decompressing to just under the 16 MiB cap, each listing
-~250,000 tiny log entries (a few MB of gzip on disk in all). The verdict must be invalid;
-what is measured is that memory stays bounded (large digests are read one at a time).
+"""Hostile-input benchmark, two parts (each verdict must be invalid):
+
+1. junk listing: empty junk objects planted in a chain's digest day folder (20,000, 160,000
+   and 1,000,000 by default; they cost an attacker nothing): time and peak memory of ctverify
+   on the local copy, which must grow linearly with the objects (the listing resumes each page
+   where the last stopped instead of reading the folder again), and the time per object;
+2. hostile digests: many digests decompressing to just under the 16 MiB cap, each listing
+   ~250,000 tiny log entries (a few MB of gzip on disk in all): peak memory stays bounded
+   (large digests are read one at a time).
+
+Peak memory is the child's maximum resident set size (wait4's ru_maxrss, what
+`/usr/bin/time -v` prints as "Maximum resident set size").
 
 Run through `bash bench/hostile.sh`, which builds the release binaries first.
 Standard library only.
@@ -34,11 +42,67 @@ def hostile_digest(cap):
     return gzip.compress(body, 9), len(body), count
 
 
+def run_ctverify(m, copy, keys):
+    """Runs ctverify on the local copy: (exit status, seconds, peak RSS in MB)."""
+    argv = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
+            "--from", m["startTime"], "--to", m["endTime"], "--local", copy,
+            "--public-keys", keys]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return (os.waitstatus_to_exitcode(status), time.perf_counter() - start,
+            usage.ru_maxrss / 1024)
+
+
+def junk_scaling(counts):
+    """Part 1: the junk-listing figures, one line per count. True when every verdict was
+    invalid."""
+    work = tempfile.mkdtemp(prefix="ctverify-junk-")
+    ok = True
+    try:
+        copy, keys, manifest = (os.path.join(work, n) for n in ("copy", "keys.json", "m.json"))
+        subprocess.run([os.path.join(RELEASE, "ctverify-fixtures"), "generate", "--out", copy,
+                        "--digests", "6", "--logs-per-digest", "2", "--regions", "us-east-1",
+                        "--keys-out", keys, "--manifest", manifest], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(manifest) as f:
+            m = json.load(f)
+        folder = os.path.join(copy, m["bucket"], "AWSLogs", "123456789012",
+                              "CloudTrail-Digest", "us-east-1", "2026", "01", "01")
+        planted = 0
+        first = None
+        for count in sorted(counts):
+            for i in range(planted, count):
+                open(os.path.join(folder, f"junk-{i:07d}"), "wb").close()
+            planted = count
+            rc, elapsed, peak = run_ctverify(m, copy, keys)
+            ok &= rc == 1
+            per = elapsed / count * 1e6
+            first = first or (count, elapsed)
+            ratio = (elapsed / first[1]) / (count / first[0])
+            print(f"junk listing: {count:>9,} empty objects in one digest folder: exit {rc} "
+                  f"(1 = invalid expected), {elapsed:.2f} s ({per:.2f} us per object, "
+                  f"{ratio:.2f}x linear from {first[0]:,}), peak memory {peak:.1f} MB",
+                  flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-region", type=int, default=40,
                         help="hostile digests planted per region (default 40)")
+    parser.add_argument("--junk", default="20000,160000,1000000",
+                        help="junk object counts for the listing part, comma-separated "
+                             "(default 20000,160000,1000000; empty to skip it)")
+    parser.add_argument("--no-digests", action="store_true",
+                        help="skip the hostile-digest part")
     args = parser.parse_args()
+    counts = [int(c) for c in args.junk.split(",") if c.strip()]
+    junk_ok = junk_scaling(counts) if counts else True
+    if args.no_digests:
+        return 0 if junk_ok else 1
     work = tempfile.mkdtemp(prefix="ctverify-hostile-")
     try:
         copy, keys, manifest = (os.path.join(work, n) for n in ("copy", "keys.json", "m.json"))
@@ -63,17 +127,10 @@ def main():
                 planted += 1
         print(f"planted {planted} digests of {raw / 2**20:.1f} MiB ({count} logFiles entries), "
               f"{planted * len(gz) / 2**20:.1f} MiB of gzip on disk", file=sys.stderr)
-        argv = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
-                "--from", m["startTime"], "--to", m["endTime"], "--local", copy,
-                "--public-keys", keys]
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        rc = os.waitstatus_to_exitcode(status)
-        print(f"ctverify: exit {rc} (1 = invalid expected), {elapsed:.2f} s, "
-              f"peak memory {usage.ru_maxrss / 1024:.1f} MB")
-        return 0 if rc == 1 else 1
+        rc, elapsed, peak = run_ctverify(m, copy, keys)
+        print(f"hostile digests: exit {rc} (1 = invalid expected), {elapsed:.2f} s, "
+              f"peak memory {peak:.1f} MB")
+        return 0 if rc == 1 and junk_ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -5,7 +5,7 @@
 use ctverify_fixtures::spec::{ChainRestart, DigestFaultKind, KeyRotation, LogBomb, LogPos};
 use ctverify_fixtures::tamper::{self, ResignFingerprint};
 use ctverify_fixtures::{PublicKeyForm, TestKey, TrailSpec};
-use ctverify_tests::s3_server::S3ServerOptions;
+use ctverify_tests::s3_server::{BodyFault, S3ServerOptions};
 use ctverify_tests::trail::{GeneratedTrail, digest_problems, log_verdict};
 
 #[path = "support/s3_trail.rs"]
@@ -465,6 +465,110 @@ fn throttling_that_succeeds_on_retry_is_valid() {
     assert_eq!(s3.server.requests().throttled, 3);
 }
 
+/// Bodies that break on their way (a reset mid-body, a body cut short under a matching
+/// `Content-Length`, a `Content-Length` longer than the body), on log files and digests, are
+/// read again: a clean trail stays valid when a re-read gets the whole body.
+#[test]
+fn broken_transfers_that_a_reread_recovers_leave_a_clean_trail_valid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let t = &s3.trail;
+    s3.server
+        .break_bodies_of(t.log(1, 0), BodyFault::Reset { after: 30 }, 2);
+    s3.server
+        .break_bodies_of(t.log(2, 1), BodyFault::Cut { len: 25 }, 1);
+    s3.server
+        .break_bodies_of(t.log(3, 2), BodyFault::CutShorterEachTime { len: 40 }, 3);
+    s3.server
+        .break_bodies_of(t.digest(2), BodyFault::LongLength { extra: 10 }, 1);
+    // Twice the same cut: the first read does not fingerprint, so only one re-read saw it.
+    s3.server
+        .break_bodies_of(t.digest(1), BodyFault::Cut { len: 30 }, 2);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["4/4 digest files valid"]);
+    run.assert_line(&["12/12 log files valid"]);
+    assert_eq!(s3.server.requests().broken, 9);
+}
+
+/// A body that breaks on every read, never at the same place, is unverifiable after a bounded
+/// number of reads: never invalid (nothing was received whole) and never valid.
+#[test]
+fn a_transfer_that_breaks_on_every_read_is_unverifiable_never_invalid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let t = &s3.trail;
+    let (reset, cut, long) = (t.log(1, 0), t.log(3, 1), t.digest(2));
+    s3.server
+        .break_bodies_of(reset.clone(), BodyFault::Reset { after: 30 }, u32::MAX);
+    s3.server.break_bodies_of(
+        cut.clone(),
+        BodyFault::CutShorterEachTime { len: 40 },
+        u32::MAX,
+    );
+    s3.server
+        .break_bodies_of(long.clone(), BodyFault::LongLength { extra: 10 }, u32::MAX);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(
+        log_verdict(&report, &reset),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+    assert_eq!(
+        log_verdict(&report, &cut),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+    assert_eq!(digest_problems(&report, &long), ["unreadable"]);
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report}");
+    assert_eq!(report["summary"]["logs"]["invalid"], 0, "{report}");
+    // Four reads of each, no more.
+    assert_eq!(s3.server.requests().broken, 12);
+    let run = s3.verify(&[]);
+    assert!(!run.stdout.contains("INVALID"), "{run:?}");
+    run.assert_line(&[
+        &reset,
+        "UNVERIFIABLE",
+        "reading the body failed",
+        "read 4 times",
+    ]);
+    run.assert_line(&[&cut, "UNVERIFIABLE", "no two reads received the same body"]);
+    // Each reason is one line in the causes' own words: no SDK `Debug` dump.
+    for dump in ["Error {", "kind:", "StreamingError(", "Os {", "b\""] {
+        assert!(!run.stdout.contains(dump), "{dump}: {run:?}");
+    }
+}
+
+/// A changed log file and one stored cut short stay invalid through broken transfers: a
+/// re-read never turns evidence into anything better, and a body cut short that reads the same
+/// twice is what the bucket holds.
+#[test]
+fn a_tampered_trail_under_broken_transfers_is_never_valid() {
+    let tampered = |t: &GeneratedTrail| {
+        tamper::modify_log(&t.copy(), t.bucket(), &t.log(1, 0)).unwrap();
+        tamper::truncate_log(&t.copy(), t.bucket(), &t.log(3, 2)).unwrap();
+    };
+    let s3 = S3Trail::start(&spec(), tampered);
+    let t = &s3.trail;
+    s3.server
+        .break_bodies_of(t.log(1, 0), BodyFault::Reset { after: 30 }, 1);
+    s3.server
+        .break_bodies_of(t.log(3, 2), BodyFault::LongLength { extra: 5 }, 1);
+    s3.server
+        .break_bodies_of(t.log(0, 0), BodyFault::Reset { after: 10 }, u32::MAX);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(
+        log_verdict(&report, &t.log(1, 0)),
+        Some(("invalid".into(), Some("hash_mismatch".into())))
+    );
+    assert_eq!(
+        log_verdict(&report, &t.log(3, 2)),
+        Some(("invalid".into(), Some("invalid_format".into())))
+    );
+    assert_eq!(
+        log_verdict(&report, &t.log(0, 0)),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+}
+
 #[test]
 fn public_keys_are_fetched_through_every_page_across_a_rotation() {
     let spec = TrailSpec {
@@ -544,6 +648,36 @@ fn a_trail_with_validation_off_is_warned_about() {
     let run = s3.verify(&[]);
     assert_eq!(run.code, VALID, "{run:?}");
     run.assert_line(&["Warning: log-file validation is off"]);
+}
+
+/// ListPublicKeys throttled past its retries: the keys could not be fetched, which the exit
+/// table calls unverifiable (2), not a failed run (3); nothing is valid and nothing invalid, and
+/// the warning names the call and what to do.
+#[test]
+fn public_keys_throttled_past_retries_make_the_run_unverifiable_not_failed() {
+    let s3 = S3Trail::start_with(
+        &spec(),
+        untouched,
+        S3ServerOptions::new(),
+        |_| {},
+        |config| config.throttle_list_public_keys = true,
+    );
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(report["summary"]["digests"]["valid"], 0, "{report}");
+    assert_eq!(report["summary"]["digests"]["invalid"], 0, "{report}");
+    assert_eq!(report["summary"]["logs"]["valid"], 0, "{report}");
+    assert_eq!(report["summary"]["logs"]["invalid"], 0, "{report}");
+    // The SDK retried before giving up.
+    assert!(s3.stub.count("ListPublicKeys") >= 2, "{report}");
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    run.assert_line(&[
+        "ListPublicKeys in us-east-1 failed: ThrottlingException",
+        "could not be fetched",
+        "--public-keys",
+    ]);
+    assert!(!run.stderr.contains("--concurrency"), "{run:?}");
 }
 
 #[test]
@@ -716,4 +850,151 @@ fn an_object_re_uploaded_with_a_customer_key_is_invalid_not_unreadable() {
         &digest,
         "INVALID: not a file CloudTrail wrote",
     ]);
+}
+
+/// An endpoint that accepts connections and never answers: every command that calls AWS ends
+/// with a clear error naming the call, within the README's bound (each call at most
+/// `CALL_TIMEOUT`, a run's set-up at most `SETUP_TIMEOUT`), instead of hanging.
+#[test]
+fn every_command_ends_with_the_call_named_against_an_endpoint_that_never_answers() {
+    use cloudtrail_verify::aws::{CALL_TIMEOUT, SETUP_TIMEOUT};
+    use std::time::{Duration, Instant};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts every connection and holds it open, reading nothing and sending nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            match stream {
+                Ok(stream) => held.push(stream),
+                Err(_) => return,
+            }
+        }
+    });
+    let arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/silent";
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json").display().to_string();
+    let range = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T04:00:00Z",
+    ];
+    let commands: Vec<(&str, Vec<&str>, &[&str])> = vec![
+        (
+            "verify",
+            [&["--trail", arn][..], &range].concat(),
+            &["DescribeTrails"],
+        ),
+        (
+            "plan",
+            [
+                &["plan", "--trail", arn, "--shards", "2", "--out", &plan][..],
+                &range,
+            ]
+            .concat(),
+            &["DescribeTrails"],
+        ),
+        (
+            "audit",
+            vec!["audit", "--trail", arn],
+            &["GetTrail", "DescribeTrails"],
+        ),
+        (
+            "enable",
+            vec!["enable", "--trail", arn, "--validation-only", "--dry-run"],
+            &["GetTrail", "DescribeTrails"],
+        ),
+        (
+            "query-results",
+            vec![
+                "query-results",
+                "--s3-bucket",
+                "results",
+                "--region",
+                "us-east-1",
+            ],
+            &["GetBucketLocation"],
+        ),
+    ];
+    let started = Instant::now();
+    let children: Vec<_> = commands
+        .iter()
+        .map(|(name, args, calls)| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let child = s3_trail::ctverify_command(&args, &endpoint, &endpoint, &[])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("running ctverify");
+            (*name, *calls, child)
+        })
+        .collect();
+    let bound = SETUP_TIMEOUT + Duration::from_secs(15);
+    for (name, calls, mut child) in children {
+        // A child still running past the bound is killed, so that the test reports it.
+        while child.try_wait().unwrap().is_none() && started.elapsed() < bound {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        let elapsed = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            elapsed < bound,
+            "{name} still running after {elapsed:?}: {stderr}"
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(i32::from(ERROR)),
+            "{name}: {stderr}"
+        );
+        assert!(
+            calls.iter().any(|call| stderr.contains(call)),
+            "{name} does not name the call ({calls:?}) that did not answer: {stderr}"
+        );
+        assert!(
+            stderr.contains("timeout")
+                || stderr.contains("timed out")
+                || stderr.contains("not ended"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("This is likely a bug"), "{name}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        eprintln!("{name}: ended after {elapsed:?} (each call bounded at {CALL_TIMEOUT:?})");
+    }
+}
+
+/// Junk objects in a chain's digest folder cost an attacker nothing: they are listed once, a
+/// page of 1,000 per request (5,000 of them add 5 or 6 ListObjectsV2 requests, not one per
+/// object or a re-listing per page), and what the report keeps of them is bounded (the first
+/// 100 per chain named, the rest counted), while the verdict is invalid.
+#[test]
+fn junk_in_a_digest_folder_is_listed_once_in_pages_and_kept_bounded_in_s3() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    s3.server.reset_requests();
+    let (code, _) = s3.report(&[]);
+    assert_eq!(code, VALID);
+    let clean = s3.server.requests().of("ListObjectsV2");
+    let digest = s3.trail.digest(1);
+    let (folder, _) = digest.rsplit_once('/').unwrap();
+    for i in 0..5_000 {
+        s3.server.put(
+            s3.trail.bucket(),
+            &format!("{folder}/junk-{i:05}"),
+            Vec::new(),
+            std::iter::empty::<(String, String)>(),
+        );
+    }
+    s3.server.reset_requests();
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, INVALID);
+    let junk = s3.server.requests().of("ListObjectsV2");
+    assert!(
+        (clean + 5..=clean + 6).contains(&junk),
+        "{clean} listings without the junk, {junk} with it"
+    );
+    let chain = &report["chains"][0];
+    assert_eq!(chain["foreign_objects"].as_array().unwrap().len(), 100);
+    assert_eq!(chain["foreign_objects_omitted"], 4_900);
 }

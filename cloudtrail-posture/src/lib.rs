@@ -57,8 +57,11 @@ pub struct PostureClients {
 
 impl PostureClients {
     /// Builds the three clients from one SDK configuration (S3 through
-    /// [`cloudtrail_verify::aws::s3_client`], so an endpoint override implies path-style addressing).
+    /// [`cloudtrail_verify::aws::s3_client`], so an endpoint override implies path-style
+    /// addressing), with ctverify's retries and timeouts
+    /// ([`cloudtrail_verify::aws::with_call_policy`]): no call waits forever.
     pub fn from_conf(conf: &aws_config::SdkConfig) -> Self {
+        let conf = &cloudtrail_verify::aws::with_call_policy(conf);
         Self {
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
             kms: aws_sdk_kms::Client::new(conf),

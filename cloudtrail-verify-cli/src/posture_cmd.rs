@@ -14,6 +14,7 @@ use cloudtrail_posture::{
     AuditOptions, AuditScope, CheckStatus, EnableError, EnableOutcome, EnablePlan, EnableRequest,
     Finding, KeyChoice, PostureClients, PostureReport, TrailState,
 };
+use cloudtrail_verify::aws;
 use serde::Serialize;
 
 use crate::exit;
@@ -161,7 +162,20 @@ pub async fn run_enable_with_config(
         dry_run: args.dry_run,
     };
     let clients = PostureClients::from_conf(conf);
-    let result = posture::enable(&clients, &request).await;
+    // Each call is bounded; so is the whole command, whatever the number of calls.
+    let Ok(result) =
+        tokio::time::timeout(aws::SETUP_TIMEOUT, posture::enable(&clients, &request)).await
+    else {
+        let _ = writeln!(
+            err,
+            "ctverify enable: had not ended after {} s (each AWS call is bounded at {} s): \
+             check the network, HTTPS_PROXY, AWS_ENDPOINT_URL and the region; a change already \
+             made stays made, and running it again finishes the rest",
+            aws::SETUP_TIMEOUT.as_secs(),
+            aws::CALL_TIMEOUT.as_secs()
+        );
+        return exit::ERROR;
+    };
     let json = args.format == PostureFormat::Json;
     let written = match &result {
         Ok(outcome) if json => write_json(out, &EnableJson::done(outcome)),
@@ -228,10 +242,26 @@ pub async fn run_audit_with_config(
     let options = AuditOptions {
         retention_days: args.retention_days,
     };
-    let report = match posture::audit(&clients, &scope, &options).await {
-        Ok(report) => report,
-        Err(e) => {
+    // Each call is bounded; so is the whole command, whatever the number of calls.
+    let report = match tokio::time::timeout(
+        aws::SETUP_TIMEOUT,
+        posture::audit(&clients, &scope, &options),
+    )
+    .await
+    {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
             let _ = writeln!(err, "ctverify audit: {e}");
+            return exit::ERROR;
+        }
+        Err(_) => {
+            let _ = writeln!(
+                err,
+                "ctverify audit: had not ended after {} s (each AWS call is bounded at {} s): \
+                 check the network, HTTPS_PROXY, AWS_ENDPOINT_URL and the region",
+                aws::SETUP_TIMEOUT.as_secs(),
+                aws::CALL_TIMEOUT.as_secs()
+            );
             return exit::ERROR;
         }
     };

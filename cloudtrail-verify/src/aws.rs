@@ -81,6 +81,46 @@ pub enum SessionError {
     },
 }
 
+/// Attempts per AWS call: throttling, 5xx answers, timeouts and connections that fail are
+/// retried with the SDK's standard backoff
+/// (<https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>).
+pub const MAX_ATTEMPTS: u32 = 5;
+/// A server that does not accept the connection within this is down for this attempt.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A server that stops sending for this long (an answer, or an object's body) fails the attempt
+/// or the read; a body that stalls is then read again (see the README's S3 reads).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// One attempt of a call, up to its answer's headers (an object's body is bounded by
+/// [`READ_TIMEOUT`] instead, since a large one may take longer to arrive in full).
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A whole call, retries included: an endpoint that never answers fails the call in this
+/// time, whatever the command (see the SDK's timeout settings,
+/// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-timeouts.html>).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The calls a command makes before its real work (verification's DescribeTrails,
+/// GetBucketLocation, ListRegions, ListAccounts and ListPublicKeys; all of `audit` and
+/// `enable`): a run whose set-up has not ended in this time stops.
+pub const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// `conf` with ctverify's retries and timeouts ([`MAX_ATTEMPTS`], [`CONNECT_TIMEOUT`],
+/// [`READ_TIMEOUT`], [`ATTEMPT_TIMEOUT`], [`CALL_TIMEOUT`]): every client of every command is
+/// built from a configuration that went through here, so no call can wait forever on an
+/// endpoint that accepts and never answers. [`load`] applies it; so do the verifier and the
+/// posture clients to a configuration an embedder built.
+pub fn with_call_policy(conf: &SdkConfig) -> SdkConfig {
+    conf.to_builder()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(CALL_TIMEOUT)
+                .build(),
+        )
+        .build()
+}
+
 /// Loads the AWS session from `settings` and the standard chain (environment, shared config
 /// and credentials files, SSO, `credential_process`, container and instance metadata).
 ///
@@ -109,7 +149,7 @@ pub async fn load(settings: &AwsSettings) -> Result<SdkConfig, SessionError> {
         tracing::debug!(path = %path.display(), "trusting the CA bundle only");
         loader = loader.http_client(tls::client_trusting(&path)?);
     }
-    Ok(loader.load().await)
+    Ok(with_call_policy(&loader.load().await))
 }
 
 /// An HTTPS client that trusts only a CA bundle, as the AWS CLI does with `--ca-bundle`.
@@ -286,17 +326,39 @@ where
                 (Some(code), Some(msg)) if !msg.is_empty() => format!("{code}: {msg}"),
                 (Some(code), _) => code.to_owned(),
                 (None, Some(msg)) if !msg.is_empty() => msg.to_owned(),
-                // An unmodelled answer (for example a response body that does not parse).
-                _ => cause_chain(service),
+                // An unmodelled answer (for example an error body that does not parse).
+                _ => unreadable_answer(err),
             };
             (core, service.code().unwrap_or_default())
         }
+        // An answer that came and could not be parsed: the parser's words name XML tokens and
+        // call it "likely a bug in the SDK", which it is not when a proxy or another server
+        // answered.
+        None if matches!(err, SdkError::ResponseError(_)) => (unreadable_answer(err), ""),
         None => (cause_chain(err), ""),
     };
     match hint(err, code, call) {
         Some(hint) => format!("{core} ({hint})"),
         None => core,
     }
+}
+
+/// One line for an answer that is not one an AWS service gives: its HTTP status and what to
+/// check; the parser's own words go to `--debug`.
+fn unreadable_answer<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    tracing::debug!(error = %cause_chain(err), raw = ?err.raw_response(), "unreadable answer");
+    let status = err
+        .raw_response()
+        .map(|r| format!(" (HTTP {})", status_of(r)))
+        .unwrap_or_default();
+    format!(
+        "the answer{status} is not one AWS gives: check the endpoint (--endpoint-url, \
+         AWS_ENDPOINT_URL) and any proxy in between; --debug shows it"
+    )
 }
 
 /// The AWS CLI's wording when no credentials were found, or the provider's own words when a
@@ -327,6 +389,16 @@ where
 pub const NO_CREDENTIALS: &str = "Unable to locate credentials. You can configure credentials \
     by running \"aws configure\", set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or choose a \
     profile with --profile or AWS_PROFILE";
+
+/// The operation an SDK error type belongs to, from its name: the SDK names each operation's
+/// error `<Operation>Error` (`GetTrailError`). `None` for any other type.
+fn operation_of<E>() -> Option<&'static str> {
+    std::any::type_name::<E>()
+        .rsplit("::")
+        .next()
+        .and_then(|name| name.strip_suffix("Error"))
+        .filter(|op| !op.is_empty() && op.chars().all(|c| c.is_ascii_alphanumeric()))
+}
 
 /// One actionable hint for an error, or none when the message says it all.
 fn hint<E, R>(err: &SdkError<E, R>, code: &str, call: Option<&AwsCall<'_>>) -> Option<String>
@@ -365,8 +437,23 @@ where
     };
     if unreachable {
         let region = call.map(AwsCall::in_region).unwrap_or_default();
+        // The call is named even where the caller gave none (the posture commands): a run
+        // that ends because an endpoint went silent must say which call it was waiting for.
+        let operation = match call {
+            Some(call) => format!("{} ", call.operation),
+            None => operation_of::<E>()
+                .map(|op| format!("{op} "))
+                .unwrap_or_default(),
+        };
+        let waited = match err {
+            SdkError::TimeoutError(_) => format!(
+                "{operation}got no answer within its {} s bound, so ",
+                CALL_TIMEOUT.as_secs()
+            ),
+            _ => operation,
+        };
         return Some(format!(
-            "could not reach the AWS endpoint{region}: check the network, HTTPS_PROXY, \
+            "{waited}could not reach the AWS endpoint{region}: check the network, HTTPS_PROXY, \
              AWS_ENDPOINT_URL and the region"
         ));
     }
@@ -409,9 +496,14 @@ where
             call.in_region()
         )),
         "AWSOrganizationsNotInUseException" => Some("the account is not in an organization".into()),
+        // Only calls named here get a hint: listings and API calls, made a few times per run,
+        // whose rate is the account's, shared with every other caller. `--concurrency` paces
+        // the reads of objects, which are not among them, so it is not the remedy.
         "ThrottlingException" | "Throttling" | "SlowDown" | "TooManyRequestsException" => {
             Some(format!(
-                "throttled after retries{}: try again later or lower --concurrency",
+                "{} was throttled after {MAX_ATTEMPTS} attempts{}: the account's request rate \
+                 for it is shared with other callers; try again later",
+                call.operation,
                 call.in_region()
             ))
         }
@@ -431,7 +523,7 @@ fn status_of<R: std::fmt::Debug + 'static>(raw: &R) -> u16 {
 }
 
 /// `outer: cause: cause`, skipping causes whose text repeats the previous one.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
     let mut next = err.source();
     while let Some(e) = next {
@@ -482,5 +574,49 @@ pub async fn check_profile(profile: Option<&str>) -> Result<(), ProfileError> {
     match profiles.get_profile(&name) {
         Some(_) => Ok(()),
         None => Err(ProfileError::NotFound(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation_of;
+
+    #[test]
+    fn an_sdk_error_type_names_its_operation() {
+        use aws_sdk_cloudtrail::operation::get_trail::GetTrailError;
+        use aws_sdk_s3::operation::get_bucket_location::GetBucketLocationError;
+        assert_eq!(operation_of::<GetTrailError>(), Some("GetTrail"));
+        assert_eq!(
+            operation_of::<GetBucketLocationError>(),
+            Some("GetBucketLocation")
+        );
+        assert_eq!(operation_of::<std::io::Error>(), None);
+    }
+
+    /// An answer the SDK cannot parse (an HTML page from a proxy) is one line with its status
+    /// and what to check; the parser's token dump and "likely a bug in the SDK" are left to
+    /// `--debug`.
+    #[test]
+    fn an_answer_that_does_not_parse_is_one_line_without_the_parsers_dump() {
+        use super::{SdkError, error_text};
+        use aws_sdk_s3::config::http::HttpResponse;
+        use aws_sdk_s3::operation::get_bucket_location::GetBucketLocationError;
+        use aws_smithy_types::body::SdkBody;
+        let raw = HttpResponse::new(200.try_into().unwrap(), SdkBody::from("<html>"));
+        let err: SdkError<GetBucketLocationError, HttpResponse> = SdkError::response_error(
+            "failed to parse XML: StartEl { name: Name { prefix: \"\", local: \"html\" } } \
+             This is likely a bug in the SDK.",
+            raw,
+        );
+        let text = error_text(&err, None);
+        assert!(
+            text.contains("HTTP 200") && text.contains("--debug"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("StartEl") && !text.contains("likely a bug"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 }

@@ -817,15 +817,14 @@ pub async fn verify_s3_query_results(
     let start_region = conf
         .region()
         .map_or_else(|| "us-east-1".to_owned(), |r| r.as_ref().to_owned());
-    let conf = conf
-        .to_builder()
+    let conf = crate::aws::with_call_policy(conf)
+        .into_builder()
         .region(aws_config::Region::new(start_region))
         .build();
     let region = crate::trail_api::bucket_region(&crate::aws::s3_client(&conf), bucket).await?;
     let conf = conf
         .into_builder()
         .region(aws_config::Region::new(region))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
         .build();
     let source = crate::source::S3Source::new(crate::aws::s3_client(&conf))
         .with_description(format!("s3://{bucket}"));

@@ -89,9 +89,23 @@ pub enum GunzipError {
     /// Reading the object failed (network, disk): nothing is known about its content.
     #[error("read failed: {0}")]
     Read(io::Error),
-    /// The bytes are not a well-formed gzip stream (corrupt or truncated).
+    /// The bytes are not a well-formed gzip stream.
     #[error("invalid gzip: {0}")]
     Corrupt(String),
+    /// The body ended, cleanly as far as its reader could tell, before the gzip stream did.
+    /// Either the object is stored cut short (tampering) or its transfer was (a response cut
+    /// with a `Content-Length` to match): the body alone cannot tell which, so a caller reads
+    /// it again before deciding (see `crate::walk`'s re-read rule).
+    #[error("invalid gzip: {detail} (the body ended after {received} bytes)")]
+    Truncated {
+        /// What the decoder said.
+        detail: String,
+        /// How many bytes the body had.
+        received: u64,
+        /// SHA-256 of every byte of the body, when the caller asked for it
+        /// ([`hash_gzip_noting`]): two reads with the same fingerprint received the same body.
+        fingerprint: Option<[u8; 32]>,
+    },
     /// Bytes follow the end of the gzip stream.
     #[error("unexpected data after end of compressed stream")]
     TrailingData,
@@ -115,11 +129,15 @@ pub struct GunzipHash {
 }
 
 /// Wraps the source so that its own failures can be told apart from gzip's complaints about
-/// the data: the first is "could not check", the second is evidence.
+/// the data: the first is "could not check", the second is evidence. It also notes whether the
+/// body came to its end (so that a stream cut short can be told from one with bad data in it)
+/// and, when asked, hashes every byte (so that two reads can be compared).
 struct SourceReader<R> {
     inner: R,
     failed: bool,
+    ended: bool,
     bytes: u64,
+    fingerprint: Option<Sha256>,
 }
 
 impl<R: Read> Read for SourceReader<R> {
@@ -127,6 +145,12 @@ impl<R: Read> Read for SourceReader<R> {
         match self.inner.read(buf) {
             Ok(n) => {
                 self.bytes += n as u64;
+                if n == 0 && !buf.is_empty() {
+                    self.ended = true;
+                }
+                if let Some(hasher) = &mut self.fingerprint {
+                    hasher.update(&buf[..n]);
+                }
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
@@ -138,16 +162,28 @@ impl<R: Read> Read for SourceReader<R> {
     }
 }
 
+impl<R> SourceReader<R> {
+    /// The error for a body that ended before its gzip stream did.
+    fn truncated(&mut self, detail: String) -> GunzipError {
+        GunzipError::Truncated {
+            detail,
+            received: self.bytes,
+            fingerprint: self.fingerprint.take().map(|h| h.finalize().into()),
+        }
+    }
+}
+
 /// Inflates `reader` to its end, feeding every decompressed byte to `sink`, and checks that
 /// nothing follows the gzip stream. Stops with [`GunzipError::TooLarge`] past `limit` bytes.
 fn gunzip_into(
     reader: impl Read,
     limit: u64,
+    fingerprint: bool,
     sink: impl FnMut(&[u8]),
 ) -> Result<GunzipHash, GunzipError> {
     let mut buffers = Buffers::take();
     let Buffers { input, output } = &mut *buffers;
-    let result = gunzip_with(reader, limit, sink, input, output);
+    let result = gunzip_with(reader, limit, fingerprint, sink, input, output);
     buffers.give_back();
     result
 }
@@ -156,6 +192,7 @@ fn gunzip_into(
 fn gunzip_with(
     reader: impl Read,
     limit: u64,
+    fingerprint: bool,
     mut sink: impl FnMut(&[u8]),
     input: &mut [u8],
     buf: &mut [u8],
@@ -163,7 +200,9 @@ fn gunzip_with(
     let source = SourceReader {
         inner: reader,
         failed: false,
+        ended: false,
         bytes: 0,
+        fingerprint: fingerprint.then(Sha256::new),
     };
     let mut decoder = GzDecoder::new(Buffered {
         inner: source,
@@ -173,9 +212,12 @@ fn gunzip_with(
     });
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;
-    let classify = |e: io::Error, decoder: &GzDecoder<Buffered<'_, SourceReader<_>>>| {
-        if decoder.get_ref().inner.failed {
+    let classify = |e: io::Error, decoder: &mut GzDecoder<Buffered<'_, SourceReader<_>>>| {
+        let source = &mut decoder.get_mut().inner;
+        if source.failed {
             GunzipError::Read(e)
+        } else if source.ended {
+            source.truncated(e.to_string())
         } else {
             GunzipError::Corrupt(e.to_string())
         }
@@ -185,7 +227,7 @@ fn gunzip_with(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(classify(e, &decoder)),
+            Err(e) => return Err(classify(e, &mut decoder)),
         };
         total += n as u64;
         if total > limit {
@@ -196,7 +238,10 @@ fn gunzip_with(
     }
     // flate2 reports an empty input as a clean end; an empty object is not a gzip file.
     if decoder.header().is_none() {
-        return Err(GunzipError::Corrupt("empty or headerless stream".into()));
+        return Err(decoder
+            .get_mut()
+            .inner
+            .truncated("empty or headerless stream".into()));
     }
     let mut rest = decoder.into_inner();
     loop {
@@ -215,14 +260,38 @@ fn gunzip_with(
 }
 
 /// Hashes the decompressed content of a gzip object without keeping it.
+#[cfg(test)]
 pub fn hash_gzip(reader: impl Read, limit: u64) -> Result<GunzipHash, GunzipError> {
-    gunzip_into(reader, limit, |_| {})
+    gunzip_into(reader, limit, false, |_| {})
+}
+
+/// [`hash_gzip`], and with `fingerprint` set, a [`GunzipError::Truncated`] carries the SHA-256
+/// of the body as received. Costs a second hash of the compressed bytes, so it is asked for
+/// only on a re-read.
+pub fn hash_gzip_noting(
+    reader: impl Read,
+    limit: u64,
+    fingerprint: bool,
+) -> Result<GunzipHash, GunzipError> {
+    gunzip_into(reader, limit, fingerprint, |_| {})
 }
 
 /// Decompresses a whole (small) gzip object into memory, within `limit` bytes.
+#[cfg(test)]
 pub fn gunzip_to_vec(reader: impl Read, limit: u64) -> Result<Vec<u8>, GunzipError> {
+    gunzip_to_vec_noting(reader, limit, false)
+}
+
+/// [`gunzip_to_vec`], with a fingerprint on truncation as [`hash_gzip_noting`] gives.
+pub fn gunzip_to_vec_noting(
+    reader: impl Read,
+    limit: u64,
+    fingerprint: bool,
+) -> Result<Vec<u8>, GunzipError> {
     let mut out = Vec::new();
-    gunzip_into(reader, limit, |chunk| out.extend_from_slice(chunk))?;
+    gunzip_into(reader, limit, fingerprint, |chunk| {
+        out.extend_from_slice(chunk)
+    })?;
     Ok(out)
 }
 
@@ -260,7 +329,7 @@ mod tests {
         let truncated = &compressed_big[..compressed_big.len() / 2];
         assert!(matches!(
             hash_gzip(truncated, 1 << 30),
-            Err(GunzipError::Corrupt(_))
+            Err(GunzipError::Truncated { .. })
         ));
         for data in [&big[..], &small[..], &big[..300_000], &small[..]] {
             let h = hash_gzip(&gz(data)[..], 1 << 30).unwrap();
@@ -291,22 +360,52 @@ mod tests {
         ));
     }
 
+    /// A body that ends before its gzip stream is told apart from one with bad bytes in it,
+    /// and carries what is needed to compare two reads of it.
     #[test]
-    fn truncated_and_empty_streams_are_corrupt() {
+    fn truncated_and_empty_streams_are_truncated_and_bad_bytes_corrupt() {
         let data = gz(&[7u8; 10_000]);
         let cut = &data[..data.len() - 6];
-        assert!(matches!(
-            hash_gzip(cut, 1 << 20),
-            Err(GunzipError::Corrupt(_))
-        ));
-        assert!(matches!(
-            hash_gzip(&b""[..], 100),
-            Err(GunzipError::Corrupt(_))
-        ));
+        match hash_gzip(cut, 1 << 20) {
+            Err(GunzipError::Truncated {
+                received,
+                fingerprint: None,
+                ..
+            }) => assert_eq!(received, cut.len() as u64),
+            other => panic!("{other:?}"),
+        }
+        match hash_gzip_noting(cut, 1 << 20, true) {
+            Err(GunzipError::Truncated {
+                fingerprint: Some(fingerprint),
+                ..
+            }) => assert_eq!(fingerprint.to_vec(), Sha256::digest(cut).to_vec()),
+            other => panic!("{other:?}"),
+        }
+        match gunzip_to_vec_noting(&b""[..], 100, true) {
+            Err(GunzipError::Truncated {
+                received: 0,
+                fingerprint: Some(fingerprint),
+                ..
+            }) => assert_eq!(fingerprint.to_vec(), Sha256::digest(b"").to_vec()),
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             hash_gzip(&b"plain text"[..], 100),
             Err(GunzipError::Corrupt(_))
         ));
+        // Bad bytes in the middle of a stream are found before its end.
+        let mut flipped = gz(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        flipped.extend_from_slice(&[0u8; 300_000]);
+        assert!(
+            matches!(
+                hash_gzip(&flipped[..], 1 << 30),
+                Err(GunzipError::Corrupt(_))
+            ),
+            "{:?}",
+            hash_gzip(&flipped[..], 1 << 30)
+        );
     }
 
     #[test]

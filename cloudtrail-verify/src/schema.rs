@@ -66,6 +66,114 @@ pub struct LogFileEntry {
     pub oldest_event_time: Option<String>,
 }
 
+/// A digest's `logFiles`, held compactly: every string of every entry in one buffer, each entry
+/// six ranges of it. A digest just under the 16 MiB cap can list ~250,000 entries; as separate
+/// `LogFileEntry` values (six strings each, four of them allocated) that was about 60 MB per
+/// digest, several of which a run holds at once. Entries are handed out one at a time, owned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFiles {
+    /// The entries' strings, one after the other.
+    text: String,
+    /// Per entry: where each of its six fields lies in `text` (`NONE` for an absent time).
+    entries: Vec<[(u32, u32); 6]>,
+}
+
+/// The range of an absent optional field.
+const NONE: (u32, u32) = (u32::MAX, 0);
+
+impl LogFiles {
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry at `index`, owned.
+    pub fn get(&self, index: usize) -> Option<LogFileEntry> {
+        let fields = self.entries.get(index)?;
+        let field = |(start, len): (u32, u32)| {
+            let (start, len) = (start as usize, len as usize);
+            self.text.get(start..start + len).map(str::to_owned)
+        };
+        Some(LogFileEntry {
+            s3_bucket: field(fields[0]).unwrap_or_default(),
+            s3_object: field(fields[1]).unwrap_or_default(),
+            hash_value: field(fields[2]).unwrap_or_default(),
+            hash_algorithm: field(fields[3]).unwrap_or_default(),
+            newest_event_time: field(fields[4]),
+            oldest_event_time: field(fields[5]),
+        })
+    }
+
+    /// The entries in order, each owned.
+    pub fn iter(&self) -> impl Iterator<Item = LogFileEntry> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// Appends `entry`; false (and nothing appended) when the strings would pass 4 GiB in all,
+    /// which a range of the buffer cannot address (a digest is capped far below that: 16 MiB
+    /// decompressed by default).
+    pub fn push(&mut self, entry: &LogFileEntry) -> bool {
+        let strings = [
+            Some(entry.s3_bucket.as_str()),
+            Some(entry.s3_object.as_str()),
+            Some(entry.hash_value.as_str()),
+            Some(entry.hash_algorithm.as_str()),
+            entry.newest_event_time.as_deref(),
+            entry.oldest_event_time.as_deref(),
+        ];
+        let added: usize = strings.iter().flatten().map(|s| s.len()).sum();
+        if self.text.len() + added >= u32::MAX as usize {
+            return false;
+        }
+        let mut fields = [NONE; 6];
+        for (field, value) in fields.iter_mut().zip(strings) {
+            if let Some(value) = value {
+                // Both fit: checked above.
+                *field = (self.text.len() as u32, value.len() as u32);
+                self.text.push_str(value);
+            }
+        }
+        self.entries.push(fields);
+        true
+    }
+}
+
+/// Read one entry at a time into the compact form: the parse never holds the list as separate
+/// values.
+impl<'de> Deserialize<'de> for LogFiles {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = LogFiles;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of log file entries")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LogFiles, A::Error> {
+                let mut files = LogFiles::default();
+                while let Some(entry) = seq.next_element::<LogFileEntry>()? {
+                    if !files.push(&entry) {
+                        return Err(serde::de::Error::custom(
+                            "logFiles holds more than 4 GiB of text",
+                        ));
+                    }
+                }
+                files.text.shrink_to_fit();
+                files.entries.shrink_to_fit();
+                Ok(files)
+            }
+        }
+        deserializer.deserialize_seq(Entries)
+    }
+}
+
 /// Raw field layout of a digest file; every field optional so that a missing field is reported
 /// by name rather than as a generic serde error.
 #[derive(Debug, Deserialize)]
@@ -92,7 +200,7 @@ struct RawDigest {
     previous_digest_hash_algorithm: Option<String>,
     #[serde(default)]
     previous_digest_signature: Option<String>,
-    log_files: Option<Vec<LogFileEntry>>,
+    log_files: Option<LogFiles>,
 }
 
 /// What a digest says about its predecessor in the chain.
@@ -139,8 +247,8 @@ pub struct DigestFile {
     pub oldest_event_time: Option<String>,
     /// The previous digest, or `None` when this digest starts a chain.
     pub previous: Option<PreviousDigestReference>,
-    /// `logFiles`.
-    pub log_files: Vec<LogFileEntry>,
+    /// `logFiles`, compact.
+    pub log_files: LogFiles,
 }
 
 impl DigestFile {
@@ -258,6 +366,65 @@ mod tests {
             hex::encode(Sha256::digest(DIGEST.as_bytes()))
         );
         assert!(d.previous.is_none());
+    }
+
+    /// `logFiles` is held as one buffer of text and six ranges per entry, and hands each entry
+    /// back exactly as written (absent times included), in order.
+    #[test]
+    fn log_files_are_held_compactly_and_read_back_as_written() {
+        let entry = |i: usize, times: bool| {
+            let t = if times {
+                r#","newestEventTime":"2026-01-01T00:04:00Z","oldestEventTime":"2026-01-01T00:00:00Z""#
+            } else {
+                ""
+            };
+            format!(
+                r#"{{"s3Bucket":"b{i}","s3Object":"k\/{i}.json.gz","hashValue":"{:064x}","hashAlgorithm":"SHA-256"{t}}}"#,
+                i
+            )
+        };
+        let count = 20_000;
+        let list: Vec<String> = (0..count).map(|i| entry(i, i % 2 == 0)).collect();
+        let text = DIGEST.replace(
+            r#""logFiles":[]"#,
+            &format!(r#""logFiles":[{}]"#, list.join(",")),
+        );
+        let d = DigestFile::parse(text.into_bytes()).unwrap();
+        assert_eq!(d.log_files.len(), count);
+        for (i, e) in d.log_files.iter().enumerate() {
+            assert_eq!(e.s3_bucket, format!("b{i}"));
+            assert_eq!(e.s3_object, format!("k/{i}.json.gz"));
+            assert_eq!(e.hash_value, format!("{i:064x}"));
+            assert_eq!(e.hash_algorithm, "SHA-256");
+            let times = (i % 2 == 0).then(|| "2026-01-01T00:04:00Z".to_owned());
+            assert_eq!(e.newest_event_time, times);
+        }
+        assert_eq!(d.log_files.get(count), None);
+        // 48 bytes of ranges per entry and the text itself: far below the ~200 bytes an entry
+        // of six separate strings took before its text.
+        let text_bytes: usize = d
+            .log_files
+            .iter()
+            .map(|e| {
+                e.s3_bucket.len()
+                    + e.s3_object.len()
+                    + e.hash_value.len()
+                    + e.hash_algorithm.len()
+                    + e.newest_event_time.map_or(0, |t| t.len())
+                    + e.oldest_event_time.map_or(0, |t| t.len())
+            })
+            .sum();
+        let held = d.log_files.text.capacity() + d.log_files.entries.capacity() * 48;
+        assert!(
+            held <= text_bytes + count * 48,
+            "{held} bytes held for {text_bytes} of text"
+        );
+        // A list that is not a list of entries is a format error, as before.
+        let bad = DIGEST.replace(r#""logFiles":[]"#, r#""logFiles":[{"s3Bucket":1}]"#);
+        assert!(matches!(
+            DigestFile::parse(bad.into_bytes()),
+            Err(DigestFormatError::Json(_))
+        ));
     }
 
     #[test]

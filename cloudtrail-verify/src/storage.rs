@@ -455,8 +455,60 @@ fn write_file(
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
+    } else {
+        remove_stale_temp_files(dir, &file_name);
     }
     result.map_err(|e| io(e.to_string()))
+}
+
+/// How old a temporary file of a document must be before another run removes it. A write
+/// creates, fills, syncs and renames its temporary file within seconds; one this old was left
+/// by a run that was killed (`kill -9`, a crash, a power cut) between creating and renaming it.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Removes what killed runs left beside the document `file_name` in `dir`: its temporary files
+/// (`.NAME.PID.NANOS.tmp`, exactly as [`write_file`] names them) older than
+/// [`STALE_TEMP_AGE`]. Age, not whether the PID is alive, decides: processes on one shared
+/// volume may live in other PID namespaces (containers), where a PID says nothing, while no
+/// live write keeps a temporary file for minutes. Other files, other documents' temporary
+/// files and anything that is not a regular file are left alone; failures are ignored (the
+/// document itself is already written).
+fn remove_stale_temp_files(dir: &Path, file_name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{file_name}.");
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(middle) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let ours = middle.split_once('.').is_some_and(|(pid, nanos)| {
+            [pid, nanos]
+                .iter()
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !ours {
+            continue;
+        }
+        // Not followed if a link: only a regular file of ours is removed.
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|at| now.duration_since(at).ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if meta.is_file() && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -529,6 +581,47 @@ mod tests {
         assert!(
             error.contains("not a regular file (a directory)"),
             "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What a run killed between creating and renaming its temporary file left is removed by
+    /// the next write of the same document once it is old enough; a fresh one (a write under
+    /// way in another run) and everything else are kept.
+    #[test]
+    fn a_write_removes_stale_temp_files_of_its_document_and_nothing_else() {
+        let dir = tempfile_dir();
+        let path = dir.join("state.json");
+        let old =
+            std::time::SystemTime::now() - STALE_TEMP_AGE - std::time::Duration::from_secs(60);
+        let make = |name: &str, modified: Option<std::time::SystemTime>| {
+            let file = std::fs::File::create(dir.join(name)).unwrap();
+            if let Some(at) = modified {
+                file.set_modified(at).unwrap();
+            }
+        };
+        make(".state.json.4242.1765000000000000000.tmp", Some(old));
+        make(".state.json.4243.1765000000000000001.tmp", None);
+        make(".other.json.4242.1765000000000000000.tmp", Some(old));
+        make(".state.json.notapid.1.tmp", Some(old));
+        make("state.json.4242.1.tmp", Some(old));
+        std::fs::create_dir(dir.join(".state.json.1.2.tmp")).unwrap();
+        write_file(&path, "x", b"one", None).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".other.json.4242.1765000000000000000.tmp",
+                ".state.json.1.2.tmp",
+                ".state.json.4243.1765000000000000001.tmp",
+                ".state.json.notapid.1.tmp",
+                "state.json",
+                "state.json.4242.1.tmp",
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

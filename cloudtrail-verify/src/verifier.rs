@@ -69,6 +69,20 @@ pub enum SetupError {
     #[cfg(feature = "aws")]
     #[error(transparent)]
     Aws(#[from] crate::trail_api::TrailApiError),
+    /// The AWS calls before verification (DescribeTrails, GetBucketLocation, ListRegions,
+    /// ListAccounts, ListPublicKeys) had not ended within [`crate::aws::SETUP_TIMEOUT`].
+    #[cfg(feature = "aws")]
+    #[error(
+        "{during} had not ended after {} s (each AWS call is bounded at {} s): check the network, HTTPS_PROXY, AWS_ENDPOINT_URL and the region",
+        after.as_secs(),
+        crate::aws::CALL_TIMEOUT.as_secs()
+    )]
+    TimedOut {
+        /// What was under way.
+        during: &'static str,
+        /// The bound.
+        after: std::time::Duration,
+    },
     /// The bucket's folders could not be listed to find the trail's chains.
     #[error(transparent)]
     Discovery(#[from] VerifyError),
@@ -301,6 +315,9 @@ impl VerifierBuilder {
     /// failed AWS call, a bucket that cannot be listed.
     pub async fn prepare(self) -> Result<Verifier, SetupError> {
         let started_at = chrono::Utc::now();
+        // One bound on every AWS call before the walk, whatever their number.
+        #[cfg(feature = "aws")]
+        let setup_deadline = tokio::time::Instant::now() + crate::aws::SETUP_TIMEOUT;
         if let Some(bad) = self
             .accounts
             .iter()
@@ -328,15 +345,22 @@ impl VerifierBuilder {
         let (source, keys, mut target, default_concurrency) = match self.origin {
             #[cfg(feature = "aws")]
             Origin::S3(ref conf) => {
-                let (source, target) = s3::resolve(
-                    conf,
-                    &self.arn,
-                    self.bucket.clone(),
-                    self.prefix.clone(),
-                    &mut warnings,
-                    &mut provenance,
+                let (source, target) = tokio::time::timeout_at(
+                    setup_deadline,
+                    s3::resolve(
+                        conf,
+                        &self.arn,
+                        self.bucket.clone(),
+                        self.prefix.clone(),
+                        &mut warnings,
+                        &mut provenance,
+                    ),
                 )
-                .await?;
+                .await
+                .map_err(|_| SetupError::TimedOut {
+                    during: "resolving the trail (DescribeTrails, GetBucketLocation)",
+                    after: crate::aws::SETUP_TIMEOUT,
+                })??;
                 history = Some(s3::event_history(
                     conf,
                     &self.arn,
@@ -449,7 +473,15 @@ impl VerifierBuilder {
             (Some(keys), _) => keys,
             #[cfg(feature = "aws")]
             (None, Origin::S3(conf)) => {
-                let keys = s3::public_keys(conf, &self.arn, &chains, self.range).await?;
+                let keys = tokio::time::timeout_at(
+                    setup_deadline,
+                    s3::public_keys(conf, &self.arn, &chains, self.range, &mut warnings),
+                )
+                .await
+                .map_err(|_| SetupError::TimedOut {
+                    during: "fetching CloudTrail's public keys (ListPublicKeys)",
+                    after: crate::aws::SETUP_TIMEOUT,
+                })??;
                 provenance.keys_fetched_at = Some(chrono::Utc::now());
                 keys
             }
@@ -866,29 +898,14 @@ mod s3 {
     use aws_config::SdkConfig;
     use std::sync::Arc;
 
-    /// Attempts per S3 request: throttling and 5xx answers are retried with backoff.
-    const MAX_ATTEMPTS: u32 = 5;
-    /// A server that does not accept the connection within this is down for this run.
-    const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-    /// A server that stops sending for this long is a timeout, reported as unverifiable for
-    /// that object, not a hung run.
-    const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-    /// `conf` in `region`, with the verifier's retries and timeouts for every call (DescribeTrails,
-    /// ListRegions, ListAccounts, GetBucketLocation, ListPublicKeys and the S3 reads): a server
-    /// that stops answering makes a call fail, never the run hang.
+    /// `conf` in `region`, with ctverify's retries and timeouts for every call
+    /// ([`aws::with_call_policy`]: DescribeTrails, ListRegions, ListAccounts,
+    /// GetBucketLocation, ListPublicKeys and the S3 reads): a server that stops answering makes
+    /// a call fail, never the run hang.
     fn hardened(conf: &SdkConfig, region: &str) -> SdkConfig {
-        conf.to_builder()
+        aws::with_call_policy(conf)
+            .into_builder()
             .region(aws_config::Region::new(region.to_owned()))
-            .retry_config(
-                aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
-            )
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(READ_TIMEOUT)
-                    .build(),
-            )
             .build()
     }
 
@@ -1037,11 +1054,17 @@ mod s3 {
     /// CloudTrail's public keys for every region of `chains`, over the range plus the margin in
     /// which CloudTrail may still sign the range's last digests. Each region's answer is
     /// complete for that window, so a fingerprint it lacks is not CloudTrail's.
+    ///
+    /// A region whose ListPublicKeys fails after its retries (throttled, unreachable) is a
+    /// warning, not a failed run: its keys could not be fetched, so its digests are
+    /// unverifiable (exit 2, as for any file that could not be checked), never valid and never
+    /// invalid, since no list for it is complete.
     pub(super) async fn public_keys(
         conf: &SdkConfig,
         arn: &TrailArn,
         chains: &[ChainLayout],
         range: TimeRange,
+        warnings: &mut Vec<String>,
     ) -> Result<KeySet, SetupError> {
         let conf = hardened(conf, &arn.region);
         let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
@@ -1057,7 +1080,18 @@ mod s3 {
             .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));
         let mut keys = KeySet::new();
         for (region, fetched) in regions.iter().zip(futures::future::join_all(fetches).await) {
-            let fetched = fetched?;
+            let fetched = match fetched {
+                Ok(fetched) => fetched,
+                Err(e @ trail_api::TrailApiError::PublicKeys { .. }) => {
+                    warnings.push(format!(
+                        "{e}: CloudTrail's keys for {region} could not be fetched, so its \
+                         digests are unverifiable; run again later, or pin the keys with \
+                         --public-keys"
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             tracing::debug!(
                 region,
                 %start,

@@ -261,6 +261,8 @@ pub struct StubConfig {
     /// calls refilled continuously; beyond it `ThrottlingException`. `Some(0.0)`: every call is
     /// throttled. `None`: no limit.
     pub lookup_rate: Option<f64>,
+    /// Every `ListPublicKeys` answers `ThrottlingException`, past any number of retries.
+    pub throttle_list_public_keys: bool,
 }
 
 /// One management event of the stub's history.
@@ -401,6 +403,7 @@ impl Default for StubConfig {
             port: 0,
             events: Vec::new(),
             lookup_rate: None,
+            throttle_list_public_keys: false,
         }
     }
 }
@@ -628,6 +631,10 @@ async fn handle(state: &StubState, request: http::Request<hyper::body::Incoming>
     }
     let config = lock(&state.config).clone();
     match operation.as_str() {
+        "ListPublicKeys" if config.throttle_list_public_keys => error(
+            "ThrottlingException",
+            "Rate exceeded (injected by the test)",
+        ),
         "ListPublicKeys" => list_public_keys(&config, region.as_deref(), &input),
         "DescribeTrails" => describe_trails(&config, region.as_deref(), &input),
         "LookupEvents" => {

@@ -119,6 +119,36 @@ impl S3ServerOptions {
     }
 }
 
+/// How a successful GET's body is broken on its way to the client, as a faulty network or a
+/// proxy breaks it. The object as stored is not changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFault {
+    /// The first `after` bytes are sent under the full `Content-Length`, then the connection is
+    /// dropped: the client sees a body that broke off (as after a reset).
+    Reset {
+        /// Bytes sent before the connection is dropped.
+        after: usize,
+    },
+    /// Only the first `len` bytes are sent, under a `Content-Length` of `len`: as far as HTTP
+    /// can tell the response is whole (the object has no stored checksum to say otherwise).
+    Cut {
+        /// Bytes sent.
+        len: usize,
+    },
+    /// As [`BodyFault::Cut`], one byte shorter on each faulted GET (`len`, `len - 1`, ...): a
+    /// transfer that keeps failing, never at the same place.
+    CutShorterEachTime {
+        /// Bytes sent the first time.
+        len: usize,
+    },
+    /// The whole body is sent under a `Content-Length` `extra` bytes larger, then the
+    /// connection is dropped.
+    LongLength {
+        /// Bytes promised and never sent.
+        extra: usize,
+    },
+}
+
 /// An object as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
@@ -169,6 +199,8 @@ pub struct RequestCounts {
     pub throttled: u64,
     /// GETs and HEADs answered `403 AccessDenied` by fault injection.
     pub denied: u64,
+    /// GETs whose body was broken by fault injection ([`BodyFault`]).
+    pub broken: u64,
 }
 
 impl RequestCounts {
@@ -183,6 +215,7 @@ impl RequestCounts {
             "total": self.total,
             "throttled": self.throttled,
             "denied": self.denied,
+            "broken": self.broken,
             "byOperation": self.by_operation,
         })
     }
@@ -230,6 +263,8 @@ struct State {
     buckets: RwLock<BTreeMap<String, BucketState>>,
     delay_nanos: AtomicU64,
     throttled: Mutex<HashMap<String, u32>>,
+    /// Key → how its next GETs' bodies break, and how many more will.
+    body_faults: Mutex<HashMap<String, (BodyFault, u32, u32)>>,
     denied: RwLock<HashSet<String>>,
     customer_encrypted: RwLock<HashSet<String>>,
     /// Key → storage class of objects archived and not restored.
@@ -289,6 +324,22 @@ impl State {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(key)
+    }
+
+    /// Consumes one broken body of `key`, if any are left: the fault and how many bodies of
+    /// the key it broke before this one.
+    fn take_body_fault(&self, key: &str) -> Option<(BodyFault, u32)> {
+        let mut faults = lock(&self.body_faults);
+        match faults.get_mut(key) {
+            Some((fault, n, served)) if *n > 0 => {
+                if *n != u32::MAX {
+                    *n -= 1;
+                }
+                *served += 1;
+                Some((*fault, *served - 1))
+            }
+            _ => None,
+        }
     }
 
     /// Consumes one throttled GET of `key`, if any are left.
@@ -445,6 +496,12 @@ impl S3Handle {
         lock(&self.state.throttled).insert(key.into(), n);
     }
 
+    /// Breaks the body of the next `n` successful GETs of `key` (in any bucket) with `fault`;
+    /// `u32::MAX` for every one, 0 lifts it.
+    pub fn break_bodies_of(&self, key: impl Into<String>, fault: BodyFault, n: u32) {
+        lock(&self.state.body_faults).insert(key.into(), (fault, n, 0));
+    }
+
     /// How many throttled GETs of `key` are still to come.
     pub fn throttles_left(&self, key: &str) -> u32 {
         lock(&self.state.throttled).get(key).copied().unwrap_or(0)
@@ -556,9 +613,10 @@ impl S3Handle {
         );
     }
 
-    /// Lifts every throttle, denial and SSE-C marking and sets the delay to zero.
+    /// Lifts every throttle, broken body, denial and SSE-C marking and sets the delay to zero.
     pub fn clear_faults(&self) {
         lock(&self.state.throttled).clear();
+        lock(&self.state.body_faults).clear();
         self.state
             .denied
             .write()
@@ -754,7 +812,19 @@ async fn handle_http(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    let object_key = (request.method() == http::Method::GET)
+        .then(|| object_key(request.uri()))
+        .flatten();
     match service.call(request.map(s3s::Body::from)).await {
+        Ok(response) if response.status() == http::StatusCode::OK => {
+            match object_key.and_then(|key| state.take_body_fault(&key)) {
+                Some(fault) => {
+                    lock(&state.counts).broken += 1;
+                    break_body(response, fault).await
+                }
+                None => response,
+            }
+        }
         Ok(response) => response,
         // S3 errors are already responses; this is a failure of the HTTP layer itself.
         Err(e) => {
@@ -763,6 +833,109 @@ async fn handle_http(
             response
         }
     }
+}
+
+/// The key of a path-style object request (`/BUCKET/KEY`), percent-decoded; `None` for a
+/// bucket-level request (a listing, `?versioning`, ...).
+fn object_key(uri: &http::Uri) -> Option<String> {
+    if uri.query().is_some_and(|q| {
+        !q.split('&')
+            .all(|p| p.starts_with("x-id=") || p.starts_with("versionId="))
+    }) {
+        return None;
+    }
+    let (_bucket, key) = uri.path().trim_start_matches('/').split_once('/')?;
+    let mut out = Vec::with_capacity(key.len());
+    let bytes = key.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().filter(|k| !k.is_empty())
+}
+
+/// `response` with its body broken as `fault` says.
+async fn break_body(
+    response: http::Response<s3s::Body>,
+    fault: (BodyFault, u32),
+) -> http::Response<s3s::Body> {
+    use http_body_util::BodyExt as _;
+    let (mut parts, body) = response.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return http::Response::from_parts(parts, s3s::Body::empty());
+    };
+    let bytes = collected.to_bytes();
+    // A cut body must look whole: no checksum header may give it away (the case of an object
+    // uploaded without one).
+    let checksums: Vec<_> = parts
+        .headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-amz-checksum-"))
+        .cloned()
+        .collect();
+    for name in checksums {
+        parts.headers.remove(name);
+    }
+    let set_length = |parts: &mut http::response::Parts, n: usize| {
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(n));
+    };
+    let (sent, dropped) = match fault {
+        (BodyFault::Reset { after }, _) => {
+            set_length(&mut parts, bytes.len());
+            (bytes.slice(..after.min(bytes.len())), true)
+        }
+        (BodyFault::Cut { len }, _) => {
+            let sent = bytes.slice(..len.min(bytes.len()));
+            set_length(&mut parts, sent.len());
+            (sent, false)
+        }
+        (BodyFault::CutShorterEachTime { len }, before) => {
+            let shorter = before as usize % len.max(1);
+            let sent = bytes.slice(..len.saturating_sub(shorter).min(bytes.len()));
+            set_length(&mut parts, sent.len());
+            (sent, false)
+        }
+        (BodyFault::LongLength { extra }, _) => {
+            set_length(&mut parts, bytes.len() + extra);
+            (bytes, true)
+        }
+    };
+    if !dropped {
+        return http::Response::from_parts(parts, s3s::Body::from(sent));
+    }
+    // A body that fails after its bytes: hyper cannot finish the response and drops the
+    // connection, which the client sees as a body that broke off. The pause lets hyper send the
+    // headers and bytes first; without it the connection may drop before the response starts,
+    // which the SDK retries itself, and that is another fault.
+    let frames = futures::StreamExt::chain(
+        futures::stream::iter([Ok(hyper::body::Frame::data(sent))]),
+        futures::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "connection dropped by the test",
+            ))
+        }),
+    );
+    http::Response::from_parts(
+        parts,
+        s3s::Body::http_body(http_body_util::StreamBody::new(frames)),
+    )
 }
 
 /// Counts authenticated requests by operation, and denies unsigned ones (what the default access

@@ -48,6 +48,7 @@ const MAX_KEY_BYTES: usize = 1024;
 pub struct LocalDirectory {
     root: PathBuf,
     folders: FolderCache,
+    listings: Listings,
 }
 
 /// Most folders kept open by [`FolderCache`]: the folders of the objects being read at once
@@ -60,6 +61,66 @@ const FOLDER_CACHE_ENTRIES: usize = 64;
 /// was opened: the run sees one consistent copy.
 #[derive(Clone, Default)]
 struct FolderCache(Arc<Mutex<HashMap<String, Arc<Dir>>>>);
+
+/// Most listings left off at a page's end that are kept to be resumed: a run lists a few
+/// folders per chain walked at once, and each listing left off holds the sorted entries of the
+/// folders it is in.
+const LISTINGS_KEPT: usize = 16;
+
+/// Listings left off at the end of a page, so that the next page (asked for with the page's
+/// last key as `start_after`) resumes where the last one stopped instead of reading and sorting
+/// the folder again: without it a folder of n entries cost n/1,000 reads and sorts of the whole
+/// folder, quadratic in n (160,000 junk objects in a digest folder took 17.5 s instead of 0.2 s
+/// for 20,000).
+#[derive(Clone, Default)]
+struct Listings(Arc<Mutex<Vec<LeftOff>>>);
+
+/// A listing left off: where (bucket, prefix, the last key returned) and its open folders.
+struct LeftOff {
+    bucket: String,
+    prefix: String,
+    last: String,
+    start: Dir,
+    stack: Vec<Level>,
+}
+
+impl Listings {
+    /// The listing of `bucket`/`prefix` that left off at `after`, if one was kept. A listing
+    /// that starts afresh drops the ones of the same prefix, which their callers abandoned.
+    fn resume(&self, bucket: &str, prefix: &str, after: Option<&str>) -> Option<(Dir, Vec<Level>)> {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = after.and_then(|after| {
+            kept.iter()
+                .position(|l| l.bucket == bucket && l.prefix == prefix && l.last == after)
+        });
+        match found {
+            Some(i) => {
+                let left = kept.swap_remove(i);
+                Some((left.start, left.stack))
+            }
+            None => {
+                kept.retain(|l| l.bucket != bucket || l.prefix != prefix);
+                None
+            }
+        }
+    }
+
+    /// Keeps a listing that left off after `last`, dropping the oldest beyond
+    /// [`LISTINGS_KEPT`].
+    fn keep(&self, left: LeftOff) {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= LISTINGS_KEPT {
+            kept.remove(0);
+        }
+        kept.push(left);
+    }
+}
+
+impl std::fmt::Debug for Listings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listings")
+    }
+}
 
 impl std::fmt::Debug for FolderCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,6 +141,7 @@ impl LocalDirectory {
         Ok(LocalDirectory {
             root,
             folders: FolderCache::default(),
+            listings: Listings::default(),
         })
     }
 
@@ -276,34 +338,43 @@ struct Level {
     /// Entries sorted as their keys sort: a folder as its name and `/`.
     entries: Vec<(String, Kind)>,
     next: usize,
-    /// Names of the objects (not sidecars, not folders) in it: a sidecar beside one is its
-    /// metadata, not an object of its own.
-    objects: std::collections::HashSet<String>,
+}
+
+/// How two entries' keys sort: by name, a folder's name followed by `/`. Compared in place,
+/// without building a key per entry (a folder of a million junk objects would double its
+/// memory while sorting).
+fn entry_order(a: &(String, Kind), b: &(String, Kind)) -> std::cmp::Ordering {
+    fn key((name, kind): &(String, Kind)) -> impl Iterator<Item = u8> + '_ {
+        let slash: &[u8] = if *kind == Kind::Dir { b"/" } else { b"" };
+        name.as_bytes().iter().chain(slash).copied()
+    }
+    key(a).cmp(key(b))
 }
 
 impl Level {
     fn read(dir: Option<Dir>, start: &Dir, rel: String) -> io::Result<Level> {
         let mut entries = dir.as_ref().unwrap_or(start).entries()?;
-        let sort_key = |(name, kind): &(String, Kind)| {
-            if *kind == Kind::Dir {
-                format!("{name}/")
-            } else {
-                name.clone()
-            }
-        };
-        entries.sort_by_cached_key(sort_key);
-        let objects = entries
-            .iter()
-            .filter(|(name, kind)| *kind != Kind::Dir && !name.ends_with(METADATA_SUFFIX))
-            .map(|(name, _)| name.clone())
-            .collect();
+        entries.sort_unstable_by(entry_order);
+        entries.shrink_to_fit();
         Ok(Level {
             dir,
             rel,
             entries,
             next: 0,
-            objects,
         })
+    }
+
+    /// Whether `name` is an object (not a sidecar, not a folder) in this folder: a sidecar
+    /// beside one is its metadata, not an object of its own. A search of the sorted entries,
+    /// so that no second copy of the names is kept.
+    fn has_object(&self, name: &str) -> bool {
+        if name.ends_with(METADATA_SUFFIX) {
+            return false;
+        }
+        let probe = (name.to_owned(), Kind::File);
+        self.entries
+            .binary_search_by(|entry| entry_order(entry, &probe))
+            .is_ok_and(|i| self.entries[i].1 != Kind::Dir)
     }
 }
 
@@ -312,14 +383,21 @@ impl Level {
 /// the folders in key order that does not read folders whose keys all sort before `after`, and
 /// stops when the page is full. A sidecar with no object beside it is an object of its own: a
 /// planted file that a reader of the bucket would still see.
+///
+/// `resumed` is the stack of a listing that left off exactly at `after` (see [`Listings`]);
+/// the stack as this page leaves it is returned with the keys, `None` when the listing is over.
 fn collect_keys(
     start: &Dir,
     start_rel: &str,
     prefix: &str,
     after: Option<&str>,
-) -> io::Result<Vec<String>> {
+    resumed: Option<Vec<Level>>,
+) -> io::Result<(Vec<String>, Option<Vec<Level>>)> {
     let mut keys = Vec::new();
-    let mut stack = vec![Level::read(None, start, start_rel.to_owned())?];
+    let mut stack = match resumed {
+        Some(stack) => stack,
+        None => vec![Level::read(None, start, start_rel.to_owned())?],
+    };
     while keys.len() < PAGE_KEYS {
         let Some(level) = stack.last_mut() else { break };
         let Some((name, kind)) = level.entries.get(level.next).cloned() else {
@@ -350,13 +428,14 @@ fn collect_keys(
         {
             let metadata_of_an_object = name
                 .strip_suffix(METADATA_SUFFIX)
-                .is_some_and(|object| level.objects.contains(object));
+                .is_some_and(|object| level.has_object(object));
             if !metadata_of_an_object {
                 keys.push(key);
             }
         }
     }
-    Ok(keys)
+    let left = (!stack.is_empty()).then_some(stack);
+    Ok((keys, left))
 }
 
 fn task_failed(e: tokio::task::JoinError) -> SourceError {
@@ -380,12 +459,30 @@ impl ObjectSource for LocalDirectory {
         let start_after = start_after.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let names: Vec<&str> = folders.iter().map(String::as_str).collect();
-            let Some(start) = this.open_folder(&bucket, &names)? else {
-                return Ok(Vec::new());
-            };
             let start_rel: String = names.iter().map(|n| format!("{n}/")).collect();
-            collect_keys(&start, &start_rel, &prefix, start_after.as_deref())
-                .map_err(|e| io_error(e, &format!("{bucket}/{start_rel}")))
+            let after = start_after.as_deref();
+            let (start, resumed) = match this.listings.resume(&bucket, &prefix, after) {
+                Some((start, stack)) => (start, Some(stack)),
+                None => match this.open_folder(&bucket, &names)? {
+                    Some(start) => (start, None),
+                    None => return Ok(Vec::new()),
+                },
+            };
+            let (keys, left) = collect_keys(&start, &start_rel, &prefix, after, resumed)
+                .map_err(|e| io_error(e, &format!("{bucket}/{start_rel}")))?;
+            // Only a full page can have more after it; the next page resumes from here.
+            if let (Some(stack), Some(last)) = (left, keys.last())
+                && keys.len() == PAGE_KEYS
+            {
+                this.listings.keep(LeftOff {
+                    bucket,
+                    prefix,
+                    last: last.clone(),
+                    start,
+                    stack,
+                });
+            }
+            Ok(keys)
         })
         .await
         .map_err(task_failed)?
@@ -890,6 +987,47 @@ mod tests {
         expected.push("AWSLogs/e/1".into());
         // The page runs on into the next folder, in key order.
         assert_eq!(page, expected);
+    }
+
+    /// The next page of a listing resumes where the last one stopped: the folder is read and
+    /// sorted once per listing, not once per page (which made a folder of n junk objects cost
+    /// n²/1,000). A file removed after the first page is still listed, which shows the folder
+    /// was not read again; a finished listing keeps nothing, and one abandoned is dropped when
+    /// the same folder is listed afresh.
+    #[tokio::test]
+    async fn a_listing_resumes_where_its_last_page_stopped_without_reading_the_folder_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("b/p");
+        std::fs::create_dir_all(&folder).unwrap();
+        let expected: Vec<String> = (0..2_500).map(|i| format!("p/{i:05}")).collect();
+        for key in &expected {
+            std::fs::File::create(dir.path().join("b").join(key)).unwrap();
+        }
+        let src = LocalDirectory::new(dir.path()).unwrap();
+        let kept = |src: &LocalDirectory| src.listings.0.lock().unwrap().len();
+        let first = src.list_keys("b", "p/", None).await.unwrap();
+        assert_eq!(first, expected[..1_000]);
+        assert_eq!(kept(&src), 1);
+        std::fs::remove_file(folder.join("01500")).unwrap();
+        let mut keys = first;
+        loop {
+            let page = src
+                .list_keys("b", "p/", keys.last().map(String::as_str))
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            keys.extend(page);
+        }
+        assert_eq!(keys, expected, "resumed from the folder as first read");
+        assert_eq!(kept(&src), 0, "a finished listing keeps nothing");
+        // Abandoned after one page, then listed afresh: the abandoned one is dropped.
+        src.list_keys("b", "p/", None).await.unwrap();
+        assert_eq!(kept(&src), 1);
+        let again = src.list_keys("b", "p/", None).await.unwrap();
+        assert_eq!(again, expected[..1_000]);
+        assert_eq!(kept(&src), 1);
     }
 
     #[test]

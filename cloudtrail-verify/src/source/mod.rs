@@ -108,6 +108,11 @@ pub enum SourceError {
     /// The store could not be reached or failed after retries (network, timeouts, 5xx).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The object's body broke off while it was being received (a connection reset, fewer
+    /// bytes than its `Content-Length`, a checksum that did not match): nothing is known about
+    /// its content, and another read may well succeed.
+    #[error("the transfer broke off: {0}")]
+    Interrupted(String),
     /// The object is encrypted with a customer-provided key (SSE-C). CloudTrail never writes
     /// SSE-C objects, so one in a trail's folders was put there by someone else.
     #[error("encrypted with a customer-provided key (SSE-C), which CloudTrail never uses: {0}")]
@@ -159,6 +164,13 @@ pub trait ObjectSource: Send + Sync {
 
     /// Opens an object for reading.
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError>;
+
+    /// Whether a read can break off or come back cut short on its way (a network between the
+    /// store and the reader), so that a failed or short read is worth doing again. A local copy
+    /// reads what is stored: the default, `false`.
+    fn reads_may_break(&self) -> bool {
+        false
+    }
 
     /// A short description of where objects come from, for reports (`s3://`, a directory).
     fn describe(&self) -> String;

@@ -260,6 +260,11 @@ impl ObjectSource for S3Source {
         self.description.clone()
     }
 
+    /// Over HTTP a body can break off or be cut short: worth reading again.
+    fn reads_may_break(&self) -> bool {
+        true
+    }
+
     async fn lifecycle_rules(&self, bucket: &str) -> Result<Vec<LifecycleRule>, SourceError> {
         let call = crate::aws::AwsCall::new(
             "GetBucketLifecycleConfiguration",
@@ -334,9 +339,12 @@ impl S3Source {
             match answer.body.collect().await {
                 Ok(bytes) => Body::InMemory(bytes.into_bytes()),
                 Err(e) => {
-                    return Err(SourceError::Unavailable(format!(
+                    // One line (the causes' own words, not the SDK's `Debug` dump, which
+                    // `--debug` shows).
+                    tracing::debug!(bucket, key, error = ?e, "reading the body failed");
+                    return Err(SourceError::Interrupted(format!(
                         "reading the body failed: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                        crate::aws::cause_chain(&e)
                     )));
                 }
             }

@@ -728,7 +728,7 @@ impl Walker {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 reason: format!(
-                    "digest of trail {} that does not verify: {:?}",
+                    "digest of trail {} that does not verify: {}",
                     other.trail_name, problems[0]
                 ),
                 status: worst,
@@ -739,10 +739,10 @@ impl Walker {
         // The log files it lists are in this chain's folder: they are accounted for only if
         // they are what it says.
         let mut checks = JoinSet::new();
-        for entry in &digest.log_files {
+        for entry in digest.log_files.iter() {
             self.listed_logs.insert(&entry.s3_object);
             let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
-            let (ctx, entry) = (self.ctx.clone(), entry.clone());
+            let ctx = self.ctx.clone();
             let listed_from = digest.start_time;
             checks.spawn(async move {
                 let _permit = permit;
@@ -765,7 +765,7 @@ impl Walker {
                     bucket: log.bucket.clone(),
                     key: log.key.clone(),
                     reason: format!(
-                        "log file of trail {} that does not verify: {problem:?}",
+                        "log file of trail {} that does not verify: {problem}",
                         other.trail_name
                     ),
                     status: log.status,
@@ -898,13 +898,13 @@ impl Walker {
             self.report.digests[index].logs_not_checked = digest.log_files.len() as u64;
             return;
         }
-        for entry in &digest.log_files {
+        for entry in digest.log_files.iter() {
             self.listed_logs.insert(&entry.s3_object);
             if entry.s3_bucket == self.layout.location.bucket
                 && self.changed.contains_key(&entry.s3_object)
             {
                 self.changed_logs
-                    .insert(entry.s3_object.clone(), (entry.clone(), digest.start_time));
+                    .insert(entry.s3_object.clone(), (entry, digest.start_time));
             }
         }
         if let Some(progress) = &self.ctx.options.progress {
@@ -917,7 +917,7 @@ impl Walker {
         let keep_valid = self.ctx.options.keep_valid_entries;
         for (position, entry) in digest.log_files.iter().enumerate() {
             let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
-            let (entry, ctx, tallies) = (entry.clone(), self.ctx.clone(), self.tallies.clone());
+            let (ctx, tallies) = (self.ctx.clone(), self.tallies.clone());
             let listed_from = digest.start_time;
             self.log_tasks.spawn(async move {
                 let _permit = permit;
