@@ -74,6 +74,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 mod bundle;
+mod chains;
 pub mod events;
 pub mod exceptions;
 pub mod export;
@@ -88,7 +89,10 @@ pub mod messages;
 mod options;
 pub mod plan;
 pub mod report;
+#[cfg(feature = "aws")]
+mod resolve;
 mod schema;
+mod setup;
 mod signing;
 pub mod source;
 pub mod state;

@@ -11,14 +11,14 @@ use crate::report::{BundleProblem, ChainReport, Counts, Report};
 
 impl ChainReport {
     /// This chain's verdict: the worst of everything found, and never valid without a window
-    /// that was covered (decided here, in the trust core: [`chain_status`]).
+    /// that was covered (decided here, in the trust core's `chain_status`).
     pub fn status(&self) -> Status {
         chain_status(self)
     }
 }
 
 impl Report {
-    /// The report's verdict, decided here, in the trust core ([`report_status`]): the one
+    /// The report's verdict, decided here, in the trust core (`report_status`): the one
     /// function every report's status comes from (a single run and a merge of shards both end
     /// here), so that no path that recomputes a status can drop a cap.
     pub fn verdict(&self) -> Status {
