@@ -490,6 +490,41 @@ fn broken_transfers_that_a_reread_recovers_leave_a_clean_trail_valid() {
     assert_eq!(s3.server.requests().broken, 9);
 }
 
+/// A log file too large to be read whole (over 64 KiB compressed: it streams to the hasher on a
+/// blocking thread) whose transfer breaks mid-body, or ends short under a matching
+/// `Content-Length`, is read again as a small one is: valid once a read gets it whole.
+#[test]
+fn a_streamed_log_whose_transfer_breaks_is_read_again_and_valid() {
+    let spec = TrailSpec {
+        bombs: vec![LogBomb {
+            at: LogPos {
+                chain: 0,
+                digest: 2,
+                log: 1,
+            },
+            decompressed_bytes: 100 << 20,
+        }],
+        ..spec()
+    };
+    let s3 = S3Trail::start(&spec, untouched);
+    let key = s3.trail.log(2, 1);
+    let stored = s3
+        .server
+        .get(s3.trail.bucket(), &key)
+        .expect("the log file");
+    assert!(stored.body.len() > 64 * 1024, "{} bytes", stored.body.len());
+    s3.server
+        .break_bodies_of(key.clone(), BodyFault::Reset { after: 70_000 }, 1);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["12/12 log files valid"]);
+    s3.server
+        .break_bodies_of(key.clone(), BodyFault::Cut { len: 80_000 }, 1);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert_eq!(s3.server.requests().broken, 2);
+}
+
 /// A body that breaks on every read, never at the same place, is unverifiable after a bounded
 /// number of reads: never invalid (nothing was received whole) and never valid.
 #[test]

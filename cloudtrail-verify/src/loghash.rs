@@ -292,6 +292,9 @@ pub fn gunzip_to_vec_noting(
     gunzip_into(reader, limit, fingerprint, |chunk| {
         out.extend_from_slice(chunk)
     })?;
+    // Grown by doubling, the buffer can hold twice the bytes it has: a digest near the cap is
+    // kept while it is processed, and should cost its size, not up to twice that.
+    out.shrink_to_fit();
     Ok(out)
 }
 
