@@ -136,6 +136,9 @@ def main():
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_PROXY": "127.0.0.1"})
     ctverify = os.path.join(RELEASE, "ctverify")
     end = parse(m["endTime"])
+    # Until the move, DescribeTrails would have named the old bucket and prefix: those runs
+    # name them (the stub describes the trail as it is now).
+    moved = parse(m["chains"][0]["digests"][24 * a.days * 200 // 366]["startTime"])
     rows, lookups, statuses = [], 0, {}
     began = time.monotonic()
     print(f"{'day':>4} {'exit':>4} {'digests':>7} {'GETs':>5} {'lookups':>7}  checkpoint", flush=True)
@@ -146,6 +149,8 @@ def main():
                 "--format", "json"]
         if day == 1:
             argv += ["--from", iso(START)]
+        if day_end <= moved:
+            argv += ["--bucket", "ctverify-year-old", "--prefix", "before-move"]
         gets_before = server.gets()
         t0 = time.monotonic()
         run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)

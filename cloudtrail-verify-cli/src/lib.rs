@@ -526,6 +526,20 @@ async fn run_verify(
             target.location.prefix.as_deref(),
             &store.location().to_string(),
         )?;
+        let now = format!(
+            "s3://{}/{}",
+            target.location.bucket,
+            target.location.prefix.as_deref().unwrap_or_default()
+        );
+        if let Some(old) =
+            existing.moved_from(&target.location.bucket, target.location.prefix.as_deref())
+        {
+            verifier.add_warning(format!(
+                "the state was kept while the trail wrote to {old}; it writes to {now} now (moved \
+                 with UpdateTrail?): its checkpoints join only through CloudTrail's signed links \
+                 from the new place"
+            ));
+        }
     }
     let looked_in = render::LookedIn {
         accounts_folder: verifier.accounts_folder(),

@@ -190,7 +190,10 @@ impl State {
         out
     }
 
-    /// Fails unless the state is for this trail, bucket and prefix.
+    /// Fails unless the state is for this trail. A state of the same trail kept when it wrote
+    /// to another bucket or prefix is accepted ([`State::moved_from`] says so): the trail was
+    /// moved, and its checkpoints join the new place only through CloudTrail's signed links
+    /// (the first digest there names its predecessor in the old place).
     ///
     /// # Errors
     /// [`StateError::OtherTrail`].
@@ -202,7 +205,7 @@ impl State {
         location: &str,
     ) -> Result<(), StateError> {
         let prefix = prefix.filter(|p| !p.is_empty());
-        if self.trail != trail || self.bucket != bucket || self.prefix.as_deref() != prefix {
+        if self.trail != trail {
             let show = |t: &str, b: &str, p: Option<&str>| {
                 format!("trail {t} in s3://{b}/{}", p.unwrap_or(""))
             };
@@ -213,6 +216,19 @@ impl State {
             });
         }
         Ok(())
+    }
+
+    /// Where the state was kept for, when the trail now writes elsewhere (`s3://BUCKET/PREFIX`):
+    /// a trail moved with UpdateTrail. `None` when it is the same place.
+    pub fn moved_from(&self, bucket: &str, prefix: Option<&str>) -> Option<String> {
+        let prefix = prefix.filter(|p| !p.is_empty());
+        (self.bucket != bucket || self.prefix.as_deref() != prefix).then(|| {
+            format!(
+                "s3://{}/{}",
+                self.bucket,
+                self.prefix.as_deref().unwrap_or_default()
+            )
+        })
     }
 
     /// Each chain's open gaps (see [`ChainCheckpoint::open_gaps`]).
@@ -293,6 +309,12 @@ impl State {
         }
         State {
             updated_at: Utc::now(),
+            // Where the trail writes now (it may have moved since the state was written).
+            bucket: report.bucket.clone(),
+            prefix: report
+                .provenance
+                .as_ref()
+                .map_or(self.prefix.clone(), |p| p.options.prefix.clone()),
             chains: chains.into_values().collect(),
             ..self.clone()
         }
@@ -416,7 +438,19 @@ mod tests {
     fn a_state_of_another_trail_or_bucket_is_refused() {
         let s = state();
         assert!(s.check_belongs_to(&s.trail, "b", None, "x").is_ok());
-        assert!(s.check_belongs_to(&s.trail, "other", None, "x").is_err());
-        assert!(s.check_belongs_to(&s.trail, "b", Some("p"), "x").is_err());
+        assert!(
+            s.check_belongs_to(
+                "arn:aws:cloudtrail:us-east-1:111122223333:trail/other",
+                "b",
+                None,
+                "x"
+            )
+            .is_err()
+        );
+        // The same trail in another bucket or prefix: moved, accepted, and said.
+        assert!(s.check_belongs_to(&s.trail, "other", None, "x").is_ok());
+        assert_eq!(s.moved_from("b", None), None);
+        assert_eq!(s.moved_from("other", None).as_deref(), Some("s3://b/"));
+        assert_eq!(s.moved_from("b", Some("p")).as_deref(), Some("s3://b/"));
     }
 }
