@@ -639,3 +639,45 @@ fn a_lifecycle_rule_set_after_delivery_voids_the_excuse() {
         "by arn:aws:iam::111122223333:user/admin",
     ]);
 }
+
+/// A scheduled audit across a move: the runs before it read the old place (where DescribeTrails
+/// said the trail wrote then), the run after it the new one, with the same state.
+#[test]
+fn a_state_follows_a_trail_moved_to_another_bucket() {
+    let s3 = S3Trail::start(&moved_spec(), |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let digests = &s3.trail.manifest.chains[0].digests;
+    let before_move = digests[2].end_time;
+    let first = run_to(
+        &s3,
+        before_move,
+        &[
+            "--state",
+            &state_arg,
+            "--bucket",
+            "ctverify-old-bucket",
+            "--prefix",
+            "before/the-move",
+        ],
+    );
+    assert_eq!(first.code, VALID, "{first:?}");
+    let args = vec![
+        "--trail".to_owned(),
+        s3.trail.manifest.trail_arn.clone(),
+        "--state".to_owned(),
+        state_arg.clone(),
+        "--to".to_owned(),
+        format_time(&s3.trail.manifest.end_time),
+    ];
+    let second = s3_trail::run_ctverify_process(&args, &s3.server.endpoint(), &s3.stub.endpoint());
+    assert_eq!(second.code, VALID, "{second:?}");
+    assert!(
+        second.stderr.contains("moved with UpdateTrail"),
+        "{second:?}"
+    );
+    let after = State::parse(&std::fs::read(&state).unwrap(), "test").unwrap();
+    assert_eq!(after.bucket, s3.trail.manifest.bucket);
+    assert_eq!(after.chains[0].head.end_time, s3.trail.manifest.end_time);
+}
