@@ -188,6 +188,12 @@ fn no_module_of_the_library_uses_a_module_that_uses_it_back() {
     if let Some(cycle) = first_cycle(&graph) {
         panic!("module cycle: {}", cycle.join(" -> "));
     }
+    // Sources sit below the trust core: an outside ObjectSource names only `source` types.
+    assert!(
+        !graph["source"].contains("trust"),
+        "source uses trust: {:?}",
+        graph["source"]
+    );
 }
 
 #[test]

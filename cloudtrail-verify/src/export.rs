@@ -593,7 +593,7 @@ impl ObjectSource for Tee {
     async fn lifecycle_rules(
         &self,
         bucket: &str,
-    ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
+    ) -> Result<Vec<crate::source::LifecycleRule>, SourceError> {
         self.inner.lifecycle_rules(bucket).await
     }
 
@@ -659,8 +659,8 @@ mod tests {
     /// default, so that a tee answering with a default is seen.
     struct Versioned;
 
-    fn original() -> crate::trust::versions::ObjectVersion {
-        crate::trust::versions::ObjectVersion {
+    fn original() -> crate::source::ObjectVersion {
+        crate::source::ObjectVersion {
             version_id: "v1".into(),
             last_modified: chrono::DateTime::UNIX_EPOCH,
             delete_marker: false,
@@ -696,7 +696,7 @@ mod tests {
         async fn lifecycle_rules(
             &self,
             _: &str,
-        ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
+        ) -> Result<Vec<crate::source::LifecycleRule>, SourceError> {
             Err(SourceError::AccessDenied("rules".into()))
         }
         async fn versioning(&self, _: &str) -> Result<crate::source::Versioning, SourceError> {

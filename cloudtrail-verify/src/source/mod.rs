@@ -13,6 +13,9 @@ pub use local::LocalDirectory;
 #[cfg(feature = "aws")]
 pub use s3::S3Source;
 
+mod facts;
+pub use facts::{LifecycleExpiration, LifecycleFilter, LifecycleRule, ObjectVersion};
+
 /// One object: its user metadata (`x-amz-meta-*`, names without the prefix, lower-case) and a
 /// body to stream.
 pub struct Object {
@@ -90,7 +93,7 @@ pub enum Versioning {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VersionPage {
     /// The entries, delete markers included.
-    pub entries: Vec<(String, crate::trust::versions::ObjectVersion)>,
+    pub entries: Vec<(String, ObjectVersion)>,
     /// `(key marker, version id marker)` for the next page; `None` at the end.
     pub next: Option<(String, Option<String>)>,
 }
@@ -186,10 +189,7 @@ pub trait ObjectSource: Send + Sync {
     ///
     /// # Errors
     /// When the rules could not be read: then no missing object can be excused by them.
-    async fn lifecycle_rules(
-        &self,
-        bucket: &str,
-    ) -> Result<Vec<crate::trust::lifecycle::LifecycleRule>, SourceError> {
+    async fn lifecycle_rules(&self, bucket: &str) -> Result<Vec<LifecycleRule>, SourceError> {
         let _ = bucket;
         Ok(Vec::new())
     }

@@ -5,7 +5,7 @@
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
 use super::{Body, Object, ObjectSource, SourceError, VersionPage, Versioning};
-use crate::trust::lifecycle::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
+use crate::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -182,7 +182,7 @@ impl ObjectSource for S3Source {
         prefix: &str,
         marker: Option<(&str, Option<&str>)>,
     ) -> Result<VersionPage, SourceError> {
-        use crate::trust::versions::ObjectVersion;
+        use crate::source::ObjectVersion;
         let call = crate::aws::AwsCall::new(
             "ListObjectVersions",
             "s3:ListBucketVersions",

@@ -19,52 +19,7 @@
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
 
-/// Which objects a lifecycle rule selects, as far as a missing object can be judged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LifecycleFilter {
-    /// Objects whose key starts with this prefix (empty: every object).
-    Prefix {
-        /// The prefix.
-        prefix: String,
-    },
-    /// A filter that needs what a missing object no longer has (tags, size) or that is not
-    /// understood: it selects no missing object.
-    Unjudgeable {
-        /// What the filter holds.
-        reason: String,
-    },
-}
-
-/// When a lifecycle rule expires the objects it selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LifecycleExpiration {
-    /// `Expiration.Days`: this many days after each object's creation.
-    Days {
-        /// The days.
-        days: u32,
-    },
-    /// `Expiration.Date`: every object selected, from this date on.
-    Date {
-        /// The date (midnight UTC).
-        date: DateTime<Utc>,
-    },
-}
-
-/// One rule of a bucket's lifecycle configuration, as facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LifecycleRule {
-    /// The rule's `ID`.
-    pub id: String,
-    /// `Status` is `Enabled`.
-    pub enabled: bool,
-    /// Which objects it selects.
-    pub filter: LifecycleFilter,
-    /// Its `Expiration` of current objects, when it has one (transitions and noncurrent-version
-    /// expiration remove no current object).
-    pub expiration: Option<LifecycleExpiration>,
-}
+pub use crate::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 
 /// Why a missing object is taken as expired rather than deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

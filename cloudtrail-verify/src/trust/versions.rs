@@ -30,16 +30,7 @@ use super::lifecycle::{LifecycleRule, lifecycle_excuse};
 use crate::findings::VersionProblem;
 use chrono::{DateTime, Utc};
 
-/// One entry of a key's version history, as ListObjectVersions reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectVersion {
-    /// The version id (`null` for an object written before versioning was enabled).
-    pub version_id: String,
-    /// `LastModified`.
-    pub last_modified: DateTime<Utc>,
-    /// A delete marker rather than an object version.
-    pub delete_marker: bool,
-}
+pub use crate::source::ObjectVersion;
 
 /// What a key's history comes to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

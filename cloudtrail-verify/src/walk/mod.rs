@@ -25,8 +25,8 @@ use crate::report::{
     DigestReport, ForeignObject, GapKind, LogProblem, LogReport, Status,
 };
 use crate::schema::DigestFile;
+use crate::source::LifecycleRule;
 use crate::source::ObjectSource;
-use crate::trust::lifecycle::LifecycleRule;
 use crate::trust::{self, CoveredSpan, DigestEvidence, Link, Predecessor};
 use chrono::TimeDelta;
 use futures::FutureExt;

@@ -4,7 +4,7 @@
 //! to hold is an error (the chain is then unverifiable), never silently cut.
 
 use crate::source::ObjectSource;
-use crate::trust::versions::ObjectVersion;
+use crate::source::ObjectVersion;
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
