@@ -5,7 +5,6 @@
 use crate::findings::BundleProblem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -69,15 +68,15 @@ pub struct NotCopied {
     pub reason: String,
 }
 
-pub(crate) fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
+/// SHA-256 of what `reader` holds, hex.
+pub(crate) fn sha256_hex(reader: impl Read) -> io::Result<String> {
+    use crate::loghash::{StreamHashError, sha256_stream};
+    match sha256_stream(reader, u64::MAX) {
+        Ok((digest, _)) => Ok(hex::encode(digest)),
+        Err(StreamHashError::Read(e)) => Err(e),
+        Err(StreamHashError::TooLarge { limit }) => {
+            Err(io::Error::other(format!("longer than {limit} bytes")))
         }
-        hasher.update(&buf[..n]);
     }
 }
 

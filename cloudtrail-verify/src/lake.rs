@@ -33,7 +33,6 @@ use crate::source::{ObjectSource, SourceError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::Read;
@@ -54,7 +53,6 @@ pub const HASH_ALGORITHM: &str = "SHA-256";
 pub const SIGNATURE_ALGORITHM: &str = "SHA256withRSA";
 /// Result files hashed at once.
 const CONCURRENCY: usize = 8;
-const BUFFER: usize = 128 * 1024;
 
 pub use crate::findings::{ResultFileProblem, SignFileProblem};
 
@@ -516,28 +514,14 @@ pub fn check_sign_file(
 }
 
 /// Streams an object through SHA-256 within `limit` bytes.
-fn hash_stream(mut body: impl Read, limit: u64) -> Result<([u8; 32], u64), ResultFileProblem> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
-    let mut total: u64 = 0;
-    loop {
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(ResultFileProblem::Unreadable {
-                    reason: format!("read failed: {e}"),
-                });
-            }
-        };
-        total += n as u64;
-        if total > limit {
-            return Err(ResultFileProblem::TooLarge { limit });
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok((hasher.finalize().into(), total))
+fn hash_stream(body: impl Read, limit: u64) -> Result<([u8; 32], u64), ResultFileProblem> {
+    use crate::loghash::{StreamHashError, sha256_stream};
+    sha256_stream(body, limit).map_err(|e| match e {
+        StreamHashError::Read(e) => ResultFileProblem::Unreadable {
+            reason: format!("read failed: {e}"),
+        },
+        StreamHashError::TooLarge { limit } => ResultFileProblem::TooLarge { limit },
+    })
 }
 
 async fn check_file(

@@ -259,6 +259,44 @@ fn gunzip_with(
     })
 }
 
+/// Why a stream could not be hashed to its end.
+#[derive(Debug)]
+pub(crate) enum StreamHashError {
+    /// Reading failed.
+    Read(io::Error),
+    /// The stream is longer than the limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+}
+
+/// Streams `reader` through SHA-256 within `limit` bytes, never holding it whole: its digest
+/// and length. The one plain streaming hash of the crate (bundle files, Lake result files);
+/// log files are hashed decompressed by [`hash_gzip`].
+pub(crate) fn sha256_stream(
+    mut reader: impl Read,
+    limit: u64,
+) -> Result<([u8; 32], u64), StreamHashError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StreamHashError::Read(e)),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(StreamHashError::TooLarge { limit });
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok((hasher.finalize().into(), total))
+}
+
 /// Hashes the decompressed content of a gzip object without keeping it.
 #[cfg(test)]
 pub fn hash_gzip(reader: impl Read, limit: u64) -> Result<GunzipHash, GunzipError> {
