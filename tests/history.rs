@@ -113,6 +113,17 @@ fn report_to(s3: &S3Trail, to: DateTime<Utc>) -> (u8, Value) {
     (run.code, report)
 }
 
+/// Asserts the first gap's `history_note` holds `text`.
+fn assert_note(report: &Value, text: &str) {
+    let gaps = gaps(report);
+    assert!(
+        gaps[0]["history_note"]
+            .as_str()
+            .is_some_and(|n| n.contains(text)),
+        "no note with {text:?}: {gaps:#?}"
+    );
+}
+
 fn gaps(report: &Value) -> Vec<&Value> {
     report["chains"]
         .as_array()
@@ -186,12 +197,7 @@ fn a_restart_the_history_does_not_show_stays_unverifiable() {
     assert_eq!(code, UNVERIFIABLE, "{report:#}");
     let gaps = gaps(&report);
     assert_eq!(gaps[0]["kind"], "chain_restart");
-    assert!(
-        gaps[0]["history_note"]
-            .as_str()
-            .is_some_and(|n| n.contains("nothing that stopped delivery")),
-        "{gaps:#?}"
-    );
+    assert_note(&report, "nothing that stopped delivery");
 }
 
 #[test]
@@ -232,12 +238,7 @@ fn a_restart_older_than_the_history_stays_unverifiable() {
     assert_eq!(code, UNVERIFIABLE, "{report:#}");
     let gaps = gaps(&report);
     assert_eq!(gaps[0]["kind"], "chain_restart");
-    assert!(
-        gaps[0]["history_note"]
-            .as_str()
-            .is_some_and(|n| n.contains("oldest event")),
-        "{gaps:#?}"
-    );
+    assert_note(&report, "oldest event");
 }
 
 #[test]
@@ -264,12 +265,7 @@ fn a_history_that_cannot_be_read_leaves_the_pause_unverifiable() {
     assert_eq!(code, UNVERIFIABLE, "{report:#}");
     let gaps = gaps(&report);
     assert_eq!(gaps[0]["kind"], "chain_restart");
-    assert!(
-        gaps[0]["history_note"]
-            .as_str()
-            .is_some_and(|n| n.contains("LookupEvents")),
-        "{gaps:#?}"
-    );
+    assert_note(&report, "LookupEvents");
 }
 
 #[test]

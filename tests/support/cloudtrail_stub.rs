@@ -690,46 +690,65 @@ fn list_public_keys(config: &StubConfig, region: Option<&str>, input: &Value) ->
             "StartTime must be before EndTime",
         );
     }
-    let offset = match input.get("NextToken").and_then(Value::as_str) {
-        None | Some("") => 0,
-        Some(token) => match decode_token(token) {
-            Some(offset) => offset,
-            None => return error("InvalidTokenException", "Invalid NextToken"),
-        },
+    let Some(offset) = page_offset(input, TOKEN_TAG) else {
+        return error("InvalidTokenException", "Invalid NextToken");
     };
     let matching: Vec<&StubKey> = config
         .keys_for(region)
         .iter()
         .filter(|k| k.overlaps(start, end))
         .collect();
-    let page_size = config.page_size.max(1);
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(page_size)
-        .map(|k| k.to_json())
-        .collect();
-    let mut answer = json!({ "PublicKeyList": page });
-    let next = offset.saturating_add(page_size);
-    if next < matching.len() {
-        answer["NextToken"] = json!(encode_token(next));
-    }
+    let answer = page_of(
+        &matching,
+        offset,
+        config.page_size.max(1),
+        "PublicKeyList",
+        TOKEN_TAG,
+        |k| k.to_json(),
+    );
     reply(http::StatusCode::OK, &answer)
 }
 
-fn encode_token(offset: usize) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{TOKEN_TAG}{offset}"))
+/// Where the page a request's `NextToken` asks for starts (0 without one), `None` for a token
+/// this stub did not give (`tag` tells the operations' tokens apart).
+fn page_offset(input: &Value, tag: &str) -> Option<usize> {
+    match input.get("NextToken").and_then(Value::as_str) {
+        None | Some("") => Some(0),
+        Some(token) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(token)
+                .ok()?;
+            String::from_utf8(bytes)
+                .ok()?
+                .strip_prefix(tag)?
+                .parse()
+                .ok()
+        }
+    }
 }
 
-fn decode_token(token: &str) -> Option<usize> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix(TOKEN_TAG)?
-        .parse()
-        .ok()
+/// `{FIELD: [one page of items], "NextToken": ...while more remain}`, as CloudTrail pages.
+fn page_of<T>(
+    items: &[T],
+    offset: usize,
+    page_size: usize,
+    field: &str,
+    tag: &str,
+    to_json: impl Fn(&T) -> Value,
+) -> Value {
+    let page: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(page_size)
+        .map(to_json)
+        .collect();
+    let mut answer = json!({ field: page });
+    let next = offset.saturating_add(page_size);
+    if next < items.len() {
+        answer["NextToken"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(format!("{tag}{next}")));
+    }
+    answer
 }
 
 fn describe_trails(config: &StubConfig, region: Option<&str>, input: &Value) -> Reply {
@@ -832,19 +851,8 @@ fn lookup_events(config: &StubConfig, region: Option<&str>, input: &Value) -> Re
         Some(n @ 1..=50) => n as usize,
         Some(_) => return error("InvalidMaxResultsException", "MaxResults must be 1 to 50"),
     };
-    let offset = match input.get("NextToken").and_then(Value::as_str) {
-        None | Some("") => 0,
-        Some(token) => match base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| {
-                t.strip_prefix(EVENTS_TOKEN_TAG)
-                    .and_then(|n| n.parse().ok())
-            }) {
-            Some(offset) => offset,
-            None => return error("InvalidNextTokenException", "Invalid NextToken"),
-        },
+    let Some(offset) = page_offset(input, EVENTS_TOKEN_TAG) else {
+        return error("InvalidNextTokenException", "Invalid NextToken");
     };
     let mut matching: Vec<&StubEvent> = config
         .events
@@ -863,19 +871,14 @@ fn lookup_events(config: &StubConfig, region: Option<&str>, input: &Value) -> Re
         .collect();
     // Newest first, as CloudTrail returns them.
     matching.sort_by_key(|e| std::cmp::Reverse(e.time));
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(page_size)
-        .map(|e| e.to_json())
-        .collect();
-    let mut answer = json!({ "Events": page });
-    let next = offset.saturating_add(page_size);
-    if next < matching.len() {
-        answer["NextToken"] = json!(
-            base64::engine::general_purpose::STANDARD.encode(format!("{EVENTS_TOKEN_TAG}{next}"))
-        );
-    }
+    let answer = page_of(
+        &matching,
+        offset,
+        page_size,
+        "Events",
+        EVENTS_TOKEN_TAG,
+        |e| e.to_json(),
+    );
     reply(http::StatusCode::OK, &answer)
 }
 
