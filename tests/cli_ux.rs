@@ -936,3 +936,114 @@ fn a_state_in_the_trails_own_bucket_is_refused_unless_allowed_and_then_warned() 
     assert_eq!(code, VALID, "{report:#}");
     assert!(!warned(&report), "{report:#}");
 }
+
+// Issue 23: the first ten minutes.
+
+/// The bundled sample's arguments: `--trail ARN --from --to --local DIR --public-keys FILE`.
+fn sample_args(dir: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "ctverify",
+        "--trail",
+        "arn:aws:cloudtrail:us-east-1:111122223333:trail/sample-trail",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T06:00:00Z",
+        "--local",
+        dir,
+        "--public-keys",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/sample/public-keys.json"
+        ),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+const SAMPLE_TRAIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/sample/trail");
+
+/// The last line of stdout that is not blank.
+fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+/// Text output ends, on stdout, with one verdict line: what was proven, for how many chains,
+/// and how old the proof is (hours from the newest proven hour to now).
+#[tokio::test]
+async fn the_text_output_ends_with_a_valid_verdict_line_with_the_proof_lag() {
+    let run = run_ctverify(&sample_args(
+        SAMPLE_TRAIL,
+        &["--now", "2026-01-01T09:30:00Z"],
+    ))
+    .await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert_eq!(
+        last_line(&run.stdout),
+        "VALID: proved 2026-01-01T00:00:00Z – 2026-01-01T06:00:00Z for 1 chain; proof lag 3 h",
+        "{run:?}"
+    );
+}
+
+/// A tampered log file: the verdict line on stdout names the first finding (with both hashes,
+/// as the JSON has them), so `ctverify ... > report.txt` keeps why it failed.
+#[tokio::test]
+async fn an_invalid_verdict_line_quotes_the_first_finding_with_both_hashes() {
+    use std::io::Write as _;
+    let trail = GeneratedTrail::new(&spec());
+    let key = trail.log(1, 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(br#"{"Records":[]}"#).unwrap();
+    std::fs::write(
+        trail.copy().join(trail.bucket()).join(&key),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    let run = trail.verify(&[]).await;
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let line = last_line(&run.stdout);
+    assert!(
+        line.starts_with(&format!(
+            "INVALID: Log file s3://{}/{key}: hash value doesn't match (the digest file lists ",
+            trail.bucket()
+        )) && line.contains(", the file hashes to "),
+        "{line}\n{run:?}"
+    );
+}
+
+/// `--out FILE`: the whole text report (findings included, which otherwise go to stderr) goes
+/// to the file, ending with the verdict line; the terminal gets only where it went and the
+/// verdict.
+#[tokio::test]
+async fn out_file_holds_the_whole_text_report_and_the_terminal_the_verdict() {
+    let trail = GeneratedTrail::new(&spec());
+    std::fs::remove_file(trail.copy().join(trail.bucket()).join(trail.log(2, 1))).unwrap();
+    let file = trail.dir.path().join("report.txt");
+    let run = trail.verify(&["--out", file.to_str().unwrap()]).await;
+    assert_eq!(run.code, INVALID, "{run:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("Validating log files for trail"), "{text}");
+    assert!(
+        text.contains("INVALID: not found"),
+        "the findings are in the file:\n{text}"
+    );
+    assert!(
+        last_line(&text).starts_with("INVALID: Log file s3://"),
+        "{text}"
+    );
+    assert_eq!(run.stderr, "", "{run:?}");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "Report written to {}\n{}\n",
+            file.display(),
+            last_line(&text)
+        ),
+    );
+}

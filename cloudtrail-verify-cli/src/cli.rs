@@ -174,14 +174,11 @@ pub struct ShardArgs {
     #[arg(long, value_name = "K", requires = "plan", help_heading = "Shards")]
     pub shard: Option<usize>,
 
-    /// Also write the shard's JSON report here (a file or s3://BUCKET/KEY; `{}` is replaced by
-    /// the shard's index), for `ctverify merge`.
-    #[arg(
-        long,
-        value_name = "FILE|s3://BUCKET/KEY",
-        requires = "plan",
-        help_heading = "Shards"
-    )]
+    /// Write the whole report to FILE instead of stdout (in text, the findings too, which
+    /// otherwise go to stderr; the file is replaced, as by `>`); the terminal gets only the
+    /// verdict line. With --plan: also write the shard's JSON report here (a file or
+    /// s3://BUCKET/KEY; `{}` is replaced by the shard's index), for `ctverify merge`.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<String>,
 }
 

@@ -31,6 +31,37 @@ pub mod exit {
     pub const ERROR: u8 = 3;
 }
 
+/// One file written through several handles (`--out FILE` in text: the report and its findings,
+/// which otherwise go to stdout and stderr, in the order they are written).
+#[derive(Clone)]
+struct SharedWriter(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
+
+impl SharedWriter {
+    /// Creates (or truncates, as `>` would) the file at `path`.
+    fn create(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        Ok(SharedWriter(Arc::new(std::sync::Mutex::new(
+            std::io::BufWriter::new(file),
+        ))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::io::BufWriter<std::fs::File>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lock().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lock().flush()
+    }
+}
+
 /// A run that could not happen, with the message to print.
 struct Fatal(String);
 
@@ -178,7 +209,7 @@ where
             let job = if cli.shard.plan.is_some() {
                 Job::Shard(&cli.shard)
             } else {
-                Job::Verify
+                Job::Verify(cli.shard.out.as_deref().map(std::path::Path::new))
             };
             match run_verify(&cli.verify, job, out, err).await {
                 Ok(code) => code,
@@ -218,8 +249,8 @@ fn init_diagnostics(debug: bool) {
 
 /// What a run of the verification flags does.
 enum Job<'a> {
-    /// Verify and print.
-    Verify,
+    /// Verify and print, the report to this file when there is one (`--out FILE`).
+    Verify(Option<&'a std::path::Path>),
     /// Verify and write an evidence bundle.
     Export(&'a std::path::Path),
     /// Verify one shard of a plan.
@@ -316,7 +347,7 @@ async fn run_verify(
         (None, Some(trail)) => trail.clone(),
         (None, None) => return Err(Fatal("--trail ARN is required (see --help)".into())),
     };
-    if args.state.is_some() && !matches!(job, Job::Verify) {
+    if args.state.is_some() && !matches!(job, Job::Verify(_)) {
         return Err(Fatal(
             "--state is for scheduled verification runs, not for export, plan or a shard (they \
              hold a whole range)"
@@ -373,13 +404,31 @@ async fn run_verify(
         )),
         other => Fatal(format!("--from/--to: {other}")),
     })?;
+    // --out FILE: the whole report goes to the file (in text, the findings too, in the order
+    // they came), and the terminal gets only the verdict line; -q silences the terminal only.
+    let report_file = match &job {
+        Job::Verify(Some(path)) => Some((
+            *path,
+            SharedWriter::create(path)
+                .map_err(|e| Fatal(format!("--out {}: {e}", path.display())))?,
+        )),
+        _ => None,
+    };
+    let terminal_out = out;
+    let (mut file_out, mut file_err) = match &report_file {
+        Some((_, file)) => (Some(file.clone()), Some(file.clone())),
+        None => (None, None),
+    };
     // -q: the report goes nowhere; errors that end the run still reach stderr (through Fatal).
     let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
-    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
-        (&mut no_out, &mut no_err)
-    } else {
-        (out, err)
-    };
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
+        match (&mut file_out, &mut file_err) {
+            (Some(file_out), Some(file_err)) if args.format == Format::Text => (file_out, file_err),
+            (Some(file_out), _) if args.quiet => (file_out, &mut no_err),
+            (Some(file_out), _) => (file_out, err),
+            _ if args.quiet => (&mut no_out, &mut no_err),
+            _ => (&mut *terminal_out, err),
+        };
     let mut builder = match &args.local {
         Some(dir) => {
             let cli::TrailRef::Arn(arn) = trail else {
@@ -550,13 +599,16 @@ async fn run_verify(
             if text {
                 render::TextRenderer::new(out, err, args.verbose)
                     .looked_in(&looked_in)
+                    .now(now)
                     .write_report(&report)?;
             }
             (report, Some(summary))
         }
         (None, Format::Json) => (verifier.run().await, None),
         (None, Format::Text) => {
-            let renderer = render::TextRenderer::new(out, err, args.verbose).looked_in(&looked_in);
+            let renderer = render::TextRenderer::new(out, err, args.verbose)
+                .looked_in(&looked_in)
+                .now(now);
             let mut stream = render::TextStream::new(renderer);
             let report = verifier.run_observed(&mut stream).await;
             if let Some(bar) = &bar {
@@ -587,6 +639,19 @@ async fn run_verify(
     }
     if let Some(bundle) = bundle {
         render::write_bundle_summary(err, &bundle, report.status)?;
+    }
+    if let Some((path, file)) = &report_file {
+        let mut file = file.clone();
+        file.flush()
+            .map_err(|e| Fatal(format!("--out {}: {e}", path.display())))?;
+        if !args.quiet {
+            writeln!(
+                terminal_out,
+                "Report written to {}\n{}",
+                render::escape(&path.display().to_string()),
+                cloudtrail_verify::messages::verdict_line(&report, now)
+            )?;
+        }
     }
     let status = exit_status(&report);
     if let Some((_, _, Some(store))) = &shard {

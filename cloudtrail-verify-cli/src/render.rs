@@ -68,6 +68,7 @@ pub struct TextRenderer<'a> {
     err: &'a mut (dyn Write + Send),
     verbose: bool,
     looked_in: Option<&'a LookedIn>,
+    now: DateTime<Utc>,
 }
 
 impl<'a> TextRenderer<'a> {
@@ -82,7 +83,14 @@ impl<'a> TextRenderer<'a> {
             err,
             verbose,
             looked_in: None,
+            now: Utc::now(),
         }
+    }
+
+    /// The time the verdict line's proof lag is counted to (default: the clock).
+    pub fn now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = now;
+        self
     }
 
     /// Says where the run looked when it found nothing.
@@ -144,7 +152,13 @@ impl<'a> TextRenderer<'a> {
         if let Some(provenance) = &report.provenance {
             write_provenance(self.out, report, provenance)?;
         }
-        Ok(())
+        // Last, on stdout: the one line a person reading `> report.txt` and a log search both
+        // find, with the first finding (the findings themselves went to stderr).
+        writeln!(
+            self.out,
+            "\n{}",
+            cloudtrail_verify::messages::verdict_line(report, self.now)
+        )
     }
 
     fn finding(&mut self, line: &str) -> io::Result<()> {
