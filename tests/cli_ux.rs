@@ -1047,3 +1047,41 @@ async fn out_file_holds_the_whole_text_report_and_the_terminal_the_verdict() {
         ),
     );
 }
+
+/// A path mistake is not tampering: the sample given one folder too high (it holds the
+/// generator's `manifest.json`, a common name, not a bundle's marker) or one folder too deep
+/// stops the run (exit 3) with the path to give instead, and nothing is called invalid.
+#[tokio::test]
+async fn a_local_copy_one_folder_too_high_or_too_deep_is_a_path_mistake_not_tampering() {
+    let sample = SAMPLE_TRAIL.trim_end_matches("/trail");
+    for (dir, says) in [
+        (
+            sample.to_owned(),
+            format!("one folder too high, give --local {SAMPLE_TRAIL}"),
+        ),
+        (
+            format!("{SAMPLE_TRAIL}/ctverify-sample-bucket"),
+            format!(
+                "one folder too deep: --local takes the folder holding one folder per bucket (DIR/BUCKET/AWSLogs/...), here --local {SAMPLE_TRAIL}"
+            ),
+        ),
+    ] {
+        let run = run_ctverify(&sample_args(&dir, &[])).await;
+        assert_eq!(run.code, ERROR, "{dir}: {run:?}");
+        assert!(run.stderr.contains(&says), "{dir}: {run:?}");
+        assert!(
+            !run.stderr.contains("INVALID") && !run.stdout.contains("INVALID"),
+            "{run:?}"
+        );
+    }
+    // Keys lying in a folder that is not a bundle are not taken by themselves.
+    let mut args = sample_args(sample, &[]);
+    args.truncate(args.len() - 2);
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr.contains("--local needs --public-keys")
+            && run.stderr.contains("is not an evidence bundle"),
+        "{run:?}"
+    );
+}

@@ -829,10 +829,25 @@ fn local_keys(args: &VerifyArgs, dir: Option<&std::path::Path>) -> Result<(KeySe
             (path, bytes)
         }
         (None, None) => {
-            return Err(Fatal(
-                "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
-                    .into(),
-            ));
+            // Keys that merely lie in the copy are not trusted for being there: only a bundle's
+            // are read by default (and even those make a run unverifiable at best).
+            let beside = dir
+                .map(|d| d.join(cloudtrail_verify::export::KEYS_FILE))
+                .filter(|p| p.is_file())
+                .map(|p| {
+                    format!(
+                        "; {} is not taken by itself: {} is not an evidence bundle (ctverify \
+                         export), so give it with --public-keys if it was saved from AWS",
+                        p.display(),
+                        p.parent()
+                            .map_or_else(String::new, |d| d.display().to_string())
+                    )
+                })
+                .unwrap_or_default();
+            return Err(Fatal(format!(
+                "--local needs --public-keys KEYS.json (the output of `aws cloudtrail \
+                 list-public-keys`){beside}"
+            )));
         }
     };
     let keys = KeySet::from_list_public_keys_json(&key_bytes)

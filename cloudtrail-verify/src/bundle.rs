@@ -81,8 +81,38 @@ pub(crate) fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
     }
 }
 
-/// Where a bundle's keys are, when `dir` is a bundle that has them.
+/// How much of `manifest.json` is read to find the marker.
+const MARKER_BYTES: u64 = 4096;
+
+/// Whether `dir` is an evidence bundle: its root holds a marker only `ctverify export` writes,
+/// a `manifest.json` whose first member is `format` (the export writes it first; its value is
+/// checked later, and another value is a manifest problem) or a `report.json`. A file with a
+/// common name is not one: a folder holding a `manifest.json` of another tool (the bundled
+/// sample's), or keys saved as `public-keys.json`, is a plain copy, and a path mistake is
+/// never read as tampering. A bundle whose manifest was deleted or garbled keeps its
+/// `report.json`, and is still a bundle (whose manifest is a problem).
+pub fn is_bundle(dir: &Path) -> bool {
+    if std::fs::symlink_metadata(dir.join(REPORT_FILE)).is_ok() {
+        return true;
+    }
+    let Ok(file) = open_regular(&dir.join(MANIFEST_FILE)) else {
+        return false;
+    };
+    let mut head = Vec::new();
+    if file.take(MARKER_BYTES).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"format\""))
+}
+
+/// Where a bundle's keys are, when `dir` is a bundle ([`is_bundle`]) that has them.
 pub fn bundle_keys(dir: &Path) -> Option<PathBuf> {
+    if !is_bundle(dir) {
+        return None;
+    }
     let path = dir.join(KEYS_FILE);
     std::fs::symlink_metadata(&path)
         .is_ok_and(|m| m.is_file())
@@ -90,14 +120,13 @@ pub fn bundle_keys(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Checks a bundle against its manifest, before anything in it is used. `None` when `dir` is
-/// not a bundle (no manifest, key file or report at its root: a plain local copy); otherwise
-/// every discrepancy, each invalid (see [`BundleProblem`]). A bundle whose manifest was deleted
-/// still has its key file or report, and is reported as such. Bounded: the manifest is read up
+/// not a bundle ([`is_bundle`]: a plain local copy); otherwise every discrepancy, each invalid
+/// (see [`BundleProblem`]). A bundle whose manifest was deleted still has its report, and is
+/// reported as such. Bounded: the manifest is read up
 /// to 256 MiB, files are hashed as streams, only regular files are opened (never a FIFO), links
 /// are not followed, and at most 1,000 discrepancies are listed one by one.
 pub fn check_bundle(dir: &Path) -> Option<Vec<BundleProblem>> {
-    let root_file = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
-    if !root_file(MANIFEST_FILE) && !root_file(KEYS_FILE) && !root_file(REPORT_FILE) {
+    if !is_bundle(dir) {
         return None;
     }
     let manifest = match read_manifest(&dir.join(MANIFEST_FILE)) {

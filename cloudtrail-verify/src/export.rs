@@ -41,7 +41,7 @@
 use crate::bundle::sha256_hex;
 pub use crate::bundle::{
     KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES, Manifest,
-    NotCopied, REPORT_FILE, bundle_keys, check_bundle, read_bundle_keys, read_manifest,
+    NotCopied, REPORT_FILE, bundle_keys, check_bundle, is_bundle, read_bundle_keys, read_manifest,
 };
 use crate::findings::Status;
 use crate::keys::KeySet;
@@ -755,6 +755,32 @@ mod tests {
         assert_eq!(check_bundle(plain.path()), None);
         let bundle = bundle_with(&[("b/k", b"x"), (KEYS_FILE, b"{}")]);
         assert_eq!(check_bundle(bundle.path()), Some(Vec::new()));
+    }
+
+    #[test]
+    fn files_with_a_bundles_names_but_no_marker_are_a_plain_copy() {
+        // The bundled sample: a manifest.json of the fixture generator, keys beside it.
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(plain.path().join("trail/b/AWSLogs")).unwrap();
+        std::fs::write(
+            plain.path().join(MANIFEST_FILE),
+            br#"{"trailArn": "arn", "format2": 1}"#,
+        )
+        .unwrap();
+        std::fs::write(plain.path().join(KEYS_FILE), br#"{"PublicKeyList": []}"#).unwrap();
+        assert!(!is_bundle(plain.path()));
+        assert_eq!(check_bundle(plain.path()), None);
+        assert_eq!(bundle_keys(plain.path()), None);
+        // The export's own manifest is the marker, whitespace or not.
+        let bundle = bundle_with(&[("b/k", b"x"), (KEYS_FILE, b"{}")]);
+        assert!(is_bundle(bundle.path()));
+        std::fs::write(
+            bundle.path().join(MANIFEST_FILE),
+            b"\n {\n  \"format\": \"ctverify-bundle\"",
+        )
+        .unwrap();
+        assert!(is_bundle(bundle.path()));
+        assert!(bundle_keys(bundle.path()).is_some());
     }
 
     #[test]

@@ -83,6 +83,7 @@ mod join;
 mod keys;
 pub mod lake;
 pub mod layout;
+mod local_copy;
 mod loghash;
 pub mod messages;
 mod options;

@@ -53,6 +53,15 @@ pub enum SetupError {
     /// [`Verifier::from_source`] was not told the bucket ([`VerifierBuilder::bucket`]).
     #[error("no bucket given: an object source is read bucket by bucket")]
     NoBucket,
+    /// The local copy was given one folder too high or too deep: a path mistake, with the
+    /// path to give instead (nothing was verified).
+    #[error("{hint}")]
+    LocalLayout {
+        /// The directory given.
+        dir: PathBuf,
+        /// What is wrong and the path to give instead.
+        hint: String,
+    },
     /// The local copy holds no bucket folder.
     #[error("{} holds no bucket folder (expected DIR/BUCKET/AWSLogs/...)", .0.display())]
     NoBucketFolder(PathBuf),
@@ -374,6 +383,14 @@ impl VerifierBuilder {
                     Some(bucket) => bucket.clone(),
                     None => only_bucket(&local, dir)?,
                 };
+                if let Some(hint) =
+                    crate::local_copy::layout_mistake(dir, &bucket, self.prefix.as_deref())
+                {
+                    return Err(SetupError::LocalLayout {
+                        dir: dir.clone(),
+                        hint,
+                    });
+                }
                 let mut target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
                 // A bundle knows which chains the trail had to have (from the run that made
                 // it): a region deleted from the bucket stays expected, as it was from S3.
