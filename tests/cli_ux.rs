@@ -1085,3 +1085,54 @@ async fn a_local_copy_one_folder_too_high_or_too_deep_is_a_path_mistake_not_tamp
         "{run:?}"
     );
 }
+
+/// The documented round trip runs as written: `export --out FILE.tar.gz`, then `--local
+/// FILE.tar.gz` with keys from a trusted source is valid and asks for nothing more; without
+/// keys, the verdict line says why it is unverifiable (the keys are the bundle's own). The
+/// archive is unpacked into a private folder that is gone after the run.
+#[tokio::test]
+async fn a_tar_gz_bundle_is_read_directly_and_keys_given_raise_no_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("evidence.tar.gz");
+    let mut export = sample_args(SAMPLE_TRAIL, &["--out", archive.to_str().unwrap()]);
+    export.insert(1, "export".into());
+    let run = run_ctverify(&export).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+
+    let scratch_before = scratch_folders();
+    let run = run_ctverify(&sample_args(archive.to_str().unwrap(), &[])).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(
+        last_line(&run.stdout).starts_with("VALID: proved"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("--public-keys"), "{run:?}");
+    assert_eq!(
+        scratch_folders(),
+        scratch_before,
+        "the unpacked bundle is removed"
+    );
+
+    let mut args = sample_args(archive.to_str().unwrap(), &[]);
+    args.truncate(args.len() - 2);
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, UNVERIFIABLE, "{run:?}");
+    assert!(
+        last_line(&run.stdout)
+            .starts_with("UNVERIFIABLE: the public keys are the bundle's own public-keys.json"),
+        "{run:?}"
+    );
+}
+
+/// The folders `--local FILE.tar.gz` unpacks into, of this process.
+fn scratch_folders() -> Vec<String> {
+    let mine = format!("ctverify-bundle-{}-", std::process::id());
+    let mut names: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&mine))
+        .collect();
+    names.sort();
+    names
+}

@@ -121,9 +121,13 @@ Examples:
   The whole report as JSON in a file (the exit status still gives the verdict):
     ctverify --trail ARN --from 2026-01-01 --format json > report.json
 
-  An evidence bundle of a week, verified later anywhere, without AWS access:
-    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence/
-    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence/
+  An evidence bundle of a week, verified later anywhere, without AWS access, against
+  CloudTrail's keys saved from AWS (the bundle's own public-keys.json is its maker's word):
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence.tar.gz
+    aws cloudtrail list-public-keys --region us-east-1 \\
+      --start-time 2026-01-01T00:00:00Z --end-time 2026-01-08T03:00:00Z > keys.json
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence.tar.gz \\
+      --public-keys keys.json
 
   A scheduled run (cron, hourly) that verifies only what is new since the last one:
     ctverify --trail ARN --from 2026-01-01 --state s3://audit-bucket/ctverify/main.json  # once
@@ -248,9 +252,10 @@ pub struct VerifyArgs {
     pub to: Option<DateTime<Utc>>,
 
     /// Verify a local copy of the trail's bucket: DIR holds one folder per bucket, DIR/BUCKET/KEY
-    /// (what `aws s3 sync s3://BUCKET DIR/BUCKET` writes). A digest's signature comes from a
+    /// (what `aws s3 sync s3://BUCKET DIR/BUCKET` writes), or an evidence bundle (`ctverify
+    /// export`), a folder or its FILE.tar.gz read directly. A digest's signature comes from a
     /// sidecar KEY.metadata.json when present, otherwise from the next digest in the chain.
-    #[arg(long, value_name = "DIR", help_heading = "Source")]
+    #[arg(long, value_name = "DIR|FILE.tar.gz", help_heading = "Source")]
     pub local: Option<PathBuf>,
 
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with

@@ -62,6 +62,43 @@ impl Write for SharedWriter {
     }
 }
 
+/// A private folder under the system's temporary folder, removed with everything in it when
+/// dropped.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> std::io::Result<Self> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0..100u32 {
+            let path = base.join(format!(
+                "ctverify-bundle-{}-{nanos}-{attempt}",
+                std::process::id()
+            ));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&path) {
+                Ok(()) => return Ok(ScratchDir(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other(format!(
+            "cannot create a folder in {}",
+            base.display()
+        )))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A run that could not happen, with the message to print.
 struct Fatal(String);
 
@@ -429,7 +466,19 @@ async fn run_verify(
             _ if args.quiet => (&mut no_out, &mut no_err),
             _ => (&mut *terminal_out, err),
         };
-    let mut builder = match &args.local {
+    // A bundle archive (`export --out FILE.tar.gz`) is read where it lies: unpacked, with the
+    // library's bounds, into a private folder removed when the run ends.
+    let unpacked = match &args.local {
+        Some(path) if cloudtrail_verify::export::is_tar_gz(path) && path.is_file() => {
+            let folder = ScratchDir::new().map_err(|e| Fatal(format!("--local: {e}")))?;
+            cloudtrail_verify::export::unpack_bundle(path, &folder.0)
+                .map_err(|e| Fatal(format!("--local {e}")))?;
+            Some(folder)
+        }
+        _ => None,
+    };
+    let local = unpacked.as_ref().map(|u| &u.0).or(args.local.as_ref());
+    let mut builder = match local {
         Some(dir) => {
             let cli::TrailRef::Arn(arn) = trail else {
                 return Err(Fatal(

@@ -278,3 +278,80 @@ pub fn read_bundle_keys(path: &Path) -> io::Result<Vec<u8>> {
     }
     Ok(bytes)
 }
+
+/// Most bytes unpacked from a bundle archive: far more than a year of a large trail, far less
+/// than a disk a forged archive could fill by declaring huge entries.
+pub const MAX_UNPACKED_BYTES: u64 = 1 << 40;
+/// Most entries unpacked from a bundle archive (a year of an organization trail's files is
+/// well under this).
+pub const MAX_UNPACKED_ENTRIES: u64 = 50_000_000;
+
+/// Unpacks a bundle written as a `.tar.gz` (`ctverify export --out FILE.tar.gz`) into the
+/// empty directory `into`, for verifying it where it is read. The archive is hostile input:
+/// only regular files and folders are unpacked; a link (symbolic or hard), a device or FIFO, a
+/// path that is absolute or climbs with `..`, more than [`MAX_UNPACKED_ENTRIES`] entries or
+/// [`MAX_UNPACKED_BYTES`] bytes refuse the whole archive. Each file is written with exactly the
+/// bytes its header declares, so a gzip bomb is bounded by those caps.
+///
+/// # Errors
+/// Why the archive was refused or could not be read or written.
+pub fn unpack_bundle(archive: &Path, into: &Path) -> Result<(), String> {
+    let file = open_regular(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    let refuse = |what: String| format!("{} is refused: {what}", archive.display());
+    for entry in tar.entries().map_err(|e| refuse(e.to_string()))? {
+        let mut entry = entry.map_err(|e| refuse(e.to_string()))?;
+        entries += 1;
+        if entries > MAX_UNPACKED_ENTRIES {
+            return Err(refuse(format!("more than {MAX_UNPACKED_ENTRIES} entries")));
+        }
+        let path = entry
+            .path()
+            .map_err(|e| refuse(e.to_string()))?
+            .into_owned();
+        let mut relative = PathBuf::new();
+        for component in path.components() {
+            match component {
+                std::path::Component::Normal(name) => relative.push(name),
+                std::path::Component::CurDir => {}
+                _ => {
+                    return Err(refuse(format!(
+                        "entry {} leaves the bundle's folder",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let kind = entry.header().entry_type();
+        let target = into.join(&relative);
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+            continue;
+        }
+        if !kind.is_file() || relative.as_os_str().is_empty() {
+            return Err(refuse(format!(
+                "entry {} is not a regular file or folder (an export writes no other)",
+                path.display()
+            )));
+        }
+        let size = entry.header().size().map_err(|e| refuse(e.to_string()))?;
+        bytes = bytes.saturating_add(size);
+        if bytes > MAX_UNPACKED_BYTES {
+            return Err(refuse(format!("more than {MAX_UNPACKED_BYTES} bytes")));
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        // create_new: an entry repeated in the archive, or one whose folder is a file already
+        // written, fails instead of replacing what was unpacked.
+        let mut out = std::fs::File::create_new(&target)
+            .map_err(|e| refuse(format!("entry {}: {e}", path.display())))?;
+        let copied = io::copy(&mut (&mut entry).take(size), &mut out)
+            .map_err(|e| refuse(format!("entry {}: {e}", path.display())))?;
+        if copied != size {
+            return Err(refuse(format!("entry {} is truncated", path.display())));
+        }
+    }
+    Ok(())
+}

@@ -40,8 +40,9 @@
 
 use crate::bundle::sha256_hex;
 pub use crate::bundle::{
-    KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES, Manifest,
-    NotCopied, REPORT_FILE, bundle_keys, check_bundle, is_bundle, read_bundle_keys, read_manifest,
+    KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES,
+    MAX_UNPACKED_BYTES, MAX_UNPACKED_ENTRIES, Manifest, NotCopied, REPORT_FILE, bundle_keys,
+    check_bundle, is_bundle, read_bundle_keys, read_manifest, unpack_bundle,
 };
 use crate::findings::Status;
 use crate::keys::KeySet;
@@ -781,6 +782,74 @@ mod tests {
         .unwrap();
         assert!(is_bundle(bundle.path()));
         assert!(bundle_keys(bundle.path()).is_some());
+    }
+
+    /// A tar.gz whose one entry is `name` of kind `kind` (written raw: the tar crate refuses to
+    /// write `..` itself, as a forger would not).
+    fn archive_with(name: &[u8], kind: tar::EntryType, data: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("b.tar.gz")).unwrap();
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_entry_type(kind);
+        header.set_size(data.len() as u64);
+        if kind == tar::EntryType::Symlink {
+            header.set_link_name("/etc/passwd").unwrap();
+        }
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append(&header, data).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_bundle_archive_unpacks_files_and_refuses_links_and_paths_outside() {
+        let good = archive_with(b"./b/AWSLogs/k", tar::EntryType::Regular, b"data");
+        let into = tempfile::tempdir().unwrap();
+        unpack_bundle(&good.path().join("b.tar.gz"), into.path()).unwrap();
+        assert_eq!(
+            std::fs::read(into.path().join("b/AWSLogs/k")).unwrap(),
+            b"data"
+        );
+        for (name, kind, says) in [
+            (
+                &b"../evil"[..],
+                tar::EntryType::Regular,
+                "leaves the bundle's folder",
+            ),
+            (
+                &b"/tmp/evil"[..],
+                tar::EntryType::Regular,
+                "leaves the bundle's folder",
+            ),
+            (
+                &b"b/link"[..],
+                tar::EntryType::Symlink,
+                "not a regular file or folder",
+            ),
+            (
+                &b"b/hard"[..],
+                tar::EntryType::Link,
+                "not a regular file or folder",
+            ),
+            (
+                &b"b/fifo"[..],
+                tar::EntryType::Fifo,
+                "not a regular file or folder",
+            ),
+        ] {
+            let archive = archive_with(name, kind, b"");
+            let into = tempfile::tempdir().unwrap();
+            let error = unpack_bundle(&archive.path().join("b.tar.gz"), into.path()).unwrap_err();
+            assert!(error.contains(says), "{error}");
+            assert!(
+                !archive.path().join("evil").exists()
+                    && !std::path::Path::new("/tmp/evil").exists()
+            );
+        }
     }
 
     #[test]

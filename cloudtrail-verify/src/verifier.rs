@@ -366,14 +366,16 @@ impl VerifierBuilder {
                         .await
                 {
                     bundle_problems = problems;
-                    warnings.push(
-                        "this is an evidence bundle (ctverify export): its manifest.json shows \
-                         whether it arrived as it was made, not who made it; CloudTrail's \
-                         signatures prove its contents against the keys given, and the bundle's \
-                         own public-keys.json is its maker's word (give --public-keys from `aws \
-                         cloudtrail list-public-keys` to check against CloudTrail's)"
-                            .into(),
-                    );
+                    // Said only when the keys are the bundle's own (said once, with the cap, at
+                    // the end of the run): with keys given, CloudTrail's signatures prove the
+                    // contents whoever made the bundle, and there is nothing to give.
+                    if self.keys_in_copy {
+                        warnings.push(
+                            "this is an evidence bundle (ctverify export): its manifest.json \
+                             shows whether it arrived as it was made, not who made it"
+                                .into(),
+                        );
+                    }
                 }
                 let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
                     dir: dir.clone(),
