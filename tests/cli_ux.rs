@@ -1136,3 +1136,74 @@ fn scratch_folders() -> Vec<String> {
     names.sort();
     names
 }
+
+/// A week-long segment with no digest in it is not a seam to prove: the sample verified from
+/// its first day over two months (nine segments, eight of them empty) has one finding, the
+/// true coverage gap, and text, JSON, JSON Lines and JUnit agree on it, finding for finding,
+/// each ending with the same verdict.
+#[tokio::test]
+async fn empty_segments_make_no_seam_findings_and_every_format_agrees() {
+    let range = ["--now", "2026-03-02T00:00:00Z"];
+    let run = |format: &'static str| {
+        let mut args = sample_args(SAMPLE_TRAIL, &range);
+        args[6] = "2026-03-01T00:00:00Z".into();
+        args.extend(["--format".to_owned(), format.to_owned()]);
+        async move { run_ctverify(&args).await }
+    };
+    let text = run("text").await;
+    let json = run("json").await;
+    let jsonl = run("jsonl").await;
+    let junit = run("junit").await;
+    for r in [&text, &json, &jsonl, &junit] {
+        assert_eq!(r.code, UNVERIFIABLE, "{r:?}");
+    }
+    let report: cloudtrail_verify::Report = serde_json::from_str(&json.stdout).unwrap();
+    let findings = cloudtrail_verify::messages::findings(&report);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].subject.starts_with("Coverage"), "{findings:?}");
+    assert!(findings[0].text.contains("(1410 hours)"), "{findings:?}");
+
+    let text_findings: Vec<&str> = text
+        .stderr
+        .lines()
+        .filter(|l| l.contains("\tINVALID: ") || l.contains("\tUNVERIFIABLE: "))
+        .collect();
+    assert_eq!(
+        text_findings,
+        vec![format!(
+            "Coverage\taccount 111122223333 region us-east-1\tUNVERIFIABLE: {}",
+            findings[0].text
+        )],
+        "{text:?}"
+    );
+    let verdict =
+        cloudtrail_verify::messages::verdict_line(&report, "2026-03-02T00:00:00Z".parse().unwrap());
+    assert_eq!(last_line(&text.stdout), verdict);
+
+    let lines: Vec<serde_json::Value> = jsonl
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let not_valid = |t: &str| {
+        lines
+            .iter()
+            .filter(|l| l["type"] == t && l["status"] != "valid")
+            .count()
+    };
+    assert_eq!(not_valid("seam"), 0, "{}", jsonl.stdout);
+    assert_eq!(not_valid("gap"), 1, "{}", jsonl.stdout);
+    assert_eq!(lines.last().unwrap()["verdict"], verdict.as_str());
+
+    let failures =
+        junit.stdout.matches("<failure").count() + junit.stdout.matches("<error").count();
+    // The gap, and the run's verdict case.
+    assert_eq!(failures, 2, "{}", junit.stdout);
+    assert!(
+        junit
+            .stdout
+            .contains(&format!("message=\"{}\"", verdict.replace('\'', "&apos;"))),
+        "{}",
+        junit.stdout
+    );
+}

@@ -667,13 +667,13 @@ async fn run_verify(
             (report, None)
         }
         (None, Format::Jsonl) => {
-            let mut stream = jsonl::JsonlWriter::new(out);
+            let mut stream = jsonl::JsonlWriter::new(out).now(now);
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             (report, None)
         }
         (None, Format::Junit) => {
-            let mut stream = junit::JunitWriter::new(out);
+            let mut stream = junit::JunitWriter::new(out).now(now);
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             (report, None)
