@@ -1207,3 +1207,63 @@ async fn empty_segments_make_no_seam_findings_and_every_format_agrees() {
         junit.stdout
     );
 }
+
+/// Trust warnings point the right way: a CloudTrail endpoint set by `AWS_ENDPOINT_URL_CLOUDTRAIL`
+/// (not only `--endpoint-url`) on another host over plain HTTP is warned about, once, naming
+/// the variable; the system's own CA bundle given as `AWS_CA_BUNDLE` changes nothing and is
+/// not warned about, and a private one is.
+#[test]
+fn trust_warnings_name_any_non_aws_endpoint_once_and_spare_the_systems_ca_bundle() {
+    let trail = S3Trail::start(&spec(), |_| {});
+    let env = servers_env(&trail);
+    let run = run_child(&verify_args(&trail, &[]), &env);
+    assert_eq!(run.code, VALID, "{run:?}");
+    let warned: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("chooses which signatures verify"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{run:?}");
+    assert!(
+        warned[0].contains(
+            "(AWS_ENDPOINT_URL_CLOUDTRAIL), which is not an AWS endpoint, over plain HTTP"
+        ),
+        "{run:?}"
+    );
+
+    let system = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+    .expect("a system CA bundle on the test machine");
+    let run = run_child(
+        &verify_args(&trail, &[]),
+        &with(&env, &[("AWS_CA_BUNDLE", system)]),
+    );
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(!run.stderr.contains("TLS trusts"), "{run:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("private.pem");
+    // A certificate of its own: a CA the system does not have.
+    let ca = rcgen::generate_simple_self_signed(vec!["private.example".to_owned()]).unwrap();
+    std::fs::write(&private, ca.cert.pem()).unwrap();
+    let run = run_child(
+        &verify_args(&trail, &[]),
+        &with(&env, &[("AWS_CA_BUNDLE", private.to_str().unwrap())]),
+    );
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert_eq!(
+        run.stderr.matches("TLS trusts the CA bundle").count(),
+        1,
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("private.pem (AWS_CA_BUNDLE) instead of the system's"),
+        "{run:?}"
+    );
+}

@@ -513,24 +513,12 @@ async fn run_verify(
                     builder = builder.public_keys(keys).keys_source(from);
                 }
                 None => {
-                    let ca_bundle = args.aws.ca_bundle.is_some()
-                        || std::env::var_os("AWS_CA_BUNDLE").is_some_and(|v| !v.is_empty());
-                    if let Some(url) = &args.aws.endpoint_url {
-                        // The endpoint answers ListPublicKeys too: it chooses what is trusted.
-                        builder = builder.warning(format!(
-                            "CloudTrail's public keys came from ListPublicKeys at {url} \
-                             (--endpoint-url): whoever answers there chooses which signatures \
-                             verify; pin keys saved from AWS with --public-keys to make the \
-                             verdict independent of the endpoint"
-                        ));
-                    }
-                    if ca_bundle {
-                        builder = builder.warning(
-                            "TLS trusts a CA bundle (--ca-bundle or AWS_CA_BUNDLE): whoever holds \
-                             a key it certifies can answer ListPublicKeys and choose which \
-                             signatures verify; pin the keys with --public-keys to make the \
-                             verdict independent of it",
-                        );
+                    // The endpoint answers ListPublicKeys: what changes who that is, said once.
+                    for warning in cloudtrail_verify::session_trust::trust_warnings(
+                        args.aws.endpoint_url.as_deref(),
+                        args.aws.ca_bundle.as_deref(),
+                    ) {
+                        builder = builder.warning(warning);
                     }
                 }
             }

@@ -90,6 +90,7 @@ mod options;
 pub mod plan;
 pub mod report;
 mod schema;
+pub mod session_trust;
 mod signing;
 pub mod source;
 pub mod state;
