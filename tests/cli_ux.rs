@@ -1267,3 +1267,65 @@ fn trust_warnings_name_any_non_aws_endpoint_once_and_spare_the_systems_ca_bundle
         "{run:?}"
     );
 }
+
+/// A `--state` run says what it did: the checkpoint read again and what proves it, the hours
+/// since it and how many are proven, the state written and where its checkpoint now is, then
+/// the verdict; with nothing delivered since, "nothing new since the checkpoint", not "no
+/// digests found" with where it looked. A resumed run's provenance shows no `--from`.
+#[tokio::test]
+async fn a_state_run_says_the_checkpoint_it_read_the_hours_it_proved_and_the_state_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state = state.to_str().unwrap();
+    let mut first = sample_args(SAMPLE_TRAIL, &["--state", state]);
+    first[6] = "2026-01-01T03:00:00Z".into();
+    let run = run_ctverify(&first).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&[
+        "State written to",
+        state,
+        "checkpoint 111122223333/us-east-1 at 2026-01-01T03:00:00Z",
+    ]);
+
+    let resumed = |now: &'static str| {
+        let mut args = sample_args(SAMPLE_TRAIL, &["--state", state, "--now", now]);
+        // No --from and no --to: the state and the clock say.
+        args.drain(3..7);
+        async move { run_ctverify(&args).await }
+    };
+    let run = resumed("2026-01-01T08:00:00Z").await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&[
+        "Checkpoint of 111122223333/us-east-1 at 2026-01-01T03:00:00Z",
+        "read again: unchanged, and the oldest new digest file names it",
+    ]);
+    run.assert_line(&["3 hours since the checkpoints, 3 of them proven"]);
+    run.assert_line(&[
+        "State written to",
+        "checkpoint 111122223333/us-east-1 moved from 2026-01-01T03:00:00Z to 2026-01-01T06:00:00Z",
+    ]);
+    run.assert_line(&[
+        "Options: from the checkpoints of --state",
+        "--to 2026-01-01T06:00:00Z",
+    ]);
+    assert!(!run.stdout.contains("Options: --from"), "{run:?}");
+    assert!(
+        last_line(&run.stdout).starts_with("VALID: proved 2026-01-01T03:00:00Z"),
+        "{run:?}"
+    );
+
+    let run = resumed("2026-01-01T08:30:00Z").await;
+    run.assert_line(&[
+        "Nothing new since the checkpoint (111122223333/us-east-1 at 2026-01-01T06:00:00Z)",
+    ]);
+    run.assert_line(&["read again: unchanged (no newer digest file yet to join it)"]);
+    run.assert_line(&["State written to", "kept at 2026-01-01T06:00:00Z"]);
+    assert!(
+        !run.stdout.contains("No digests found") && !run.stdout.contains("Looked in"),
+        "{run:?}"
+    );
+    assert!(
+        last_line(&run.stdout).starts_with("UNVERIFIABLE: "),
+        "{run:?}"
+    );
+}

@@ -622,14 +622,21 @@ async fn run_verify(
         })
     });
     if text {
-        render::write_header(
-            out,
-            &verifier.target().arn.to_string(),
-            range.start,
-            range.end,
-        )?;
+        // A resumed run starts at its earliest checkpoint (a chain without one at the state's
+        // start), as its report's requested start does.
+        let start = resumed
+            .and_then(|s| s.checkpoints().values().map(|h| h.end_time).min())
+            .map_or(range.start, |t| t.max(range.start));
+        render::write_header(out, &verifier.target().arn.to_string(), start, range.end)?;
         render::write_looked_in(out, &looked_in)?;
     }
+    // A --state run says, before the verdict line, what it did with the state: the renderer
+    // leaves that line to the end of this function.
+    let state_text = text && state.is_some();
+    let state_location = match (&state, resumed) {
+        (Some((store, _)), Some(_)) => Some(store.location().to_string()),
+        _ => None,
+    };
     let (report, bundle) = match (export, args.format) {
         (Some(path), _) => {
             let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
@@ -637,6 +644,8 @@ async fn run_verify(
                 render::TextRenderer::new(out, err, args.verbose)
                     .looked_in(&looked_in)
                     .now(now)
+                    .state(state_location.clone())
+                    .verdict(!state_text)
                     .write_report(&report)?;
             }
             (report, Some(summary))
@@ -645,7 +654,9 @@ async fn run_verify(
         (None, Format::Text) => {
             let renderer = render::TextRenderer::new(out, err, args.verbose)
                 .looked_in(&looked_in)
-                .now(now);
+                .now(now)
+                .state(state_location.clone())
+                .verdict(!state_text);
             let mut stream = render::TextStream::new(renderer);
             let report = verifier.run_observed(&mut stream).await;
             if let Some(bar) = &bar {
@@ -677,19 +688,6 @@ async fn run_verify(
     if let Some(bundle) = bundle {
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
-    if let Some((path, file)) = &report_file {
-        let mut file = file.clone();
-        file.flush()
-            .map_err(|e| Fatal(format!("--out {}: {e}", path.display())))?;
-        if !args.quiet {
-            writeln!(
-                terminal_out,
-                "Report written to {}\n{}",
-                render::escape(&path.display().to_string()),
-                cloudtrail_verify::messages::verdict_line(&report, now)
-            )?;
-        }
-    }
     let status = exit_status(&report);
     if let Some((_, _, Some(store))) = &shard {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
@@ -703,18 +701,42 @@ async fn run_verify(
             return Err(Fatal(format!("the shard's report was not written: {e}")));
         }
     }
+    let verdict = cloudtrail_verify::messages::verdict_line(&report, now);
     if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
         // Written after the verdict is out: a run that dies before this leaves the old state,
         // and the next one verifies the same hours again.
         let advanced = new_state.advanced(&report);
-        if let Err(e) = store.save(&advanced, loaded).await {
-            // Evidence of tampering outranks a state that could not be written; otherwise the
-            // run failed (exit status 3), said even with -q.
-            if status == exit::INVALID {
+        let said = match store.save(&advanced, loaded).await {
+            Ok(()) => render::state_written(
+                &store.location().to_string(),
+                loaded.state.as_ref(),
+                &advanced,
+            ),
+            Err(e) => {
+                // Evidence of tampering outranks a state that could not be written; otherwise
+                // the run failed (exit status 3), said even with -q.
+                if status != exit::INVALID {
+                    return Err(Fatal(format!("the state was not written: {e}")));
+                }
                 let _ = writeln!(err, "ctverify: the state was not written: {e}");
-                return Ok(status);
+                format!("The state {} was not written: {e}", store.location())
             }
-            return Err(Fatal(format!("the state was not written: {e}")));
+        };
+        if state_text {
+            writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
+        }
+    }
+    // --out FILE: the file is complete; the terminal gets where it is and the verdict.
+    if let Some((path, file)) = &report_file {
+        let mut file = file.clone();
+        file.flush()
+            .map_err(|e| Fatal(format!("--out {}: {e}", path.display())))?;
+        if !args.quiet {
+            writeln!(
+                terminal_out,
+                "Report written to {}\n{verdict}",
+                render::escape(&path.display().to_string()),
+            )?;
         }
     }
     Ok(status)

@@ -69,6 +69,10 @@ pub struct TextRenderer<'a> {
     verbose: bool,
     looked_in: Option<&'a LookedIn>,
     now: DateTime<Utc>,
+    /// The `--state` resumed from, when the run resumed one.
+    state: Option<String>,
+    /// Whether the verdict line ends what is written (otherwise the caller writes it).
+    verdict: bool,
 }
 
 impl<'a> TextRenderer<'a> {
@@ -84,7 +88,25 @@ impl<'a> TextRenderer<'a> {
             verbose,
             looked_in: None,
             now: Utc::now(),
+            state: None,
+            verdict: true,
         }
+    }
+
+    /// Says what a run resumed from the state at `location` (if any) did: each checkpoint
+    /// read again, the hours verified, "nothing new" when nothing was; the provenance names no
+    /// `--from`.
+    pub fn state(mut self, location: Option<String>) -> Self {
+        self.state = location;
+        self
+    }
+
+    /// Whether the verdict line ends what is written (default); without, the caller has more
+    /// to say before it (the state written) and writes
+    /// [`cloudtrail_verify::messages::verdict_line`] last itself.
+    pub fn verdict(mut self, last: bool) -> Self {
+        self.verdict = last;
+        self
     }
 
     /// The time the verdict line's proof lag is counted to (default: the clock).
@@ -150,7 +172,10 @@ impl<'a> TextRenderer<'a> {
             )?;
         }
         if let Some(provenance) = &report.provenance {
-            write_provenance(self.out, report, provenance)?;
+            write_provenance(self.out, report, provenance, self.state.as_deref())?;
+        }
+        if !self.verdict {
+            return Ok(());
         }
         // Last, on stdout: the one line a person reading `> report.txt` and a log search both
         // find, with the first finding (the findings themselves went to stderr).
@@ -347,6 +372,30 @@ impl<'a> TextRenderer<'a> {
             display_date(report.requested_start),
             display_date(report.requested_end)
         )?;
+        if self.state.is_some() {
+            self.write_resumed(report)?;
+        }
+        let resumed =
+            |c: &ChainReport| c.checkpoint.as_ref().is_some_and(|k| k.problems.is_empty());
+        if s.digests.total() == 0 && self.state.is_some() && report.chains.iter().all(resumed) {
+            // Not a misconfiguration: CloudTrail has delivered nothing past the checkpoints yet.
+            writeln!(
+                self.out,
+                "Nothing new since the checkpoint ({}): CloudTrail delivers an hour's digest \
+                 file up to about an hour after the hour",
+                report
+                    .chains
+                    .iter()
+                    .filter_map(|c| c.checkpoint.as_ref().map(|k| format!(
+                        "{} at {}",
+                        c.chain,
+                        display_date(k.checkpoint.end_time)
+                    )))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            return writeln!(self.out);
+        }
         if s.digests.total() == 0 {
             writeln!(self.out, "No digests found")?;
             if let Some(looked_in) = self.looked_in {
@@ -495,6 +544,61 @@ impl<'a> TextRenderer<'a> {
     }
 }
 
+impl TextRenderer<'_> {
+    /// What a resumed run read: each chain's checkpoint and whether it held, and the hours
+    /// verified from the checkpoints.
+    fn write_resumed(&mut self, report: &Report) -> io::Result<()> {
+        let windows = report.chains.iter().filter_map(|c| c.window);
+        let seconds = match (
+            windows.clone().map(|w| w.0).min(),
+            windows.map(|w| w.1).max(),
+        ) {
+            (Some(a), Some(b)) => (b - a).num_seconds().max(0),
+            _ => 0,
+        };
+        for chain in &report.chains {
+            let Some(check) = &chain.checkpoint else {
+                continue;
+            };
+            let proof = if check.problems.is_empty() && chain.summary().digests.total() == 0 {
+                "read again: unchanged (no newer digest file yet to join it)".to_owned()
+            } else if check.problems.is_empty() {
+                "read again: unchanged, and the oldest new digest file names it".to_owned()
+            } else {
+                format!(
+                    "read again: {} (see the Checkpoint lines)",
+                    verdict(check.status)
+                )
+            };
+            writeln!(
+                self.out,
+                "Checkpoint of {} at {}: s3://{}/{} {proof}",
+                chain.chain,
+                display_date(check.checkpoint.end_time),
+                escape(&check.checkpoint.bucket),
+                escape(&check.checkpoint.key)
+            )?;
+        }
+        let hours = (seconds as u64).div_ceil(3600);
+        // Proven: from the start up to the hour every chain is proven to.
+        let start = report
+            .chains
+            .iter()
+            .filter_map(|c| c.window)
+            .map(|w| w.0)
+            .min();
+        let proven = match (start, cloudtrail_verify::messages::proven_until(report)) {
+            (Some(a), Some(b)) => ((b - a).num_seconds().max(0) as u64).div_ceil(3600),
+            _ => 0,
+        };
+        writeln!(
+            self.out,
+            "{} since the checkpoints, {proven} of them proven",
+            cloudtrail_verify::messages::plural(hours, "hour", "hours")
+        )
+    }
+}
+
 /// Text written as the run's verdicts become final: each digest's lines when its verdict is,
 /// each chain's other findings when it finishes, and [`TextStream::finish`] for the rest.
 pub struct TextStream<'a> {
@@ -596,7 +700,12 @@ fn verdict(status: Status) -> &'static str {
 }
 
 /// The short provenance block after the results: who ran what, where and when.
-fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io::Result<()> {
+fn write_provenance(
+    out: &mut dyn Write,
+    report: &Report,
+    p: &Provenance,
+    state: Option<&str>,
+) -> io::Result<()> {
     writeln!(
         out,
         "Provenance: ctverify {}, run from {} to {}",
@@ -649,10 +758,18 @@ fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io:
             v.join(",")
         }
     };
+    // A resumed run starts where its state says: no --from was given, so none is shown.
+    let from = match state {
+        Some(location) => format!(
+            "from the checkpoints of --state {} (a chain without one from {})",
+            escape(location),
+            display_date(o.from)
+        ),
+        None => format!("--from {}", display_date(o.from)),
+    };
     writeln!(
         out,
-        "  Options: --from {} --to {}, source {}, bucket {}, prefix {}, accounts {}, regions {}, concurrency {}, max log bytes {}",
-        display_date(o.from),
+        "  Options: {from} --to {}, source {}, bucket {}, prefix {}, accounts {}, regions {}, concurrency {}, max log bytes {}",
         display_date(o.to),
         escape(&o.source),
         escape(&o.bucket),
@@ -666,6 +783,41 @@ fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io:
         writeln!(out, "  Exceptions: file SHA-256 {sha256}")?;
     }
     Ok(())
+}
+
+/// What a `--state` run wrote: where, and each chain's checkpoint, moved or kept.
+pub fn state_written(
+    location: &str,
+    before: Option<&cloudtrail_verify::state::State>,
+    after: &cloudtrail_verify::state::State,
+) -> String {
+    let old = before.map(|s| s.checkpoints()).unwrap_or_default();
+    let chains: Vec<String> = after
+        .chains
+        .iter()
+        .map(|c| {
+            let at = display_date(c.head.end_time);
+            match old.get(&c.chain) {
+                Some(h) if h.end_time == c.head.end_time => format!("{} kept at {at}", c.chain),
+                Some(h) => format!(
+                    "{} moved from {} to {at}",
+                    c.chain,
+                    display_date(h.end_time)
+                ),
+                None => format!("{} at {at}", c.chain),
+            }
+        })
+        .collect();
+    if chains.is_empty() {
+        format!("State written to {location}: no checkpoint yet (nothing proven)")
+    } else {
+        let noun = if chains.len() == 1 {
+            "checkpoint"
+        } else {
+            "checkpoints"
+        };
+        format!("State written to {location}: {noun} {}", chains.join(", "))
+    }
 }
 
 /// What `ctverify export` wrote, on stderr (stdout keeps the report alone).

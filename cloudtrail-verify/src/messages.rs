@@ -721,8 +721,8 @@ fn report_reason(report: &Report) -> Option<String> {
         .map(|c| format!("chain {} has no range to verify", c.chain))
 }
 
-/// The newest hour every chain of `report` is proven up to (the oldest of the chains' heads),
-/// when each chain has one.
+/// The newest hour every chain of `report` is proven up to (the oldest of the chains' heads, a
+/// resumed chain's checkpoint when it has nothing newer), when each chain has one.
 pub fn proven_until(report: &Report) -> Option<DateTime<Utc>> {
     if report.chains.is_empty() {
         return None;
@@ -730,7 +730,15 @@ pub fn proven_until(report: &Report) -> Option<DateTime<Utc>> {
     report
         .chains
         .iter()
-        .map(|c| c.head.as_ref().map(|h| h.end_time))
+        .map(|c| {
+            // A resumed chain with nothing new is still proven to its checkpoint.
+            let checkpoint = c
+                .checkpoint
+                .as_ref()
+                .filter(|k| k.problems.is_empty())
+                .map(|k| k.checkpoint.end_time);
+            c.head.as_ref().map(|h| h.end_time).or(checkpoint)
+        })
         .collect::<Option<Vec<_>>>()?
         .into_iter()
         .min()
