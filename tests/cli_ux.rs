@@ -1329,3 +1329,53 @@ async fn a_state_run_says_the_checkpoint_it_read_the_hours_it_proved_and_the_sta
         "{run:?}"
     );
 }
+
+/// A sharded sweep of a local copy: the plan records the copy, so a shard run without
+/// `--local` is refused at once with what to add (not sent to AWS for credentials); with it, the
+/// shard says which of how many it was and where its report went; `plan` does not replace a
+/// plan already written.
+#[tokio::test]
+async fn a_shard_of_a_local_plan_needs_local_and_says_where_its_report_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let plan = plan.to_str().unwrap();
+    let mut args = sample_args(SAMPLE_TRAIL, &["--shards", "2", "--out", plan]);
+    args.insert(1, "plan".into());
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert!(run.stdout.contains("2 shards over 1 chain,"), "{run:?}");
+    let again = run_ctverify(&args).await;
+    assert_eq!(again.code, ERROR, "{again:?}");
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+
+    let report = format!("{}/shard-{{}}.json", dir.path().display());
+    let shard = |local: bool| {
+        let mut args: Vec<String> = ["ctverify", "--plan", plan, "--shard", "1", "--out", &report]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if local {
+            args.extend(sample_args(SAMPLE_TRAIL, &[])[7..].iter().cloned());
+        }
+        async move { run_ctverify(&args).await }
+    };
+    let run = shard(false).await;
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "the plan was made from the local copy {SAMPLE_TRAIL}: add --local"
+        )),
+        "{run:?}"
+    );
+    let run = shard(true).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&[&format!(
+        "Shard 1 of 2 of the plan: report written to {}/shard-1.json",
+        dir.path().display()
+    )]);
+    assert!(
+        last_line(&run.stdout).starts_with("VALID: proved"),
+        "{run:?}"
+    );
+    assert!(dir.path().join("shard-1.json").is_file());
+}

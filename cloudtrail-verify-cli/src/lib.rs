@@ -348,6 +348,14 @@ async fn run_verify(
                 .ok_or_else(|| Fatal("--plan is required".into()))?;
             let plan = read_plan(location, &args.aws).await?;
             let index = shard_index(shard)?;
+            // A plan of a local copy is run on a local copy: refused at once, not after an
+            // attempt to reach AWS for credentials.
+            if let (Some(dir), None) = (&plan.local, &args.local) {
+                return Err(Fatal(format!(
+                    "the plan was made from the local copy {dir}: add --local {dir} (or where \
+                     the copy is on this machine) and --public-keys FILE"
+                )));
+            }
             // Where the report goes, checked before hours of work depend on it.
             let out = match &shard.out {
                 Some(text) => Some(
@@ -590,7 +598,7 @@ async fn run_verify(
             other => Fatal(other.to_string()),
         })?;
     if let Job::Plan(plan_args) = job {
-        return write_plan(&verifier, plan_args, &args.aws, out).await;
+        return write_plan(&verifier, plan_args, args.local.as_deref(), &args.aws, out).await;
     }
     if let Some(location) = &args.state {
         state_outside_trail_bucket(location, &mut verifier, args.allow_state_in_trail_bucket)?;
@@ -632,7 +640,8 @@ async fn run_verify(
     }
     // A --state run says, before the verdict line, what it did with the state: the renderer
     // leaves that line to the end of this function.
-    let state_text = text && state.is_some();
+    // So does a shard, saying where its report went.
+    let state_text = text && (state.is_some() || shard.is_some());
     let state_location = match (&state, resumed) {
         (Some((store, _)), Some(_)) => Some(store.location().to_string()),
         _ => None,
@@ -689,19 +698,26 @@ async fn run_verify(
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
     let status = exit_status(&report);
-    if let Some((_, _, Some(store))) = &shard {
-        let mut bytes = serde_json::to_vec_pretty(&report)?;
-        bytes.push(b'\n');
-        if let Err(e) = store.write(bytes).await {
-            // As for a state: evidence of tampering outranks a report that was not written.
-            if status == exit::INVALID {
-                let _ = writeln!(err, "ctverify: the shard's report was not written: {e}");
-                return Ok(status);
+    let verdict = cloudtrail_verify::messages::verdict_line(&report, now);
+    if let Some((plan, index, store)) = &shard {
+        let mut said = format!("Shard {index} of {} of the plan", plan.shards.len());
+        if let Some(store) = store {
+            let mut bytes = serde_json::to_vec_pretty(&report)?;
+            bytes.push(b'\n');
+            if let Err(e) = store.write(bytes).await {
+                // As for a state: evidence of tampering outranks a report that was not written.
+                if status == exit::INVALID {
+                    let _ = writeln!(err, "ctverify: the shard's report was not written: {e}");
+                    return Ok(status);
+                }
+                return Err(Fatal(format!("the shard's report was not written: {e}")));
             }
-            return Err(Fatal(format!("the shard's report was not written: {e}")));
+            said.push_str(&format!(": report written to {}", store.location()));
+        }
+        if state_text {
+            writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
         }
     }
-    let verdict = cloudtrail_verify::messages::verdict_line(&report, now);
     if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
         // Written after the verdict is out: a run that dies before this leaves the old state,
         // and the next one verifies the same hours again.
@@ -776,10 +792,22 @@ fn state_outside_trail_bucket(
 async fn write_plan(
     verifier: &Verifier,
     plan_args: &cli::PlanArgs,
+    local: Option<&std::path::Path>,
     aws_args: &cli::AwsArgs,
     out: &mut (dyn Write + Send),
 ) -> Result<u8, Fatal> {
-    let plan = verifier.plan(plan_args.shards as usize).await?;
+    let mut plan = verifier.plan(plan_args.shards as usize).await?;
+    plan.local = local.map(|dir| dir.display().to_string());
+    // As export does: a plan already there is not silently replaced (shards may be running
+    // from it).
+    if let Location::File(path) = &plan_args.out
+        && path.exists()
+    {
+        return Err(Fatal(format!(
+            "--out {} already exists: remove it or choose another name",
+            path.display()
+        )));
+    }
     open_store(&plan_args.out, aws_args)
         .await?
         .write(plan.to_json())
@@ -787,10 +815,10 @@ async fn write_plan(
     let total: u64 = plan.shards.iter().map(|s| s.expected_digests).sum();
     writeln!(
         out,
-        "Plan {}: {} shards over {} chains, {total} digests, {} to {}",
+        "Plan {}: {} over {}, {total} digests, {} to {}",
         plan_args.out,
-        plan.shards.len(),
-        verifier.chains().len(),
+        cloudtrail_verify::messages::plural(plan.shards.len() as u64, "shard", "shards"),
+        cloudtrail_verify::messages::plural(verifier.chains().len() as u64, "chain", "chains"),
         render::display_date(plan.from),
         render::display_date(plan.to)
     )?;
