@@ -798,16 +798,9 @@ async fn write_plan(
 ) -> Result<u8, Fatal> {
     let mut plan = verifier.plan(plan_args.shards as usize).await?;
     plan.local = local.map(|dir| dir.display().to_string());
-    // As export does: a plan already there is not silently replaced (shards may be running
-    // from it).
-    if let Location::File(path) = &plan_args.out
-        && path.exists()
-    {
-        return Err(Fatal(format!(
-            "--out {} already exists: remove it or choose another name",
-            path.display()
-        )));
-    }
+    // A plan already there is replaced (a sweep is re-planned in place), but not silently:
+    // shards may still be running from it.
+    let replaced = matches!(&plan_args.out, Location::File(path) if path.exists());
     open_store(&plan_args.out, aws_args)
         .await?
         .write(plan.to_json())
@@ -815,8 +808,13 @@ async fn write_plan(
     let total: u64 = plan.shards.iter().map(|s| s.expected_digests).sum();
     writeln!(
         out,
-        "Plan {}: {} over {}, {total} digests, {} to {}",
+        "Plan {}{}: {} over {}, {total} digests, {} to {}",
         plan_args.out,
+        if replaced {
+            " (replacing the plan that was there)"
+        } else {
+            ""
+        },
         cloudtrail_verify::messages::plural(plan.shards.len() as u64, "shard", "shards"),
         cloudtrail_verify::messages::plural(verifier.chains().len() as u64, "chain", "chains"),
         render::display_date(plan.from),
