@@ -1382,3 +1382,232 @@ async fn a_shard_of_a_local_plan_needs_local_and_says_where_its_report_went() {
     );
     assert!(dir.path().join("shard-1.json").is_file());
 }
+
+// Every command example of `ctverify --help` and of the README, run as written.
+
+/// The documented exit status of an example that does not end valid, with why; every other
+/// example must exit 0. Matched on a part of the example's text.
+const EXAMPLE_STATUSES: &[(&str, u8, &str)] = &[
+    // The test bucket holds no folder of member account 444455556666: its chain, asked for,
+    // is unverifiable (no digest at all).
+    (
+        "--account-id 444455556666",
+        UNVERIFIABLE,
+        "member account absent",
+    ),
+    // The sweep's range runs to 2027-01-01, past the run's now: its last hours cannot be
+    // delivered yet, so the merged verdict (and the newest shard's) is unverifiable.
+    ("merge --plan", UNVERIFIABLE, "range past now"),
+];
+
+/// Command lines of `text`'s examples: the lines (joined across `\` continuations) that run
+/// `ctverify`, or `cargo run ... --` of it, with a cron schedule and a `|| ...` fallback
+/// removed; usage synopses (`[options]`, `TIME`, alternatives) are not examples.
+fn example_commands(text: &str) -> Vec<String> {
+    // A continued line goes on after its next line's indentation.
+    let mut joined = String::new();
+    for line in text.lines() {
+        match line.strip_suffix('\\') {
+            Some(start) => {
+                joined.push_str(start.trim_end());
+                joined.push(' ');
+            }
+            None if joined.ends_with(' ') => {
+                joined.push_str(line.trim_start());
+                joined.push('\n');
+            }
+            None => {
+                joined.push_str(line);
+                joined.push('\n');
+            }
+        }
+    }
+    joined
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let at = line
+                .find("ctverify ")
+                .filter(|&at| at == 0 || line[..at].starts_with("15 * * * *"))
+                .or_else(|| {
+                    line.starts_with("cargo run ")
+                        .then(|| line.find(" -- ").map(|at| at + 4))
+                        .flatten()
+                })?;
+            let command = &line[at..];
+            let command = command.strip_prefix("ctverify ").unwrap_or(command);
+            // A synopsis's description column, after a run of spaces.
+            let command = command.split("   ").next()?;
+            let command = command.split(" || ").next()?;
+            let command = command.split(" # ").next()?.trim();
+            let synopsis = ["[", "TIME", "|zsh", " DIR|", "(--"];
+            (!synopsis.iter().any(|s| command.contains(s))).then(|| command.to_owned())
+        })
+        .collect()
+}
+
+/// Words of a command line as a POSIX shell splits them (single quotes only), and the file of
+/// a `> FILE` redirection.
+fn shell_words(command: &str) -> (Vec<String>, Option<String>) {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for c in command.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    let redirect = words.iter().position(|w| w == ">").map(|at| {
+        let file = words[at + 1].clone();
+        words.truncate(at);
+        file
+    });
+    (words, redirect)
+}
+
+/// Every `ctverify` example of `--help` and of the README runs as written against a trail in
+/// the test S3 server (the README's own ARN, a week from 2026-01-01) and its local copy, keys
+/// saved as `aws cloudtrail list-public-keys` would (`keys.json`), the bundled sample, and
+/// buckets for states, plans and reports; each exits with its documented status. Only the
+/// clock is set (`--now`, a week in), so that "since 2026-01-01" is the trail's week.
+#[test]
+fn every_example_of_the_help_and_the_readme_runs_as_written() {
+    let spec = ctverify_fixtures::TrailSpec {
+        accounts: vec!["111122223333".into()],
+        regions: vec!["us-east-1".into()],
+        trail_name: "main".into(),
+        // 2026-01-01T00:00Z to 2026-01-08T03:00Z: the examples' week and the hours after.
+        digests: 7 * 24 + 3,
+        logs_per_digest: 1,
+        records_per_log: 1,
+        ..spec()
+    };
+    // The organization example's trail, delivering to the same bucket, which holds no
+    // folder of its member account.
+    let trail = S3Trail::start_with(
+        &spec,
+        |_| {},
+        ctverify_tests::s3_server::S3ServerOptions::new(),
+        |_| {},
+        |config| {
+            let org = ctverify_tests::cloudtrail_stub::StubTrail::new(
+                "arn:aws:cloudtrail:us-east-1:111122223333:trail/org",
+                &config.trails[0].bucket,
+            );
+            config.trails.push(org);
+        },
+    );
+    for bucket in ["audit-bucket", "audit"] {
+        trail.server.handle().create_bucket(bucket, "us-east-1");
+    }
+    let arn = trail.trail.manifest.trail_arn.clone();
+    assert_eq!(arn, "arn:aws:cloudtrail:us-east-1:111122223333:trail/main");
+    // The example's working directory: `copy/BUCKET/...`, `keys.json`, and the sample.
+    let work = trail.trail.dir.path();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
+        work.join("fixtures"),
+    )
+    .unwrap();
+    let env = with(&servers_env(&trail), &[("AWS_REGION", "us-east-1")]);
+
+    let help = run_child(&["--help".to_owned()], &env);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme_blocks: String = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let help_examples = example_commands(&help.stdout);
+    assert!(help_examples.len() >= 10, "{help_examples:#?}");
+    let readme_examples = example_commands(&readme_blocks);
+    assert!(readme_examples.len() >= 10, "{readme_examples:#?}");
+    // The README's examples in a directory of their own (the same copy, keys and sample), so
+    // that files one source's examples write (an evidence bundle) are not the other's.
+    let readme_work = tempfile::tempdir().unwrap();
+    for name in ["copy", "keys.json", "fixtures"] {
+        std::os::unix::fs::symlink(work.join(name), readme_work.path().join(name)).unwrap();
+    }
+    let examples = help_examples
+        .iter()
+        .map(|e| (work, e))
+        .chain(readme_examples.iter().map(|e| (readme_work.path(), e)));
+
+    let mut ran = 0;
+    for (work, example) in examples {
+        // `--shard K` for every shard of the plan, as the comment beside it says.
+        let shards: Vec<String> = if example.contains("--shard K") {
+            let plan = trail
+                .server
+                .handle()
+                .get("audit", "plan.json")
+                .expect("the plan");
+            let plan: serde_json::Value = serde_json::from_slice(&plan.body).unwrap();
+            let count = plan["shards"].as_array().unwrap().len();
+            assert!(count > 1, "{plan}");
+            (0..count)
+                .map(|k| example.replace("--shard K", &format!("--shard {k}")))
+                .collect()
+        } else {
+            vec![example.replace("--trail ARN", &format!("--trail {arn}"))]
+        };
+        for command in shards {
+            let command = command.replace("--trail ARN", &format!("--trail {arn}"));
+            let (mut args, redirect) = shell_words(&command);
+            let verifies = !["completions", "man", "merge"].contains(&args[0].as_str());
+            if verifies && !args.iter().any(|a| a == "--now") {
+                args.extend(["--now".into(), "2026-01-08T05:00:00Z".into()]);
+            }
+            let output = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"))
+                .args(&args)
+                .current_dir(work)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("AWS_CONFIG_FILE", "/dev/null")
+                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+                .envs(env.iter().map(|(k, v)| (*k, v)))
+                .output()
+                .unwrap();
+            let code = output.status.code().unwrap_or(255) as u8;
+            if let Some(file) = redirect {
+                std::fs::write(work.join(file), &output.stdout).unwrap();
+            }
+            let expected = EXAMPLE_STATUSES
+                .iter()
+                .find(|(part, _, _)| command.contains(part))
+                .map_or(VALID, |(_, status, _)| *status);
+            // The newest shard of a sweep into the future is unverifiable, the others valid.
+            let allowed: &[u8] = if command.contains("--plan s3://audit/plan.json --shard") {
+                &[VALID, UNVERIFIABLE]
+            } else {
+                std::slice::from_ref(&expected)
+            };
+            assert!(
+                allowed.contains(&code),
+                "`ctverify {command}` exited {code}, documented {allowed:?}:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(
+        ran >= 20,
+        "{ran} examples ran: {help_examples:#?} {readme_examples:#?}"
+    );
+}

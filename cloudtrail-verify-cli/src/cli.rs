@@ -130,8 +130,8 @@ Examples:
       --public-keys keys.json
 
   A scheduled run (cron, hourly) that verifies only what is new since the last one:
-    ctverify --trail ARN --from 2026-01-01 --state s3://audit-bucket/ctverify/main.json  # once
-    15 * * * *  ctverify -q --trail ARN --state s3://audit-bucket/ctverify/main.json || alert-on-call
+    ctverify --trail ARN --from 2026-01-01 --state s3://audit-bucket/main.json   # once
+    15 * * * * ctverify -q --trail ARN --state s3://audit-bucket/main.json || page-on-call
 
   Verdicts as JSON Lines while the run goes, or a JUnit report for CI:
     ctverify --trail ARN --from 2026-01-01 --format jsonl > verdicts.jsonl
