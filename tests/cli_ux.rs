@@ -1611,3 +1611,72 @@ fn every_example_of_the_help_and_the_readme_runs_as_written() {
         "{ran} examples ran: {help_examples:#?} {readme_examples:#?}"
     );
 }
+
+/// A deleted digest leaves each log file it listed unlisted: the text names the first three of
+/// that finding and counts the rest in one line (the JSON report keeps every one), and counts
+/// in the summary agree with the JSON's; plurals follow the counts.
+#[tokio::test]
+async fn a_deleted_digests_log_files_are_summarised_not_listed_one_by_one() {
+    let trail = GeneratedTrail::new(&ctverify_fixtures::TrailSpec {
+        logs_per_digest: 8,
+        ..spec()
+    });
+    std::fs::remove_file(trail.copy().join(trail.bucket()).join(trail.digest(1))).unwrap();
+    let run = trail.verify(&[]).await;
+    assert_ne!(run.code, VALID, "{run:?}");
+    let log_lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Log file\t"))
+        .collect();
+    assert_eq!(log_lines.len(), 4, "{run:?}");
+    assert!(
+        log_lines[3].contains("5 more log files: not listed"),
+        "{run:?}"
+    );
+    let (_, report) = trail.report(&[]).await;
+    let unlisted = report["chains"][0]["unlisted_logs"].as_array().unwrap();
+    assert_eq!(unlisted.len(), 8, "the JSON keeps every one");
+    let verbose = trail.verify(&["--verbose"]).await;
+    assert!(
+        verbose
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Log file\t"))
+            .count()
+            >= 8,
+        "{verbose:?}"
+    );
+    assert!(run.stdout.contains("(1 gap)"), "{run:?}");
+}
+
+/// Bare `ctverify` prints the usage, the commands and what to give (exit 3), not only the
+/// first missing flag; `export --out FILE.zip` is refused rather than making a folder named
+/// like a file.
+#[tokio::test]
+async fn bare_ctverify_prints_the_usage_and_export_refuses_an_archive_it_does_not_write() {
+    let run = run_ctverify(&["ctverify".to_owned()]).await;
+    assert_eq!(run.code, ERROR, "{run:?}");
+    for part in [
+        "Usage: ctverify [OPTIONS]",
+        "export",
+        "plan",
+        "merge",
+        "Examples:",
+        "ctverify: give --trail ARN --from TIME",
+    ] {
+        assert!(run.stderr.contains(part), "{part}: {run:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("out.zip");
+    let mut args = sample_args(SAMPLE_TRAIL, &["--out", zip.to_str().unwrap()]);
+    args.insert(1, "export".into());
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, ERROR, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("names an archive format export does not write"),
+        "{run:?}"
+    );
+    assert!(!zip.exists());
+}

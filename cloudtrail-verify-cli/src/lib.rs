@@ -185,6 +185,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // Bare `ctverify` is someone finding out what it does: the usage and the commands, not
+    // the first missing flag.
+    if args.len() <= 1 {
+        let _ = write!(
+            err,
+            "{}\nctverify: --trail ARN is required, with --from TIME (see the examples above)\n",
+            Cli::command().render_help()
+        );
+        return exit::ERROR;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -222,6 +233,15 @@ where
                 exit::ERROR
             }
         },
+        Some(Command::Export(args)) if is_other_archive(&args.out) => {
+            let _ = writeln!(
+                err,
+                "ctverify export: --out {} names an archive format export does not write: give \
+                 a new directory, or FILE.tar.gz (or .tgz)",
+                render::escape(&args.out.display().to_string())
+            );
+            exit::ERROR
+        }
         Some(Command::Export(args)) => {
             match run_verify(&args.verify, Job::Export(&args.out), out, err).await {
                 Ok(code) => code,
@@ -258,6 +278,22 @@ where
             }
         }
     }
+}
+
+/// Whether `path` names an archive other than the `.tar.gz` export writes (a `.zip`, a plain
+/// `.tar`, ...): taken as a directory name, it would make a folder that looks like a file.
+fn is_other_archive(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    !cloudtrail_verify::export::is_tar_gz(path)
+        && [
+            ".zip", ".tar", ".gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z",
+        ]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// What `--debug` shows: ctverify's own steps, and the SDK's requests and retries.

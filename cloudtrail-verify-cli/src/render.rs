@@ -13,6 +13,7 @@ use cloudtrail_verify::{
 use std::io::{self, Write};
 
 pub use cloudtrail_verify::messages::escape;
+use cloudtrail_verify::messages::plural;
 
 /// `2026-01-01T00:00:00Z`: the format of the AWS CLI's report lines.
 pub use cloudtrail_verify::messages::display_date;
@@ -167,8 +168,12 @@ impl<'a> TextRenderer<'a> {
         if !report.bundle_problems.is_empty() {
             writeln!(
                 self.out,
-                "{} bundle discrepancies INVALID: the bundle is not as it was made\n",
-                report.bundle_problems.len()
+                "{} INVALID: the bundle is not as it was made\n",
+                plural(
+                    report.bundle_problems.len() as u64,
+                    "bundle discrepancy",
+                    "bundle discrepancies"
+                )
             )?;
         }
         if let Some(provenance) = &report.provenance {
@@ -284,8 +289,47 @@ impl<'a> TextRenderer<'a> {
                 chain.foreign_objects_omitted
             ))?;
         }
+        // A deleted digest leaves every log file it listed unlisted: the first few of each
+        // finding are named, the rest counted in one line (--verbose names them all; the JSON
+        // report lists each).
+        const NAMED: usize = 3;
+        let mut seen: Vec<(Status, String, usize)> = Vec::new();
         for log in &chain.unlisted_logs {
-            self.write_log(log, false)?;
+            let Some(problem) = &log.problem else {
+                continue;
+            };
+            let text = problem.to_string();
+            let count = match seen
+                .iter_mut()
+                .find(|(st, t, _)| *st == problem.status() && *t == text)
+            {
+                Some(entry) => {
+                    entry.2 += 1;
+                    entry.2
+                }
+                None => {
+                    seen.push((problem.status(), text, 1));
+                    1
+                }
+            };
+            if self.verbose || count <= NAMED {
+                self.write_log(log, false)?;
+            }
+        }
+        for (status, text, count) in seen {
+            if !self.verbose && count > NAMED {
+                self.finding(&format!(
+                    "Log file\t{where_}\t{}: {} more {}: {}",
+                    verdict(status),
+                    count - NAMED,
+                    if count - NAMED == 1 {
+                        "log file"
+                    } else {
+                        "log files"
+                    },
+                    escape(&text)
+                ))?;
+            }
         }
         if let Some(error) = &chain.versions_error {
             self.finding(&format!(
@@ -336,8 +380,8 @@ impl<'a> TextRenderer<'a> {
         }
         if digest.logs_not_checked > 0 {
             self.finding(&format!(
-                "{location}\tUNVERIFIABLE: its {} log files were not checked: the digest did not verify",
-                digest.logs_not_checked
+                "{location}\tUNVERIFIABLE: its {} not checked: the digest did not verify",
+                plural(digest.logs_not_checked, "log file was", "log files were")
             ))?;
         }
         for log in &digest.logs {
@@ -430,36 +474,36 @@ impl<'a> TextRenderer<'a> {
         if s.logs_not_checked > 0 {
             writeln!(
                 self.out,
-                "{} log files not checked: listed by digest files that did not verify",
-                s.logs_not_checked
+                "{} not checked: listed by digest files that did not verify",
+                plural(s.logs_not_checked, "log file", "log files")
             )?;
         }
         if s.unlisted_logs.invalid > 0 {
             writeln!(
                 self.out,
-                "{} log files INVALID: in the bucket but listed by no digest file",
-                s.unlisted_logs.invalid
+                "{} INVALID: in the bucket but listed by no digest file",
+                plural(s.unlisted_logs.invalid, "log file", "log files")
             )?;
         }
         if s.unlisted_logs.unverifiable > 0 {
             writeln!(
                 self.out,
-                "{} log files UNVERIFIABLE: in hours no valid digest file covers",
-                s.unlisted_logs.unverifiable
+                "{} UNVERIFIABLE: in hours no valid digest file covers",
+                plural(s.unlisted_logs.unverifiable, "log file", "log files")
             )?;
         }
         if s.foreign_objects.total() > 0 {
             writeln!(
                 self.out,
-                "{} objects INVALID: in the trail's folders but not written there by CloudTrail",
-                s.foreign_objects.total()
+                "{} INVALID: in the trail's folders but not written there by CloudTrail",
+                plural(s.foreign_objects.total(), "object", "objects")
             )?;
         }
         if s.versions.total() > 0 {
             writeln!(
                 self.out,
-                "{} files INVALID: overwritten or deleted after delivery (S3 versions)",
-                s.versions.total()
+                "{} INVALID: overwritten or deleted after delivery (S3 versions)",
+                plural(s.versions.total(), "file", "files")
             )?;
         }
         match report.versions {
@@ -504,16 +548,16 @@ impl<'a> TextRenderer<'a> {
         if s.gaps.total() > 0 {
             writeln!(
                 self.out,
-                "{} hours not covered by any valid digest file ({} gaps)",
-                s.uncovered_hours,
-                s.gaps.total()
+                "{} not covered by any valid digest file ({})",
+                plural(s.uncovered_hours, "hour", "hours"),
+                plural(s.gaps.total(), "gap", "gaps")
             )?;
         }
         if s.expired > 0 {
             writeln!(
                 self.out,
-                "{} files UNVERIFIABLE: expired under the bucket's lifecycle rules",
-                s.expired
+                "{} UNVERIFIABLE: expired under the bucket's lifecycle rules",
+                plural(s.expired, "file", "files")
             )?;
         }
         if s.archived > 0 {
@@ -522,8 +566,8 @@ impl<'a> TextRenderer<'a> {
         if s.kms_denied > 0 {
             writeln!(
                 self.out,
-                "{} files UNVERIFIABLE: kms:Decrypt denied (see the warning)",
-                s.kms_denied
+                "{} UNVERIFIABLE: kms:Decrypt denied (see the warning)",
+                plural(s.kms_denied, "file", "files")
             )?;
         }
         if report.chains.len() > 1 {

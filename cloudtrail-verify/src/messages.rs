@@ -821,6 +821,7 @@ pub fn verdict_line(report: &Report, now: DateTime<Utc>) -> String {
 fn more(n: usize) -> String {
     match n {
         0 => String::new(),
-        n => format!(" (and {} more)", plural(n as u64, "finding", "findings")),
+        1 => " (and 1 more finding)".to_owned(),
+        n => format!(" (and {n} more findings)"),
     }
 }
