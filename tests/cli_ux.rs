@@ -1663,7 +1663,7 @@ async fn bare_ctverify_prints_the_usage_and_export_refuses_an_archive_it_does_no
         "plan",
         "merge",
         "Examples:",
-        "ctverify: give --trail ARN --from TIME",
+        "ctverify: --trail ARN is required, with --from TIME",
     ] {
         assert!(run.stderr.contains(part), "{part}: {run:?}");
     }
