@@ -1477,7 +1477,8 @@ fn shell_words(command: &str) -> (Vec<String>, Option<String>) {
     (words, redirect)
 }
 
-/// Every `ctverify` example of `--help` and of the README runs as written against a trail in
+/// Every `ctverify` example of `--help`, of `export --help` and `plan --help` (which `merge
+/// --help` shares) and of the README runs as written against a trail in
 /// the test S3 server (the README's own ARN, a week from 2026-01-01) and its local copy, keys
 /// saved as `aws cloudtrail list-public-keys` would (`keys.json`), the bundled sample, and
 /// buckets for states, plans and reports; each exits with its documented status. Only the
@@ -1523,7 +1524,14 @@ fn every_example_of_the_help_and_the_readme_runs_as_written() {
     .unwrap();
     let env = with(&servers_env(&trail), &[("AWS_REGION", "us-east-1")]);
 
-    let help = run_child(&["--help".to_owned()], &env);
+    let help = |args: &[&str]| {
+        let run = run_child(
+            &args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            &env,
+        );
+        assert_eq!(run.code, VALID, "{run:?}");
+        run.stdout
+    };
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let readme_blocks: String = readme
@@ -1532,20 +1540,38 @@ fn every_example_of_the_help_and_the_readme_runs_as_written() {
         .step_by(2)
         .collect::<Vec<_>>()
         .join("\n");
-    let help_examples = example_commands(&help.stdout);
-    assert!(help_examples.len() >= 10, "{help_examples:#?}");
-    let readme_examples = example_commands(&readme_blocks);
-    assert!(readme_examples.len() >= 10, "{readme_examples:#?}");
-    // The README's examples in a directory of their own (the same copy, keys and sample), so
-    // that files one source's examples write (an evidence bundle) are not the other's.
-    let readme_work = tempfile::tempdir().unwrap();
-    for name in ["copy", "keys.json", "fixtures"] {
-        std::os::unix::fs::symlink(work.join(name), readme_work.path().join(name)).unwrap();
+    let sources = [
+        ("--help", example_commands(&help(&["--help"]))),
+        (
+            "export --help",
+            example_commands(&help(&["export", "--help"])),
+        ),
+        ("plan --help", example_commands(&help(&["plan", "--help"]))),
+        ("README.md", example_commands(&readme_blocks)),
+    ];
+    for (source, examples) in &sources {
+        assert!(examples.len() >= 2, "{source}: {examples:#?}");
     }
-    let examples = help_examples
+    assert!(
+        sources[0].1.len() >= 10 && sources[3].1.len() >= 10,
+        "{sources:#?}"
+    );
+    // Each source's examples in a directory of their own (the same copy, keys and sample), so
+    // that files one source's examples write (an evidence bundle) are not another's.
+    let dirs: Vec<tempfile::TempDir> = sources
         .iter()
-        .map(|e| (work, e))
-        .chain(readme_examples.iter().map(|e| (readme_work.path(), e)));
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            for name in ["copy", "keys.json", "fixtures"] {
+                std::os::unix::fs::symlink(work.join(name), dir.path().join(name)).unwrap();
+            }
+            dir
+        })
+        .collect();
+    let examples = sources
+        .iter()
+        .zip(&dirs)
+        .flat_map(|((_, examples), dir)| examples.iter().map(move |e| (dir.path(), e)));
 
     let mut ran = 0;
     for (work, example) in examples {
@@ -1606,10 +1632,7 @@ fn every_example_of_the_help_and_the_readme_runs_as_written() {
             ran += 1;
         }
     }
-    assert!(
-        ran >= 20,
-        "{ran} examples ran: {help_examples:#?} {readme_examples:#?}"
-    );
+    assert!(ran >= 30, "{ran} examples ran: {sources:#?}");
 }
 
 /// A deleted digest leaves each log file it listed unlisted: the text names the first three of

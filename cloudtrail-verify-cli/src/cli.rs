@@ -85,12 +85,24 @@ pub enum Command {
     /// verifies anywhere, with no AWS access: every digest and log file (DIR/BUCKET/KEY), each
     /// digest's S3 metadata (KEY.metadata.json), the keys used (public-keys.json), the report
     /// (report.json) and the SHA-256 of every file (manifest.json).
+    #[command(
+        after_help = EXPORT_EXAMPLES,
+        mut_arg("state", |a| a.hide(true)),
+        mut_arg("allow_state_in_trail_bucket", |a| a.hide(true))
+    )]
     Export(ExportArgs),
     /// Split a range into shards by chain and time window, balanced by the digests listed, for
     /// a job engine to run one per process (`ctverify --plan PLAN --shard K`), then `merge`.
+    #[command(
+        after_help = PLAN_EXAMPLES,
+        mut_arg("state", |a| a.hide(true)),
+        mut_arg("allow_state_in_trail_bucket", |a| a.hide(true)),
+        mut_arg("format", |a| a.hide(true))
+    )]
     Plan(PlanArgs),
     /// Join the reports of every shard of a plan into one verdict, checking each seam where a
     /// chain was split in time; prints and exits like a single run.
+    #[command(after_help = PLAN_EXAMPLES)]
     Merge(MergeArgs),
     /// Print a completion script for SHELL on stdout, for example
     /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
@@ -139,6 +151,33 @@ Examples:
 
 Exit status: 0 valid, 1 INVALID (tampering), 2 UNVERIFIABLE, 3 the run failed.";
 
+/// Examples at the end of `ctverify export --help`.
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  A week from S3 into one file, then verified anywhere against CloudTrail's keys saved from AWS:
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence.tar.gz
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence.tar.gz \\
+      --public-keys keys.json
+
+  A local copy re-bundled into a folder:
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --local copy \\
+      --public-keys keys.json --out bundle
+
+Exit status: that of the verification (0 valid, 1 INVALID, 2 UNVERIFIABLE); 3 the run failed or
+the bundle could not be written.";
+
+/// Examples at the end of `ctverify plan --help` and `ctverify merge --help`: the whole sweep.
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  A year in 64 shards, run by a job engine (K = each shard of the plan), then merged:
+    ctverify plan --trail ARN --from 2026-01-01 --to 2027-01-01 --shards 64 \\
+      --out s3://audit/plan.json
+    ctverify --plan s3://audit/plan.json --shard K --out 's3://audit/reports/shard-{}.json'
+    ctverify merge --plan s3://audit/plan.json 's3://audit/reports/shard-{}.json'
+
+Exit status: plan 0 when the plan is written, 3 otherwise; merge as a single run (0 valid,
+1 INVALID, 2 UNVERIFIABLE), 3 when a shard's report is missing, repeated or of another plan.";
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -148,8 +187,9 @@ pub enum Format {
     /// The whole report as one JSON document on stdout, at the end. It holds every digest, so
     /// its size (and the run's memory) grows with the range: use jsonl for long ranges.
     Json,
-    /// One JSON object per line, as verdicts become final: chain_started, digest, log, gap,
-    /// checkpoint, finding, chain_finished, and summary last (README: "JSON Lines").
+    /// One JSON object per line, as verdicts become final: chain_started, digest, log,
+    /// checkpoint, seam, gap, unlisted_log, foreign_object, version, chain_error,
+    /// versions_error, chain_finished, and summary last (README: "JSON Lines").
     Jsonl,
     /// A JUnit XML report, one test suite per chain, written as each chain finishes: a failure
     /// for each INVALID finding, an error for each UNVERIFIABLE one.
@@ -237,7 +277,8 @@ pub struct ExportArgs {
 pub struct VerifyArgs {
     /// The trail: its ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME) or, against S3, its
     /// name, looked up with DescribeTrails in the default region (AWS_REGION, the profile), as
-    /// `enable` and `audit` accept it. With --local, the ARN.
+    /// `enable` and `audit` accept it. With --local, give the ARN: its account and region name
+    /// the copy's folders.
     #[arg(long, visible_alias = "trail-arn", value_name = "ARN", value_parser = parse_trail, help_heading = "Source")]
     pub trail: Option<TrailRef>,
 
