@@ -567,8 +567,21 @@ fn debug_shows_the_trail_listings_keys_and_strings_to_sign() {
             run.stderr
         );
     }
+    // Without --debug, stderr holds only the warning the test's plain-HTTP CloudTrail endpoint
+    // calls for (issue 23).
     let quiet = run_child(&verify_args(&trail, &[]), &env);
-    assert_eq!(quiet.stderr, "", "{quiet:?}");
+    assert_eq!(
+        quiet.stderr,
+        format!(
+            "Warning: CloudTrail's public keys came from ListPublicKeys at {} \
+             (AWS_ENDPOINT_URL_CLOUDTRAIL), which is not an AWS endpoint, over plain HTTP that \
+             anyone on the network path can answer: whoever answers there chooses which \
+             signatures verify; pin keys saved from AWS with --public-keys to make the verdict \
+             independent of it\n\n",
+            trail.stub.endpoint()
+        ),
+        "{quiet:?}"
+    );
     let filtered = run_child(
         &verify_args(&trail, &[]),
         &with(&env, &[("RUST_LOG", "cloudtrail_verify::trust=debug")]),
@@ -1702,4 +1715,94 @@ async fn bare_ctverify_prints_the_usage_and_export_refuses_an_archive_it_does_no
         "{run:?}"
     );
     assert!(!zip.exists());
+}
+
+/// The lines a terminal shows at the end of `output`: carriage returns go back to the line's
+/// start, `ESC [2K` clears the line, `ESC [nA` goes up a line (as indicatif draws), other
+/// escape sequences draw nothing.
+fn final_screen(output: &str) -> Vec<String> {
+    let mut screen: Vec<String> = vec![String::new()];
+    let mut row = 0;
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                row += 1;
+                if row == screen.len() {
+                    screen.push(String::new());
+                }
+            }
+            '\r' => screen[row].push('\r'),
+            '\u{1b}' => {
+                let mut sequence = String::new();
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    while let Some(&c) = chars.peek() {
+                        chars.next();
+                        sequence.push(c);
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                match sequence.as_str() {
+                    "2K" => screen[row].clear(),
+                    up if up.ends_with('A') => {
+                        row = row.saturating_sub(up[..up.len() - 1].parse().unwrap_or(1));
+                    }
+                    _ => {}
+                }
+            }
+            c => screen[row].push(c),
+        }
+    }
+    // After a carriage return, what is written next overwrites the line from its start.
+    screen
+        .into_iter()
+        .map(|line| match line.rsplit_once('\r') {
+            Some((before, after)) if after.len() >= before.len() => after.to_owned(),
+            Some((before, after)) => format!("{after}{}", &before[after.len()..]),
+            None => line,
+        })
+        .collect()
+}
+
+/// In a terminal (a pseudo-terminal from `script`), the progress bar never stays on the final
+/// screen, however the run ends: a verification, a plan written, a run that fails to start.
+#[test]
+fn the_progress_bar_leaves_nothing_on_the_final_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let binary = env!("CARGO_BIN_EXE_ctverify-under-test");
+    let mut plan_args = sample_args(
+        SAMPLE_TRAIL,
+        &["--shards", "2", "--out", plan.to_str().unwrap()],
+    );
+    plan_args[0] = "plan".into();
+    let mut verify = sample_args(SAMPLE_TRAIL, &[]);
+    verify.remove(0);
+    let mut failing = sample_args(SAMPLE_TRAIL.trim_end_matches("/trail"), &[]);
+    failing.remove(0);
+    for args in [verify, plan_args, failing] {
+        let command = std::iter::once(binary.to_owned())
+            .chain(args.iter().cloned())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let output = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .output()
+            .expect("script (util-linux) runs the command in a pseudo-terminal");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let screen = final_screen(&text);
+        assert!(
+            !screen.iter().any(|l| l.contains("[00:")
+                || l.contains("ETA")
+                || l.contains("listing the trail")),
+            "{args:?}: the bar stayed:\n{}",
+            screen.join("\n")
+        );
+        assert!(screen.iter().any(|l| !l.trim().is_empty()), "{text:?}");
+    }
 }

@@ -596,6 +596,15 @@ async fn run_verify(
     }
     let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
         .then(ProgressBar::new);
+    // However the run ends (a failed setup, a plan written, an error), the bar is cleared: a
+    // stray "0/0 digests" must not stay on the final screen.
+    let _clear_bar = ClearBar(bar.clone());
+    // The report shares the terminal with the bar: each of its lines is written with the bar
+    // lifted, so that no line lands after the bar's text and the bar stays below the report.
+    let mut out_lines = BarLines::new(out, bar.as_ref().map(|b| b.bar.clone()));
+    let mut err_lines = BarLines::new(err, bar.as_ref().map(|b| b.bar.clone()));
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
+        (&mut out_lines, &mut err_lines);
     let text = args.format == Format::Text;
     let mut options = VerifyOptions::default();
     options.now = now;
@@ -778,6 +787,9 @@ async fn run_verify(
             writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
         }
     }
+    // Everything for the report is written (the last partial line passed on).
+    drop(out_lines);
+    drop(err_lines);
     // --out FILE: the file is complete; the terminal gets where it is and the verdict.
     if let Some((path, file)) = &report_file {
         let mut file = file.clone();
@@ -1006,14 +1018,85 @@ struct ProgressBar {
     logs_done: std::sync::atomic::AtomicU64,
 }
 
+/// A writer that passes whole lines on with the progress bar lifted (indicatif's `suspend`):
+/// without a bar, it passes everything on at once.
+struct BarLines<'a> {
+    inner: &'a mut (dyn Write + Send),
+    bar: Option<indicatif::ProgressBar>,
+    pending: Vec<u8>,
+}
+
+impl<'a> BarLines<'a> {
+    fn new(inner: &'a mut (dyn Write + Send), bar: Option<indicatif::ProgressBar>) -> Self {
+        BarLines {
+            inner,
+            bar,
+            pending: Vec::new(),
+        }
+    }
+
+    fn pass_on(&mut self, upto: usize) -> std::io::Result<()> {
+        let lines: Vec<u8> = self.pending.drain(..upto).collect();
+        let inner = &mut *self.inner;
+        match &self.bar {
+            Some(bar) => bar.suspend(|| {
+                inner.write_all(&lines)?;
+                inner.flush()
+            }),
+            None => inner.write_all(&lines),
+        }
+    }
+}
+
+impl Write for BarLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bar.is_none() {
+            return self.inner.write(buf);
+        }
+        self.pending.extend_from_slice(buf);
+        if let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') {
+            self.pass_on(last + 1)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let all = self.pending.len();
+        if all > 0 {
+            self.pass_on(all)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl Drop for BarLines<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Clears the progress bar when dropped.
+struct ClearBar(Option<Arc<ProgressBar>>);
+
+impl Drop for ClearBar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.bar.finish_and_clear();
+        }
+    }
+}
+
 impl ProgressBar {
     fn new() -> Arc<Self> {
+        // Until the listings say how many digests there are, there is no bar to fill: say what
+        // is happening instead of "0/0 digests, , ETA 0s".
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} digests, {msg}, ETA {eta}",
-        ) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+        {
             bar.set_style(style);
         }
+        bar.set_message("listing the trail's digest files …");
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         Arc::new(ProgressBar {
             bar,
@@ -1039,7 +1122,13 @@ impl ProgressBar {
 
 impl Progress for ProgressBar {
     fn digests_expected(&self, count: u64) {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} digests, {msg}, ETA {eta}",
+        ) {
+            self.bar.set_style(style);
+        }
         self.bar.set_length(count);
+        self.update_message();
     }
 
     fn digest_done(&self) {
