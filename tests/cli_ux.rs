@@ -1453,7 +1453,7 @@ fn example_commands(text: &str) -> Vec<String> {
             let command = command.split("   ").next()?;
             let command = command.split(" || ").next()?;
             let command = command.split(" # ").next()?.trim();
-            let synopsis = ["[", "TIME", "|zsh", " DIR|", "(--"];
+            let synopsis = ["[", "TIME", "|zsh", " DIR|", "(--", " PLAN", "REPORT"];
             (!synopsis.iter().any(|s| command.contains(s))).then(|| command.to_owned())
         })
         .collect()

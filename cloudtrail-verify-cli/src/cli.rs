@@ -307,11 +307,21 @@ pub struct VerifyArgs {
     pub public_keys: Option<PathBuf>,
 
     /// The trail's bucket. With --local, default: the only bucket folder in DIR.
-    #[arg(long, value_name = "NAME", help_heading = "Source")]
+    #[arg(
+        long,
+        visible_alias = "s3-bucket",
+        value_name = "NAME",
+        help_heading = "Source"
+    )]
     pub bucket: Option<String>,
 
     /// The trail's S3 key prefix.
-    #[arg(long, value_name = "PREFIX", help_heading = "Source")]
+    #[arg(
+        long,
+        visible_alias = "s3-prefix",
+        value_name = "PREFIX",
+        help_heading = "Source"
+    )]
     pub prefix: Option<String>,
 
     /// Only this account (repeatable); for organization trails, a member account.
@@ -474,6 +484,14 @@ mod tests {
         );
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn the_aws_clis_s3_bucket_and_s3_prefix_name_the_bucket_and_prefix() {
+        let cli =
+            Cli::try_parse_from(["ctverify", "--s3-bucket", "b", "--s3-prefix", "p"]).unwrap();
+        assert_eq!(cli.verify.bucket.as_deref(), Some("b"));
+        assert_eq!(cli.verify.prefix.as_deref(), Some("p"));
     }
 
     #[test]
