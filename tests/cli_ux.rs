@@ -1394,6 +1394,56 @@ async fn a_shard_of_a_local_plan_needs_local_and_says_where_its_report_went() {
         "{run:?}"
     );
     assert!(dir.path().join("shard-1.json").is_file());
+
+    // The other shard, then merge in every format a single run has, and quietly.
+    let mut args = sample_args(SAMPLE_TRAIL, &[]);
+    args.drain(1..7);
+    args.splice(
+        1..1,
+        ["--plan", plan, "--shard", "0", "--out", &report].map(String::from),
+    );
+    assert_eq!(run_ctverify(&args).await.code, VALID);
+    let merge = |extra: &[&str]| {
+        let mut args: Vec<String> = ["ctverify", "merge", "--plan", plan, &report]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        async move { run_ctverify(&args).await }
+    };
+    let quiet = merge(&["-q"]).await;
+    assert_eq!(
+        (quiet.code, quiet.stdout.as_str(), quiet.stderr.as_str()),
+        (VALID, "", "")
+    );
+    let jsonl = merge(&["--format", "jsonl"]).await;
+    assert_eq!(jsonl.code, VALID, "{jsonl:?}");
+    let last: serde_json::Value = serde_json::from_str(last_line(&jsonl.stdout)).unwrap();
+    assert_eq!(last["type"], "summary");
+    assert!(
+        last["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("VALID: proved"),
+        "{last}"
+    );
+    // The shards' reports keep valid digests as counts (their runs streamed): the chain's
+    // end carries them.
+    let finished: serde_json::Value = jsonl
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["type"] == "chain_finished")
+        .unwrap();
+    assert_eq!(finished["summary"]["digests"]["valid"], 6, "{jsonl:?}");
+    let junit = merge(&["--format", "junit"]).await;
+    assert_eq!(junit.code, VALID, "{junit:?}");
+    assert!(
+        junit
+            .stdout
+            .contains("<testsuite name=\"111122223333/us-east-1\""),
+        "{junit:?}"
+    );
 }
 
 // Every command example of `ctverify --help` and of the README, run as written.

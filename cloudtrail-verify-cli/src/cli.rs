@@ -250,12 +250,16 @@ pub struct MergeArgs {
     /// of the plan (s3://BUCKET/reports/shard-{}.json).
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<String>,
-    /// Output format.
-    #[arg(long, visible_alias = "output", value_enum, default_value_t = ReportFormat::Text, help_heading = "Output")]
-    pub format: ReportFormat,
+    /// Output format, as for a single run.
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    pub format: Format,
     /// Also print a line for every valid digest and log file.
-    #[arg(long, short, help_heading = "Output")]
+    #[arg(long, short, help_heading = "Output", conflicts_with = "quiet")]
     pub verbose: bool,
+    /// Print nothing; the exit status is the verdict (errors that end the run still go to
+    /// stderr).
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
     /// How to reach AWS (for s3:// locations).
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -922,8 +922,14 @@ async fn run_merge(
         reports.push(report);
     }
     let merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
+        (&mut no_out, &mut no_err)
+    } else {
+        (out, err)
+    };
     match args.format {
-        cli::ReportFormat::Text => {
+        Format::Text => {
             render::write_header(
                 out,
                 &merged.trail,
@@ -932,12 +938,47 @@ async fn run_merge(
             )?;
             render::TextRenderer::new(out, err, args.verbose).write_report(&merged)?;
         }
-        cli::ReportFormat::Json => {
+        Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &merged)?;
             writeln!(out)?;
         }
+        // The streaming formats, from the merged report: the events a single run would have
+        // given, chain by chain.
+        Format::Jsonl => {
+            let mut stream = jsonl::JsonlWriter::new(out);
+            replay(&merged, &mut stream);
+            stream.finish(&merged)?;
+        }
+        Format::Junit => {
+            let mut stream = junit::JunitWriter::new(out);
+            replay(&merged, &mut stream);
+            stream.finish(&merged)?;
+        }
     }
     Ok(exit_status(&merged))
+}
+
+/// Gives a finished report's events to `observer` as a run gives them: per chain, its start,
+/// each digest, its end.
+fn replay(report: &Report, observer: &mut dyn cloudtrail_verify::RunObserver) {
+    use cloudtrail_verify::RunEvent;
+    for chain in &report.chains {
+        let window = chain
+            .window
+            .unwrap_or((report.requested_start, report.requested_end));
+        observer.event(RunEvent::ChainStarted {
+            chain: &chain.chain,
+            window,
+            checkpoint: chain.checkpoint.as_ref().map(|c| &c.checkpoint),
+        });
+        for digest in &chain.digests {
+            observer.event(RunEvent::Digest {
+                chain: &chain.chain,
+                digest,
+            });
+        }
+        observer.event(RunEvent::ChainFinished { chain });
+    }
 }
 
 /// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
