@@ -1856,3 +1856,34 @@ fn the_progress_bar_leaves_nothing_on_the_final_screen() {
         assert!(screen.iter().any(|l| !l.trim().is_empty()), "{text:?}");
     }
 }
+
+/// The man page is one page with everything: each command's synopsis and options under
+/// COMMANDS (no pointers to `ctverify-audit(1)` pages that do not exist), the examples of every
+/// help under EXAMPLES (not "EXTRA"), the exit statuses, and no hyphenation, so that an ARN or
+/// URL copied from it is whole.
+#[tokio::test]
+async fn the_man_page_holds_every_command_its_options_and_examples_unhyphenated() {
+    let run = run_ctverify(&["ctverify", "man"].map(str::to_owned)).await;
+    assert_eq!(run.code, VALID, "{}", run.stderr);
+    let page = &run.stdout;
+    for part in [
+        "\n.nh\n",
+        ".SH COMMANDS",
+        ".SS \"ctverify export\"",
+        ".SS \"ctverify merge\"",
+        ".B SHARDS of ctverify plan",
+        ".SH EXAMPLES",
+        "arn:aws:cloudtrail:us\\-east\\-1:111122223333:trail/main",
+        ".SH \"EXIT STATUS\"",
+    ] {
+        assert!(page.contains(part), "{part:?} missing:\n{page}");
+    }
+    for absent in [
+        "EXTRA",
+        "ctverify\\-audit(1)",
+        "ctverify-audit(1)",
+        "\n1 INVALID, 2 UNVERIFIABLE)",
+    ] {
+        assert!(!page.contains(absent), "{absent:?} in:\n{page}");
+    }
+}

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod jsonl;
 pub mod junit;
+mod man;
 mod posture_cmd;
 mod query_cmd;
 pub mod render;
@@ -255,7 +256,7 @@ where
             clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
             exit::VALID
         }
-        Some(Command::Man) => match clap_mangen::Man::new(Cli::command()).render(out) {
+        Some(Command::Man) => match man::write_man(out) {
             Ok(()) => exit::VALID,
             Err(e) => {
                 let _ = writeln!(err, "ctverify man: {e}");
