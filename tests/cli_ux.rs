@@ -1887,3 +1887,30 @@ async fn the_man_page_holds_every_command_its_options_and_examples_unhyphenated(
         assert!(!page.contains(absent), "{absent:?} in:\n{page}");
     }
 }
+
+/// A local copy's scope (the chains found in it, plus the home region) is said once, on the
+/// "Reading" line, not as a warning on every run; naming the regions makes it known, and then
+/// it is not said at all. The JSON report keeps it among its warnings, for machines.
+#[tokio::test]
+async fn a_local_copys_scope_is_said_once_on_the_reading_line() {
+    let run = run_ctverify(&sample_args(SAMPLE_TRAIL, &[])).await;
+    assert_eq!(run.code, VALID, "{run:?}");
+    assert_eq!(run.stdout.matches("goes unnoticed").count(), 1, "{run:?}");
+    run.assert_line(&[
+        "Reading ",
+        "(the chains found in the bucket, plus the trail's home region",
+    ]);
+    assert!(!run.stderr.contains("goes unnoticed"), "{run:?}");
+    let named = run_ctverify(&sample_args(SAMPLE_TRAIL, &["--region", "us-east-1"])).await;
+    assert_eq!(named.code, VALID, "{named:?}");
+    assert!(
+        !named.stdout.contains("goes unnoticed") && !named.stderr.contains("goes unnoticed"),
+        "{named:?}"
+    );
+    let json = run_ctverify(&sample_args(SAMPLE_TRAIL, &["--format", "json"])).await;
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        report["warnings"][0],
+        cloudtrail_verify::messages::SCOPE_FOUND_IN_BUCKET
+    );
+}

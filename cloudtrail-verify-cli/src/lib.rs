@@ -663,6 +663,10 @@ async fn run_verify(
     let looked_in = render::LookedIn {
         accounts_folder: verifier.accounts_folder(),
         chains: verifier.chains().iter().map(|c| c.chain.clone()).collect(),
+        found_in_bucket: verifier
+            .warnings()
+            .iter()
+            .any(|w| w == cloudtrail_verify::messages::SCOPE_FOUND_IN_BUCKET),
     };
     let new_state = state.as_ref().map(|(_, loaded)| {
         let target = verifier.target();

@@ -41,6 +41,9 @@ pub struct LookedIn {
     pub accounts_folder: String,
     /// The chains to verify (account, region).
     pub chains: Vec<ChainId>,
+    /// Whether those chains are only what the bucket holds (plus the home region): said once,
+    /// on the "Reading" line, instead of as a warning.
+    pub found_in_bucket: bool,
 }
 
 impl LookedIn {
@@ -60,7 +63,18 @@ pub fn write_looked_in(out: &mut dyn Write, looked_in: &LookedIn) -> io::Result<
             chains[..20].join(", ")
         ),
     };
-    writeln!(out, "Reading {}: {}\n", looked_in.folder(), escape(&listed))
+    let scope = if looked_in.found_in_bucket {
+        " (the chains found in the bucket, plus the trail's home region: one whose files were all \
+         deleted goes unnoticed unless named with --region/--account-id)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "Reading {}: {}{scope}\n",
+        looked_in.folder(),
+        escape(&listed)
+    )
 }
 
 /// Writes per-file lines (problems always, valid files with `verbose`) and the summary.
@@ -140,7 +154,11 @@ impl<'a> TextRenderer<'a> {
 
     /// The run's warnings and the bundle's discrepancies.
     fn write_notes(&mut self, report: &Report) -> io::Result<()> {
+        let scope_said = self.looked_in.is_some_and(|l| l.found_in_bucket);
         for warning in &report.warnings {
+            if scope_said && warning == cloudtrail_verify::messages::SCOPE_FOUND_IN_BUCKET {
+                continue;
+            }
             // Warnings quote AWS's answers (error messages, key ids): escaped like bucket text.
             self.finding(&format!("Warning: {}", escape(warning)))?;
         }

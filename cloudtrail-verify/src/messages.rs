@@ -35,6 +35,13 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The warning of a run whose chains are only those the bucket holds (plus the trail's home
+/// region): a front end that says the scope elsewhere (the text output's "Reading" line)
+/// recognises it by this text and does not repeat it.
+pub const SCOPE_FOUND_IN_BUCKET: &str = "the chains checked are the regions and accounts found \
+    in the bucket plus the trail's home region: a region or member account whose files were all \
+    deleted goes unnoticed unless named with --region/--account-id";
+
 /// `2026-01-01T00:00:00Z`: the format of the AWS CLI's report lines.
 pub fn display_date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -429,12 +429,7 @@ impl VerifierBuilder {
             target.regions = Some(self.regions.clone());
         }
         if target.expected_regions.is_none() && target.regions.is_none() {
-            warnings.push(
-                "the chains checked are the regions and accounts found in the bucket plus the \
-                 trail's home region: a region or member account whose files were all deleted \
-                 goes unnoticed unless named with --region/--account-id"
-                    .into(),
-            );
+            warnings.push(crate::messages::SCOPE_FOUND_IN_BUCKET.into());
         }
         let mut chains = discover_chains(source.as_ref(), &target).await?;
         crate::verify::add_chains(
