@@ -754,15 +754,16 @@ async fn run_verify(
         if let Some(store) = store {
             let mut bytes = serde_json::to_vec_pretty(&report)?;
             bytes.push(b'\n');
-            if let Err(e) = store.write(bytes).await {
-                // As for a state: evidence of tampering outranks a report that was not written.
-                if status == exit::INVALID {
+            match store.write(bytes).await {
+                Ok(()) => said.push_str(&format!(": report written to {}", store.location())),
+                // As for a state: evidence of tampering outranks a report that was not
+                // written (and the verdict line still ends the text).
+                Err(e) if status == exit::INVALID => {
                     let _ = writeln!(err, "ctverify: the shard's report was not written: {e}");
-                    return Ok(status);
+                    said.push_str(&format!(": its report was not written: {e}"));
                 }
-                return Err(Fatal(format!("the shard's report was not written: {e}")));
+                Err(e) => return Err(Fatal(format!("the shard's report was not written: {e}"))),
             }
-            said.push_str(&format!(": report written to {}", store.location()));
         }
         if state_text {
             writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
