@@ -1120,6 +1120,10 @@ async fn a_tar_gz_bundle_is_read_directly_and_keys_given_raise_no_warning() {
         "{run:?}"
     );
     assert!(!run.stderr.contains("--public-keys"), "{run:?}");
+    run.assert_line(&[&format!(
+        "Reading {} (unpacked)/ctverify-sample-bucket/AWSLogs/",
+        archive.display()
+    )]);
     assert_eq!(
         scratch_folders(),
         scratch_before,

@@ -661,7 +661,15 @@ async fn run_verify(
         )?;
     }
     let looked_in = render::LookedIn {
-        accounts_folder: verifier.accounts_folder(),
+        // An archive is named as given, not by the private folder it was unpacked into.
+        accounts_folder: match (&unpacked, &args.local) {
+            (Some(scratch), Some(archive)) => verifier.accounts_folder().replacen(
+                &scratch.0.display().to_string(),
+                &format!("{} (unpacked)", archive.display()),
+                1,
+            ),
+            _ => verifier.accounts_folder(),
+        },
         chains: verifier.chains().iter().map(|c| c.chain.clone()).collect(),
         found_in_bucket: verifier
             .warnings()
