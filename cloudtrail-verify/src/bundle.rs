@@ -131,6 +131,17 @@ pub fn check_bundle(dir: &Path) -> Option<Vec<BundleProblem>> {
     }
     let manifest = match read_manifest(&dir.join(MANIFEST_FILE)) {
         Ok(manifest) => manifest,
+        // Only the report marks this folder: say so, for the one case where it is a plain copy
+        // someone saved a `--format json` report into (then the report is to move out).
+        Err(_) if std::fs::symlink_metadata(dir.join(MANIFEST_FILE)).is_err() => {
+            return Some(vec![BundleProblem::Manifest {
+                reason: format!(
+                    "missing: the folder holds an export's {REPORT_FILE} but no {MANIFEST_FILE} \
+                     (removed after the bundle was made; if this folder is a plain copy, not an \
+                     evidence bundle, move {REPORT_FILE} out of it)"
+                ),
+            }]);
+        }
         Err(reason) => return Some(vec![BundleProblem::Manifest { reason }]),
     };
     let mut problems: Vec<BundleProblem> = manifest

@@ -859,6 +859,13 @@ mod tests {
         let problems = check_bundle(bundle.path()).unwrap();
         assert!(matches!(problems[..], [BundleProblem::Manifest { .. }]));
         assert!(problems.iter().all(|p| p.status() == Status::Invalid));
+        // Said so that a plain copy holding a saved report.json is told what to do.
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("move report.json out of it"),
+            "{problems:?}"
+        );
     }
 
     #[cfg(unix)]
