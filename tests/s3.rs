@@ -25,7 +25,19 @@ fn an_untouched_trail_in_s3_is_valid_with_aws_cli_summary_lines() {
     run.assert_line(&["Results found for 2026-01-01T00:00:00Z to 2026-01-01T04:00:00Z:"]);
     run.assert_line(&["4/4 digest files valid"]);
     run.assert_line(&["12/12 log files valid"]);
-    assert_eq!(run.stderr, "");
+    // Nothing on stderr but what the test's own CloudTrail endpoint changes: a local stub over
+    // plain HTTP answers ListPublicKeys (issue 23: said once, naming the variable).
+    assert_eq!(
+        run.stderr,
+        format!(
+            "Warning: CloudTrail's public keys came from ListPublicKeys at {} \
+             (AWS_ENDPOINT_URL_CLOUDTRAIL), which is not an AWS endpoint, over plain HTTP that \
+             anyone on the network path can answer: whoever answers there chooses which \
+             signatures verify; pin keys saved from AWS with --public-keys to make the verdict \
+             independent of it\n\n",
+            s3.stub.endpoint()
+        )
+    );
     // The trail was found with DescribeTrails; the keys came from ListPublicKeys.
     assert!(s3.stub.count("DescribeTrails") >= 1);
     assert!(s3.stub.count("ListPublicKeys") >= 1);

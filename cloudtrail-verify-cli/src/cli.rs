@@ -85,12 +85,24 @@ pub enum Command {
     /// verifies anywhere, with no AWS access: every digest and log file (DIR/BUCKET/KEY), each
     /// digest's S3 metadata (KEY.metadata.json), the keys used (public-keys.json), the report
     /// (report.json) and the SHA-256 of every file (manifest.json).
+    #[command(
+        after_help = EXPORT_EXAMPLES,
+        mut_arg("state", |a| a.hide(true)),
+        mut_arg("allow_state_in_trail_bucket", |a| a.hide(true))
+    )]
     Export(ExportArgs),
     /// Split a range into shards by chain and time window, balanced by the digests listed, for
     /// a job engine to run one per process (`ctverify --plan PLAN --shard K`), then `merge`.
+    #[command(
+        after_help = PLAN_EXAMPLES,
+        mut_arg("state", |a| a.hide(true)),
+        mut_arg("allow_state_in_trail_bucket", |a| a.hide(true)),
+        mut_arg("format", |a| a.hide(true))
+    )]
     Plan(PlanArgs),
     /// Join the reports of every shard of a plan into one verdict, checking each seam where a
     /// chain was split in time; prints and exits like a single run.
+    #[command(after_help = PLAN_EXAMPLES)]
     Merge(MergeArgs),
     /// Print a completion script for SHELL on stdout, for example
     /// `ctverify completions bash > /etc/bash_completion.d/ctverify`.
@@ -121,19 +133,50 @@ Examples:
   The whole report as JSON in a file (the exit status still gives the verdict):
     ctverify --trail ARN --from 2026-01-01 --format json > report.json
 
-  An evidence bundle of a week, verified later anywhere, without AWS access:
-    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence/
-    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence/
+  An evidence bundle of a week, verified later anywhere, without AWS access, against
+  CloudTrail's keys saved from AWS (the bundle's own public-keys.json is its maker's word):
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence.tar.gz
+    aws cloudtrail list-public-keys --region us-east-1 \\
+      --start-time 2026-01-01T00:00:00Z --end-time 2026-01-08T03:00:00Z > keys.json
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence.tar.gz \\
+      --public-keys keys.json
 
   A scheduled run (cron, hourly) that verifies only what is new since the last one:
-    ctverify --trail ARN --from 2026-01-01 --state s3://audit-bucket/ctverify/main.json  # once
-    15 * * * *  ctverify -q --trail ARN --state s3://audit-bucket/ctverify/main.json || alert-on-call
+    ctverify --trail ARN --from 2026-01-01 --state s3://audit-bucket/main.json   # once
+    15 * * * * ctverify -q --trail ARN --state s3://audit-bucket/main.json || page-on-call
 
   Verdicts as JSON Lines while the run goes, or a JUnit report for CI:
     ctverify --trail ARN --from 2026-01-01 --format jsonl > verdicts.jsonl
     ctverify --trail ARN --from 2026-01-01 --format junit > ctverify-junit.xml
 
 Exit status: 0 valid, 1 INVALID (tampering), 2 UNVERIFIABLE, 3 the run failed.";
+
+/// Examples at the end of `ctverify export --help`.
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  A week from S3 into one file, then verified anywhere against CloudTrail's keys saved from AWS:
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --out evidence.tar.gz
+    ctverify --trail ARN --from 2026-01-01 --to 2026-01-08 --local evidence.tar.gz \\
+      --public-keys keys.json
+
+  A local copy re-bundled into a folder:
+    ctverify export --trail ARN --from 2026-01-01 --to 2026-01-08 --local copy \\
+      --public-keys keys.json --out bundle
+
+Exit status: that of the verification (0 valid, 1 INVALID, 2 UNVERIFIABLE); 3 the run failed or
+the bundle could not be written.";
+
+/// Examples at the end of `ctverify plan --help` and `ctverify merge --help`: the whole sweep.
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  A year in 64 shards, run by a job engine (K = each shard of the plan), then merged:
+    ctverify plan --trail ARN --from 2026-01-01 --to 2027-01-01 --shards 64 \\
+      --out s3://audit/plan.json
+    ctverify --plan s3://audit/plan.json --shard K --out 's3://audit/reports/shard-{}.json'
+    ctverify merge --plan s3://audit/plan.json 's3://audit/reports/shard-{}.json'
+
+Exit status: plan 0 when the plan is written, 3 otherwise; merge as a single run (0 valid,
+1 INVALID, 2 UNVERIFIABLE), 3 when a shard's report is missing, repeated or of another plan.";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -144,8 +187,9 @@ pub enum Format {
     /// The whole report as one JSON document on stdout, at the end. It holds every digest, so
     /// its size (and the run's memory) grows with the range: use jsonl for long ranges.
     Json,
-    /// One JSON object per line, as verdicts become final: chain_started, digest, log, gap,
-    /// checkpoint, finding, chain_finished, and summary last (README: "JSON Lines").
+    /// One JSON object per line, as verdicts become final: chain_started, digest, log,
+    /// checkpoint, seam, gap, unlisted_log, foreign_object, version, chain_error,
+    /// versions_error, chain_finished, and summary last (README: "JSON Lines").
     Jsonl,
     /// A JUnit XML report, one test suite per chain, written as each chain finishes: a failure
     /// for each INVALID finding, an error for each UNVERIFIABLE one.
@@ -174,14 +218,11 @@ pub struct ShardArgs {
     #[arg(long, value_name = "K", requires = "plan", help_heading = "Shards")]
     pub shard: Option<usize>,
 
-    /// Also write the shard's JSON report here (a file or s3://BUCKET/KEY; `{}` is replaced by
-    /// the shard's index), for `ctverify merge`.
-    #[arg(
-        long,
-        value_name = "FILE|s3://BUCKET/KEY",
-        requires = "plan",
-        help_heading = "Shards"
-    )]
+    /// Write the whole report to FILE instead of stdout (in text, the findings too, which
+    /// otherwise go to stderr; the file is replaced, as by `>`); the terminal gets only the
+    /// verdict line. With --plan: also write the shard's JSON report here (a file or
+    /// s3://BUCKET/KEY; `{}` is replaced by the shard's index), for `ctverify merge`.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<String>,
 }
 
@@ -209,12 +250,16 @@ pub struct MergeArgs {
     /// of the plan (s3://BUCKET/reports/shard-{}.json).
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<String>,
-    /// Output format.
-    #[arg(long, visible_alias = "output", value_enum, default_value_t = ReportFormat::Text, help_heading = "Output")]
-    pub format: ReportFormat,
+    /// Output format, as for a single run.
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    pub format: Format,
     /// Also print a line for every valid digest and log file.
-    #[arg(long, short, help_heading = "Output")]
+    #[arg(long, short, help_heading = "Output", conflicts_with = "quiet")]
     pub verbose: bool,
+    /// Print nothing; the exit status is the verdict (errors that end the run still go to
+    /// stderr).
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
     /// How to reach AWS (for s3:// locations).
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -236,7 +281,8 @@ pub struct ExportArgs {
 pub struct VerifyArgs {
     /// The trail: its ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME) or, against S3, its
     /// name, looked up with DescribeTrails in the default region (AWS_REGION, the profile), as
-    /// `enable` and `audit` accept it. With --local, the ARN.
+    /// `enable` and `audit` accept it. With --local, give the ARN: its account and region name
+    /// the copy's folders.
     #[arg(long, visible_alias = "trail-arn", value_name = "ARN", value_parser = parse_trail, help_heading = "Source")]
     pub trail: Option<TrailRef>,
 
@@ -251,9 +297,10 @@ pub struct VerifyArgs {
     pub to: Option<DateTime<Utc>>,
 
     /// Verify a local copy of the trail's bucket: DIR holds one folder per bucket, DIR/BUCKET/KEY
-    /// (what `aws s3 sync s3://BUCKET DIR/BUCKET` writes). A digest's signature comes from a
+    /// (what `aws s3 sync s3://BUCKET DIR/BUCKET` writes), or an evidence bundle (`ctverify
+    /// export`), a folder or its FILE.tar.gz read directly. A digest's signature comes from a
     /// sidecar KEY.metadata.json when present, otherwise from the next digest in the chain.
-    #[arg(long, value_name = "DIR", help_heading = "Source")]
+    #[arg(long, value_name = "DIR|FILE.tar.gz", help_heading = "Source")]
     pub local: Option<PathBuf>,
 
     /// CloudTrail public keys, as `aws cloudtrail list-public-keys` prints them (JSON with
@@ -264,11 +311,21 @@ pub struct VerifyArgs {
     pub public_keys: Option<PathBuf>,
 
     /// The trail's bucket. With --local, default: the only bucket folder in DIR.
-    #[arg(long, value_name = "NAME", help_heading = "Source")]
+    #[arg(
+        long,
+        visible_alias = "s3-bucket",
+        value_name = "NAME",
+        help_heading = "Source"
+    )]
     pub bucket: Option<String>,
 
     /// The trail's S3 key prefix.
-    #[arg(long, value_name = "PREFIX", help_heading = "Source")]
+    #[arg(
+        long,
+        visible_alias = "s3-prefix",
+        value_name = "PREFIX",
+        help_heading = "Source"
+    )]
     pub prefix: Option<String>,
 
     /// Only this account (repeatable); for organization trails, a member account.
@@ -431,6 +488,14 @@ mod tests {
         );
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn the_aws_clis_s3_bucket_and_s3_prefix_name_the_bucket_and_prefix() {
+        let cli =
+            Cli::try_parse_from(["ctverify", "--s3-bucket", "b", "--s3-prefix", "p"]).unwrap();
+        assert_eq!(cli.verify.bucket.as_deref(), Some("b"));
+        assert_eq!(cli.verify.prefix.as_deref(), Some("p"));
     }
 
     #[test]

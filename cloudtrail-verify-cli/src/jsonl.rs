@@ -115,6 +115,9 @@ struct RunSummary<'a> {
     warnings: &'a [String],
     bundle_problems: &'a [BundleProblem],
     provenance: Option<&'a Provenance>,
+    /// The text output's last line: the verdict and its first reason, the same words in
+    /// every format.
+    verdict: String,
 }
 
 /// Writes a run's events as JSON Lines.
@@ -122,12 +125,24 @@ pub struct JsonlWriter<'a> {
     out: &'a mut (dyn Write + Send),
     /// The first write error; later events are dropped.
     error: Option<io::Error>,
+    /// What the verdict's proof lag is counted to.
+    now: DateTime<Utc>,
 }
 
 impl<'a> JsonlWriter<'a> {
     /// A writer to `out`.
     pub fn new(out: &'a mut (dyn Write + Send)) -> Self {
-        JsonlWriter { out, error: None }
+        JsonlWriter {
+            out,
+            error: None,
+            now: Utc::now(),
+        }
+    }
+
+    /// The time the verdict's proof lag is counted to (default: the clock).
+    pub fn now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = now;
+        self
     }
 
     fn line<T: Serialize>(&mut self, kind: &'static str, body: T) {
@@ -170,6 +185,7 @@ impl<'a> JsonlWriter<'a> {
                 warnings: &report.warnings,
                 bundle_problems: &report.bundle_problems,
                 provenance: report.provenance.as_ref(),
+                verdict: cloudtrail_verify::messages::verdict_line(report, self.now),
             },
         );
         match self.error {

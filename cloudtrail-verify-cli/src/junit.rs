@@ -24,6 +24,7 @@ pub struct JunitWriter<'a> {
     cases: Vec<Case>,
     started: bool,
     error: Option<io::Error>,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Text for XML: control characters made visible (XML 1.0 cannot carry most of them), then
@@ -40,7 +41,14 @@ impl<'a> JunitWriter<'a> {
             cases: Vec::new(),
             started: false,
             error: None,
+            now: chrono::Utc::now(),
         }
+    }
+
+    /// The time the verdict's proof lag is counted to (default: the clock).
+    pub fn now(mut self, now: chrono::DateTime<chrono::Utc>) -> Self {
+        self.now = now;
+        self
     }
 
     fn write(&mut self, text: &str) {
@@ -244,12 +252,8 @@ impl<'a> JunitWriter<'a> {
             class: "verdict",
             name: report.trail.clone(),
             status: report.status,
-            message: format!(
-                "{} from {} to {}",
-                report.status.as_str().to_uppercase(),
-                display_date(report.requested_start),
-                display_date(report.requested_end)
-            ),
+            // The text output's last line, the same words whatever the format.
+            message: cloudtrail_verify::messages::verdict_line(report, self.now),
         }];
         for (i, problem) in report.bundle_problems.iter().enumerate() {
             cases.push(Case {

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod jsonl;
 pub mod junit;
+mod man;
 mod posture_cmd;
 mod query_cmd;
 pub mod render;
@@ -29,6 +30,74 @@ pub mod exit {
     pub const UNVERIFIABLE: u8 = 2;
     /// The run itself failed: bad arguments, unreadable inputs.
     pub const ERROR: u8 = 3;
+}
+
+/// One file written through several handles (`--out FILE` in text: the report and its findings,
+/// which otherwise go to stdout and stderr, in the order they are written).
+#[derive(Clone)]
+struct SharedWriter(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
+
+impl SharedWriter {
+    /// Creates (or truncates, as `>` would) the file at `path`.
+    fn create(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        Ok(SharedWriter(Arc::new(std::sync::Mutex::new(
+            std::io::BufWriter::new(file),
+        ))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::io::BufWriter<std::fs::File>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lock().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lock().flush()
+    }
+}
+
+/// A private folder under the system's temporary folder, removed with everything in it when
+/// dropped.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> std::io::Result<Self> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0..100u32 {
+            let path = base.join(format!(
+                "ctverify-bundle-{}-{nanos}-{attempt}",
+                std::process::id()
+            ));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&path) {
+                Ok(()) => return Ok(ScratchDir(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other(format!(
+            "cannot create a folder in {}",
+            base.display()
+        )))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A run that could not happen, with the message to print.
@@ -117,6 +186,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // Bare `ctverify` is someone finding out what it does: the usage and the commands, not
+    // the first missing flag.
+    if args.len() <= 1 {
+        let _ = write!(
+            err,
+            "{}\nctverify: --trail ARN is required, with --from TIME (see the examples above)\n",
+            Cli::command().render_help()
+        );
+        return exit::ERROR;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -154,6 +234,15 @@ where
                 exit::ERROR
             }
         },
+        Some(Command::Export(args)) if is_other_archive(&args.out) => {
+            let _ = writeln!(
+                err,
+                "ctverify export: --out {} names an archive format export does not write: give \
+                 a new directory, or FILE.tar.gz (or .tgz)",
+                render::escape(&args.out.display().to_string())
+            );
+            exit::ERROR
+        }
         Some(Command::Export(args)) => {
             match run_verify(&args.verify, Job::Export(&args.out), out, err).await {
                 Ok(code) => code,
@@ -167,7 +256,7 @@ where
             clap_complete::generate(shell, &mut Cli::command(), "ctverify", out);
             exit::VALID
         }
-        Some(Command::Man) => match clap_mangen::Man::new(Cli::command()).render(out) {
+        Some(Command::Man) => match man::write_man(out) {
             Ok(()) => exit::VALID,
             Err(e) => {
                 let _ = writeln!(err, "ctverify man: {e}");
@@ -178,7 +267,7 @@ where
             let job = if cli.shard.plan.is_some() {
                 Job::Shard(&cli.shard)
             } else {
-                Job::Verify
+                Job::Verify(cli.shard.out.as_deref().map(std::path::Path::new))
             };
             match run_verify(&cli.verify, job, out, err).await {
                 Ok(code) => code,
@@ -190,6 +279,22 @@ where
             }
         }
     }
+}
+
+/// Whether `path` names an archive other than the `.tar.gz` export writes (a `.zip`, a plain
+/// `.tar`, ...): taken as a directory name, it would make a folder that looks like a file.
+fn is_other_archive(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    !cloudtrail_verify::export::is_tar_gz(path)
+        && [
+            ".zip", ".tar", ".gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z",
+        ]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// What `--debug` shows: ctverify's own steps, and the SDK's requests and retries.
@@ -218,8 +323,8 @@ fn init_diagnostics(debug: bool) {
 
 /// What a run of the verification flags does.
 enum Job<'a> {
-    /// Verify and print.
-    Verify,
+    /// Verify and print, the report to this file when there is one (`--out FILE`).
+    Verify(Option<&'a std::path::Path>),
     /// Verify and write an evidence bundle.
     Export(&'a std::path::Path),
     /// Verify one shard of a plan.
@@ -280,6 +385,14 @@ async fn run_verify(
                 .ok_or_else(|| Fatal("--plan is required".into()))?;
             let plan = read_plan(location, &args.aws).await?;
             let index = shard_index(shard)?;
+            // A plan of a local copy is run on a local copy: refused at once, not after an
+            // attempt to reach AWS for credentials.
+            if let (Some(dir), None) = (&plan.local, &args.local) {
+                return Err(Fatal(format!(
+                    "the plan was made from the local copy {dir}: add --local {dir} (or where \
+                     the copy is on this machine) and --public-keys FILE"
+                )));
+            }
             // Where the report goes, checked before hours of work depend on it.
             let out = match &shard.out {
                 Some(text) => Some(
@@ -316,7 +429,7 @@ async fn run_verify(
         (None, Some(trail)) => trail.clone(),
         (None, None) => return Err(Fatal("--trail ARN is required (see --help)".into())),
     };
-    if args.state.is_some() && !matches!(job, Job::Verify) {
+    if args.state.is_some() && !matches!(job, Job::Verify(_)) {
         return Err(Fatal(
             "--state is for scheduled verification runs, not for export, plan or a shard (they \
              hold a whole range)"
@@ -373,14 +486,44 @@ async fn run_verify(
         )),
         other => Fatal(format!("--from/--to: {other}")),
     })?;
+    // --out FILE: the whole report goes to the file (in text, the findings too, in the order
+    // they came), and the terminal gets only the verdict line; -q silences the terminal only.
+    let report_file = match &job {
+        Job::Verify(Some(path)) => Some((
+            *path,
+            SharedWriter::create(path)
+                .map_err(|e| Fatal(format!("--out {}: {e}", path.display())))?,
+        )),
+        _ => None,
+    };
+    let terminal_out = out;
+    let (mut file_out, mut file_err) = match &report_file {
+        Some((_, file)) => (Some(file.clone()), Some(file.clone())),
+        None => (None, None),
+    };
     // -q: the report goes nowhere; errors that end the run still reach stderr (through Fatal).
     let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
-    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
-        (&mut no_out, &mut no_err)
-    } else {
-        (out, err)
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
+        match (&mut file_out, &mut file_err) {
+            (Some(file_out), Some(file_err)) if args.format == Format::Text => (file_out, file_err),
+            (Some(file_out), _) if args.quiet => (file_out, &mut no_err),
+            (Some(file_out), _) => (file_out, err),
+            _ if args.quiet => (&mut no_out, &mut no_err),
+            _ => (&mut *terminal_out, err),
+        };
+    // A bundle archive (`export --out FILE.tar.gz`) is read where it lies: unpacked, with the
+    // library's bounds, into a private folder removed when the run ends.
+    let unpacked = match &args.local {
+        Some(path) if cloudtrail_verify::export::is_tar_gz(path) && path.is_file() => {
+            let folder = ScratchDir::new().map_err(|e| Fatal(format!("--local: {e}")))?;
+            cloudtrail_verify::export::unpack_bundle(path, &folder.0)
+                .map_err(|e| Fatal(format!("--local {e}")))?;
+            Some(folder)
+        }
+        _ => None,
     };
-    let mut builder = match &args.local {
+    let local = unpacked.as_ref().map(|u| &u.0).or(args.local.as_ref());
+    let mut builder = match local {
         Some(dir) => {
             let cli::TrailRef::Arn(arn) = trail else {
                 return Err(Fatal(
@@ -415,24 +558,12 @@ async fn run_verify(
                     builder = builder.public_keys(keys).keys_source(from);
                 }
                 None => {
-                    let ca_bundle = args.aws.ca_bundle.is_some()
-                        || std::env::var_os("AWS_CA_BUNDLE").is_some_and(|v| !v.is_empty());
-                    if let Some(url) = &args.aws.endpoint_url {
-                        // The endpoint answers ListPublicKeys too: it chooses what is trusted.
-                        builder = builder.warning(format!(
-                            "CloudTrail's public keys came from ListPublicKeys at {url} \
-                             (--endpoint-url): whoever answers there chooses which signatures \
-                             verify; pin keys saved from AWS with --public-keys to make the \
-                             verdict independent of the endpoint"
-                        ));
-                    }
-                    if ca_bundle {
-                        builder = builder.warning(
-                            "TLS trusts a CA bundle (--ca-bundle or AWS_CA_BUNDLE): whoever holds \
-                             a key it certifies can answer ListPublicKeys and choose which \
-                             signatures verify; pin the keys with --public-keys to make the \
-                             verdict independent of it",
-                        );
+                    // The endpoint answers ListPublicKeys: what changes who that is, said once.
+                    for warning in cloudtrail_verify::session_trust::trust_warnings(
+                        args.aws.endpoint_url.as_deref(),
+                        args.aws.ca_bundle.as_deref(),
+                    ) {
+                        builder = builder.warning(warning);
                     }
                 }
             }
@@ -473,6 +604,15 @@ async fn run_verify(
     }
     let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
         .then(ProgressBar::new);
+    // However the run ends (a failed setup, a plan written, an error), the bar is cleared: a
+    // stray "0/0 digests" must not stay on the final screen.
+    let _clear_bar = ClearBar(bar.clone());
+    // The report shares the terminal with the bar: each of its lines is written with the bar
+    // lifted, so that no line lands after the bar's text and the bar stays below the report.
+    let mut out_lines = BarLines::new(out, bar.as_ref().map(|b| b.bar.clone()));
+    let mut err_lines = BarLines::new(err, bar.as_ref().map(|b| b.bar.clone()));
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
+        (&mut out_lines, &mut err_lines);
     let text = args.format == Format::Text;
     let mut options = VerifyOptions::default();
     options.now = now;
@@ -511,7 +651,7 @@ async fn run_verify(
             other => Fatal(other.to_string()),
         })?;
     if let Job::Plan(plan_args) = job {
-        return write_plan(&verifier, plan_args, &args.aws, out).await;
+        return write_plan(&verifier, plan_args, args.local.as_deref(), &args.aws, out).await;
     }
     if let Some(location) = &args.state {
         state_outside_trail_bucket(location, &mut verifier, args.allow_state_in_trail_bucket)?;
@@ -542,8 +682,20 @@ async fn run_verify(
         }
     }
     let looked_in = render::LookedIn {
-        accounts_folder: verifier.accounts_folder(),
+        // An archive is named as given, not by the private folder it was unpacked into.
+        accounts_folder: match (&unpacked, &args.local) {
+            (Some(scratch), Some(archive)) => verifier.accounts_folder().replacen(
+                &scratch.0.display().to_string(),
+                &format!("{} (unpacked)", archive.display()),
+                1,
+            ),
+            _ => verifier.accounts_folder(),
+        },
         chains: verifier.chains().iter().map(|c| c.chain.clone()).collect(),
+        found_in_bucket: verifier
+            .warnings()
+            .iter()
+            .any(|w| w == cloudtrail_verify::messages::SCOPE_FOUND_IN_BUCKET),
     };
     let new_state = state.as_ref().map(|(_, loaded)| {
         let target = verifier.target();
@@ -557,27 +709,42 @@ async fn run_verify(
         })
     });
     if text {
-        render::write_header(
-            out,
-            &verifier.target().arn.to_string(),
-            range.start,
-            range.end,
-        )?;
+        // A resumed run starts at its earliest checkpoint (a chain without one at the state's
+        // start), as its report's requested start does.
+        let start = resumed
+            .and_then(|s| s.checkpoints().values().map(|h| h.end_time).min())
+            .map_or(range.start, |t| t.max(range.start));
+        render::write_header(out, &verifier.target().arn.to_string(), start, range.end)?;
         render::write_looked_in(out, &looked_in)?;
     }
+    // A --state run says, before the verdict line, what it did with the state: the renderer
+    // leaves that line to the end of this function.
+    // So does a shard, saying where its report went.
+    let state_text = text && (state.is_some() || shard.is_some());
+    let state_location = match (&state, resumed) {
+        (Some((store, _)), Some(_)) => Some(store.location().to_string()),
+        _ => None,
+    };
     let (report, bundle) = match (export, args.format) {
         (Some(path), _) => {
             let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
             if text {
                 render::TextRenderer::new(out, err, args.verbose)
                     .looked_in(&looked_in)
+                    .now(now)
+                    .state(state_location.clone())
+                    .verdict(!state_text)
                     .write_report(&report)?;
             }
             (report, Some(summary))
         }
         (None, Format::Json) => (verifier.run().await, None),
         (None, Format::Text) => {
-            let renderer = render::TextRenderer::new(out, err, args.verbose).looked_in(&looked_in);
+            let renderer = render::TextRenderer::new(out, err, args.verbose)
+                .looked_in(&looked_in)
+                .now(now)
+                .state(state_location.clone())
+                .verdict(!state_text);
             let mut stream = render::TextStream::new(renderer);
             let report = verifier.run_observed(&mut stream).await;
             if let Some(bar) = &bar {
@@ -587,13 +754,13 @@ async fn run_verify(
             (report, None)
         }
         (None, Format::Jsonl) => {
-            let mut stream = jsonl::JsonlWriter::new(out);
+            let mut stream = jsonl::JsonlWriter::new(out).now(now);
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             (report, None)
         }
         (None, Format::Junit) => {
-            let mut stream = junit::JunitWriter::new(out);
+            let mut stream = junit::JunitWriter::new(out).now(now);
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             (report, None)
@@ -610,30 +777,65 @@ async fn run_verify(
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
     let status = exit_status(&report);
-    if let Some((_, _, Some(store))) = &shard {
-        let mut bytes = serde_json::to_vec_pretty(&report)?;
-        bytes.push(b'\n');
-        if let Err(e) = store.write(bytes).await {
-            // As for a state: evidence of tampering outranks a report that was not written.
-            if status == exit::INVALID {
-                let _ = writeln!(err, "ctverify: the shard's report was not written: {e}");
-                return Ok(status);
+    let verdict = cloudtrail_verify::messages::verdict_line(&report, now);
+    if let Some((plan, index, store)) = &shard {
+        let mut said = format!("Shard {index} of {} of the plan", plan.shards.len());
+        if let Some(store) = store {
+            let mut bytes = serde_json::to_vec_pretty(&report)?;
+            bytes.push(b'\n');
+            match store.write(bytes).await {
+                Ok(()) => said.push_str(&format!(": report written to {}", store.location())),
+                // As for a state: evidence of tampering outranks a report that was not
+                // written (and the verdict line still ends the text).
+                Err(e) if status == exit::INVALID => {
+                    let _ = writeln!(err, "ctverify: the shard's report was not written: {e}");
+                    said.push_str(&format!(": its report was not written: {e}"));
+                }
+                Err(e) => return Err(Fatal(format!("the shard's report was not written: {e}"))),
             }
-            return Err(Fatal(format!("the shard's report was not written: {e}")));
+        }
+        if state_text {
+            writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
         }
     }
     if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
         // Written after the verdict is out: a run that dies before this leaves the old state,
         // and the next one verifies the same hours again.
         let advanced = new_state.advanced(&report);
-        if let Err(e) = store.save(&advanced, loaded).await {
-            // Evidence of tampering outranks a state that could not be written; otherwise the
-            // run failed (exit status 3), said even with -q.
-            if status == exit::INVALID {
+        let said = match store.save(&advanced, loaded).await {
+            Ok(()) => render::state_written(
+                &store.location().to_string(),
+                loaded.state.as_ref(),
+                &advanced,
+            ),
+            Err(e) => {
+                // Evidence of tampering outranks a state that could not be written; otherwise
+                // the run failed (exit status 3), said even with -q.
+                if status != exit::INVALID {
+                    return Err(Fatal(format!("the state was not written: {e}")));
+                }
                 let _ = writeln!(err, "ctverify: the state was not written: {e}");
-                return Ok(status);
+                format!("The state {} was not written: {e}", store.location())
             }
-            return Err(Fatal(format!("the state was not written: {e}")));
+        };
+        if state_text {
+            writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
+        }
+    }
+    // Everything for the report is written (the last partial line passed on).
+    drop(out_lines);
+    drop(err_lines);
+    // --out FILE: the file is complete; the terminal gets where it is and the verdict.
+    if let Some((path, file)) = &report_file {
+        let mut file = file.clone();
+        file.flush()
+            .map_err(|e| Fatal(format!("--out {}: {e}", path.display())))?;
+        if !args.quiet {
+            writeln!(
+                terminal_out,
+                "Report written to {}\n{verdict}",
+                render::escape(&path.display().to_string()),
+            )?;
         }
     }
     Ok(status)
@@ -673,10 +875,15 @@ fn state_outside_trail_bucket(
 async fn write_plan(
     verifier: &Verifier,
     plan_args: &cli::PlanArgs,
+    local: Option<&std::path::Path>,
     aws_args: &cli::AwsArgs,
     out: &mut (dyn Write + Send),
 ) -> Result<u8, Fatal> {
-    let plan = verifier.plan(plan_args.shards as usize).await?;
+    let mut plan = verifier.plan(plan_args.shards as usize).await?;
+    plan.local = local.map(|dir| dir.display().to_string());
+    // A plan already there is replaced (a sweep is re-planned in place), but not silently:
+    // shards may still be running from it.
+    let replaced = matches!(&plan_args.out, Location::File(path) if path.exists());
     open_store(&plan_args.out, aws_args)
         .await?
         .write(plan.to_json())
@@ -684,10 +891,15 @@ async fn write_plan(
     let total: u64 = plan.shards.iter().map(|s| s.expected_digests).sum();
     writeln!(
         out,
-        "Plan {}: {} shards over {} chains, {total} digests, {} to {}",
+        "Plan {}{}: {} over {}, {total} digests, {} to {}",
         plan_args.out,
-        plan.shards.len(),
-        verifier.chains().len(),
+        if replaced {
+            " (replacing the plan that was there)"
+        } else {
+            ""
+        },
+        cloudtrail_verify::messages::plural(plan.shards.len() as u64, "shard", "shards"),
+        cloudtrail_verify::messages::plural(verifier.chains().len() as u64, "chain", "chains"),
         render::display_date(plan.from),
         render::display_date(plan.to)
     )?;
@@ -745,8 +957,14 @@ async fn run_merge(
         reports.push(report);
     }
     let merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
+    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
+        (&mut no_out, &mut no_err)
+    } else {
+        (out, err)
+    };
     match args.format {
-        cli::ReportFormat::Text => {
+        Format::Text => {
             render::write_header(
                 out,
                 &merged.trail,
@@ -755,12 +973,47 @@ async fn run_merge(
             )?;
             render::TextRenderer::new(out, err, args.verbose).write_report(&merged)?;
         }
-        cli::ReportFormat::Json => {
+        Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &merged)?;
             writeln!(out)?;
         }
+        // The streaming formats, from the merged report: the events a single run would have
+        // given, chain by chain.
+        Format::Jsonl => {
+            let mut stream = jsonl::JsonlWriter::new(out);
+            replay(&merged, &mut stream);
+            stream.finish(&merged)?;
+        }
+        Format::Junit => {
+            let mut stream = junit::JunitWriter::new(out);
+            replay(&merged, &mut stream);
+            stream.finish(&merged)?;
+        }
     }
     Ok(exit_status(&merged))
+}
+
+/// Gives a finished report's events to `observer` as a run gives them: per chain, its start,
+/// each digest, its end.
+fn replay(report: &Report, observer: &mut dyn cloudtrail_verify::RunObserver) {
+    use cloudtrail_verify::RunEvent;
+    for chain in &report.chains {
+        let window = chain
+            .window
+            .unwrap_or((report.requested_start, report.requested_end));
+        observer.event(RunEvent::ChainStarted {
+            chain: &chain.chain,
+            window,
+            checkpoint: chain.checkpoint.as_ref().map(|c| &c.checkpoint),
+        });
+        for digest in &chain.digests {
+            observer.event(RunEvent::Digest {
+                chain: &chain.chain,
+                digest,
+            });
+        }
+        observer.event(RunEvent::ChainFinished { chain });
+    }
 }
 
 /// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
@@ -785,10 +1038,25 @@ fn local_keys(args: &VerifyArgs, dir: Option<&std::path::Path>) -> Result<(KeySe
             (path, bytes)
         }
         (None, None) => {
-            return Err(Fatal(
-                "--local needs --public-keys KEYS.json (the output of `aws cloudtrail list-public-keys`)"
-                    .into(),
-            ));
+            // Keys that merely lie in the copy are not trusted for being there: only a bundle's
+            // are read by default (and even those make a run unverifiable at best).
+            let beside = dir
+                .map(|d| d.join(cloudtrail_verify::export::KEYS_FILE))
+                .filter(|p| p.is_file())
+                .map(|p| {
+                    format!(
+                        "; {} is not taken by itself: {} is not an evidence bundle (ctverify \
+                         export), so give it with --public-keys if it was saved from AWS",
+                        p.display(),
+                        p.parent()
+                            .map_or_else(String::new, |d| d.display().to_string())
+                    )
+                })
+                .unwrap_or_default();
+            return Err(Fatal(format!(
+                "--local needs --public-keys KEYS.json (the output of `aws cloudtrail \
+                 list-public-keys`){beside}"
+            )));
         }
     };
     let keys = KeySet::from_list_public_keys_json(&key_bytes)
@@ -826,14 +1094,85 @@ struct ProgressBar {
     logs_done: std::sync::atomic::AtomicU64,
 }
 
+/// A writer that passes whole lines on with the progress bar lifted (indicatif's `suspend`):
+/// without a bar, it passes everything on at once.
+struct BarLines<'a> {
+    inner: &'a mut (dyn Write + Send),
+    bar: Option<indicatif::ProgressBar>,
+    pending: Vec<u8>,
+}
+
+impl<'a> BarLines<'a> {
+    fn new(inner: &'a mut (dyn Write + Send), bar: Option<indicatif::ProgressBar>) -> Self {
+        BarLines {
+            inner,
+            bar,
+            pending: Vec::new(),
+        }
+    }
+
+    fn pass_on(&mut self, upto: usize) -> std::io::Result<()> {
+        let lines: Vec<u8> = self.pending.drain(..upto).collect();
+        let inner = &mut *self.inner;
+        match &self.bar {
+            Some(bar) => bar.suspend(|| {
+                inner.write_all(&lines)?;
+                inner.flush()
+            }),
+            None => inner.write_all(&lines),
+        }
+    }
+}
+
+impl Write for BarLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bar.is_none() {
+            return self.inner.write(buf);
+        }
+        self.pending.extend_from_slice(buf);
+        if let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') {
+            self.pass_on(last + 1)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let all = self.pending.len();
+        if all > 0 {
+            self.pass_on(all)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl Drop for BarLines<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Clears the progress bar when dropped.
+struct ClearBar(Option<Arc<ProgressBar>>);
+
+impl Drop for ClearBar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.bar.finish_and_clear();
+        }
+    }
+}
+
 impl ProgressBar {
     fn new() -> Arc<Self> {
+        // Until the listings say how many digests there are, there is no bar to fill: say what
+        // is happening instead of "0/0 digests, , ETA 0s".
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} digests, {msg}, ETA {eta}",
-        ) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+        {
             bar.set_style(style);
         }
+        bar.set_message("listing the trail's digest files …");
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         Arc::new(ProgressBar {
             bar,
@@ -859,7 +1198,13 @@ impl ProgressBar {
 
 impl Progress for ProgressBar {
     fn digests_expected(&self, count: u64) {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} digests, {msg}, ETA {eta}",
+        ) {
+            self.bar.set_style(style);
+        }
         self.bar.set_length(count);
+        self.update_message();
     }
 
     fn digest_done(&self) {

@@ -13,6 +13,7 @@ use cloudtrail_verify::{
 use std::io::{self, Write};
 
 pub use cloudtrail_verify::messages::escape;
+use cloudtrail_verify::messages::plural;
 
 /// `2026-01-01T00:00:00Z`: the format of the AWS CLI's report lines.
 pub use cloudtrail_verify::messages::display_date;
@@ -40,6 +41,9 @@ pub struct LookedIn {
     pub accounts_folder: String,
     /// The chains to verify (account, region).
     pub chains: Vec<ChainId>,
+    /// Whether those chains are only what the bucket holds (plus the home region): said once,
+    /// on the "Reading" line, instead of as a warning.
+    pub found_in_bucket: bool,
 }
 
 impl LookedIn {
@@ -59,7 +63,18 @@ pub fn write_looked_in(out: &mut dyn Write, looked_in: &LookedIn) -> io::Result<
             chains[..20].join(", ")
         ),
     };
-    writeln!(out, "Reading {}: {}\n", looked_in.folder(), escape(&listed))
+    let scope = if looked_in.found_in_bucket {
+        " (the chains found in the bucket, plus the trail's home region: one whose files were all \
+         deleted goes unnoticed unless named with --region/--account-id)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "Reading {}: {}{scope}\n",
+        looked_in.folder(),
+        escape(&listed)
+    )
 }
 
 /// Writes per-file lines (problems always, valid files with `verbose`) and the summary.
@@ -68,6 +83,11 @@ pub struct TextRenderer<'a> {
     err: &'a mut (dyn Write + Send),
     verbose: bool,
     looked_in: Option<&'a LookedIn>,
+    now: DateTime<Utc>,
+    /// The `--state` resumed from, when the run resumed one.
+    state: Option<String>,
+    /// Whether the verdict line ends what is written (otherwise the caller writes it).
+    verdict: bool,
 }
 
 impl<'a> TextRenderer<'a> {
@@ -82,7 +102,32 @@ impl<'a> TextRenderer<'a> {
             err,
             verbose,
             looked_in: None,
+            now: Utc::now(),
+            state: None,
+            verdict: true,
         }
+    }
+
+    /// Says what a run resumed from the state at `location` (if any) did: each checkpoint
+    /// read again, the hours verified, "nothing new" when nothing was; the provenance names no
+    /// `--from`.
+    pub fn state(mut self, location: Option<String>) -> Self {
+        self.state = location;
+        self
+    }
+
+    /// Whether the verdict line ends what is written (default); without, the caller has more
+    /// to say before it (the state written) and writes
+    /// [`cloudtrail_verify::messages::verdict_line`] last itself.
+    pub fn verdict(mut self, last: bool) -> Self {
+        self.verdict = last;
+        self
+    }
+
+    /// The time the verdict line's proof lag is counted to (default: the clock).
+    pub fn now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = now;
+        self
     }
 
     /// Says where the run looked when it found nothing.
@@ -109,7 +154,11 @@ impl<'a> TextRenderer<'a> {
 
     /// The run's warnings and the bundle's discrepancies.
     fn write_notes(&mut self, report: &Report) -> io::Result<()> {
+        let scope_said = self.looked_in.is_some_and(|l| l.found_in_bucket);
         for warning in &report.warnings {
+            if scope_said && warning == cloudtrail_verify::messages::SCOPE_FOUND_IN_BUCKET {
+                continue;
+            }
             // Warnings quote AWS's answers (error messages, key ids): escaped like bucket text.
             self.finding(&format!("Warning: {}", escape(warning)))?;
         }
@@ -137,14 +186,27 @@ impl<'a> TextRenderer<'a> {
         if !report.bundle_problems.is_empty() {
             writeln!(
                 self.out,
-                "{} bundle discrepancies INVALID: the bundle is not as it was made\n",
-                report.bundle_problems.len()
+                "{} INVALID: the bundle is not as it was made\n",
+                plural(
+                    report.bundle_problems.len() as u64,
+                    "bundle discrepancy",
+                    "bundle discrepancies"
+                )
             )?;
         }
         if let Some(provenance) = &report.provenance {
-            write_provenance(self.out, report, provenance)?;
+            write_provenance(self.out, report, provenance, self.state.as_deref())?;
         }
-        Ok(())
+        if !self.verdict {
+            return Ok(());
+        }
+        // Last, on stdout: the one line a person reading `> report.txt` and a log search both
+        // find, with the first finding (the findings themselves went to stderr).
+        writeln!(
+            self.out,
+            "\n{}",
+            cloudtrail_verify::messages::verdict_line(report, self.now)
+        )
     }
 
     fn finding(&mut self, line: &str) -> io::Result<()> {
@@ -245,8 +307,47 @@ impl<'a> TextRenderer<'a> {
                 chain.foreign_objects_omitted
             ))?;
         }
+        // A deleted digest leaves every log file it listed unlisted: the first few of each
+        // finding are named, the rest counted in one line (--verbose names them all; the JSON
+        // report lists each).
+        const NAMED: usize = 3;
+        let mut seen: Vec<(Status, String, usize)> = Vec::new();
         for log in &chain.unlisted_logs {
-            self.write_log(log, false)?;
+            let Some(problem) = &log.problem else {
+                continue;
+            };
+            let text = problem.to_string();
+            let count = match seen
+                .iter_mut()
+                .find(|(st, t, _)| *st == problem.status() && *t == text)
+            {
+                Some(entry) => {
+                    entry.2 += 1;
+                    entry.2
+                }
+                None => {
+                    seen.push((problem.status(), text, 1));
+                    1
+                }
+            };
+            if self.verbose || count <= NAMED {
+                self.write_log(log, false)?;
+            }
+        }
+        for (status, text, count) in seen {
+            if !self.verbose && count > NAMED {
+                self.finding(&format!(
+                    "Log file\t{where_}\t{}: {} more {}: {}",
+                    verdict(status),
+                    count - NAMED,
+                    if count - NAMED == 1 {
+                        "log file"
+                    } else {
+                        "log files"
+                    },
+                    escape(&text)
+                ))?;
+            }
         }
         if let Some(error) = &chain.versions_error {
             self.finding(&format!(
@@ -297,8 +398,8 @@ impl<'a> TextRenderer<'a> {
         }
         if digest.logs_not_checked > 0 {
             self.finding(&format!(
-                "{location}\tUNVERIFIABLE: its {} log files were not checked: the digest did not verify",
-                digest.logs_not_checked
+                "{location}\tUNVERIFIABLE: its {} not checked: the digest did not verify",
+                plural(digest.logs_not_checked, "log file was", "log files were")
             ))?;
         }
         for log in &digest.logs {
@@ -333,6 +434,30 @@ impl<'a> TextRenderer<'a> {
             display_date(report.requested_start),
             display_date(report.requested_end)
         )?;
+        if self.state.is_some() {
+            self.write_resumed(report)?;
+        }
+        let resumed =
+            |c: &ChainReport| c.checkpoint.as_ref().is_some_and(|k| k.problems.is_empty());
+        if s.digests.total() == 0 && self.state.is_some() && report.chains.iter().all(resumed) {
+            // Not a misconfiguration: CloudTrail has delivered nothing past the checkpoints yet.
+            writeln!(
+                self.out,
+                "Nothing new since the checkpoint ({}): CloudTrail delivers an hour's digest \
+                 file up to about an hour after the hour",
+                report
+                    .chains
+                    .iter()
+                    .filter_map(|c| c.checkpoint.as_ref().map(|k| format!(
+                        "{} at {}",
+                        c.chain,
+                        display_date(k.checkpoint.end_time)
+                    )))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            return writeln!(self.out);
+        }
         if s.digests.total() == 0 {
             writeln!(self.out, "No digests found")?;
             if let Some(looked_in) = self.looked_in {
@@ -367,36 +492,36 @@ impl<'a> TextRenderer<'a> {
         if s.logs_not_checked > 0 {
             writeln!(
                 self.out,
-                "{} log files not checked: listed by digest files that did not verify",
-                s.logs_not_checked
+                "{} not checked: listed by digest files that did not verify",
+                plural(s.logs_not_checked, "log file", "log files")
             )?;
         }
         if s.unlisted_logs.invalid > 0 {
             writeln!(
                 self.out,
-                "{} log files INVALID: in the bucket but listed by no digest file",
-                s.unlisted_logs.invalid
+                "{} INVALID: in the bucket but listed by no digest file",
+                plural(s.unlisted_logs.invalid, "log file", "log files")
             )?;
         }
         if s.unlisted_logs.unverifiable > 0 {
             writeln!(
                 self.out,
-                "{} log files UNVERIFIABLE: in hours no valid digest file covers",
-                s.unlisted_logs.unverifiable
+                "{} UNVERIFIABLE: in hours no valid digest file covers",
+                plural(s.unlisted_logs.unverifiable, "log file", "log files")
             )?;
         }
         if s.foreign_objects.total() > 0 {
             writeln!(
                 self.out,
-                "{} objects INVALID: in the trail's folders but not written there by CloudTrail",
-                s.foreign_objects.total()
+                "{} INVALID: in the trail's folders but not written there by CloudTrail",
+                plural(s.foreign_objects.total(), "object", "objects")
             )?;
         }
         if s.versions.total() > 0 {
             writeln!(
                 self.out,
-                "{} files INVALID: overwritten or deleted after delivery (S3 versions)",
-                s.versions.total()
+                "{} INVALID: overwritten or deleted after delivery (S3 versions)",
+                plural(s.versions.total(), "file", "files")
             )?;
         }
         match report.versions {
@@ -441,16 +566,16 @@ impl<'a> TextRenderer<'a> {
         if s.gaps.total() > 0 {
             writeln!(
                 self.out,
-                "{} hours not covered by any valid digest file ({} gaps)",
-                s.uncovered_hours,
-                s.gaps.total()
+                "{} not covered by any valid digest file ({})",
+                plural(s.uncovered_hours, "hour", "hours"),
+                plural(s.gaps.total(), "gap", "gaps")
             )?;
         }
         if s.expired > 0 {
             writeln!(
                 self.out,
-                "{} files UNVERIFIABLE: expired under the bucket's lifecycle rules",
-                s.expired
+                "{} UNVERIFIABLE: expired under the bucket's lifecycle rules",
+                plural(s.expired, "file", "files")
             )?;
         }
         if s.archived > 0 {
@@ -459,8 +584,8 @@ impl<'a> TextRenderer<'a> {
         if s.kms_denied > 0 {
             writeln!(
                 self.out,
-                "{} files UNVERIFIABLE: kms:Decrypt denied (see the warning)",
-                s.kms_denied
+                "{} UNVERIFIABLE: kms:Decrypt denied (see the warning)",
+                plural(s.kms_denied, "file", "files")
             )?;
         }
         if report.chains.len() > 1 {
@@ -478,6 +603,61 @@ impl<'a> TextRenderer<'a> {
             }
         }
         writeln!(self.out)
+    }
+}
+
+impl TextRenderer<'_> {
+    /// What a resumed run read: each chain's checkpoint and whether it held, and the hours
+    /// verified from the checkpoints.
+    fn write_resumed(&mut self, report: &Report) -> io::Result<()> {
+        let windows = report.chains.iter().filter_map(|c| c.window);
+        let seconds = match (
+            windows.clone().map(|w| w.0).min(),
+            windows.map(|w| w.1).max(),
+        ) {
+            (Some(a), Some(b)) => (b - a).num_seconds().max(0),
+            _ => 0,
+        };
+        for chain in &report.chains {
+            let Some(check) = &chain.checkpoint else {
+                continue;
+            };
+            let proof = if check.problems.is_empty() && chain.summary().digests.total() == 0 {
+                "read again: unchanged (no newer digest file yet to join it)".to_owned()
+            } else if check.problems.is_empty() {
+                "read again: unchanged, and the oldest new digest file names it".to_owned()
+            } else {
+                format!(
+                    "read again: {} (see the Checkpoint lines)",
+                    verdict(check.status)
+                )
+            };
+            writeln!(
+                self.out,
+                "Checkpoint of {} at {}: s3://{}/{} {proof}",
+                chain.chain,
+                display_date(check.checkpoint.end_time),
+                escape(&check.checkpoint.bucket),
+                escape(&check.checkpoint.key)
+            )?;
+        }
+        let hours = (seconds as u64).div_ceil(3600);
+        // Proven: from the start up to the hour every chain is proven to.
+        let start = report
+            .chains
+            .iter()
+            .filter_map(|c| c.window)
+            .map(|w| w.0)
+            .min();
+        let proven = match (start, cloudtrail_verify::messages::proven_until(report)) {
+            (Some(a), Some(b)) => ((b - a).num_seconds().max(0) as u64).div_ceil(3600),
+            _ => 0,
+        };
+        writeln!(
+            self.out,
+            "{} since the checkpoints, {proven} of them proven",
+            cloudtrail_verify::messages::plural(hours, "hour", "hours")
+        )
     }
 }
 
@@ -582,7 +762,12 @@ fn verdict(status: Status) -> &'static str {
 }
 
 /// The short provenance block after the results: who ran what, where and when.
-fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io::Result<()> {
+fn write_provenance(
+    out: &mut dyn Write,
+    report: &Report,
+    p: &Provenance,
+    state: Option<&str>,
+) -> io::Result<()> {
     writeln!(
         out,
         "Provenance: ctverify {}, run from {} to {}",
@@ -635,10 +820,18 @@ fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io:
             v.join(",")
         }
     };
+    // A resumed run starts where its state says: no --from was given, so none is shown.
+    let from = match state {
+        Some(location) => format!(
+            "from the checkpoints of --state {} (a chain without one from {})",
+            escape(location),
+            display_date(o.from)
+        ),
+        None => format!("--from {}", display_date(o.from)),
+    };
     writeln!(
         out,
-        "  Options: --from {} --to {}, source {}, bucket {}, prefix {}, accounts {}, regions {}, concurrency {}, max log bytes {}",
-        display_date(o.from),
+        "  Options: {from} --to {}, source {}, bucket {}, prefix {}, accounts {}, regions {}, concurrency {}, max log bytes {}",
         display_date(o.to),
         escape(&o.source),
         escape(&o.bucket),
@@ -652,6 +845,41 @@ fn write_provenance(out: &mut dyn Write, report: &Report, p: &Provenance) -> io:
         writeln!(out, "  Exceptions: file SHA-256 {sha256}")?;
     }
     Ok(())
+}
+
+/// What a `--state` run wrote: where, and each chain's checkpoint, moved or kept.
+pub fn state_written(
+    location: &str,
+    before: Option<&cloudtrail_verify::state::State>,
+    after: &cloudtrail_verify::state::State,
+) -> String {
+    let old = before.map(|s| s.checkpoints()).unwrap_or_default();
+    let chains: Vec<String> = after
+        .chains
+        .iter()
+        .map(|c| {
+            let at = display_date(c.head.end_time);
+            match old.get(&c.chain) {
+                Some(h) if h.end_time == c.head.end_time => format!("{} kept at {at}", c.chain),
+                Some(h) => format!(
+                    "{} moved from {} to {at}",
+                    c.chain,
+                    display_date(h.end_time)
+                ),
+                None => format!("{} at {at}", c.chain),
+            }
+        })
+        .collect();
+    if chains.is_empty() {
+        format!("State written to {location}: no checkpoint yet (nothing proven)")
+    } else {
+        let noun = if chains.len() == 1 {
+            "checkpoint"
+        } else {
+            "checkpoints"
+        };
+        format!("State written to {location}: {noun} {}", chains.join(", "))
+    }
 }
 
 /// What `ctverify export` wrote, on stderr (stdout keeps the report alone).

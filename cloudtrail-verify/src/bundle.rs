@@ -80,8 +80,38 @@ pub(crate) fn sha256_hex(reader: impl Read) -> io::Result<String> {
     }
 }
 
-/// Where a bundle's keys are, when `dir` is a bundle that has them.
+/// How much of `manifest.json` is read to find the marker.
+const MARKER_BYTES: u64 = 4096;
+
+/// Whether `dir` is an evidence bundle: its root holds a marker only `ctverify export` writes,
+/// a `manifest.json` whose first member is `format` (the export writes it first; its value is
+/// checked later, and another value is a manifest problem) or a `report.json`. A file with a
+/// common name is not one: a folder holding a `manifest.json` of another tool (the bundled
+/// sample's), or keys saved as `public-keys.json`, is a plain copy, and a path mistake is
+/// never read as tampering. A bundle whose manifest was deleted or garbled keeps its
+/// `report.json`, and is still a bundle (whose manifest is a problem).
+pub fn is_bundle(dir: &Path) -> bool {
+    if std::fs::symlink_metadata(dir.join(REPORT_FILE)).is_ok() {
+        return true;
+    }
+    let Ok(file) = open_regular(&dir.join(MANIFEST_FILE)) else {
+        return false;
+    };
+    let mut head = Vec::new();
+    if file.take(MARKER_BYTES).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"format\""))
+}
+
+/// Where a bundle's keys are, when `dir` is a bundle ([`is_bundle`]) that has them.
 pub fn bundle_keys(dir: &Path) -> Option<PathBuf> {
+    if !is_bundle(dir) {
+        return None;
+    }
     let path = dir.join(KEYS_FILE);
     std::fs::symlink_metadata(&path)
         .is_ok_and(|m| m.is_file())
@@ -89,18 +119,28 @@ pub fn bundle_keys(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Checks a bundle against its manifest, before anything in it is used. `None` when `dir` is
-/// not a bundle (no manifest, key file or report at its root: a plain local copy); otherwise
-/// every discrepancy, each invalid (see [`BundleProblem`]). A bundle whose manifest was deleted
-/// still has its key file or report, and is reported as such. Bounded: the manifest is read up
+/// not a bundle ([`is_bundle`]: a plain local copy); otherwise every discrepancy, each invalid
+/// (see [`BundleProblem`]). A bundle whose manifest was deleted still has its report, and is
+/// reported as such. Bounded: the manifest is read up
 /// to 256 MiB, files are hashed as streams, only regular files are opened (never a FIFO), links
 /// are not followed, and at most 1,000 discrepancies are listed one by one.
 pub fn check_bundle(dir: &Path) -> Option<Vec<BundleProblem>> {
-    let root_file = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
-    if !root_file(MANIFEST_FILE) && !root_file(KEYS_FILE) && !root_file(REPORT_FILE) {
+    if !is_bundle(dir) {
         return None;
     }
     let manifest = match read_manifest(&dir.join(MANIFEST_FILE)) {
         Ok(manifest) => manifest,
+        // Only the report marks this folder: say so, for the one case where it is a plain copy
+        // someone saved a `--format json` report into (then the report is to move out).
+        Err(_) if std::fs::symlink_metadata(dir.join(MANIFEST_FILE)).is_err() => {
+            return Some(vec![BundleProblem::Manifest {
+                reason: format!(
+                    "missing: the folder holds an export's {REPORT_FILE} but no {MANIFEST_FILE} \
+                     (removed after the bundle was made; if this folder is a plain copy, not an \
+                     evidence bundle, move {REPORT_FILE} out of it)"
+                ),
+            }]);
+        }
         Err(reason) => return Some(vec![BundleProblem::Manifest { reason }]),
     };
     let mut problems: Vec<BundleProblem> = manifest
@@ -247,4 +287,81 @@ pub fn read_bundle_keys(path: &Path) -> io::Result<Vec<u8>> {
         )));
     }
     Ok(bytes)
+}
+
+/// Most bytes unpacked from a bundle archive: far more than a year of a large trail, far less
+/// than a disk a forged archive could fill by declaring huge entries.
+pub const MAX_UNPACKED_BYTES: u64 = 1 << 40;
+/// Most entries unpacked from a bundle archive (a year of an organization trail's files is
+/// well under this).
+pub const MAX_UNPACKED_ENTRIES: u64 = 50_000_000;
+
+/// Unpacks a bundle written as a `.tar.gz` (`ctverify export --out FILE.tar.gz`) into the
+/// empty directory `into`, for verifying it where it is read. The archive is hostile input:
+/// only regular files and folders are unpacked; a link (symbolic or hard), a device or FIFO, a
+/// path that is absolute or climbs with `..`, more than [`MAX_UNPACKED_ENTRIES`] entries or
+/// [`MAX_UNPACKED_BYTES`] bytes refuse the whole archive. Each file is written with exactly the
+/// bytes its header declares, so a gzip bomb is bounded by those caps.
+///
+/// # Errors
+/// Why the archive was refused or could not be read or written.
+pub fn unpack_bundle(archive: &Path, into: &Path) -> Result<(), String> {
+    let file = open_regular(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    let refuse = |what: String| format!("{} is refused: {what}", archive.display());
+    for entry in tar.entries().map_err(|e| refuse(e.to_string()))? {
+        let mut entry = entry.map_err(|e| refuse(e.to_string()))?;
+        entries += 1;
+        if entries > MAX_UNPACKED_ENTRIES {
+            return Err(refuse(format!("more than {MAX_UNPACKED_ENTRIES} entries")));
+        }
+        let path = entry
+            .path()
+            .map_err(|e| refuse(e.to_string()))?
+            .into_owned();
+        let mut relative = PathBuf::new();
+        for component in path.components() {
+            match component {
+                std::path::Component::Normal(name) => relative.push(name),
+                std::path::Component::CurDir => {}
+                _ => {
+                    return Err(refuse(format!(
+                        "entry {} leaves the bundle's folder",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let kind = entry.header().entry_type();
+        let target = into.join(&relative);
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+            continue;
+        }
+        if !kind.is_file() || relative.as_os_str().is_empty() {
+            return Err(refuse(format!(
+                "entry {} is not a regular file or folder (an export writes no other)",
+                path.display()
+            )));
+        }
+        let size = entry.header().size().map_err(|e| refuse(e.to_string()))?;
+        bytes = bytes.saturating_add(size);
+        if bytes > MAX_UNPACKED_BYTES {
+            return Err(refuse(format!("more than {MAX_UNPACKED_BYTES} bytes")));
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        // create_new: an entry repeated in the archive, or one whose folder is a file already
+        // written, fails instead of replacing what was unpacked.
+        let mut out = std::fs::File::create_new(&target)
+            .map_err(|e| refuse(format!("entry {}: {e}", path.display())))?;
+        let copied = io::copy(&mut (&mut entry).take(size), &mut out)
+            .map_err(|e| refuse(format!("entry {}: {e}", path.display())))?;
+        if copied != size {
+            return Err(refuse(format!("entry {} is truncated", path.display())));
+        }
+    }
+    Ok(())
 }

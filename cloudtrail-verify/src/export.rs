@@ -40,8 +40,9 @@
 
 use crate::bundle::sha256_hex;
 pub use crate::bundle::{
-    KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES, Manifest,
-    NotCopied, REPORT_FILE, bundle_keys, check_bundle, read_bundle_keys, read_manifest,
+    KEYS_FILE, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, MAX_KEYS_BYTES,
+    MAX_UNPACKED_BYTES, MAX_UNPACKED_ENTRIES, Manifest, NotCopied, REPORT_FILE, bundle_keys,
+    check_bundle, is_bundle, read_bundle_keys, read_manifest, unpack_bundle,
 };
 use crate::findings::Status;
 use crate::keys::KeySet;
@@ -758,12 +759,113 @@ mod tests {
     }
 
     #[test]
+    fn files_with_a_bundles_names_but_no_marker_are_a_plain_copy() {
+        // The bundled sample: a manifest.json of the fixture generator, keys beside it.
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(plain.path().join("trail/b/AWSLogs")).unwrap();
+        std::fs::write(
+            plain.path().join(MANIFEST_FILE),
+            br#"{"trailArn": "arn", "format2": 1}"#,
+        )
+        .unwrap();
+        std::fs::write(plain.path().join(KEYS_FILE), br#"{"PublicKeyList": []}"#).unwrap();
+        assert!(!is_bundle(plain.path()));
+        assert_eq!(check_bundle(plain.path()), None);
+        assert_eq!(bundle_keys(plain.path()), None);
+        // The export's own manifest is the marker, whitespace or not.
+        let bundle = bundle_with(&[("b/k", b"x"), (KEYS_FILE, b"{}")]);
+        assert!(is_bundle(bundle.path()));
+        std::fs::write(
+            bundle.path().join(MANIFEST_FILE),
+            b"\n {\n  \"format\": \"ctverify-bundle\"",
+        )
+        .unwrap();
+        assert!(is_bundle(bundle.path()));
+        assert!(bundle_keys(bundle.path()).is_some());
+    }
+
+    /// A tar.gz whose one entry is `name` of kind `kind` (written raw: the tar crate refuses to
+    /// write `..` itself, as a forger would not).
+    fn archive_with(name: &[u8], kind: tar::EntryType, data: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("b.tar.gz")).unwrap();
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_entry_type(kind);
+        header.set_size(data.len() as u64);
+        if kind == tar::EntryType::Symlink {
+            header.set_link_name("/etc/passwd").unwrap();
+        }
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append(&header, data).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_bundle_archive_unpacks_files_and_refuses_links_and_paths_outside() {
+        let good = archive_with(b"./b/AWSLogs/k", tar::EntryType::Regular, b"data");
+        let into = tempfile::tempdir().unwrap();
+        unpack_bundle(&good.path().join("b.tar.gz"), into.path()).unwrap();
+        assert_eq!(
+            std::fs::read(into.path().join("b/AWSLogs/k")).unwrap(),
+            b"data"
+        );
+        for (name, kind, says) in [
+            (
+                &b"../evil"[..],
+                tar::EntryType::Regular,
+                "leaves the bundle's folder",
+            ),
+            (
+                &b"/tmp/evil"[..],
+                tar::EntryType::Regular,
+                "leaves the bundle's folder",
+            ),
+            (
+                &b"b/link"[..],
+                tar::EntryType::Symlink,
+                "not a regular file or folder",
+            ),
+            (
+                &b"b/hard"[..],
+                tar::EntryType::Link,
+                "not a regular file or folder",
+            ),
+            (
+                &b"b/fifo"[..],
+                tar::EntryType::Fifo,
+                "not a regular file or folder",
+            ),
+        ] {
+            let archive = archive_with(name, kind, b"");
+            let into = tempfile::tempdir().unwrap();
+            let error = unpack_bundle(&archive.path().join("b.tar.gz"), into.path()).unwrap_err();
+            assert!(error.contains(says), "{error}");
+            assert!(
+                !archive.path().join("evil").exists()
+                    && !std::path::Path::new("/tmp/evil").exists()
+            );
+        }
+    }
+
+    #[test]
     fn a_bundle_without_its_manifest_is_still_a_bundle_and_invalid() {
         let bundle = bundle_with(&[("b/k", b"x"), (REPORT_FILE, b"{}")]);
         std::fs::remove_file(bundle.path().join(MANIFEST_FILE)).unwrap();
         let problems = check_bundle(bundle.path()).unwrap();
         assert!(matches!(problems[..], [BundleProblem::Manifest { .. }]));
         assert!(problems.iter().all(|p| p.status() == Status::Invalid));
+        // Said so that a plain copy holding a saved report.json is told what to do.
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("move report.json out of it"),
+            "{problems:?}"
+        );
     }
 
     #[cfg(unix)]

@@ -36,6 +36,11 @@ pub(crate) fn join_chain(mut parts: Vec<ChainReport>) -> ChainReport {
         joined_so_far &= part.seams.iter().all(|s| s.status == Status::Valid);
         match &previous {
             None => head = part.head.clone(),
+            // No digest of this part reaches its start: there is no join to prove, and its gap
+            // at the start (joined to the older part's below) says what is missing. A seam
+            // judged here would repeat it once per empty segment, naming no digest; the head
+            // stops here, as the hours from here on are not proven.
+            Some(_) if part.tail.is_none() => joined_so_far = false,
             Some(older) => {
                 let seam = judge_seam(older, &part);
                 joined_so_far &= seam.status == Status::Valid;
@@ -93,7 +98,11 @@ pub(crate) fn join_chain(mut parts: Vec<ChainReport>) -> ChainReport {
         joined.found_start = min_some(joined.found_start, part.found_start);
         joined.found_end = joined.found_end.max(part.found_end);
         joined.tail = joined.tail.take().or(part.tail.clone());
-        previous = Some(part);
+        // The next seam joins the newest part that reached its start (a part without a digest
+        // there has no head to join either).
+        if previous.is_none() || part.tail.is_some() {
+            previous = Some(part);
+        }
     }
     drop(previous);
     joined.head = head;

@@ -84,6 +84,7 @@ mod join;
 mod keys;
 pub mod lake;
 pub mod layout;
+mod local_copy;
 mod loghash;
 pub mod messages;
 mod options;
@@ -92,6 +93,7 @@ pub mod report;
 #[cfg(feature = "aws")]
 mod resolve;
 mod schema;
+pub mod session_trust;
 mod setup;
 mod signing;
 pub mod source;

@@ -35,6 +35,13 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The warning of a run whose chains are only those the bucket holds (plus the trail's home
+/// region): a front end that says the scope elsewhere (the text output's "Reading" line)
+/// recognises it by this text and does not repeat it.
+pub const SCOPE_FOUND_IN_BUCKET: &str = "the chains checked are the regions and accounts found \
+    in the bucket plus the trail's home region: a region or member account whose files were all \
+    deleted goes unnoticed unless named with --region/--account-id";
+
 /// `2026-01-01T00:00:00Z`: the format of the AWS CLI's report lines.
 pub fn display_date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -154,7 +161,12 @@ impl fmt::Display for LogProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text: String = match self {
             LogProblem::NotFound => "not found".into(),
-            LogProblem::HashMismatch { .. } => "hash value doesn't match".into(),
+            // The AWS CLI's words, then the two hashes the JSON report holds, so that a reader
+            // of the text sees what changed without another run.
+            LogProblem::HashMismatch { expected, actual } => format!(
+                "hash value doesn't match (the digest file lists {expected}, the file hashes to \
+                 {actual})"
+            ),
             LogProblem::InvalidFormat { detail } => format!("invalid format ({detail})"),
             LogProblem::TrailingData => "unexpected data after end of compressed stream".into(),
             LogProblem::BadDigestEntry { detail } => {
@@ -518,5 +530,322 @@ impl fmt::Display for CheckpointProblem {
                  not verify"
             ),
         }
+    }
+}
+
+// A report's findings, one by one, and its verdict in one line.
+
+use crate::report::{ChainReport, Report};
+
+/// One finding of a report, as every output format names it: what it is about, its status and
+/// the sentence. The text output prints it as `WHAT<TAB>STATUS: TEXT`; the verdict line quotes
+/// the first one. Text from the bucket is quoted as it is (see [`escape`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What it is about: `Digest file s3://B/K`, `Log file s3://B/K`, `Coverage account A
+    /// region R`, `Bundle file manifest.json`, ...
+    pub subject: String,
+    /// Invalid or unverifiable (a finding is never valid).
+    pub status: Status,
+    /// The sentence.
+    pub text: String,
+}
+
+impl fmt::Display for Finding {
+    /// `SUBJECT: TEXT`, the form the verdict line quotes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.subject, self.text)
+    }
+}
+
+/// Every invalid or unverifiable finding of `report` that is about something (a file, a gap,
+/// a join, a chain), in the order the text output prints them: the bundle's discrepancies,
+/// then chain by chain (account, then region) its walk error, checkpoint, seams, digests and
+/// their log files, gaps, foreign objects, unlisted log files and changed versions. Findings
+/// counted but not kept (beyond a report's caps) are one entry each with their count.
+pub fn findings(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for problem in &report.bundle_problems {
+        let path = match problem {
+            BundleProblem::Altered { path, .. }
+            | BundleProblem::Missing { path }
+            | BundleProblem::Added { path } => path.as_str(),
+            BundleProblem::NotCopied { object, .. } => object.as_str(),
+            _ => crate::bundle::MANIFEST_FILE,
+        };
+        out.push(Finding {
+            subject: format!("Bundle file {path}"),
+            status: problem.status(),
+            text: problem.to_string(),
+        });
+    }
+    for chain in &report.chains {
+        chain_findings(chain, &mut out);
+    }
+    out
+}
+
+fn chain_findings(chain: &ChainReport, out: &mut Vec<Finding>) {
+    let where_ = format!(
+        "account {} region {}",
+        chain.chain.account_id, chain.chain.region
+    );
+    let mut push = |subject: String, status: Status, text: String| {
+        if status != Status::Valid {
+            out.push(Finding {
+                subject,
+                status,
+                text,
+            });
+        }
+    };
+    if let Some(error) = &chain.error {
+        push(
+            format!("Chain {where_}"),
+            Status::Unverifiable,
+            error.clone(),
+        );
+    }
+    if let Some(check) = &chain.checkpoint {
+        for problem in &check.problems {
+            push(
+                format!(
+                    "Checkpoint s3://{}/{}",
+                    check.checkpoint.bucket, check.checkpoint.key
+                ),
+                problem.status(),
+                problem.to_string(),
+            );
+        }
+    }
+    for seam in &chain.seams {
+        for problem in &seam.problems {
+            push(
+                format!(
+                    "Seam {where_} at {}",
+                    display_date(seam.checkpoint.end_time)
+                ),
+                problem.status(),
+                problem.to_string(),
+            );
+        }
+    }
+    for digest in &chain.digests {
+        let subject = format!("Digest file s3://{}/{}", digest.bucket, digest.key);
+        for problem in &digest.problems {
+            push(subject.clone(), problem.status(), problem.to_string());
+        }
+        if digest.logs_not_checked > 0 {
+            push(
+                subject.clone(),
+                Status::Unverifiable,
+                format!(
+                    "its {} not checked: the digest did not verify",
+                    plural(digest.logs_not_checked, "log file", "log files")
+                ),
+            );
+        }
+        for log in &digest.logs {
+            if let Some(problem) = &log.problem {
+                push(
+                    format!("Log file s3://{}/{}", log.bucket, log.key),
+                    problem.status(),
+                    problem.to_string(),
+                );
+            }
+        }
+    }
+    for gap in &chain.gaps {
+        push(format!("Coverage {where_}"), gap.status, gap.to_string());
+    }
+    for foreign in &chain.foreign_objects {
+        push(
+            format!("Object s3://{}/{}", foreign.bucket, foreign.key),
+            foreign.status,
+            format!("not a file of this trail ({})", foreign.reason),
+        );
+    }
+    if chain.foreign_objects_omitted > 0 {
+        push(
+            format!("Object {where_}"),
+            Status::Invalid,
+            format!(
+                "{} further objects that are not files of this trail",
+                chain.foreign_objects_omitted
+            ),
+        );
+    }
+    for log in &chain.unlisted_logs {
+        if let Some(problem) = &log.problem {
+            push(
+                format!("Log file s3://{}/{}", log.bucket, log.key),
+                problem.status(),
+                problem.to_string(),
+            );
+        }
+    }
+    if let Some(error) = &chain.versions_error {
+        push(
+            format!("Versions {where_}"),
+            Status::Unverifiable,
+            error.clone(),
+        );
+    }
+    for changed in &chain.versions {
+        let what = if changed.key.contains("/CloudTrail-Digest/") {
+            "Digest file"
+        } else {
+            "Log file"
+        };
+        push(
+            format!("{what} s3://{}/{}", changed.bucket, changed.key),
+            changed.status,
+            changed.to_string(),
+        );
+    }
+    if chain.versions_omitted > 0 {
+        push(
+            format!("Versions {where_}"),
+            Status::Invalid,
+            format!(
+                "{} further objects changed after delivery",
+                chain.versions_omitted
+            ),
+        );
+    }
+}
+
+/// `1 chain`, `2 chains`: a count with its noun in the right number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Why a report that is not valid is unverifiable when no finding says so: the keys came from
+/// the copy, no chain was found, a chain has no window.
+fn report_reason(report: &Report) -> Option<String> {
+    if report.keys_from_the_copy {
+        return Some(
+            "the public keys are the bundle's own public-keys.json, its maker's word: verify \
+             against CloudTrail's keys with --public-keys (the output of `aws cloudtrail \
+             list-public-keys`, saved from AWS)"
+                .into(),
+        );
+    }
+    if report.chains.is_empty() {
+        return Some("no chain to verify was found".into());
+    }
+    report
+        .chains
+        .iter()
+        .find(|c| c.window.is_none())
+        .map(|c| format!("chain {} has no range to verify", c.chain))
+}
+
+/// The newest hour every chain of `report` is proven up to (the oldest of the chains' heads, a
+/// resumed chain's checkpoint when it has nothing newer), when each chain has one.
+pub fn proven_until(report: &Report) -> Option<DateTime<Utc>> {
+    if report.chains.is_empty() {
+        return None;
+    }
+    report
+        .chains
+        .iter()
+        .map(|c| {
+            // A resumed chain with nothing new is still proven to its checkpoint.
+            let checkpoint = c
+                .checkpoint
+                .as_ref()
+                .filter(|k| k.problems.is_empty())
+                .map(|k| k.checkpoint.end_time);
+            c.head.as_ref().map(|h| h.end_time).or(checkpoint)
+        })
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .min()
+}
+
+/// The run's verdict in one line, for a person and a log search alike, the same in every
+/// output that prints one:
+///
+/// * `VALID: proved FROM – TO for N chains; proof lag H h`, FROM and TO the chains' windows,
+///   the proof lag the whole hours from the newest hour every chain is proven up to until
+///   `now` (the freshness of the proof);
+/// * `INVALID: FIRST FINDING (and N more findings)`, the first invalid finding of
+///   [`findings`];
+/// * `UNVERIFIABLE: FIRST REASON (...)`, why the run could not prove everything: the keys came
+///   from the copy, or the first unverifiable finding.
+///
+/// Text from the bucket is escaped ([`escape`]): the line stays one line whatever a key holds.
+pub fn verdict_line(report: &Report, now: DateTime<Utc>) -> String {
+    let all = findings(report);
+    let line = match report.status {
+        Status::Valid => {
+            let from = report
+                .chains
+                .iter()
+                .filter_map(|c| c.window)
+                .map(|w| w.0)
+                .min();
+            let to = report
+                .chains
+                .iter()
+                .filter_map(|c| c.window)
+                .map(|w| w.1)
+                .max();
+            let range = match (from, to) {
+                (Some(a), Some(b)) => format!("{} – {}", display_date(a), display_date(b)),
+                _ => format!(
+                    "{} – {}",
+                    display_date(report.requested_start),
+                    display_date(report.requested_end)
+                ),
+            };
+            let lag = proven_until(report)
+                .map(|until| format!("; proof lag {} h", (now - until).num_hours().max(0)))
+                .unwrap_or_default();
+            format!(
+                "VALID: proved {range} for {}{lag}",
+                plural(report.chains.len() as u64, "chain", "chains")
+            )
+        }
+        Status::Invalid => {
+            let invalid: Vec<&Finding> =
+                all.iter().filter(|f| f.status == Status::Invalid).collect();
+            match invalid.first() {
+                Some(first) => format!("INVALID: {first}{}", more(invalid.len() - 1)),
+                None => "INVALID: see the findings above".to_owned(),
+            }
+        }
+        Status::Unverifiable => {
+            let reason = report_reason(report);
+            let unverifiable: Vec<&Finding> = all
+                .iter()
+                .filter(|f| f.status == Status::Unverifiable)
+                .collect();
+            match (reason, unverifiable.first()) {
+                (Some(reason), _) if report.keys_from_the_copy => {
+                    format!("UNVERIFIABLE: {reason}{}", more(unverifiable.len()))
+                }
+                (_, Some(first)) => {
+                    format!("UNVERIFIABLE: {first}{}", more(unverifiable.len() - 1))
+                }
+                (Some(reason), None) => format!("UNVERIFIABLE: {reason}"),
+                (None, None) => "UNVERIFIABLE: something could not be verified".to_owned(),
+            }
+        }
+    };
+    escape(&line).into_owned()
+}
+
+/// ` (and N more findings)`, or nothing.
+fn more(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (and 1 more finding)".to_owned(),
+        n => format!(" (and {n} more findings)"),
     }
 }

@@ -45,6 +45,10 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
     /// The shards, by index.
     pub shards: Vec<Shard>,
+    /// The local copy the plan was made from (`--local`), when it was not S3: a shard run
+    /// without `--local` would read S3 instead, so it is refused with what to add.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
 }
 
 /// One shard: the chains and windows one process verifies.
@@ -173,6 +177,7 @@ impl Plan {
             to: range.end,
             created_at: Utc::now(),
             shards: out,
+            local: None,
         }
     }
 

@@ -25,6 +25,15 @@ pub enum SetupError {
     /// [`crate::Verifier::from_source`] was not told the bucket ([`crate::VerifierBuilder::bucket`]).
     #[error("no bucket given: an object source is read bucket by bucket")]
     NoBucket,
+    /// The local copy was given one folder too high or too deep: a path mistake, with the
+    /// path to give instead (nothing was verified).
+    #[error("{hint}")]
+    LocalLayout {
+        /// The directory given.
+        dir: PathBuf,
+        /// What is wrong and the path to give instead.
+        hint: String,
+    },
     /// The local copy holds no bucket folder.
     #[error("{} holds no bucket folder (expected DIR/BUCKET/AWSLogs/...)", .0.display())]
     NoBucketFolder(PathBuf),

@@ -320,14 +320,16 @@ impl VerifierBuilder {
                         .await
                 {
                     bundle_problems = problems;
-                    warnings.push(
-                        "this is an evidence bundle (ctverify export): its manifest.json shows \
-                         whether it arrived as it was made, not who made it; CloudTrail's \
-                         signatures prove its contents against the keys given, and the bundle's \
-                         own public-keys.json is its maker's word (give --public-keys from `aws \
-                         cloudtrail list-public-keys` to check against CloudTrail's)"
-                            .into(),
-                    );
+                    // Said only when the keys are the bundle's own (said once, with the cap, at
+                    // the end of the run): with keys given, CloudTrail's signatures prove the
+                    // contents whoever made the bundle, and there is nothing to give.
+                    if self.keys_in_copy {
+                        warnings.push(
+                            "this is an evidence bundle (ctverify export): its manifest.json \
+                             shows whether it arrived as it was made, not who made it"
+                                .into(),
+                        );
+                    }
                 }
                 let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
                     dir: dir.clone(),
@@ -337,6 +339,14 @@ impl VerifierBuilder {
                     Some(bucket) => bucket.clone(),
                     None => only_bucket(&local, dir)?,
                 };
+                if let Some(hint) =
+                    crate::local_copy::layout_mistake(dir, &bucket, self.prefix.as_deref())
+                {
+                    return Err(SetupError::LocalLayout {
+                        dir: dir.clone(),
+                        hint,
+                    });
+                }
                 let mut target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
                 // A bundle knows which chains the trail had to have (from the run that made
                 // it): a region deleted from the bucket stays expected, as it was from S3.
@@ -373,12 +383,7 @@ impl VerifierBuilder {
             target.regions = Some(self.regions.clone());
         }
         if target.expected_regions.is_none() && target.regions.is_none() {
-            warnings.push(
-                "the chains checked are the regions and accounts found in the bucket plus the \
-                 trail's home region: a region or member account whose files were all deleted \
-                 goes unnoticed unless named with --region/--account-id"
-                    .into(),
-            );
+            warnings.push(crate::messages::SCOPE_FOUND_IN_BUCKET.into());
         }
         let mut chains = discover_chains(source.as_ref(), &target).await?;
         crate::chains::add_chains(
