@@ -197,6 +197,19 @@ fn no_module_of_the_library_uses_a_module_that_uses_it_back() {
 }
 
 #[test]
+fn no_module_of_the_command_line_uses_a_module_that_uses_it_back() {
+    let graph = module_graph("cloudtrail-verify-cli");
+    assert!(graph.len() > 5, "the graph was read: {graph:?}");
+    assert!(
+        graph["cli"].contains("shared_args"),
+        "edges are found: {graph:?}"
+    );
+    if let Some(cycle) = first_cycle(&graph) {
+        panic!("module cycle: {}", cycle.join(" -> "));
+    }
+}
+
+#[test]
 fn no_module_of_the_posture_crate_uses_a_module_that_uses_it_back() {
     let graph = module_graph("cloudtrail-posture");
     assert!(graph.len() > 3, "the graph was read: {graph:?}");

@@ -5,6 +5,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use cloudtrail_verify::TrailArn;
 use std::path::PathBuf;
 
+pub use crate::shared_args::{AwsArgs, ReportFormat};
+
 /// Prove AWS CloudTrail log files were not modified, deleted or forged after delivery.
 ///
 /// Walks the trail's digest files newest to oldest, checks each RSA signature against
@@ -37,28 +39,6 @@ pub struct Cli {
     /// and retry. `RUST_LOG` (such as `RUST_LOG=cloudtrail_verify=debug`) chooses finer.
     #[arg(long, global = true, help_heading = "Output")]
     pub debug: bool,
-}
-
-/// How to reach AWS; the same flags, with the same meaning, in every command.
-#[derive(Debug, Clone, Args)]
-pub struct AwsArgs {
-    /// AWS profile of the shared config files (default: the standard credential chain). A
-    /// profile that does not exist is refused, as by the AWS CLI.
-    #[arg(long, value_name = "NAME", help_heading = "AWS")]
-    pub profile: Option<String>,
-
-    /// Send every AWS call to URL instead of AWS's endpoints (one endpoint for every service: LocalStack,
-    /// moto), as the AWS CLI's --endpoint-url. Without it, AWS_ENDPOINT_URL and
-    /// AWS_ENDPOINT_URL_S3 (or _CLOUDTRAIL, _KMS...) apply. HTTPS_PROXY, HTTP_PROXY and
-    /// NO_PROXY are honoured.
-    #[arg(long, value_name = "URL", help_heading = "AWS")]
-    pub endpoint_url: Option<String>,
-
-    /// Trust the certificate authorities of this PEM file, instead of the system's, for every
-    /// AWS call (a TLS-inspecting proxy, a private endpoint). Default: AWS_CA_BUNDLE, as for the
-    /// AWS CLI.
-    #[arg(long, value_name = "FILE", help_heading = "AWS")]
-    pub ca_bundle: Option<PathBuf>,
 }
 
 impl AwsArgs {
@@ -194,15 +174,6 @@ pub enum Format {
     /// A JUnit XML report, one test suite per chain, written as each chain finishes: a failure
     /// for each INVALID finding, an error for each UNVERIFIABLE one.
     Junit,
-}
-
-/// Output format of a command with one report at its end (`query-results`, `merge`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    /// Lines in the style of `aws cloudtrail validate-logs`.
-    Text,
-    /// The whole report as one JSON document on stdout.
-    Json,
 }
 
 /// Running one shard of a plan.

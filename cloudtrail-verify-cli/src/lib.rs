@@ -9,6 +9,7 @@ mod man;
 mod posture_cmd;
 mod query_cmd;
 pub mod render;
+pub mod shared_args;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format, VerifyArgs};

@@ -34,7 +34,7 @@ pub enum PostureFormat {
 pub struct ApiArgs {
     /// Profile, endpoint and CA bundle, as for verification.
     #[command(flatten)]
-    pub session: crate::cli::AwsArgs,
+    pub session: crate::shared_args::AwsArgs,
     /// Region for API calls (as in the AWS CLI). Default: the standard chain. A trail given by
     /// ARN is always read and changed in its own home region. (In verification, --region
     /// instead selects source regions.)

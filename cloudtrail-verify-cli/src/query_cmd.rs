@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use cloudtrail_verify::lake::{self, LakeOptions, LakeSetupError, QueryResultsReport};
 use cloudtrail_verify::{KeySet, Status};
 
-use crate::cli::{AwsArgs, ReportFormat};
 use crate::exit;
 use crate::render::escape;
+use crate::shared_args::{AwsArgs, ReportFormat};
 
 /// Flags of `ctverify query-results`.
 ///
