@@ -325,17 +325,33 @@ fn a_state_of_another_trail_is_refused_and_left_alone() {
     let t = Setup::new();
     t.first_run(4);
     let mut state = t.state();
-    state.bucket = "someone-elses-bucket".into();
+    state.trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/someone-elses-trail".into();
     let bytes = state.to_json();
     std::fs::write(t.state_path(), &bytes).unwrap();
     let run = t.run(&["--to", &t.hour(7)]);
     assert_eq!(run.code, exit::ERROR, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("someone-elses-trail"), "{}", run.stderr);
+    assert_eq!(std::fs::read(t.state_path()).unwrap(), bytes);
+}
+
+/// The same trail's state kept while it wrote to another bucket (a trail moved with
+/// UpdateTrail) is used, and the run says so: its checkpoints still join only through
+/// CloudTrail's signed links (tests/history.rs follows a real move).
+#[test]
+fn a_state_of_the_same_trail_in_another_bucket_is_used_with_a_warning() {
+    let t = Setup::new();
+    t.first_run(4);
+    let mut state = t.state();
+    state.bucket = "the-bucket-before-a-move".into();
+    std::fs::write(t.state_path(), state.to_json()).unwrap();
+    let run = t.run(&["--to", &t.hour(7)]);
+    assert_eq!(run.code, exit::VALID, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("someone-elses-bucket"),
+        run.stderr.contains("the-bucket-before-a-move") && run.stderr.contains("moved"),
         "{}",
         run.stderr
     );
-    assert_eq!(std::fs::read(t.state_path()).unwrap(), bytes);
+    assert_eq!(t.state().bucket, "ctverify-test-bucket");
 }
 
 #[test]
@@ -429,4 +445,31 @@ fn a_later_from_never_moves_a_checkpoint_over_hours_it_skipped() {
     let run = t.run(&["--from", &t.hour(1), "--to", &t.hour(7)]);
     assert_eq!(run.code, exit::VALID, "{}{}", run.stdout, run.stderr);
     assert_eq!(t.checkpoint_hours(), [7, 7]);
+}
+
+/// Successive reports form a chain of audits: each names by SHA-256 the state it started from
+/// and the one it wrote, and the next one starts from exactly that state.
+#[test]
+fn successive_reports_chain_the_states_they_read_and_wrote() {
+    let t = Setup::new();
+    let (code, first) = t.report(&["--from", &t.hour(0), "--to", &t.hour(4)]);
+    assert_eq!(code, exit::VALID);
+    assert!(
+        first["state"]["read_sha256"].is_null(),
+        "{:#}",
+        first["state"]
+    );
+    let written = first["state"]["written_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_disk = t.state();
+    assert_eq!(on_disk.sha256(), written);
+    let (code, second) = t.report(&["--to", &t.hour(7)]);
+    assert_eq!(code, exit::VALID);
+    assert_eq!(second["state"]["read_sha256"], written.as_str());
+    assert_eq!(
+        second["state"]["written_sha256"].as_str(),
+        Some(t.state().sha256().as_str())
+    );
 }

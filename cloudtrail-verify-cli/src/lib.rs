@@ -726,7 +726,7 @@ async fn run_verify(
         (Some((store, _)), Some(_)) => Some(store.location().to_string()),
         _ => None,
     };
-    let (report, bundle) = match (export, args.format) {
+    let (mut report, bundle) = match (export, args.format) {
         (Some(path), _) => {
             let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
             if text {
@@ -770,6 +770,20 @@ async fn run_verify(
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
+    // The state this run will write, decided now so that the report names it by SHA-256 beside
+    // the one it started from: successive reports then form a chain of audits.
+    let advanced = match (&state, &new_state) {
+        (Some((store, loaded)), Some(new_state)) => {
+            let advanced = new_state.advanced(&report);
+            report.state = Some(cloudtrail_verify::report::StateRecord {
+                location: store.location().to_string(),
+                read_sha256: loaded.sha256.clone(),
+                written_sha256: advanced.sha256(),
+            });
+            Some(advanced)
+        }
+        _ => None,
+    };
     if args.format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
@@ -799,16 +813,25 @@ async fn run_verify(
             writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
         }
     }
-    if let (Some((store, loaded)), Some(new_state)) = (&state, new_state) {
+    if let (Some((store, loaded)), Some(advanced)) = (&state, advanced) {
         // Written after the verdict is out: a run that dies before this leaves the old state,
         // and the next one verifies the same hours again.
-        let advanced = new_state.advanced(&report);
         let said = match store.save(&advanced, loaded).await {
-            Ok(()) => render::state_written(
-                &store.location().to_string(),
-                loaded.state.as_ref(),
-                &advanced,
-            ),
+            Ok(()) => {
+                let mut said = render::state_written(
+                    &store.location().to_string(),
+                    loaded.state.as_ref(),
+                    &advanced,
+                );
+                if let Some(record) = &report.state {
+                    said.push_str(&format!(
+                        " (SHA-256 {}, the run started from {})",
+                        record.written_sha256,
+                        record.read_sha256.as_deref().unwrap_or("no state")
+                    ));
+                }
+                said
+            }
             Err(e) => {
                 // Evidence of tampering outranks a state that could not be written; otherwise
                 // the run failed (exit status 3), said even with -q.

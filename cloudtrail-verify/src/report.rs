@@ -587,6 +587,22 @@ pub struct Report {
     /// CloudTrail's event history, when a gap needed it and the run read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_history: Option<EventHistoryRead>,
+    /// The checkpoint state a `--state` run started from and the one it wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateRecord>,
+}
+
+/// The checkpoint states of a run, by SHA-256: the report of each run names the state the next
+/// one starts from, so that successive reports form a verifiable chain of audits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StateRecord {
+    /// Where the state is kept (a file, or `s3://BUCKET/KEY`).
+    pub location: String,
+    /// SHA-256 of the state the run started from, hex (`None`: the first run).
+    pub read_sha256: Option<String>,
+    /// SHA-256 of the state the run writes, hex.
+    pub written_sha256: String,
 }
 
 /// What the run read of CloudTrail's event history (LookupEvents).
@@ -719,6 +735,7 @@ impl Report {
             bundle_problems: Vec::new(),
             provenance: None,
             event_history: None,
+            state: None,
             shard: None,
             keys_from_the_copy: false,
             status: Status::Unverifiable,

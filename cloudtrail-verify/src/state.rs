@@ -183,6 +183,11 @@ impl State {
         Ok(state)
     }
 
+    /// SHA-256 of the state as written ([`State::to_json`]), hex.
+    pub fn sha256(&self) -> String {
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.to_json()))
+    }
+
     /// The state as written: pretty JSON.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
@@ -326,6 +331,9 @@ impl State {
 pub struct Loaded {
     /// The state (`None`: there is none yet).
     pub state: Option<State>,
+    /// SHA-256 of the state as read, hex (`None`: there was none): a report records it, and the
+    /// SHA-256 of the state it wrote, so that successive reports form a chain of audits.
+    pub sha256: Option<String>,
     version: Version,
 }
 
@@ -355,10 +363,12 @@ impl StateStore {
         Ok(match self.store.read_capped(MAX_STATE_BYTES).await? {
             None => Loaded {
                 state: None,
+                sha256: None,
                 version: Version::absent(),
             },
             Some((bytes, version)) => Loaded {
                 state: Some(State::parse(&bytes, &self.location().to_string())?),
+                sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))),
                 version,
             },
         })
