@@ -24,7 +24,8 @@ toolchain="${FUZZ_TOOLCHAIN:-}"
 
 if ! cargo ${toolchain} fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --locked
+    # Pinned: a fresh machine would otherwise get whatever release is newest.
+    cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 
 if [ "$#" -gt 0 ]; then

@@ -10,8 +10,7 @@ pins="$(cat scripts/python/requirements.txt scripts/python/constraints.txt | sha
 if [ ! -x .venv/bin/moto_server ] || [ "$(cat .venv/.ctverify-pins 2>/dev/null)" != "$pins" ]; then
   rm -rf .venv
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check \
-    -r scripts/python/requirements.txt -c scripts/python/constraints.txt
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/python/requirements.txt -c scripts/python/constraints.txt
   echo "$pins" > .venv/.ctverify-pins
 fi
 export CTVERIFY_MOTO_SERVER="$PWD/.venv/bin/moto_server"
