@@ -76,6 +76,28 @@ async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) {
         .expect("DeleteObject");
 }
 
+/// Puts `rules` as the bucket's lifecycle configuration (PutBucketLifecycleConfiguration).
+fn put_rules(
+    rt: &tokio::runtime::Runtime,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    rules: Vec<LifecycleRule>,
+) {
+    rt.block_on(
+        client
+            .put_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .expect("a lifecycle configuration"),
+            )
+            .send(),
+    )
+    .expect("PutBucketLifecycleConfiguration");
+}
+
 fn one_day_rule(filter: LifecycleRuleFilter) -> LifecycleRule {
     LifecycleRule::builder()
         .id(RULE)
@@ -124,21 +146,14 @@ fn hours_a_lifecycle_rule_expired_are_unverifiable_and_a_deletion_in_the_kept_wi
     let trail = &s3.trail;
     let bucket = trail.bucket().to_owned();
     rt.block_on(upload(&client, trail, &HashMap::new()));
-    rt.block_on(
-        client
-            .put_bucket_lifecycle_configuration()
-            .bucket(&bucket)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder()
-                    .rules(one_day_rule(
-                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
-                    ))
-                    .build()
-                    .expect("a lifecycle configuration"),
-            )
-            .send(),
-    )
-    .expect("PutBucketLifecycleConfiguration");
+    put_rules(
+        &rt,
+        &client,
+        &bucket,
+        vec![one_day_rule(
+            LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+        )],
+    );
     // What the rule would have expired by now: every digest (and its log files) older than
     // the one-day age rounded to midnight.
     let digests = &trail.manifest.chains[0].digests;
@@ -229,20 +244,7 @@ fn a_rule_that_selects_other_keys_or_filters_on_tags_excuses_nothing() {
         .build();
     let mut elsewhere = one_day_rule(LifecycleRuleFilter::builder().prefix("other/").build());
     elsewhere.id = Some("elsewhere".into());
-    rt.block_on(
-        client
-            .put_bucket_lifecycle_configuration()
-            .bucket(&bucket)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder()
-                    .rules(one_day_rule(tagged))
-                    .rules(elsewhere)
-                    .build()
-                    .expect("a lifecycle configuration"),
-            )
-            .send(),
-    )
-    .expect("PutBucketLifecycleConfiguration");
+    put_rules(&rt, &client, &bucket, vec![one_day_rule(tagged), elsewhere]);
     let digests = &trail.manifest.chains[0].digests;
     // Old enough for a one-day rule, but no rule that could have expired it selects it.
     rt.block_on(delete(&client, &bucket, &digests[3].key));
@@ -576,21 +578,14 @@ fn a_checkpoint_digest_expired_by_a_lifecycle_rule_is_unverifiable_as_without_a_
     );
 
     // Then the job pauses, a one-day rule is set, and S3 expires what it selects.
-    rt.block_on(
-        client
-            .put_bucket_lifecycle_configuration()
-            .bucket(&bucket)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder()
-                    .rules(one_day_rule(
-                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
-                    ))
-                    .build()
-                    .expect("a lifecycle configuration"),
-            )
-            .send(),
-    )
-    .expect("PutBucketLifecycleConfiguration");
+    put_rules(
+        &rt,
+        &client,
+        &bucket,
+        vec![one_day_rule(
+            LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+        )],
+    );
     let cutoff = expired_before();
     for d in digests.iter().filter(|d| d.end_time < cutoff) {
         rt.block_on(delete(&client, &bucket, &d.key));
@@ -723,21 +718,14 @@ fn a_checkpoint_digest_expired_under_a_digest_that_names_it_is_unverifiable() {
         &args(&["--from", &from, "--to", &to]),
     );
     assert_eq!(run.code, ctverify_tests::trail::exit::VALID, "{run:?}");
-    rt.block_on(
-        client
-            .put_bucket_lifecycle_configuration()
-            .bucket(&bucket)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder()
-                    .rules(one_day_rule(
-                        LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
-                    ))
-                    .build()
-                    .expect("a lifecycle configuration"),
-            )
-            .send(),
-    )
-    .expect("PutBucketLifecycleConfiguration");
+    put_rules(
+        &rt,
+        &client,
+        &bucket,
+        vec![one_day_rule(
+            LifecycleRuleFilter::builder().prefix("AWSLogs/").build(),
+        )],
+    );
     // S3 expires asynchronously: only the oldest four hours are gone yet.
     for d in &digests[..4] {
         rt.block_on(delete(&client, &bucket, &d.key));
