@@ -9,7 +9,7 @@
 //! (`previousDigestS3Object`, `previousDigestHashValue`, `previousDigestSignature`), which
 //! [`merge`] checks with the same rule as a checkpoint's join.
 
-use crate::layout::ChainId;
+use crate::layout::{ChainId, TrailArn};
 use crate::options::TimeRange;
 use crate::report::{ChainReport, Report};
 use chrono::{DateTime, Utc};
@@ -89,6 +89,41 @@ pub enum PlanError {
     /// The reports do not make up the plan.
     #[error("the reports do not make up the plan: {0}")]
     Incomplete(String),
+    /// A shard run does not fit its plan (another trail, a local copy's plan run against S3,
+    /// no shard index): nothing was verified.
+    #[error("{0}")]
+    ShardRun(String),
+}
+
+/// The job engines' variables that carry an array job's index: Kubernetes Indexed Jobs
+/// (<https://kubernetes.io/docs/concepts/workloads/controllers/job/#completion-mode>) and AWS
+/// Batch array jobs (<https://docs.aws.amazon.com/batch/latest/userguide/array_jobs.html>).
+pub const SHARD_INDEX_VARIABLES: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"];
+
+/// The shard a process verifies: `given` (`--shard`), else the index its job engine set in one
+/// of [`SHARD_INDEX_VARIABLES`], as `lookup` (the environment) returns it.
+///
+/// # Errors
+/// [`PlanError::ShardRun`]: no index anywhere, or a variable that is not a number.
+pub fn shard_index(
+    given: Option<usize>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<usize, PlanError> {
+    if let Some(index) = given {
+        return Ok(index);
+    }
+    for var in SHARD_INDEX_VARIABLES {
+        if let Some(value) = lookup(var) {
+            return value
+                .trim()
+                .parse()
+                .map_err(|_| PlanError::ShardRun(format!("{var}={value:?} is not a shard index")));
+        }
+    }
+    Err(PlanError::ShardRun(format!(
+        "--plan needs --shard K (or {} set by the job engine)",
+        SHARD_INDEX_VARIABLES.join(" / ")
+    )))
 }
 
 impl Plan {
@@ -245,6 +280,37 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    /// The trail a shard of this plan verifies, checked against what the shard run was given:
+    /// a `trail` given must be the plan's, and a plan made from a local copy is run on a local
+    /// copy (`local_given`), refused at once rather than after an attempt to reach AWS.
+    ///
+    /// # Errors
+    /// [`PlanError::ShardRun`], or [`PlanError::Malformed`] when the plan's trail is no ARN.
+    pub fn shard_trail(
+        &self,
+        trail: Option<&TrailArn>,
+        local_given: bool,
+    ) -> Result<TrailArn, PlanError> {
+        let arn: TrailArn = self
+            .trail
+            .parse()
+            .map_err(|e| PlanError::Malformed(format!("the plan's trail: {e}")))?;
+        if let Some(given) = trail
+            && given != &arn
+        {
+            return Err(PlanError::ShardRun(format!(
+                "--trail {given} is not the plan's trail {arn}"
+            )));
+        }
+        if let (Some(dir), false) = (&self.local, local_given) {
+            return Err(PlanError::ShardRun(format!(
+                "the plan was made from the local copy {dir}: add --local {dir} (or where the \
+                 copy is on this machine) and --public-keys FILE"
+            )));
+        }
+        Ok(arn)
     }
 
     /// Each chain's windows, in time order.
@@ -452,5 +518,61 @@ mod tests {
         assert_eq!(plan.shards.len(), 1);
         assert_eq!(plan.shards[0].items[0].from, t(0));
         assert_eq!(plan.shards[0].items[0].to, t(24));
+    }
+
+    #[test]
+    fn a_shard_index_comes_from_the_flag_then_the_job_engine_and_nothing_else() {
+        let none = |_: &str| None;
+        assert_eq!(shard_index(Some(2), |_| Some("7".into())).unwrap(), 2);
+        assert_eq!(
+            shard_index(None, |v| (v == "AWS_BATCH_JOB_ARRAY_INDEX")
+                .then(|| " 3\n".into()))
+            .unwrap(),
+            3
+        );
+        assert!(matches!(
+            shard_index(None, none),
+            Err(PlanError::ShardRun(_))
+        ));
+        assert!(matches!(
+            shard_index(None, |_| Some("-1".into())),
+            Err(PlanError::ShardRun(_))
+        ));
+    }
+
+    #[test]
+    fn a_shard_run_of_another_trail_or_of_a_local_plan_against_s3_is_refused() {
+        let arn: TrailArn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+            .parse()
+            .unwrap();
+        let other: TrailArn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/other"
+            .parse()
+            .unwrap();
+        let range = TimeRange::new(t(0), t(24)).unwrap();
+        let mut plan = Plan::split(
+            arn.to_string(),
+            "b",
+            None,
+            range,
+            &[(chain("us-east-1"), hourly(0, 24))],
+            2,
+        );
+        assert_eq!(plan.shard_trail(None, false).unwrap(), arn);
+        assert_eq!(plan.shard_trail(Some(&arn), false).unwrap(), arn);
+        assert!(matches!(
+            plan.shard_trail(Some(&other), false),
+            Err(PlanError::ShardRun(_))
+        ));
+        plan.local = Some("copy".into());
+        assert!(matches!(
+            plan.shard_trail(None, false),
+            Err(PlanError::ShardRun(_))
+        ));
+        assert_eq!(plan.shard_trail(None, true).unwrap(), arn);
+        plan.trail = "not an arn".into();
+        assert!(matches!(
+            plan.shard_trail(None, true),
+            Err(PlanError::Malformed(_))
+        ));
     }
 }

@@ -75,6 +75,10 @@ pub enum SetupError {
         /// How many the plan has.
         shards: usize,
     },
+    /// The state given with [`crate::VerifierBuilder::state`] may not be used for this trail
+    /// ([`crate::state::check_use`]).
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// What a run records about itself while it prepares, for the report's provenance.

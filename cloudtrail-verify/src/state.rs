@@ -101,9 +101,82 @@ pub enum StateError {
         /// What this run verifies.
         wanted: String,
     },
+    /// The state is kept in the trail's own bucket, and the run did not accept the risk.
+    #[error(
+        "--state {location} is in the trail's own bucket {bucket}, where whoever can write the \
+         trail's files can usually rewrite the state too (and make later runs skip hours): keep \
+         it in a bucket the trail's writers cannot write, or pass --allow-state-in-trail-bucket \
+         to accept the risk"
+    )]
+    InTrailBucket {
+        /// Where the state is kept.
+        location: String,
+        /// The trail's bucket.
+        bucket: String,
+    },
     /// Reading or writing it failed, or someone else wrote it since this run read it.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Where a run keeps its state and what it found there, for the checks
+/// [`check_use`] makes before the run reads anything of the trail.
+#[derive(Debug, Clone)]
+pub struct KeptState {
+    /// Where the state is kept.
+    pub location: Location,
+    /// The state found there; `None` on a first run.
+    pub state: Option<State>,
+    /// Whether a state in the trail's own bucket is accepted (with a warning).
+    pub allow_in_trail_bucket: bool,
+}
+
+/// The rules for using a state with a trail that writes to `bucket`/`prefix`, checked before
+/// the run reads anything: a state of another trail is refused; a state kept in the trail's own
+/// bucket is refused unless accepted (whoever can write the trail's files can usually rewrite
+/// the state and move a checkpoint forward, making later runs skip hours); a state of the same
+/// trail kept while it wrote elsewhere is used (a trail moved with UpdateTrail: its checkpoints
+/// join the new place only through CloudTrail's signed links). Returns the warnings to report.
+///
+/// # Errors
+/// [`StateError::OtherTrail`], [`StateError::InTrailBucket`].
+pub fn check_use(
+    kept: &KeptState,
+    trail: &str,
+    bucket: &str,
+    prefix: Option<&str>,
+) -> Result<Vec<String>, StateError> {
+    let mut warnings = Vec::new();
+    let location = kept.location.to_string();
+    if let Location::S3 {
+        bucket: kept_in, ..
+    } = &kept.location
+        && kept_in == bucket
+    {
+        if !kept.allow_in_trail_bucket {
+            return Err(StateError::InTrailBucket {
+                location,
+                bucket: bucket.to_owned(),
+            });
+        }
+        warnings.push(format!(
+            "the state {location} is kept in the trail's own bucket {bucket} \
+             (--allow-state-in-trail-bucket): whoever can write the trail's files there can \
+             usually rewrite the state and make later runs skip hours"
+        ));
+    }
+    if let Some(state) = &kept.state {
+        state.check_belongs_to(trail, bucket, prefix, &location)?;
+        if let Some(old) = state.moved_from(bucket, prefix) {
+            warnings.push(format!(
+                "the state was kept while the trail wrote to {old}; it writes to \
+                 s3://{bucket}/{} now (moved with UpdateTrail?): its checkpoints join only \
+                 through CloudTrail's signed links from the new place",
+                prefix.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 impl State {
@@ -462,5 +535,35 @@ mod tests {
         assert_eq!(s.moved_from("b", None), None);
         assert_eq!(s.moved_from("other", None).as_deref(), Some("s3://b/"));
         assert_eq!(s.moved_from("b", Some("p")).as_deref(), Some("s3://b/"));
+    }
+
+    #[test]
+    fn a_state_is_used_only_for_its_trail_and_outside_the_trail_bucket_unless_accepted() {
+        let trail = "arn:aws:cloudtrail:us-east-1:111122223333:trail/t";
+        let kept = |location: &str, state: Option<State>, allow: bool| KeptState {
+            location: location.parse().unwrap(),
+            state,
+            allow_in_trail_bucket: allow,
+        };
+        // Elsewhere, the same trail and place: used, nothing to say.
+        let ok = kept("s3://audit/state.json", Some(state()), false);
+        assert!(check_use(&ok, trail, "b", None).unwrap().is_empty());
+        // Another trail's state: refused.
+        let other = "arn:aws:cloudtrail:us-east-1:111122223333:trail/u";
+        assert!(matches!(
+            check_use(&ok, other, "b", None),
+            Err(StateError::OtherTrail { .. })
+        ));
+        // In the trail's own bucket: refused unless accepted, then said.
+        let inside = kept("s3://b/state.json", None, false);
+        assert!(matches!(
+            check_use(&inside, trail, "b", None),
+            Err(StateError::InTrailBucket { .. })
+        ));
+        let accepted = kept("s3://b/state.json", None, true);
+        assert_eq!(check_use(&accepted, trail, "b", None).unwrap().len(), 1);
+        // The same trail, now writing to another bucket: used, with the move said.
+        let moved = check_use(&ok, trail, "new-bucket", None).unwrap();
+        assert!(moved[0].contains("s3://b/"), "{moved:?}");
     }
 }

@@ -75,6 +75,10 @@ pub struct VerifierBuilder {
     windows: Windows,
     shard: Option<crate::report::ShardOf>,
     exceptions: Option<crate::exceptions::Exceptions>,
+    kept_state: Option<crate::state::KeptState>,
+    /// What in the AWS session changes whom ListPublicKeys' answer comes from
+    /// ([`crate::session_trust`]): reported unless keys are pinned.
+    session_warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -109,6 +113,8 @@ impl VerifierBuilder {
             windows: Windows::default(),
             shard: None,
             exceptions: None,
+            kept_state: None,
+            session_warnings: Vec::new(),
         }
     }
 
@@ -155,10 +161,20 @@ impl VerifierBuilder {
     /// verified from the checkpoint's end to the range's end, the checkpoint digest is read
     /// again and must be unchanged, and the oldest new digest must name it. Chains without a
     /// checkpoint cover the whole range; a chain with one is expected even if its folders are
-    /// gone. Check the state belongs to the trail first ([`State::check_belongs_to`]).
+    /// gone. Give the state's place with [`state`](Self::state) too, so that
+    /// [`prepare`](Self::prepare) checks the state may be used for this trail.
     pub fn resume_from(mut self, state: &State) -> Self {
         self.windows.checkpoints = state.checkpoints();
         self.windows.open_gaps = state.open_gaps();
+        self
+    }
+
+    /// The run keeps its checkpoint state as `kept` says (`--state`): before reading anything
+    /// of the trail, [`prepare`](Self::prepare) applies [`crate::state::check_use`] once the
+    /// trail's bucket is known (a state of another trail, or one kept in the trail's own bucket
+    /// without `allow_in_trail_bucket`, ends the run), and reports its warnings.
+    pub fn state(mut self, kept: crate::state::KeptState) -> Self {
+        self.kept_state = Some(kept);
         self
     }
 
@@ -382,6 +398,16 @@ impl VerifierBuilder {
         if !self.regions.is_empty() {
             target.regions = Some(self.regions.clone());
         }
+        // The state's rules come first: nothing of the trail is read for a run whose state
+        // may not be used.
+        if let Some(kept) = &self.kept_state {
+            warnings.extend(crate::state::check_use(
+                kept,
+                &target.arn.to_string(),
+                &target.location.bucket,
+                target.location.prefix.as_deref(),
+            )?);
+        }
         if target.expected_regions.is_none() && target.regions.is_none() {
             warnings.push(crate::messages::SCOPE_FOUND_IN_BUCKET.into());
         }
@@ -412,6 +438,7 @@ impl VerifierBuilder {
             chains = ?chains.iter().map(|c| c.chain.to_string()).collect::<Vec<_>>(),
             "chains found"
         );
+        let keys_pinned = self.pinned_keys.is_some();
         let keys = match (keys.or(self.pinned_keys), &self.origin) {
             (Some(keys), _) => keys,
             #[cfg(feature = "aws")]
@@ -438,6 +465,10 @@ impl VerifierBuilder {
             (None, _) => KeySet::new(),
         };
         warnings.extend(self.notes);
+        // With pinned keys no answer of the endpoint is trusted: nothing to warn about.
+        if !keys_pinned {
+            warnings.extend(self.session_warnings);
+        }
         let organization = chains.iter().any(|c| c.location.org_id.is_some());
         let regions_known = target.expected_regions.is_some() || target.regions.is_some();
         let accounts_known =
@@ -586,13 +617,42 @@ impl Verifier {
     /// HTTP client; see [`crate::aws::load`]). The trail's bucket and prefix come from
     /// DescribeTrails in the trail's home region, the bucket is read in its own region, and the
     /// keys come from ListPublicKeys in each region found.
+    ///
+    /// Unless keys are pinned ([`VerifierBuilder::public_keys`]), the report warns about what
+    /// in the session changes who answers ListPublicKeys ([`crate::session_trust`]): `conf`'s
+    /// endpoint URL or the environment's, and `AWS_CA_BUNDLE`. [`Verifier::from_aws`], which
+    /// sets the session up itself, also knows a CA bundle given in its settings.
     #[cfg(feature = "aws")]
     pub fn from_s3(
         conf: &aws_config::SdkConfig,
         arn: TrailArn,
         range: TimeRange,
     ) -> VerifierBuilder {
-        VerifierBuilder::new(arn, range, Origin::S3(Box::new(conf.clone())))
+        let mut builder = VerifierBuilder::new(arn, range, Origin::S3(Box::new(conf.clone())));
+        builder.session_warnings = crate::session_trust::trust_warnings(conf.endpoint_url(), None);
+        builder
+    }
+
+    /// Verifies a trail in S3 with a session set up from `settings` ([`crate::aws::load`]),
+    /// its calls starting in the trail's home region: the few lines an embedder needs. As
+    /// [`from_s3`](Self::from_s3), with the settings' CA bundle among the trust warnings.
+    ///
+    /// # Errors
+    /// The session cannot be set up (a missing profile, an unreadable CA bundle).
+    #[cfg(feature = "aws")]
+    pub async fn from_aws(
+        settings: &crate::aws::AwsSettings,
+        arn: TrailArn,
+        range: TimeRange,
+    ) -> Result<VerifierBuilder, crate::aws::SessionError> {
+        let settings = settings.clone().in_region(Some(arn.region.clone()));
+        let conf = crate::aws::load(&settings).await?;
+        let mut builder = VerifierBuilder::new(arn, range, Origin::S3(Box::new(conf)));
+        builder.session_warnings = crate::session_trust::trust_warnings(
+            settings.endpoint_url.as_deref(),
+            settings.ca_bundle.as_deref(),
+        );
+        Ok(builder)
     }
 
     /// The ARN of the trail called `name`, looked up with DescribeTrails in `conf`'s region
