@@ -12,10 +12,15 @@
 //!   in a valid standard digest (`trust::coverage_gaps`);
 //! - every log file named inside the window must be listed by a valid digest (`unlisted`).
 
+mod coverage;
+mod emitter;
+mod fetcher;
 mod listing;
 mod logs;
 mod unlisted;
 mod versions;
+
+pub(crate) use emitter::{ChainEvent, Ownership};
 
 use crate::keys::KeySet;
 use crate::layout::ChainLayout;
@@ -27,26 +32,23 @@ use crate::report::{
 use crate::schema::DigestFile;
 use crate::source::LifecycleRule;
 use crate::source::ObjectSource;
-use crate::trust::{self, CoveredSpan, DigestEvidence, Link, Predecessor};
+use crate::trust::{self, DigestEvidence, Link};
 use chrono::TimeDelta;
+use coverage::{Coverage, HeadCandidate};
+use emitter::VerdictEmitter;
+use fetcher::DigestFetcher;
 use futures::FutureExt;
 use listing::Listed;
-use logs::{Fetched, LogTally, check_log, fetch_digest};
+use logs::{Fetched, check_log};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::{JoinHandle, JoinSet};
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
 use unlisted::{ListedLogs, find_unlisted};
 
 /// CloudTrail's digest cadence.
 const DIGEST_PERIOD: TimeDelta = TimeDelta::hours(1);
-/// Digests fetched ahead of the walk, per chain, so that S3 round trips overlap.
-const DIGEST_PREFETCH: usize = 8;
-/// Digests up to this size (decompressed) are read freely; larger ones, one at a time. An hour
-/// of one region's log files takes far less in CloudTrail's digests.
-const SMALL_DIGEST_BYTES: u64 = 1 << 20;
-
 /// What the walk shares across chains.
 pub(crate) struct Context {
     pub source: Arc<dyn ObjectSource>,
@@ -59,7 +61,7 @@ pub(crate) struct Context {
     /// Bounds digests fetched ahead across all chains, so that memory does not grow with the
     /// number of chains; a prefetch that finds no slot is left to the walk.
     pub prefetch_slots: Arc<Semaphore>,
-    /// One turn for digests larger than [`SMALL_DIGEST_BYTES`].
+    /// One turn for digests larger than [`fetcher::SMALL_DIGEST_BYTES`].
     pub large_digests: Arc<Semaphore>,
     /// The trail bucket's lifecycle rules (none when a local copy, or when they could not be
     /// read): what may excuse a missing object as expired.
@@ -88,42 +90,6 @@ pub(crate) struct ChainPlan {
     pub owns: Ownership,
 }
 
-/// The digests a walk of one time window reports when a chain is verified in several (a plan's
-/// shards): each digest belongs to the window its end falls in, so that the windows' reports
-/// add up to one run's. The walk still reads the digests around its window that it needs (the
-/// hour after it, whose digest lists log files delivered late), it only does not report them.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Ownership {
-    /// Only digests ending after this (a window after the chain's first).
-    pub after: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only digests ending at or before this (a window before the chain's last).
-    pub until: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl Ownership {
-    fn owns(&self, digest: &DigestReport) -> bool {
-        let Some(end) = digest.end_time else {
-            return true;
-        };
-        self.after.is_none_or(|a| end > a) && self.until.is_none_or(|u| end <= u)
-    }
-}
-
-/// What a chain's walk gives out as it goes.
-pub(crate) enum ChainEvent {
-    /// A digest's final verdict, with the log files it lists (those kept).
-    Digest(Box<DigestReport>),
-}
-
-/// A valid hourly digest on the chain, within the window: where a checkpoint may be set.
-struct HeadCandidate {
-    key: String,
-    start: chrono::DateTime<chrono::Utc>,
-    end: chrono::DateTime<chrono::Utc>,
-    sha256: [u8; 32],
-    signature: String,
-}
-
 /// One digest judged: its report, the digest when it parsed, and the signature it was judged
 /// by (from its metadata, else as the newer digest carries it).
 struct Checked {
@@ -135,22 +101,21 @@ struct Checked {
     moved_from: Option<String>,
 }
 
-type Prefetched = JoinHandle<(Fetched, Option<OwnedSemaphorePermit>)>;
-
 struct Walker {
     ctx: Arc<Context>,
     layout: Arc<ChainLayout>,
     range: TimeRange,
-    prefetched: HashMap<String, Prefetched>,
+    /// Digest reads, scheduled ahead of the walk.
+    fetcher: DigestFetcher,
     report: ChainReport,
     /// Log checks in flight; finished ones are reaped as the walk goes.
     log_tasks: JoinSet<()>,
-    /// Log check results by digest index, folded in as they complete.
-    tallies: Arc<Mutex<HashMap<usize, LogTally>>>,
     /// Log keys listed by valid digests.
     listed_logs: ListedLogs,
-    /// Spans of valid standard digests, with what precedes each.
-    covered: Vec<CoveredSpan>,
+    /// What the chain's valid digests cover, and where a checkpoint may be set.
+    coverage: Coverage,
+    /// Gives out each digest's verdict once it is final.
+    emitter: VerdictEmitter,
     /// Digests already fetched, with their verdict, so that a reference back to one cannot make
     /// the walk loop.
     visited: HashMap<(String, String), Status>,
@@ -160,16 +125,6 @@ struct Walker {
     changed_logs: HashMap<String, (crate::schema::LogFileEntry, chrono::DateTime<chrono::Utc>)>,
     /// The checkpoint to join, until it has been.
     checkpoint: Option<ChainHead>,
-    /// Valid hourly digests on the chain, ending within the window.
-    heads: Vec<HeadCandidate>,
-    /// Where verdicts go as they become final.
-    events: Option<mpsc::Sender<ChainEvent>>,
-    /// The next digest (index in the report) whose verdict has not been given out.
-    next_event: usize,
-    /// Log files each valid digest lists, by index: its verdict is final when all are checked.
-    awaiting_logs: HashMap<usize, u64>,
-    /// Which digests this walk reports.
-    owns: Ownership,
 }
 
 /// Verifies one chain over `range`.
@@ -184,23 +139,18 @@ pub(crate) async fn walk_chain(
     report.window = Some((range.start, range.end.max(range.start)));
     let mut walker = Walker {
         report,
+        fetcher: DigestFetcher::new(ctx.clone(), layout.location.bucket.clone()),
         ctx,
         layout,
         range,
-        prefetched: HashMap::new(),
         log_tasks: JoinSet::new(),
-        tallies: Arc::new(Mutex::new(HashMap::new())),
         listed_logs: ListedLogs::default(),
-        covered: Vec::new(),
+        coverage: Coverage::default(),
+        emitter: VerdictEmitter::new(plan.events, plan.owns),
         visited: HashMap::new(),
         changed: HashMap::new(),
         changed_logs: HashMap::new(),
         checkpoint: plan.checkpoint,
-        heads: Vec::new(),
-        events: plan.events,
-        next_event: 0,
-        awaiting_logs: HashMap::new(),
-        owns: plan.owns,
     };
     if walker.range.start < walker.range.end {
         walker.run().await;
@@ -245,7 +195,7 @@ impl Walker {
                 .standard
                 .retain(|l| !(checkpoint.bucket == bucket && l.key == checkpoint.key));
         }
-        if let Some(after) = self.owns.after {
+        if let Some(after) = self.emitter.ownership().after {
             // The window before this one reads and reports those.
             let layout = self.layout.clone();
             listing.standard.retain(|l| {
@@ -281,7 +231,7 @@ impl Walker {
         let provable = (range.0, range.1.min(proven_until).max(range.0));
         if let Some((_, next)) = listing.next_after
             && provable.0 < provable.1
-            && !trust::is_covered(provable.1 - TimeDelta::seconds(1), &self.covered)
+            && !self.coverage.covers(provable.1 - TimeDelta::seconds(1))
         {
             self.walk_chain(vec![next]).await;
         }
@@ -292,7 +242,7 @@ impl Walker {
             self.check_other_trail(&bucket, &key, &other).await;
         }
 
-        self.report.gaps = trust::range_gaps(range, proven_until, &self.covered);
+        self.report.gaps = trust::range_gaps(range, proven_until, self.coverage.spans());
         self.explain_gaps().await;
         let window = provable;
         if self.ctx.options.check_unlisted_logs {
@@ -301,7 +251,7 @@ impl Walker {
                 &self.layout,
                 window,
                 &self.listed_logs,
-                &self.covered,
+                self.coverage.spans(),
             )
             .await
             {
@@ -480,7 +430,7 @@ impl Walker {
                 {
                     if let Some(checkpoint) = self.checkpoint.take() {
                         let status = self.join_checkpoint(checkpoint, Some(&link), None).await;
-                        self.set_predecessor(span, status);
+                        self.coverage.set_predecessor(span, status);
                     }
                     continue;
                 }
@@ -489,7 +439,8 @@ impl Walker {
                     // A reference to a digest already walked would loop: a genuine chain only
                     // goes back in time. What it named has its verdict already.
                     if let Some(status) = self.visited.get(&target) {
-                        self.set_predecessor(span, (*status).max(Status::Unverifiable));
+                        self.coverage
+                            .set_predecessor(span, (*status).max(Status::Unverifiable));
                         continue;
                     }
                     // Listed digests newer than the one the chain names are not on the chain:
@@ -509,8 +460,8 @@ impl Walker {
                     None => break,
                 },
             };
-            self.prefetch(&bucket, &stack);
-            let (fetched, slot) = self.fetch(&fetch_bucket, &key).await;
+            self.fetcher.prefetch(&bucket, &stack);
+            let (fetched, slot) = self.fetcher.fetch(&fetch_bucket, &key).await;
             let (link, newer_span) = match link {
                 Some((link, span)) => (Some(link), span),
                 None => (None, None),
@@ -536,7 +487,7 @@ impl Walker {
                 match excuse {
                     Some(logs::Excuse::Voided { rule_id, change }) => {
                         missing.push(DigestProblem::LifecycleChanged { rule_id, change });
-                        self.set_predecessor(newer_span, missing.status);
+                        self.coverage.set_predecessor(newer_span, missing.status);
                     }
                     Some(logs::Excuse::Expired {
                         rule_id,
@@ -548,13 +499,11 @@ impl Walker {
                             days,
                             date,
                         });
-                        if let Some(span) = newer_span.and_then(|i| self.covered.get_mut(i)) {
-                            span.predecessor = Predecessor::Expired;
-                        }
+                        self.coverage.set_predecessor_expired(newer_span);
                     }
                     None => {
                         missing.push(problem.clone());
-                        self.set_predecessor(newer_span, missing.status);
+                        self.coverage.set_predecessor(newer_span, missing.status);
                     }
                 }
                 self.visited.insert((fetch_bucket, key), missing.status);
@@ -577,7 +526,7 @@ impl Walker {
             {
                 self.report.moved_from.push(folder);
             }
-            self.set_predecessor(newer_span, report.status);
+            self.coverage.set_predecessor(newer_span, report.status);
             self.visited
                 .insert((fetch_bucket.clone(), key.clone()), report.status);
             let index = self.report.digests.len();
@@ -585,14 +534,14 @@ impl Walker {
             let Some(digest) = parsed else {
                 continue;
             };
-            let span = valid.then(|| self.cover(&digest));
+            let span = valid.then(|| self.coverage.cover(&digest));
             if valid
                 && fetch_bucket == bucket
                 && digest.end_time > self.range.start
                 && digest.end_time <= self.range.end
                 && let Some(signature) = signature
             {
-                self.heads.push(HeadCandidate {
+                self.coverage.add_head(HeadCandidate {
                     key: key.clone(),
                     start: digest.start_time,
                     end: digest.end_time,
@@ -635,7 +584,7 @@ impl Walker {
                     let status = self
                         .join_checkpoint(checkpoint, link.as_ref(), starts_chain.as_deref())
                         .await;
-                    self.set_predecessor(span, status);
+                    self.coverage.set_predecessor(span, status);
                 }
                 continue;
             }
@@ -653,31 +602,11 @@ impl Walker {
         }
     }
 
-    /// Records a valid standard digest's span; returns its index.
-    fn cover(&mut self, digest: &DigestFile) -> usize {
-        self.covered.push(CoveredSpan {
-            start: digest.start_time,
-            end: digest.end_time,
-            predecessor: match digest.previous {
-                None => Predecessor::ChainStart,
-                // Unverifiable until the predecessor has been read and judged.
-                Some(_) => Predecessor::Named(Status::Unverifiable),
-            },
-        });
-        self.covered.len() - 1
-    }
-
-    fn set_predecessor(&mut self, span: Option<usize>, status: Status) {
-        if let Some(span) = span.and_then(|i| self.covered.get_mut(i)) {
-            span.predecessor = Predecessor::Named(status);
-        }
-    }
-
     /// Verifies a digest outside the chain walk (backfill, or not reached by the chain): its
     /// signature can only come from its own metadata. A valid standard one still covers its
     /// hour: CloudTrail signed it.
     async fn check_standalone(&mut self, bucket: &str, key: &str, backfill: bool) {
-        let (fetched, _slot) = self.fetch(bucket, key).await;
+        let (fetched, _slot) = self.fetcher.fetch(bucket, key).await;
         let Checked {
             report,
             digest: parsed,
@@ -690,7 +619,7 @@ impl Walker {
         self.report.digests.push(report);
         if let Some(digest) = parsed {
             if valid && !backfill {
-                self.cover(&digest);
+                self.coverage.cover(&digest);
             }
             self.start_log_checks(index, &digest, valid).await;
         }
@@ -700,7 +629,7 @@ impl Walker {
     /// are accounted for (trails may share a bucket and prefix); when it does not, it is a
     /// foreign object.
     async fn check_other_trail(&mut self, bucket: &str, key: &str, other: &ChainLayout) {
-        let (fetched, _slot) = self.fetch(bucket, key).await;
+        let (fetched, _slot) = self.fetcher.fetch(bucket, key).await;
         let (problems, digest) = match fetched {
             Fetched::Failed(problem) => (vec![problem], None),
             Fetched::Parsed {
@@ -771,53 +700,6 @@ impl Walker {
                     status: log.status,
                 });
             }
-        }
-    }
-
-    fn prefetch(&mut self, bucket: &str, stack: &[Listed]) {
-        for listed in stack.iter().rev().take(DIGEST_PREFETCH) {
-            if self.prefetched.contains_key(&listed.key) {
-                continue;
-            }
-            let Ok(slot) = self.ctx.prefetch_slots.clone().try_acquire_owned() else {
-                return;
-            };
-            let ctx = self.ctx.clone();
-            let (b, k) = (bucket.to_owned(), listed.key.clone());
-            let small = SMALL_DIGEST_BYTES.min(ctx.options.max_digest_bytes);
-            let task =
-                tokio::spawn(async move { (fetch_digest(&ctx, &b, &k, small).await, Some(slot)) });
-            self.prefetched.insert(listed.key.clone(), task);
-        }
-    }
-
-    /// Fetches a digest: prefetched when it was, else now. Digests decompressing past
-    /// [`SMALL_DIGEST_BYTES`] are read again with the full cap, one at a time across the run,
-    /// so that hostile digests near the cap cannot multiply memory by the number of chains and
-    /// prefetch slots. The permit returned is held while the digest is processed.
-    async fn fetch(&mut self, bucket: &str, key: &str) -> (Fetched, Option<OwnedSemaphorePermit>) {
-        let small = SMALL_DIGEST_BYTES.min(self.ctx.options.max_digest_bytes);
-        let (fetched, slot) = match self.prefetched.remove(key) {
-            Some(task) if bucket == self.layout.location.bucket => task.await.unwrap_or_else(|e| {
-                (
-                    Fetched::Failed(DigestProblem::Unreadable {
-                        reason: format!("fetch task failed: {e}"),
-                    }),
-                    None,
-                )
-            }),
-            _ => (fetch_digest(&self.ctx, bucket, key, small).await, None),
-        };
-        match fetched {
-            Fetched::Failed(DigestProblem::TooLarge { limit })
-                if limit < self.ctx.options.max_digest_bytes =>
-            {
-                drop(slot);
-                let turn = self.ctx.large_digests.clone().acquire_owned().await.ok();
-                let full = self.ctx.options.max_digest_bytes;
-                (fetch_digest(&self.ctx, bucket, key, full).await, turn)
-            }
-            fetched => (fetched, slot),
         }
     }
 
@@ -910,14 +792,12 @@ impl Walker {
         if let Some(progress) = &self.ctx.options.progress {
             progress.logs_found(digest.log_files.len() as u64);
         }
-        if !digest.log_files.is_empty() {
-            self.awaiting_logs
-                .insert(index, digest.log_files.len() as u64);
-        }
+        self.emitter
+            .expect_logs(index, digest.log_files.len() as u64);
         let keep_valid = self.ctx.options.keep_valid_entries;
         for (position, entry) in digest.log_files.iter().enumerate() {
             let permit = self.ctx.log_limiter.clone().acquire_owned().await.ok();
-            let (ctx, tallies) = (self.ctx.clone(), self.tallies.clone());
+            let (ctx, tallies) = (self.ctx.clone(), self.emitter.tallies());
             let listed_from = digest.start_time;
             self.log_tasks.spawn(async move {
                 let _permit = permit;
@@ -946,18 +826,12 @@ impl Walker {
     }
 
     async fn finish(mut self) -> ChainReport {
-        for (_, task) in self.prefetched.drain() {
-            task.abort();
-        }
+        self.fetcher.abort_prefetched();
         while self.log_tasks.join_next().await.is_some() {}
-        let tallies = std::mem::take(&mut *self.tallies.lock().unwrap_or_else(|e| e.into_inner()));
-        for (index, tally) in tallies {
-            self.fold_tally(index, tally);
-        }
-        self.awaiting_logs.clear();
+        self.emitter.fold_all(&mut self.report.digests);
         self.emit_ready().await;
         // Digests of the neighbouring windows were read for what they list, not reported.
-        let owns = self.owns;
+        let owns = self.emitter.ownership();
         if owns.after.is_some() || owns.until.is_some() {
             self.report.digests.retain(|d| owns.owns(d));
         }
@@ -968,66 +842,23 @@ impl Walker {
             .filter(|d| d.status == Status::Valid && !d.backfill);
         self.report.found_start = valid.clone().filter_map(|d| d.start_time).min();
         self.report.found_end = valid.filter_map(|d| d.end_time).max();
-        self.report.head = self.head();
+        self.report.head = self
+            .coverage
+            .head(&self.report, &self.layout.location.bucket);
         self.report
     }
 
-    /// Puts a digest's log results into its report.
-    fn fold_tally(&mut self, index: usize, mut tally: LogTally) {
-        let Some(digest) = self.report.digests.get_mut(index) else {
-            return;
-        };
-        digest.log_counts = tally.counts;
-        digest.log_bytes = tally.bytes;
-        digest.log_retention = tally.retention;
-        tally.kept.sort_by_key(|(position, _)| *position);
-        digest.logs = tally.kept.into_iter().map(|(_, log)| log).collect();
-    }
-
-    /// Gives out, in walk order, every digest verdict that is final: the digest was judged and
-    /// every log file it lists was checked. A streaming reader then holds only the log
-    /// entries with a problem (the valid ones were given out).
+    /// Gives out every digest verdict that is final ([`VerdictEmitter::emit_ready`]). When the
+    /// reader is behind, this chain waits for the ones before it: its prefetched digests go
+    /// back first, so that their slots serve the chain being read.
     async fn emit_ready(&mut self) {
-        let events = self.events.clone();
         let progress = self.ctx.options.progress.clone();
-        if events.is_none() && progress.is_none() {
-            return;
-        }
-        while self.next_event < self.report.digests.len() {
-            let index = self.next_event;
-            if let Some(&expected) = self.awaiting_logs.get(&index) {
-                let done = {
-                    let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
-                    match tallies.get(&index) {
-                        Some(tally) if tally.counts.total() >= expected => tallies.remove(&index),
-                        _ => None,
-                    }
-                };
-                let Some(tally) = done else { break };
-                self.fold_tally(index, tally);
-                self.awaiting_logs.remove(&index);
-            }
-            let digest = &mut self.report.digests[index];
-            self.next_event += 1;
-            if let Some(progress) = &progress {
-                progress.digest_done();
-            }
-            let Some(events) = &events else { continue };
-            if !self.owns.owns(digest) {
-                continue;
-            }
-            let event = ChainEvent::Digest(Box::new(digest.clone()));
-            digest.logs.retain(|l| l.problem.is_some());
-            // A reader that went away wants nothing more; the walk still completes its report.
-            if let Err(mpsc::error::TrySendError::Full(event)) = events.try_send(event) {
-                // This chain waits for the ones before it: its prefetched digests go back, so
-                // that their slots serve the chain being read.
-                for (_, task) in self.prefetched.drain() {
-                    task.abort();
-                }
-                let _ = events.send(event).await;
-            }
-        }
+        let fetcher = &mut self.fetcher;
+        self.emitter
+            .emit_ready(&mut self.report.digests, progress.as_ref(), || {
+                fetcher.abort_prefetched()
+            })
+            .await;
     }
 
     /// Reads the checkpoint digest again and judges the join to it: `link` from the oldest new
@@ -1039,7 +870,10 @@ impl Walker {
         link: Option<&Link>,
         starts_chain: Option<&str>,
     ) -> Status {
-        let (mut fetched, _slot) = self.fetch(&checkpoint.bucket, &checkpoint.key).await;
+        let (mut fetched, _slot) = self
+            .fetcher
+            .fetch(&checkpoint.bucket, &checkpoint.key)
+            .await;
         // Gone when a lifecycle rule of the bucket would have expired it by now: expired
         // (unverifiable), as a digest the walk finds gone is, not deleted; a scheduled job
         // paused past the rule's age must not read the bucket's configuration as tampering.
@@ -1161,15 +995,12 @@ impl Walker {
         });
         for gap in &mut self.report.gaps {
             if explainable(gap.kind) {
-                gap.previous_start = self
-                    .covered
-                    .iter()
-                    .filter(|s| s.end == gap.start)
-                    .map(|s| s.start)
-                    .max()
-                    .or(checkpoint_span
-                        .filter(|(_, end)| *end == gap.start)
-                        .map(|(start, _)| start));
+                gap.previous_start =
+                    self.coverage
+                        .start_of_span_ending_at(gap.start)
+                        .or(checkpoint_span
+                            .filter(|(_, end)| *end == gap.start)
+                            .map(|(start, _)| start));
             }
         }
         judge_gaps(&self.ctx, &self.layout.chain, &mut self.report.gaps).await;
@@ -1196,24 +1027,6 @@ impl Walker {
             });
             check.status = trust::checkpoint::checkpoint_status(&check.problems);
         }
-    }
-
-    /// The newest digest up to which the chain is proven, as a checkpoint.
-    fn head(&self) -> Option<ChainHead> {
-        let until = trust::checkpoint::proven_until(&self.report)?;
-        let chosen = trust::checkpoint::choose_head(
-            self.heads.iter().enumerate().map(|(i, h)| (i, h.end)),
-            until,
-        )?;
-        let candidate = self.heads.get(chosen)?;
-        Some(ChainHead {
-            bucket: self.layout.location.bucket.clone(),
-            key: candidate.key.clone(),
-            sha256: hex::encode(candidate.sha256),
-            signature: candidate.signature.clone(),
-            start_time: candidate.start,
-            end_time: candidate.end,
-        })
     }
 }
 
