@@ -910,7 +910,7 @@ async fn a_region_whose_digests_were_all_deleted_is_never_valid() {
         "Coverage",
         "region eu-west-1",
         "UNVERIFIABLE",
-        "no valid digest file at all",
+        "none of the chain's digest files for these hours was found or verified",
     ]);
 }
 
@@ -934,7 +934,7 @@ async fn the_home_region_deleted_whole_is_never_valid_even_unnamed() {
     run.assert_line(&[
         "Coverage",
         "region us-east-1",
-        "no valid digest file at all",
+        "none of the chain's digest files for these hours was found or verified",
     ]);
 }
 
@@ -1105,6 +1105,21 @@ async fn a_broken_sidecar_is_invalid_even_though_the_chain_carries_the_signature
     assert_eq!(
         digest_problems(&report, &trail.digest(1)),
         ["malformed_metadata"]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_digest_is_reported_once_and_its_leftover_sidecar_is_no_foreign_object() {
+    let trail = GeneratedTrail::new(&spec());
+    let path = tamper::object_file(&trail.copy(), trail.bucket(), &trail.digest(1)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let (code, report) = trail.report(&[]).await;
+    assert_eq!(code, INVALID, "{report}");
+    assert_eq!(digest_problems(&report, &trail.digest(1)), ["not_found"]);
+    let foreign = &report["chains"][0]["foreign_objects"];
+    assert!(
+        foreign.as_array().is_none_or(|f| f.is_empty()),
+        "the sidecar the deletion left is the deleted digest's, not a finding of its own: {foreign}"
     );
 }
 

@@ -806,7 +806,7 @@ fn a_region_whose_digests_were_deleted_is_never_valid_in_s3() {
     run.assert_line(&[
         "Coverage",
         "region eu-west-1",
-        "no valid digest file at all",
+        "none of the chain's digest files for these hours was found or verified",
     ]);
 }
 
@@ -818,7 +818,7 @@ fn a_region_deleted_whole_is_caught_from_the_accounts_enabled_regions() {
     run.assert_line(&[
         "Coverage",
         "region eu-west-1",
-        "no valid digest file at all",
+        "none of the chain's digest files for these hours was found or verified",
     ]);
     assert!(s3.stub.count("ListRegions") >= 1);
 }
@@ -864,7 +864,7 @@ fn a_member_account_deleted_whole_is_caught_from_the_organizations_member_list()
     run.assert_line(&[
         "Coverage",
         &format!("account {member}"),
-        "no valid digest file at all",
+        "none of the chain's digest files for these hours was found or verified",
     ]);
     // Without the member list, the run says which accounts it assumed.
     let run = s3.verify(&[]);

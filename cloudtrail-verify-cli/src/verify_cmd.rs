@@ -3,9 +3,9 @@
 //! keeps (the state, a shard's report) and ends with the verdict line. It decides nothing: the
 //! verdict is the library's, the refusals were `verify_config`'s.
 
-use crate::cli::{Format, TrailRef};
+use crate::cli::{self, Format, TrailRef};
 use crate::progress::{BarLines, ClearBar, ProgressBar};
-use crate::verify_config::{CheckedJob, SourceRun, StateRun, VerifyRun};
+use crate::verify_config::{CheckedJob, ReportFile, SourceRun, StateRun, VerifyRun};
 use crate::{Fatal, exit, exit_status, jsonl, junit, render};
 use cloudtrail_verify::state::{KeptState, State};
 use cloudtrail_verify::{Progress, Report, SetupError, Verifier, VerifierBuilder, aws};
@@ -27,20 +27,7 @@ pub(crate) async fn run_verify(
         _ => None,
     };
     let terminal_out = out;
-    let (mut file_out, mut file_err) = match report_file {
-        Some(file) => (Some(file.writer.clone()), Some(file.writer.clone())),
-        None => (None, None),
-    };
-    // -q: the report goes nowhere; errors that end the run still reach stderr (through Fatal).
-    let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
-    let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
-        match (&mut file_out, &mut file_err) {
-            (Some(file_out), Some(file_err)) if args.format == Format::Text => (file_out, file_err),
-            (Some(file_out), _) if args.quiet => (file_out, &mut no_err),
-            (Some(file_out), _) => (file_out, err),
-            _ if args.quiet => (&mut no_out, &mut no_err),
-            _ => (&mut *terminal_out, err),
-        };
+    let (mut routed_out, mut routed_err) = route(args, report_file, &mut *terminal_out, err);
     let bar = (!args.quiet && !args.no_progress && std::io::stderr().is_terminal())
         .then(ProgressBar::new);
     // However the run ends (a failed setup, a plan written, an error), the bar is cleared: a
@@ -48,8 +35,8 @@ pub(crate) async fn run_verify(
     let _clear_bar = ClearBar(bar.clone());
     // The report shares the terminal with the bar: each of its lines is written with the bar
     // lifted, so that no line lands after the bar's text and the bar stays below the report.
-    let mut out_lines = BarLines::new(out, bar.as_ref().map(|b| b.bar.clone()));
-    let mut err_lines = BarLines::new(err, bar.as_ref().map(|b| b.bar.clone()));
+    let mut out_lines = BarLines::new(&mut *routed_out, bar.as_ref().map(|b| b.bar.clone()));
+    let mut err_lines = BarLines::new(&mut *routed_err, bar.as_ref().map(|b| b.bar.clone()));
     let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
         (&mut out_lines, &mut err_lines);
     let verifier = prepare(&run, bar.clone()).await?;
@@ -73,7 +60,7 @@ pub(crate) async fn run_verify(
                 target.arn.to_string(),
                 target.location.bucket.clone(),
                 target.location.prefix.clone(),
-                run.range.start,
+                run.range.start(),
             )
         })
     });
@@ -82,12 +69,12 @@ pub(crate) async fn run_verify(
         // start), as its report's requested start does.
         let start = resumed
             .and_then(|s| s.checkpoints().values().map(|h| h.end_time).min())
-            .map_or(run.range.start, |t| t.max(run.range.start));
+            .map_or(run.range.start(), |t| t.max(run.range.start()));
         render::write_header(
             out,
             &verifier.target().arn.to_string(),
             start,
-            run.range.end,
+            run.range.end(),
         )?;
         render::write_looked_in(out, &looked_in)?;
     }
@@ -111,34 +98,26 @@ pub(crate) async fn run_verify(
             .state(state_location.clone())
             .verdict(!state_text)
     };
-    let (mut report, bundle) = match (&run.job, args.format) {
-        (CheckedJob::Export(path), _) => {
+    let (mut report, bundle) = match &run.job {
+        CheckedJob::Export(path) => {
             let (report, summary) = cloudtrail_verify::export::export(verifier, path).await?;
             if text {
                 renderer(&mut *out, &mut *err).write_report(&report)?;
             }
             (report, Some(summary))
         }
-        (_, Format::Json) => (verifier.run().await, None),
-        (_, Format::Text) => {
-            let mut stream = render::TextStream::new(renderer(&mut *out, &mut *err));
-            let report = verifier.run_observed(&mut stream).await;
-            if let Some(bar) = &bar {
-                bar.bar.finish_and_clear();
-            }
-            stream.finish(&report)?;
-            (report, None)
-        }
-        (_, Format::Jsonl) => {
-            let mut stream = jsonl::JsonlWriter::new(&mut *out).now(run.now);
-            let report = verifier.run_observed(&mut stream).await;
-            stream.finish(&report)?;
-            (report, None)
-        }
-        (_, Format::Junit) => {
-            let mut stream = junit::JunitWriter::new(&mut *out).now(run.now);
-            let report = verifier.run_observed(&mut stream).await;
-            stream.finish(&report)?;
+        _ => {
+            let bar = bar.as_deref();
+            let report = run_in_format(
+                verifier,
+                args.format,
+                run.now,
+                bar,
+                &mut *out,
+                &mut *err,
+                renderer,
+            )
+            .await?;
             (report, None)
         }
     };
@@ -183,6 +162,8 @@ pub(crate) async fn run_verify(
     // Everything for the report is written (the last partial line passed on).
     drop(out_lines);
     drop(err_lines);
+    drop(routed_out);
+    drop(routed_err);
     // --out FILE: the file is complete; the terminal gets where it is and the verdict.
     if let Some(file) = report_file {
         let mut writer = file.writer.clone();
@@ -198,6 +179,67 @@ pub(crate) async fn run_verify(
         }
     }
     Ok(status)
+}
+
+/// Runs the walk under the format's streaming writer, which prints each verdict as it becomes
+/// final (JSON waits for the whole report, printed by the caller).
+async fn run_in_format<'w>(
+    verifier: Verifier,
+    format: Format,
+    now: chrono::DateTime<chrono::Utc>,
+    bar: Option<&ProgressBar>,
+    out: &'w mut (dyn Write + Send),
+    err: &'w mut (dyn Write + Send),
+    renderer: impl FnOnce(
+        &'w mut (dyn Write + Send),
+        &'w mut (dyn Write + Send),
+    ) -> render::TextRenderer<'w>,
+) -> Result<Report, Fatal> {
+    Ok(match format {
+        Format::Json => verifier.run().await,
+        Format::Text => {
+            let mut stream = render::TextStream::new(renderer(out, err));
+            let report = verifier.run_observed(&mut stream).await;
+            // The bar goes before the summary, so that it does not stay on the final screen.
+            if let Some(bar) = bar {
+                bar.bar.finish_and_clear();
+            }
+            stream.finish(&report)?;
+            report
+        }
+        Format::Jsonl => {
+            let mut stream = jsonl::JsonlWriter::new(out).now(now);
+            let report = verifier.run_observed(&mut stream).await;
+            stream.finish(&report)?;
+            report
+        }
+        Format::Junit => {
+            let mut stream = junit::JunitWriter::new(out).now(now);
+            let report = verifier.run_observed(&mut stream).await;
+            stream.finish(&report)?;
+            report
+        }
+    })
+}
+
+/// Where the report and its findings go: with `--out FILE`, the whole report to the file (in
+/// text, the findings too, in the order they came) and the terminal only the verdict line;
+/// `-q` silences the terminal only (errors that end the run still reach stderr, through
+/// [`Fatal`]).
+fn route<'a>(
+    args: &cli::VerifyArgs,
+    report_file: Option<&ReportFile>,
+    out: &'a mut (dyn Write + Send),
+    err: &'a mut (dyn Write + Send),
+) -> (Box<dyn Write + Send + 'a>, Box<dyn Write + Send + 'a>) {
+    let sink = || -> Box<dyn Write + Send + 'a> { Box::new(std::io::sink()) };
+    match report_file.map(|f| f.writer.clone()) {
+        Some(file) if args.format == Format::Text => (Box::new(file.clone()), Box::new(file)),
+        Some(file) if args.quiet => (Box::new(file), sink()),
+        Some(file) => (Box::new(file), Box::new(err)),
+        None if args.quiet => (sink(), sink()),
+        None => (Box::new(out), Box::new(err)),
+    }
 }
 
 /// The library's verifier for `run`, prepared: trail resolved, state rules checked, chains

@@ -281,7 +281,11 @@ impl fmt::Display for CoverageGap {
                 "no valid digest file after {a}: logging stopped, or the newest digest files \
                  were deleted"
             ),
-            GapKind::NoDigests => "no valid digest file at all".to_string(),
+            // Digests read beyond the range (the hour after it, for late log files) may be
+            // valid: "none at all" would contradict the counts printed beside it.
+            GapKind::NoDigests => "none of the chain's digest files for these hours was found \
+                 or verified"
+                .to_string(),
             GapKind::NotYetDelivered => "CloudTrail delivers the digest of an hour up to about \
                  an hour after it, so these hours cannot be proven yet (end the range two hours \
                  before now)"

@@ -5,13 +5,12 @@ pub use crate::loghash::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 
-/// A time range, start not after end, within the years a CloudTrail digest can name.
+/// A time range, start before end, within the years a CloudTrail digest can name: built only
+/// by [`TimeRange::new`], which checks both, so that no run proves "valid" over nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {
-    /// Start (inclusive).
-    pub start: DateTime<Utc>,
-    /// End (inclusive).
-    pub end: DateTime<Utc>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
 }
 
 /// Why a time range was refused.
@@ -52,6 +51,25 @@ impl TimeRange {
             return Err(RangeError::StartAfterEnd { start, end });
         }
         Ok(TimeRange { start, end })
+    }
+
+    /// A chain's window inside a checked range (a shard's part, the hours after a checkpoint):
+    /// it may be empty (a checkpoint already at the range's end), never reversed.
+    pub(crate) fn window(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        TimeRange {
+            start,
+            end: end.max(start),
+        }
+    }
+
+    /// Start (inclusive).
+    pub fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+
+    /// End (inclusive).
+    pub fn end(&self) -> DateTime<Utc> {
+        self.end
     }
 
     /// The earliest and latest times a range may hold.

@@ -148,13 +148,13 @@ impl Plan {
                 let mut ends: Vec<_> = ends
                     .iter()
                     .copied()
-                    .filter(|e| *e > range.start && *e <= range.end)
+                    .filter(|e| *e > range.start() && *e <= range.end())
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();
                 if ends.is_empty() {
                     // Weighs one; its only cut is the range's end.
-                    ends.push(range.end);
+                    ends.push(range.end());
                 }
                 (chain.clone(), ends)
             })
@@ -168,14 +168,14 @@ impl Plan {
             items: Vec::new(),
         };
         for (chain, ends) in &weights {
-            let mut from = range.start;
+            let mut from = range.start();
             let mut count = 0u64;
             for (i, end) in ends.iter().enumerate() {
                 count += 1;
                 let last = i + 1 == ends.len();
                 let full = current.expected_digests + count >= target;
                 if last || (full && out.len() + 1 < shards) {
-                    let to = if last { range.end } else { *end };
+                    let to = if last { range.end() } else { *end };
                     current.items.push(PlanItem {
                         chain: chain.clone(),
                         from,
@@ -208,8 +208,8 @@ impl Plan {
             trail: trail.into(),
             bucket: bucket.into(),
             prefix: prefix.filter(|p| !p.is_empty()),
-            from: range.start,
-            to: range.end,
+            from: range.start(),
+            to: range.end(),
             created_at: Utc::now(),
             shards: out,
             local: None,

@@ -187,8 +187,8 @@ pub(crate) async fn public_keys(
     // The range's last digest covers up to an hour past its end and may be signed up to
     // the margin later; no key can be valid in the future.
     let end =
-        (range.end + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
-    let start = range.start.min(end);
+        (range.end() + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
+    let start = range.start().min(end);
     let fetches = regions
         .iter()
         .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));

@@ -55,6 +55,17 @@ enum Origin {
     },
 }
 
+/// What opening a run's origin gives: where objects are read, the keys the origin carries
+/// (`None`: ListPublicKeys), where the trail writes, and what a local bundle showed.
+struct Opened {
+    source: Arc<dyn ObjectSource>,
+    keys: Option<KeySet>,
+    target: TrailTarget,
+    default_concurrency: usize,
+    history: Option<Arc<dyn crate::history::EventHistory>>,
+    bundle_problems: Vec<crate::findings::BundleProblem>,
+}
+
 /// Builds a [`Verifier`]: start from [`Verifier::from_s3`], [`Verifier::from_local`] or
 /// [`Verifier::from_source`], narrow the run if needed, then [`prepare`](Self::prepare) (to see
 /// the chains and warnings before walking) or [`verify`](Self::verify) (all at once).
@@ -132,10 +143,7 @@ impl VerifierBuilder {
             .items
             .iter()
             .map(|item| {
-                let window = TimeRange {
-                    start: item.from,
-                    end: item.to,
-                };
+                let window = TimeRange::window(item.from, item.to);
                 let owns = crate::walk::Ownership {
                     after: (item.from != plan.from).then_some(item.from),
                     until: (item.to != plan.to).then_some(item.to),
@@ -294,104 +302,26 @@ impl VerifierBuilder {
                 .unwrap_or_else(|| "key file".into()),
             keys_fetched_at: None,
         };
-        let mut bundle_problems = Vec::new();
-        let mut history: Option<Arc<dyn crate::history::EventHistory>> = None;
-        let (source, keys, mut target, default_concurrency) = match self.origin {
+        let opened = match &self.origin {
             #[cfg(feature = "aws")]
-            Origin::S3(ref conf) => {
-                let (source, target) = tokio::time::timeout_at(
-                    setup_deadline,
-                    crate::resolve::resolve(
-                        conf,
-                        &self.arn,
-                        self.bucket.clone(),
-                        self.prefix.clone(),
-                        &mut warnings,
-                        &mut provenance,
-                    ),
-                )
-                .await
-                .map_err(|_| SetupError::TimedOut {
-                    during: "resolving the trail (DescribeTrails, GetBucketLocation)",
-                    after: crate::aws::SETUP_TIMEOUT,
-                })??;
-                history = Some(crate::resolve::event_history(
-                    conf,
-                    &self.arn,
-                    provenance.caller.as_ref().and_then(|c| c.account.clone()),
-                    &target.location.bucket,
-                ));
-                if let (Some(_), Some(pinned)) = (&self.pinned_keys, &self.keys_source) {
-                    // Pinned keys are not ListPublicKeys' answer: say where they came from.
-                    provenance.keys_source = pinned.clone();
-                }
-                (source, None, target, S3_CONCURRENCY)
+            Origin::S3(conf) => {
+                self.open_s3(conf, setup_deadline, &mut warnings, &mut provenance)
+                    .await?
             }
-            Origin::Local { ref dir, ref keys } => {
-                provenance.caller_note = Some("local copy".into());
-                // A bundle is checked against its manifest before anything in it is used.
-                let bundle_dir = dir.clone();
-                if let Ok(Some(problems)) =
-                    tokio::task::spawn_blocking(move || crate::bundle::check_bundle(&bundle_dir))
-                        .await
-                {
-                    bundle_problems = problems;
-                    // Said only when the keys are the bundle's own (said once, with the cap, at
-                    // the end of the run): with keys given, CloudTrail's signatures prove the
-                    // contents whoever made the bundle, and there is nothing to give.
-                    if self.keys_in_copy {
-                        warnings.push(
-                            "this is an evidence bundle (ctverify export): its manifest.json \
-                             shows whether it arrived as it was made, not who made it"
-                                .into(),
-                        );
-                    }
-                }
-                let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
-                    dir: dir.clone(),
-                    source,
-                })?;
-                let bucket = match &self.bucket {
-                    Some(bucket) => bucket.clone(),
-                    None => only_bucket(&local, dir)?,
-                };
-                if let Some(hint) =
-                    crate::local_copy::layout_mistake(dir, &bucket, self.prefix.as_deref())
-                {
-                    return Err(SetupError::LocalLayout {
-                        dir: dir.clone(),
-                        hint,
-                    });
-                }
-                let mut target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
-                // A bundle knows which chains the trail had to have (from the run that made
-                // it): a region deleted from the bucket stays expected, as it was from S3.
-                // These lists only add chains to those found, so a forged manifest cannot
-                // make a run less strict than a plain local copy's.
-                if let Ok(manifest) =
-                    crate::bundle::read_manifest(&dir.join(crate::bundle::MANIFEST_FILE))
-                {
-                    target.expected_regions = manifest.expected_regions;
-                    target.expected_accounts = manifest.expected_accounts;
-                }
-                let source: Arc<dyn ObjectSource> = Arc::new(local);
-                (source, Some(keys.clone()), target, cpu_concurrency())
+            Origin::Local { dir, keys } => {
+                self.open_local(dir, keys, &mut warnings, &mut provenance)
+                    .await?
             }
-            Origin::Source {
-                ref source,
-                ref keys,
-            } => {
-                provenance.caller_note = Some(format!("object source {}", source.describe()));
-                let bucket = self.bucket.clone().ok_or(SetupError::NoBucket)?;
-                let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
-                (
-                    source.clone(),
-                    Some(keys.clone()),
-                    target,
-                    cpu_concurrency(),
-                )
-            }
+            Origin::Source { source, keys } => self.open_source(source, keys, &mut provenance)?,
         };
+        let Opened {
+            source,
+            keys,
+            mut target,
+            default_concurrency,
+            history,
+            bundle_problems,
+        } = opened;
         if !self.accounts.is_empty() {
             target.accounts = Some(self.accounts.clone());
         }
@@ -496,6 +426,136 @@ impl VerifierBuilder {
             shard: self.shard,
             history,
             exceptions: self.exceptions,
+        })
+    }
+
+    /// Opens the trail's bucket in S3: the trail resolved (DescribeTrails, the bucket's region),
+    /// its event history ready to be read if a gap needs it.
+    #[cfg(feature = "aws")]
+    async fn open_s3(
+        &self,
+        conf: &aws_config::SdkConfig,
+        setup_deadline: tokio::time::Instant,
+        warnings: &mut Vec<String>,
+        provenance: &mut RunProvenance,
+    ) -> Result<Opened, SetupError> {
+        let (source, target) = tokio::time::timeout_at(
+            setup_deadline,
+            crate::resolve::resolve(
+                conf,
+                &self.arn,
+                self.bucket.clone(),
+                self.prefix.clone(),
+                warnings,
+                provenance,
+            ),
+        )
+        .await
+        .map_err(|_| SetupError::TimedOut {
+            during: "resolving the trail (DescribeTrails, GetBucketLocation)",
+            after: crate::aws::SETUP_TIMEOUT,
+        })??;
+        let history = Some(crate::resolve::event_history(
+            conf,
+            &self.arn,
+            provenance.caller.as_ref().and_then(|c| c.account.clone()),
+            &target.location.bucket,
+        ));
+        if let (Some(_), Some(pinned)) = (&self.pinned_keys, &self.keys_source) {
+            // Pinned keys are not ListPublicKeys' answer: say where they came from.
+            provenance.keys_source = pinned.clone();
+        }
+        Ok(Opened {
+            source,
+            keys: None,
+            target,
+            default_concurrency: S3_CONCURRENCY,
+            history,
+            bundle_problems: Vec::new(),
+        })
+    }
+
+    /// Opens a local copy: an evidence bundle checked against its manifest first, the bucket
+    /// folder found, a path mistake refused with the path to give instead.
+    async fn open_local(
+        &self,
+        dir: &std::path::Path,
+        keys: &KeySet,
+        warnings: &mut Vec<String>,
+        provenance: &mut RunProvenance,
+    ) -> Result<Opened, SetupError> {
+        let mut bundle_problems = Vec::new();
+        provenance.caller_note = Some("local copy".into());
+        // A bundle is checked against its manifest before anything in it is used.
+        let bundle_dir = dir.to_path_buf();
+        if let Ok(Some(problems)) =
+            tokio::task::spawn_blocking(move || crate::bundle::check_bundle(&bundle_dir)).await
+        {
+            bundle_problems = problems;
+            // Said only when the keys are the bundle's own (said once, with the cap, at
+            // the end of the run): with keys given, CloudTrail's signatures prove the
+            // contents whoever made the bundle, and there is nothing to give.
+            if self.keys_in_copy {
+                warnings.push(
+                    "this is an evidence bundle (ctverify export): its manifest.json \
+                     shows whether it arrived as it was made, not who made it"
+                        .into(),
+                );
+            }
+        }
+        let local = LocalDirectory::new(dir).map_err(|source| SetupError::Local {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let bucket = match &self.bucket {
+            Some(bucket) => bucket.clone(),
+            None => only_bucket(&local, dir)?,
+        };
+        if let Some(hint) = crate::local_copy::layout_mistake(dir, &bucket, self.prefix.as_deref())
+        {
+            return Err(SetupError::LocalLayout {
+                dir: dir.to_path_buf(),
+                hint,
+            });
+        }
+        let mut target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+        // A bundle knows which chains the trail had to have (from the run that made
+        // it): a region deleted from the bucket stays expected, as it was from S3.
+        // These lists only add chains to those found, so a forged manifest cannot
+        // make a run less strict than a plain local copy's.
+        if let Ok(manifest) = crate::bundle::read_manifest(&dir.join(crate::bundle::MANIFEST_FILE))
+        {
+            target.expected_regions = manifest.expected_regions;
+            target.expected_accounts = manifest.expected_accounts;
+        }
+        let source: Arc<dyn ObjectSource> = Arc::new(local);
+        Ok(Opened {
+            source,
+            keys: Some(keys.clone()),
+            target,
+            default_concurrency: cpu_concurrency(),
+            history: None,
+            bundle_problems,
+        })
+    }
+
+    /// Opens an object source given by the embedder, which names the bucket.
+    fn open_source(
+        &self,
+        source: &Arc<dyn ObjectSource>,
+        keys: &KeySet,
+        provenance: &mut RunProvenance,
+    ) -> Result<Opened, SetupError> {
+        provenance.caller_note = Some(format!("object source {}", source.describe()));
+        let bucket = self.bucket.clone().ok_or(SetupError::NoBucket)?;
+        let target = TrailTarget::new(self.arn.clone(), bucket, self.prefix.clone());
+        Ok(Opened {
+            source: source.clone(),
+            keys: Some(keys.clone()),
+            target,
+            default_concurrency: cpu_concurrency(),
+            history: None,
+            bundle_problems: Vec::new(),
         })
     }
 
@@ -824,8 +884,8 @@ impl Verifier {
             })
             .collect();
         let options = crate::report::RunOptions {
-            from: self.range.start,
-            to: self.range.end,
+            from: self.range.start(),
+            to: self.range.end(),
             source: self.source.describe(),
             bucket: self.target.location.bucket.clone(),
             prefix: self.target.location.prefix.clone(),

@@ -56,10 +56,7 @@ impl Windows {
     fn window_of(&self, chain: &ChainId, range: TimeRange) -> TimeRange {
         match (self.windows.get(chain), self.checkpoints.get(chain)) {
             (Some((window, _)), _) => *window,
-            (None, Some(c)) => TimeRange {
-                start: c.end_time,
-                end: range.end.max(c.end_time),
-            },
+            (None, Some(c)) => TimeRange::window(c.end_time, range.end()),
             (None, None) => range,
         }
     }
@@ -161,14 +158,14 @@ pub(crate) async fn verify_chains(
     let mut waiting = chains.into_iter();
     let mut walking = VecDeque::new();
     let mut reports = Vec::new();
-    let mut requested_start = range.end;
+    let mut requested_start = range.end();
     loop {
         while walking.len() < CHAINS_AT_ONCE {
             let Some(layout) = waiting.next() else { break };
             let chain = layout.chain.clone();
             let checkpoint = checkpoints.get(&chain).cloned();
             let window = windows.window_of(&chain, range);
-            requested_start = requested_start.min(window.start);
+            requested_start = requested_start.min(window.start());
             let (events, receiver) = if streaming {
                 let (sender, receiver) = tokio::sync::mpsc::channel(EVENTS_BUFFERED);
                 (Some(sender), Some(receiver))
@@ -196,7 +193,7 @@ pub(crate) async fn verify_chains(
         if let Some(observer) = observer.as_deref_mut() {
             observer.event(RunEvent::ChainStarted {
                 chain: &chain,
-                window: (window.start, window.end),
+                window: (window.start(), window.end()),
                 checkpoint: checkpoint.as_ref(),
             });
         }
@@ -228,11 +225,11 @@ pub(crate) async fn verify_chains(
         target.location.bucket.clone(),
         // Resumed chains start at their checkpoints: the run covered from the earliest.
         if checkpoints.is_empty() && windows.windows.is_empty() {
-            range.start
+            range.start()
         } else {
             requested_start
         },
-        range.end,
+        range.end(),
         reports,
     );
     report
@@ -263,26 +260,26 @@ async fn walk_in_segments(
     window: TimeRange,
 ) -> crate::report::ChainReport {
     let segment = ctx.options.segment;
-    let long = window.end.signed_duration_since(window.start) > segment;
+    let long = window.end().signed_duration_since(window.start()) > segment;
     if plan.events.is_none() || !long || segment <= chrono::TimeDelta::zero() {
         return walk_chain(ctx, plan, window).await;
     }
     let mut joined: Option<crate::report::ChainReport> = None;
     let mut checkpoint = plan.checkpoint;
-    let mut start = window.start;
-    while start < window.end {
+    let mut start = window.start();
+    while start < window.end() {
         let end = start
             .checked_add_signed(segment)
-            .map_or(window.end, |e| e.min(window.end));
+            .map_or(window.end(), |e| e.min(window.end()));
         // Each segment reports the digests ending in it; the first and last keep what the
         // whole window's walk would report at its ends.
         let owns = Ownership {
-            after: if start == window.start {
+            after: if start == window.start() {
                 plan.owns.after
             } else {
                 Some(start)
             },
-            until: if end == window.end {
+            until: if end == window.end() {
                 plan.owns.until
             } else {
                 Some(end)
@@ -295,7 +292,7 @@ async fn walk_in_segments(
             events: plan.events.clone(),
             owns,
         };
-        let mut part = walk_chain(ctx.clone(), part_plan, TimeRange { start, end }).await;
+        let mut part = walk_chain(ctx.clone(), part_plan, TimeRange::window(start, end)).await;
         part.omit_valid_digests();
         joined = Some(match joined {
             None => part,

@@ -444,6 +444,10 @@ fn task_failed(e: tokio::task::JoinError) -> SourceError {
 
 #[async_trait]
 impl ObjectSource for LocalDirectory {
+    fn keeps_metadata_in_sidecars(&self) -> bool {
+        true
+    }
+
     /// A page of up to 1,000 keys after `start_after`, as S3 answers.
     async fn list_keys(
         &self,

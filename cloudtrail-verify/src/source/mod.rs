@@ -175,6 +175,14 @@ pub trait ObjectSource: Send + Sync {
         false
     }
 
+    /// Whether object metadata is kept beside each object as `KEY.metadata.json` (a local
+    /// copy, see [`LocalDirectory`]), so that a digest deleted from the copy may leave its
+    /// sidecar behind, listed as an object of its own. In S3, metadata is part of the object:
+    /// the default, `false`.
+    fn keeps_metadata_in_sidecars(&self) -> bool {
+        false
+    }
+
     /// A short description of where objects come from, for reports (`s3://`, a directory).
     fn describe(&self) -> String;
 

@@ -70,6 +70,9 @@ pub(super) struct DigestListing {
     pub foreign: Vec<(String, &'static str)>,
     /// Foreign keys beyond those kept.
     pub foreign_omitted: u64,
+    /// The source keeps metadata in sidecars (a local copy): a sidecar left by a digest no
+    /// longer there is no object of its own.
+    pub sidecars: bool,
     /// This trail's first hourly digest ending after the listed window, if the listing saw one:
     /// when the window's end is not covered, it can still prove that digests were deleted.
     pub next_after: Option<(DateTime<Utc>, Listed)>,
@@ -115,6 +118,22 @@ impl DigestListing {
                     self.other_trails.push((key, other));
                 }
             }
+            // The metadata a deleted digest left behind in a local copy: the chain reports the
+            // digest missing (a newer digest names it, or its hour is a gap); its sidecar adds
+            // nothing to that, and no byte of it is ever trusted without its digest.
+            DigestFolderEntry::Foreign(_)
+                if self.sidecars
+                    && key
+                        .strip_suffix(crate::source::local::METADATA_SUFFIX)
+                        .is_some_and(|digest| {
+                            !matches!(
+                                layout.classify_digest_folder_key(digest),
+                                DigestFolderEntry::Foreign(_)
+                            )
+                        }) =>
+            {
+                tracing::debug!(key, "metadata sidecar of a digest not in the copy");
+            }
             DigestFolderEntry::Foreign(reason) => {
                 if in_listed_days(&key, &layout.digest_folder(), first, last, reason) {
                     self.add_foreign(key, reason);
@@ -139,7 +158,10 @@ pub(super) async fn list_digests(
     first: DateTime<Utc>,
     last: DateTime<Utc>,
 ) -> Result<DigestListing, SourceError> {
-    let mut listing = DigestListing::default();
+    let mut listing = DigestListing {
+        sidecars: source.keeps_metadata_in_sidecars(),
+        ..DigestListing::default()
+    };
     // A day either side, so that a digest name filed under a neighbouring day is found.
     list_days(
         source,

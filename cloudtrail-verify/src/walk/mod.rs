@@ -136,7 +136,7 @@ pub(crate) async fn walk_chain(
     let layout = Arc::new(plan.layout);
     let mut report = ChainReport::new(layout.chain.clone());
     report.expected = plan.expected;
-    report.window = Some((range.start, range.end.max(range.start)));
+    report.window = Some((range.start(), range.end().max(range.start())));
     let mut walker = Walker {
         report,
         fetcher: DigestFetcher::new(ctx.clone(), layout.location.bucket.clone()),
@@ -152,7 +152,7 @@ pub(crate) async fn walk_chain(
         changed_logs: HashMap::new(),
         checkpoint: plan.checkpoint,
     };
-    if walker.range.start < walker.range.end {
+    if walker.range.start() < walker.range.end() {
         walker.run().await;
     }
     // A checkpoint no new digest joined (none reaches back to it, or the chain has nothing new
@@ -169,13 +169,13 @@ impl Walker {
         // delivered late for the range (the AWS CLI reads the same window).
         let last = self
             .range
-            .end
+            .end()
             .checked_add_signed(DIGEST_PERIOD)
-            .unwrap_or(self.range.end);
+            .unwrap_or(self.range.end());
         let listing = match listing::list_digests(
             self.ctx.source.as_ref(),
             &self.layout,
-            self.range.start,
+            self.range.start(),
             last,
         )
         .await
@@ -220,7 +220,7 @@ impl Walker {
         self.walk_chain(listing.standard).await;
         // A window whose end no valid digest covers: a digest after the window, if there is
         // one, may still prove that the digests before it were deleted.
-        let range = (self.range.start, self.range.end);
+        let range = (self.range.start(), self.range.end());
         // What can have been delivered: up to the delivery grace before now.
         let proven_until = self
             .ctx
@@ -281,10 +281,10 @@ impl Walker {
     async fn list_changes(&mut self, last: chrono::DateTime<chrono::Utc>) {
         let days = (
             self.range
-                .start
+                .start()
                 .date_naive()
                 .pred_opt()
-                .unwrap_or(self.range.start.date_naive()),
+                .unwrap_or(self.range.start().date_naive()),
             last.date_naive().succ_opt().unwrap_or(last.date_naive()),
         );
         let bucket = self.layout.location.bucket.clone();
@@ -537,8 +537,8 @@ impl Walker {
             let span = valid.then(|| self.coverage.cover(&digest));
             if valid
                 && fetch_bucket == bucket
-                && digest.end_time > self.range.start
-                && digest.end_time <= self.range.end
+                && digest.end_time > self.range.start()
+                && digest.end_time <= self.range.end()
                 && let Some(signature) = signature
             {
                 self.coverage.add_head(HeadCandidate {
@@ -551,7 +551,7 @@ impl Walker {
             }
             self.start_log_checks(index, &digest, valid).await;
 
-            if digest.start_time <= self.range.start {
+            if digest.start_time <= self.range.start() {
                 // The range's start is covered. A checkpoint must be joined right here, by the
                 // oldest digest of the chain; what remains listed is verified on its own.
                 if self.report.tail.is_none() {
@@ -1131,10 +1131,10 @@ pub(crate) async fn digest_ends(
     range: TimeRange,
 ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, crate::source::SourceError> {
     let last = range
-        .end
+        .end()
         .checked_add_signed(DIGEST_PERIOD)
-        .unwrap_or(range.end);
-    let listing = listing::list_digests(source, layout, range.start, last).await?;
+        .unwrap_or(range.end());
+    let listing = listing::list_digests(source, layout, range.start(), last).await?;
     Ok(listing
         .standard
         .iter()
