@@ -284,6 +284,27 @@ fn a_tar_gz_bundle_round_trips() {
     assert_eq!(report["summary"]["logs"]["valid"], 12);
 }
 
+/// `--local evidence.tar.gz` reads the archive where it lies, and the report names the archive
+/// (its source, its keys' provenance), never the private folder it was unpacked into, which is
+/// gone when the run ends.
+#[test]
+fn a_tar_gz_bundle_read_in_place_is_named_as_given_in_its_report() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("evidence.tar.gz");
+    assert_eq!(export(&s3, &out, &[]).code, VALID);
+    let (offline, report) = verify_offline(&s3, &out);
+    assert_eq!(offline.code, VALID, "{offline:?}");
+    let text = report.to_string();
+    assert!(
+        !text.contains("ctverify-bundle-"),
+        "a temporary path: {text}"
+    );
+    let named = format!("{} (unpacked)", out.display());
+    assert_eq!(report["source"], named.as_str());
+    assert_eq!(report["provenance"]["options"]["source"], named.as_str());
+}
+
 #[test]
 fn a_bundle_of_a_tampered_trail_keeps_its_invalid_verdict() {
     let s3 = S3Trail::start(&spec(), |t| {

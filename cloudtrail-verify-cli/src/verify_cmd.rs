@@ -309,14 +309,17 @@ async fn builder(run: &VerifyRun<'_>) -> Result<VerifierBuilder, Fatal> {
     Ok(match &run.source {
         SourceRun::Local {
             dir,
+            archive,
             keys,
             keys_from,
             keys_in_copy,
             arn,
-            ..
         } => {
-            let builder = Verifier::from_local(dir, keys.clone(), arn.clone(), run.range)
+            let mut builder = Verifier::from_local(dir, keys.clone(), arn.clone(), run.range)
                 .keys_source(keys_from.clone());
+            if let Some((archive, _)) = archive {
+                builder = builder.described_as(format!("{} (unpacked)", archive.display()));
+            }
             if *keys_in_copy {
                 builder.keys_from_the_copy()
             } else {

@@ -316,7 +316,15 @@ fn source(args: &VerifyArgs, trail: &TrailRef) -> Result<SourceRun, Fatal> {
     let dir = archive
         .as_ref()
         .map_or_else(|| given.clone(), |(_, folder)| folder.0.clone());
-    let (keys, keys_from) = local_keys(args, Some(&dir))?;
+    let (keys, mut keys_from) = local_keys(args, Some(&dir))?;
+    if let Some((archive, folder)) = &archive {
+        // Named as the reader knows it, not by the private folder that is gone after the run.
+        keys_from = keys_from.replacen(
+            &folder.0.display().to_string(),
+            &format!("{} (unpacked)", archive.display()),
+            1,
+        );
+    }
     Ok(SourceRun::Local {
         dir,
         archive,

@@ -90,6 +90,8 @@ pub struct VerifierBuilder {
     /// What in the AWS session changes whom ListPublicKeys' answer comes from
     /// ([`crate::session_trust`]): reported unless keys are pinned.
     session_warnings: Vec<String>,
+    /// What the report calls the source, when not its own description.
+    source_name: Option<String>,
 }
 
 impl std::fmt::Debug for VerifierBuilder {
@@ -126,6 +128,7 @@ impl VerifierBuilder {
             exceptions: None,
             kept_state: None,
             session_warnings: Vec::new(),
+            source_name: None,
         }
     }
 
@@ -183,6 +186,14 @@ impl VerifierBuilder {
     /// without `allow_in_trail_bucket`, ends the run), and reports its warnings.
     pub fn state(mut self, kept: crate::state::KeptState) -> Self {
         self.kept_state = Some(kept);
+        self
+    }
+
+    /// What the report calls the files' source, instead of the source's own description: an
+    /// archive the caller unpacked into a private folder is named as the reader knows it, not by
+    /// a temporary path that is gone after the run.
+    pub fn described_as(mut self, name: impl Into<String>) -> Self {
+        self.source_name = Some(name.into());
         self
     }
 
@@ -426,6 +437,7 @@ impl VerifierBuilder {
             shard: self.shard,
             history,
             exceptions: self.exceptions,
+            source_name: self.source_name,
         })
     }
 
@@ -658,6 +670,7 @@ pub struct Verifier {
     shard: Option<crate::report::ShardOf>,
     history: Option<Arc<dyn crate::history::EventHistory>>,
     exceptions: Option<crate::exceptions::Exceptions>,
+    source_name: Option<String>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -789,7 +802,9 @@ impl Verifier {
 
     /// Where the files are read from (`s3://BUCKET` or the local directory).
     pub fn source_description(&self) -> String {
-        self.source.describe()
+        self.source_name
+            .clone()
+            .unwrap_or_else(|| self.source.describe())
     }
 
     /// Where the trail's account folders are: `s3://BUCKET/[PREFIX/]AWSLogs/[ORG/]`, or that
@@ -869,6 +884,7 @@ impl Verifier {
     }
 
     async fn run_with(self, observer: Option<&mut dyn RunObserver>) -> Report {
+        let source_name = self.source_description();
         let p = self.provenance;
         let keys = self
             .keys
@@ -886,7 +902,7 @@ impl Verifier {
         let options = crate::report::RunOptions {
             from: self.range.start(),
             to: self.range.end(),
-            source: self.source.describe(),
+            source: source_name,
             bucket: self.target.location.bucket.clone(),
             prefix: self.target.location.prefix.clone(),
             accounts: self.target.accounts.clone().unwrap_or_default(),
@@ -911,6 +927,7 @@ impl Verifier {
         )
         .await;
         report.shard = self.shard;
+        report.source = options.source.clone();
         report.warnings.extend(self.warnings);
         report.scope = self.scope;
         report.add_bundle_problems(self.bundle_problems);
