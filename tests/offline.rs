@@ -400,64 +400,55 @@ async fn a_key_served_as_subject_public_key_info_verifies() {
     run.assert_line(&["4/4 digest files valid"]);
 }
 
+/// Each fault of a signed digest's fields is invalid, and named on the digest it breaks (the
+/// older one for a link the newer one names wrongly) and on no other.
 #[tokio::test]
-async fn a_wrong_previous_digest_hash_breaks_the_link() {
-    let trail = GeneratedTrail::new(&with_fault(2, DigestFaultKind::WrongPreviousHash));
-    let (code, report) = trail.report(&[]).await;
-    assert_eq!(code, INVALID);
-    // Digest 2 is validly signed but names the wrong hash for digest 1: the link is broken.
-    assert_eq!(
-        digest_problems(&report, &trail.digest(1)),
-        ["previous_hash_mismatch"]
-    );
-    assert!(digest_problems(&report, &trail.digest(2)).is_empty());
-}
-
-#[tokio::test]
-async fn a_wrong_previous_digest_signature_breaks_the_link() {
-    let trail = GeneratedTrail::new(&with_fault(2, DigestFaultKind::WrongPreviousSignature));
-    let (code, report) = trail.report(&[]).await;
-    assert_eq!(code, INVALID);
-    assert_eq!(
-        digest_problems(&report, &trail.digest(1)),
-        ["previous_signature_mismatch"]
-    );
-}
-
-#[tokio::test]
-async fn a_digest_naming_another_account_is_invalid() {
-    let trail = GeneratedTrail::new(&with_fault(1, DigestFaultKind::WrongAccountId));
-    let (code, report) = trail.report(&[]).await;
-    assert_eq!(code, INVALID);
-    assert_eq!(
-        digest_problems(&report, &trail.digest(1)),
-        ["wrong_account"]
-    );
-}
-
-#[tokio::test]
-async fn an_unknown_signature_algorithm_is_invalid() {
-    let trail = GeneratedTrail::new(&with_fault(
-        0,
-        DigestFaultKind::WrongSignatureAlgorithmField,
-    ));
-    let (code, report) = trail.report(&[]).await;
-    assert_eq!(code, INVALID);
-    assert_eq!(
-        digest_problems(&report, &trail.digest(0)),
-        ["unknown_signature_algorithm"]
-    );
-}
-
-#[tokio::test]
-async fn a_digest_that_does_not_start_where_the_older_one_ends_breaks_continuity() {
-    let trail = GeneratedTrail::new(&with_fault(2, DigestFaultKind::StartTimeMismatch));
-    let (code, report) = trail.report(&[]).await;
-    assert_eq!(code, INVALID);
-    assert_eq!(
-        digest_problems(&report, &trail.digest(1)),
-        ["time_discontinuity"]
-    );
+async fn each_digest_field_fault_is_invalid_and_named_on_the_digest_it_breaks() {
+    // (digest faulted, fault, digest that carries the problem, problem)
+    let table = [
+        // Digest 2 is validly signed but names the wrong hash for digest 1: the link is broken.
+        (
+            2,
+            DigestFaultKind::WrongPreviousHash,
+            1,
+            "previous_hash_mismatch",
+        ),
+        (
+            2,
+            DigestFaultKind::WrongPreviousSignature,
+            1,
+            "previous_signature_mismatch",
+        ),
+        (1, DigestFaultKind::WrongAccountId, 1, "wrong_account"),
+        (
+            0,
+            DigestFaultKind::WrongSignatureAlgorithmField,
+            0,
+            "unknown_signature_algorithm",
+        ),
+        (
+            2,
+            DigestFaultKind::StartTimeMismatch,
+            1,
+            "time_discontinuity",
+        ),
+    ];
+    for (faulted, kind, judged, problem) in table {
+        let trail = GeneratedTrail::new(&with_fault(faulted, kind));
+        let (code, report) = trail.report(&[]).await;
+        assert_eq!(code, INVALID, "{kind:?}: {report}");
+        assert_eq!(
+            digest_problems(&report, &trail.digest(judged)),
+            [problem],
+            "{kind:?}"
+        );
+        for other in (0..4).filter(|d| *d != judged) {
+            assert!(
+                digest_problems(&report, &trail.digest(other)).is_empty(),
+                "{kind:?}: digest {other} carries nothing"
+            );
+        }
+    }
 }
 
 #[tokio::test]

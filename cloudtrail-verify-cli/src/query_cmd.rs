@@ -8,7 +8,7 @@ use cloudtrail_verify::lake::{self, LakeOptions, LakeSetupError, QueryResultsRep
 use cloudtrail_verify::{KeySet, Status};
 
 use crate::exit;
-use crate::render::escape;
+use crate::render::{escape, verdict};
 use crate::shared_args::{AwsArgs, ReportFormat};
 
 /// Flags of `ctverify query-results`.
@@ -142,14 +142,6 @@ async fn check(args: &QueryResultsArgs) -> Result<QueryResultsReport, String> {
                 .map_err(setup)
         }
         (None, None) => Err("give --s3-bucket BUCKET --s3-prefix PREFIX or --local DIR".into()),
-    }
-}
-
-fn verdict(status: Status) -> &'static str {
-    match status {
-        Status::Invalid => "INVALID",
-        Status::Unverifiable => "UNVERIFIABLE",
-        Status::Valid => "valid",
     }
 }
 

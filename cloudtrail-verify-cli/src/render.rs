@@ -753,7 +753,8 @@ fn ratio(c: &Counts, name: &str) -> String {
     s
 }
 
-fn verdict(status: Status) -> &'static str {
+/// A verdict as the AWS CLI's lines spell it: findings in capitals, to stand out.
+pub(crate) fn verdict(status: Status) -> &'static str {
     match status {
         Status::Invalid => "INVALID",
         Status::Unverifiable => "UNVERIFIABLE",
