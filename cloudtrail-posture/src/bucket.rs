@@ -13,7 +13,7 @@ use crate::check::{CheckId, CheckStatus, Finding};
 use crate::facts::Observed;
 use crate::policy::Policy;
 use crate::requirements::{self, Delivery};
-use crate::retention::{self, LifecycleRuleFacts};
+use crate::retention;
 use crate::sdk;
 use crate::verdict;
 
@@ -69,7 +69,7 @@ pub struct BucketFacts {
     /// Object Lock.
     pub object_lock: Observed<ObjectLockFacts>,
     /// Lifecycle rules.
-    pub lifecycle: Observed<Vec<LifecycleRuleFacts>>,
+    pub lifecycle: Observed<Vec<cloudtrail_verify::source::LifecycleRule>>,
 }
 
 const PUBLIC_GROUPS: [&str; 2] = [

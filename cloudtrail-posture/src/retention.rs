@@ -10,8 +10,7 @@
 //! Glacier Instant Retrieval is read directly
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html>).
 
-use aws_sdk_s3::types::{ExpirationStatus, LifecycleRule, TransitionStorageClass};
-use aws_smithy_types::date_time::Format;
+use cloudtrail_verify::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
 
 use crate::check::{CheckId, CheckStatus, Finding};
 use crate::facts::Observed;
@@ -19,99 +18,6 @@ use crate::facts::Observed;
 /// The retention `audit` checks against by default: twelve months of audit history, as PCI DSS
 /// requirement 10.5.1 asks.
 pub const DEFAULT_RETENTION_DAYS: u32 = 365;
-
-/// One lifecycle rule, as far as retention is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LifecycleRuleFacts {
-    /// `ID`, or `(rule #N)` when the rule has none.
-    pub id: String,
-    /// `Status` is `Enabled`.
-    pub enabled: bool,
-    /// The key prefix it selects (`Filter.Prefix`, `Filter.And.Prefix` or the legacy `Prefix`);
-    /// empty: the whole bucket.
-    pub prefix: String,
-    /// Other filters (tags, object size), described: the rule may or may not apply.
-    pub other_filters: Vec<String>,
-    /// `Expiration.Days`: current versions are expired this many days after creation.
-    pub expiration_days: Option<i32>,
-    /// `Expiration.Date`: current versions are expired from this date on.
-    pub expiration_date: Option<String>,
-    /// `NoncurrentVersionExpiration.NoncurrentDays`.
-    pub noncurrent_days: Option<i32>,
-    /// `Transitions`: (days or date, storage class).
-    pub transitions: Vec<(String, String)>,
-}
-
-impl LifecycleRuleFacts {
-    /// Facts from the SDK's rule; `index` (0-based) names a rule without an id.
-    pub fn from_sdk(index: usize, rule: &LifecycleRule) -> Self {
-        let date = |d: &aws_smithy_types::DateTime| {
-            d.fmt(Format::DateTime)
-                .unwrap_or_else(|_| d.secs().to_string())
-        };
-        let filter = rule.filter();
-        let and = filter.and_then(|f| f.and());
-        #[allow(deprecated)] // the legacy top-level Prefix is still returned for old rules
-        let legacy_prefix = rule.prefix();
-        let prefix = filter
-            .and_then(|f| f.prefix())
-            .or_else(|| and.and_then(|a| a.prefix()))
-            .or(legacy_prefix)
-            .unwrap_or_default()
-            .to_owned();
-        let mut other_filters = Vec::new();
-        let tags = filter
-            .and_then(|f| f.tag())
-            .into_iter()
-            .chain(and.map(|a| a.tags()).unwrap_or_default());
-        for tag in tags {
-            other_filters.push(format!("tag {}={}", tag.key(), tag.value()));
-        }
-        let sizes = [
-            filter.and_then(|f| f.object_size_greater_than()),
-            and.and_then(|a| a.object_size_greater_than()),
-        ];
-        for size in sizes.into_iter().flatten() {
-            other_filters.push(format!("objects larger than {size} bytes"));
-        }
-        let sizes = [
-            filter.and_then(|f| f.object_size_less_than()),
-            and.and_then(|a| a.object_size_less_than()),
-        ];
-        for size in sizes.into_iter().flatten() {
-            other_filters.push(format!("objects smaller than {size} bytes"));
-        }
-        Self {
-            id: rule
-                .id()
-                .filter(|id| !id.is_empty())
-                .map_or_else(|| format!("(rule #{})", index + 1), str::to_owned),
-            enabled: *rule.status() == ExpirationStatus::Enabled,
-            prefix,
-            other_filters,
-            expiration_days: rule.expiration().and_then(|e| e.days()),
-            expiration_date: rule.expiration().and_then(|e| e.date()).map(date),
-            noncurrent_days: rule
-                .noncurrent_version_expiration()
-                .and_then(|n| n.noncurrent_days()),
-            transitions: rule
-                .transitions()
-                .iter()
-                .map(|t| {
-                    let when = match (t.days(), t.date()) {
-                        (Some(d), _) => format!("{d} days"),
-                        (None, Some(d)) => format!("on {}", date(d)),
-                        (None, None) => "immediately".to_owned(),
-                    };
-                    let class = t
-                        .storage_class()
-                        .map_or("(no storage class)", TransitionStorageClass::as_str);
-                    (when, class.to_owned())
-                })
-                .collect(),
-        }
-    }
-}
 
 /// `[PREFIX/]AWSLogs/`: every log file (`…/CloudTrail/…`) and digest (`…/CloudTrail-Digest/…`)
 /// key of the trail starts with it.
@@ -132,25 +38,27 @@ enum Reach {
     May(String),
 }
 
-fn reach(rule: &LifecycleRuleFacts, objects: &str) -> Option<Reach> {
-    let covers_all = objects.starts_with(&rule.prefix);
-    if !covers_all && !rule.prefix.starts_with(objects) {
+fn reach(rule: &LifecycleRule, objects: &str) -> Option<Reach> {
+    let prefix = rule.filter.prefix();
+    let covers_all = objects.starts_with(prefix);
+    if !covers_all && !prefix.starts_with(objects) {
         return None;
     }
-    Some(if !rule.other_filters.is_empty() {
-        Reach::May(rule.other_filters.join(", "))
-    } else if covers_all {
-        Reach::All
-    } else {
-        Reach::Part
-    })
+    Some(
+        if let LifecycleFilter::Unjudgeable { reason, .. } = &rule.filter {
+            Reach::May(reason.clone())
+        } else if covers_all {
+            Reach::All
+        } else {
+            Reach::Part
+        },
+    )
 }
 
-fn scope_text(rule: &LifecycleRuleFacts, reach: &Reach) -> String {
-    let prefix = if rule.prefix.is_empty() {
-        "the whole bucket".to_owned()
-    } else {
-        format!("prefix {:?}", rule.prefix)
+fn scope_text(rule: &LifecycleRule, reach: &Reach) -> String {
+    let prefix = match rule.filter.prefix() {
+        "" => "the whole bucket".to_owned(),
+        prefix => format!("prefix {prefix:?}"),
     };
     match reach {
         Reach::All => format!("({prefix})"),
@@ -169,7 +77,7 @@ fn scope_text(rule: &LifecycleRuleFacts, reach: &Reach) -> String {
 /// Retrieval or Deep Archive). No lifecycle configuration passes both; one that cannot be read
 /// (AccessDenied…) leaves both unknown. `objects` is [`trail_objects_prefix`].
 pub fn lifecycle_findings(
-    rules: &Observed<Vec<LifecycleRuleFacts>>,
+    rules: &Observed<Vec<LifecycleRule>>,
     objects: &str,
     retention_days: u32,
 ) -> [Finding; 2] {
@@ -215,20 +123,22 @@ pub fn lifecycle_findings(
         };
         let scope = scope_text(rule, &reach);
         let mut expiries = Vec::new();
-        if let Some(days) = rule.expiration_days
-            && i64::from(days) < i64::from(retention_days)
-        {
-            expiries.push(format!(
-                "expires log and digest files after {days} days (Expiration.Days)"
-            ));
-        }
-        if let Some(date) = &rule.expiration_date {
-            expiries.push(format!(
-                "expires every selected file from {date} on (Expiration.Date)"
-            ));
+        match rule.expiration {
+            Some(LifecycleExpiration::Days { days }) if days < retention_days => {
+                expiries.push(format!(
+                    "expires log and digest files after {days} days (Expiration.Days)"
+                ));
+            }
+            Some(LifecycleExpiration::Date { date }) => {
+                expiries.push(format!(
+                    "expires every selected file from {} on (Expiration.Date)",
+                    date.format("%Y-%m-%dT%H:%M:%SZ")
+                ));
+            }
+            _ => {}
         }
         if let Some(days) = rule.noncurrent_days
-            && i64::from(days) < i64::from(retention_days)
+            && days < retention_days
         {
             expiries.push(format!(
                 "deletes overwritten or deleted versions after {days} days \
@@ -242,11 +152,12 @@ pub fn lifecycle_findings(
                 Reach::All | Reach::Part => expire_fail.push(line),
             }
         }
-        for (when, class) in &rule.transitions {
+        for transition in &rule.transitions {
+            let class = &transition.storage_class;
             if class == "GLACIER" || class == "DEEP_ARCHIVE" {
                 archive.push(format!(
-                    "rule {:?} moves log and digest files to {class} after {when} {scope}",
-                    rule.id
+                    "rule {:?} moves log and digest files to {class} after {} {scope}",
+                    rule.id, transition.after
                 ));
             }
         }
@@ -362,8 +273,8 @@ pub fn deletion_protection_finding(
 mod tests {
     use super::*;
     use aws_sdk_s3::types::{
-        LifecycleExpiration, LifecycleRuleAndOperator, LifecycleRuleFilter,
-        NoncurrentVersionExpiration, Tag, Transition,
+        ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
+        LifecycleRuleFilter, NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
     };
 
     /// The 30-day rule of the set-up guides: expire everything after 30 days.
@@ -381,7 +292,7 @@ mod tests {
         let facts = rules
             .iter()
             .enumerate()
-            .map(|(i, r)| LifecycleRuleFacts::from_sdk(i, r))
+            .map(|(i, r)| cloudtrail_verify::source::s3::lifecycle_rule(i, r))
             .collect();
         lifecycle_findings(
             &Observed::Present(facts),

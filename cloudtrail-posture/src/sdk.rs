@@ -6,7 +6,6 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::date_time::Format;
 
 use crate::facts::{KeyFacts, KeyLookup, Observed, kms_arn_region};
-use crate::retention::LifecycleRuleFacts;
 use crate::{TrailState, TrailStatusInfo};
 use cloudtrail_verify::TrailArn;
 
@@ -292,7 +291,7 @@ pub(crate) async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Obse
 pub(crate) async fn lifecycle_rules(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-) -> Observed<Vec<LifecycleRuleFacts>> {
+) -> Observed<Vec<cloudtrail_verify::source::LifecycleRule>> {
     observe(
         s3.get_bucket_lifecycle_configuration()
             .bucket(bucket)
@@ -304,7 +303,7 @@ pub(crate) async fn lifecycle_rules(
         out.rules()
             .iter()
             .enumerate()
-            .map(|(i, r)| LifecycleRuleFacts::from_sdk(i, r))
+            .map(|(i, r)| cloudtrail_verify::source::s3::lifecycle_rule(i, r))
             .collect()
     })
 }

@@ -14,7 +14,9 @@ pub use local::LocalDirectory;
 pub use s3::S3Source;
 
 mod facts;
-pub use facts::{LifecycleExpiration, LifecycleFilter, LifecycleRule, ObjectVersion};
+pub use facts::{
+    LifecycleExpiration, LifecycleFilter, LifecycleRule, LifecycleTransition, ObjectVersion,
+};
 
 /// One object: its user metadata (`x-amz-meta-*`, names without the prefix, lower-case) and a
 /// body to stream.

@@ -5,7 +5,7 @@
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
 use super::{Body, Object, ObjectSource, SourceError, VersionPage, Versioning};
-use crate::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule};
+use crate::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule, LifecycleTransition};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -278,7 +278,12 @@ impl ObjectSource for S3Source {
             .send()
             .await
         {
-            Ok(answer) => Ok(answer.rules().iter().map(rule_facts).collect()),
+            Ok(answer) => Ok(answer
+                .rules()
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| lifecycle_rule(i, rule))
+                .collect()),
             // A bucket with no lifecycle configuration has no rules.
             Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Ok(Vec::new()),
             Err(e) => Err(classify(&e, false, Some(&call))),
@@ -470,50 +475,64 @@ fn retention_of(
 }
 
 /// A lifecycle rule as the facts the trust core judges.
-fn rule_facts(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
-    use aws_sdk_s3::types::ExpirationStatus;
-    let filter = match rule.filter() {
-        // The deprecated rule-level Prefix (older configurations still have it), or no filter
-        // at all: every object.
-        #[allow(deprecated)]
-        None => LifecycleFilter::Prefix {
-            prefix: rule.prefix().unwrap_or_default().to_owned(),
-        },
-        Some(filter) => {
-            let mut unjudgeable = Vec::new();
-            if let Some(tag) = filter.tag() {
-                unjudgeable.push(format!("tag {}", tag.key()));
-            }
-            if filter.object_size_greater_than().is_some()
-                || filter.object_size_less_than().is_some()
-            {
-                unjudgeable.push("object size".to_owned());
-            }
-            let mut prefix = filter.prefix().map(str::to_owned);
-            if let Some(and) = filter.and() {
-                if !and.tags().is_empty() {
-                    unjudgeable.push("tags".to_owned());
-                }
-                if and.object_size_greater_than().is_some() || and.object_size_less_than().is_some()
-                {
-                    unjudgeable.push("object size".to_owned());
-                }
-                if let Some(p) = and.prefix() {
-                    if prefix.as_deref().is_some_and(|q| q != p) {
-                        unjudgeable.push("two prefixes".to_owned());
-                    }
-                    prefix = Some(p.to_owned());
-                }
-            }
-            if unjudgeable.is_empty() {
-                LifecycleFilter::Prefix {
-                    prefix: prefix.unwrap_or_default(),
-                }
-            } else {
-                LifecycleFilter::Unjudgeable {
-                    reason: unjudgeable.join(", "),
-                }
-            }
+/// A lifecycle rule as facts (the workspace's one reading of GetBucketLifecycleConfiguration,
+/// used by the verifier and by `audit`); `index` (0-based) names a rule without an ID. How rules
+/// select and expire objects:
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html>.
+pub fn lifecycle_rule(index: usize, rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
+    use aws_sdk_s3::types::{ExpirationStatus, TransitionStorageClass};
+    let date = |d: &aws_smithy_types::DateTime| {
+        d.fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_else(|_| d.secs().to_string())
+    };
+    let filter = rule.filter();
+    let and = filter.and_then(|f| f.and());
+    // The deprecated rule-level Prefix (older configurations still have it), or no filter at
+    // all: every object.
+    #[allow(deprecated)]
+    let legacy_prefix = rule.prefix();
+    let mut others = Vec::new();
+    let (own, anded) = (
+        filter.and_then(|f| f.prefix()),
+        and.and_then(|a| a.prefix()),
+    );
+    if let (Some(p), Some(q)) = (own, anded)
+        && p != q
+    {
+        others.push(format!("two prefixes {p:?} and {q:?}"));
+    }
+    let prefix = own
+        .or(anded)
+        .or(legacy_prefix)
+        .unwrap_or_default()
+        .to_owned();
+    let tags = filter
+        .and_then(|f| f.tag())
+        .into_iter()
+        .chain(and.map(|a| a.tags()).unwrap_or_default());
+    for tag in tags {
+        others.push(format!("tag {}={}", tag.key(), tag.value()));
+    }
+    for size in filter
+        .and_then(|f| f.object_size_greater_than())
+        .into_iter()
+        .chain(and.and_then(|a| a.object_size_greater_than()))
+    {
+        others.push(format!("objects larger than {size} bytes"));
+    }
+    for size in filter
+        .and_then(|f| f.object_size_less_than())
+        .into_iter()
+        .chain(and.and_then(|a| a.object_size_less_than()))
+    {
+        others.push(format!("objects smaller than {size} bytes"));
+    }
+    let filter = if others.is_empty() {
+        LifecycleFilter::Prefix { prefix }
+    } else {
+        LifecycleFilter::Unjudgeable {
+            prefix,
+            reason: others.join(", "),
         }
     };
     let expiration = rule.expiration().and_then(|e| {
@@ -528,10 +547,32 @@ fn rule_facts(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
         }
     });
     LifecycleRule {
-        id: rule.id().unwrap_or("(no ID)").to_owned(),
+        id: rule
+            .id()
+            .filter(|id| !id.is_empty())
+            .map_or_else(|| format!("(rule #{})", index + 1), str::to_owned),
         enabled: *rule.status() == ExpirationStatus::Enabled,
         filter,
         expiration,
+        noncurrent_days: rule
+            .noncurrent_version_expiration()
+            .and_then(|n| n.noncurrent_days())
+            .and_then(|d| u32::try_from(d).ok()),
+        transitions: rule
+            .transitions()
+            .iter()
+            .map(|t| LifecycleTransition {
+                after: match (t.days(), t.date()) {
+                    (Some(d), _) => format!("{d} days"),
+                    (None, Some(d)) => format!("on {}", date(d)),
+                    (None, None) => "immediately".to_owned(),
+                },
+                storage_class: t
+                    .storage_class()
+                    .map_or("(no storage class)", TransitionStorageClass::as_str)
+                    .to_owned(),
+            })
+            .collect(),
     }
 }
 
@@ -584,7 +625,8 @@ mod tests {
                 .status(ExpirationStatus::Enabled)
                 .expiration(Exp::builder().days(30).build())
         };
-        let facts = rule_facts(
+        let facts = lifecycle_rule(
+            0,
             &base()
                 .filter(LifecycleRuleFilter::builder().prefix("AWSLogs/").build())
                 .build()
@@ -601,7 +643,8 @@ mod tests {
             Some(LifecycleExpiration::Days { days: 30 })
         );
         assert!(facts.enabled);
-        let tagged = rule_facts(
+        let tagged = lifecycle_rule(
+            0,
             &base()
                 .filter(
                     LifecycleRuleFilter::builder()
@@ -612,7 +655,8 @@ mod tests {
                 .unwrap(),
         );
         assert!(matches!(tagged.filter, LifecycleFilter::Unjudgeable { .. }));
-        let and = rule_facts(
+        let and = lifecycle_rule(
+            0,
             &base()
                 .filter(
                     LifecycleRuleFilter::builder()
@@ -627,10 +671,17 @@ mod tests {
                 .build()
                 .unwrap(),
         );
-        assert!(matches!(and.filter, LifecycleFilter::Unjudgeable { .. }));
+        assert_eq!(
+            and.filter,
+            LifecycleFilter::Unjudgeable {
+                prefix: "AWSLogs/".into(),
+                reason: "tag k=v".into()
+            }
+        );
         // The deprecated rule-level Prefix, as older configurations hold it.
         #[allow(deprecated)]
-        let disabled = rule_facts(
+        let disabled = lifecycle_rule(
+            0,
             &Rule::builder()
                 .status(ExpirationStatus::Disabled)
                 .prefix("")
@@ -639,7 +690,7 @@ mod tests {
         );
         assert!(!disabled.enabled);
         assert_eq!(disabled.expiration, None);
-        assert_eq!(disabled.id, "(no ID)");
+        assert_eq!(disabled.id, "(rule #1)");
     }
 
     #[test]

@@ -103,6 +103,8 @@ mod tests {
             enabled: true,
             filter,
             expiration: Some(LifecycleExpiration::Days { days }),
+            noncurrent_days: None,
+            transitions: Vec::new(),
         }
     }
 
@@ -160,6 +162,7 @@ mod tests {
         let tagged = rule(
             "tagged",
             LifecycleFilter::Unjudgeable {
+                prefix: String::new(),
                 reason: "tag class=archive".into(),
             },
             1,
@@ -211,6 +214,8 @@ mod tests {
             expiration: Some(LifecycleExpiration::Date {
                 date: at(10, 0, 0, 0),
             }),
+            noncurrent_days: None,
+            transitions: Vec::new(),
         }];
         assert_eq!(
             lifecycle_excuse(&rules, KEY, at(1, 0, 0, 0), at(9, 23, 59, 59)),

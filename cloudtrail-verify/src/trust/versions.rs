@@ -221,6 +221,8 @@ mod tests {
                 prefix: "AWSLogs/".into(),
             },
             expiration: Some(LifecycleExpiration::Days { days: 1 }),
+            noncurrent_days: None,
+            transitions: Vec::new(),
         }];
         let late = ObjectVersion {
             last_modified: t(1) + chrono::TimeDelta::days(3),
@@ -253,6 +255,8 @@ mod tests {
                 prefix: "AWSLogs/".into(),
             },
             expiration: Some(LifecycleExpiration::Days { days: 1 }),
+            noncurrent_days: None,
+            transitions: Vec::new(),
         }];
         let days = |n: i64| t(1) + chrono::TimeDelta::days(n);
         let lone = |at| ObjectVersion {
