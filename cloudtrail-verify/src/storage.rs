@@ -96,8 +96,9 @@ pub enum StorageError {
 #[derive(Debug, Clone)]
 pub struct Store {
     location: Location,
+    /// S3 documents are read and written through the trail's own transport.
     #[cfg(feature = "aws")]
-    client: Option<aws_sdk_s3::Client>,
+    source: Option<crate::source::S3Source>,
 }
 
 impl Store {
@@ -106,7 +107,7 @@ impl Store {
         Store {
             location: Location::File(path.into()),
             #[cfg(feature = "aws")]
-            client: None,
+            source: None,
         }
     }
 
@@ -120,25 +121,19 @@ impl Store {
         location: Location,
         conf: &aws_config::SdkConfig,
     ) -> Result<Self, StorageError> {
-        let client = match &location {
+        let source = match &location {
             Location::File(_) => None,
-            Location::S3 { bucket, .. } => {
-                let probe = crate::aws::s3_client(conf);
-                let region = crate::trail_api::bucket_region(&probe, bucket)
+            Location::S3 { bucket, .. } => Some(
+                crate::source::S3Source::in_bucket_region(conf, bucket)
                     .await
                     .map_err(|e| StorageError::Io {
                         operation: "locating",
                         location: location.to_string(),
                         reason: e.to_string(),
-                    })?;
-                let conf = conf
-                    .to_builder()
-                    .region(aws_config::Region::new(region))
-                    .build();
-                Some(crate::aws::s3_client(&conf))
-            }
+                    })?,
+            ),
         };
-        Ok(Store { location, client })
+        Ok(Store { location, source })
     }
 
     /// Where the document is kept.
@@ -196,42 +191,21 @@ impl Store {
         key: &str,
         max: u64,
     ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
-        let name = self.location.to_string();
         let io = |reason: String| StorageError::Io {
             operation: "reading",
-            location: name.clone(),
+            location: self.location.to_string(),
             reason,
         };
-        let client = self
-            .client
+        let source = self
+            .source
             .as_ref()
             .ok_or_else(|| io("no S3 client".into()))?;
-        let answer = match client.get_object().bucket(bucket).key(key).send().await {
-            Ok(answer) => answer,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(io(crate::aws::error_text(
-                    &e,
-                    Some(&crate::aws::AwsCall::new("GetObject", "s3:GetObject", None)),
-                )));
-            }
-        };
-        let etag = answer.e_tag().unwrap_or_default().to_owned();
-        let too_large = || io(format!("larger than {max} bytes"));
-        if u64::try_from(answer.content_length().unwrap_or(0)).unwrap_or(0) > max {
-            return Err(too_large());
+        match source.get_document(bucket, key, max).await {
+            Ok(found) => Ok(found.map(|(bytes, etag)| (bytes, Version(Some(etag))))),
+            Err(crate::source::s3::DocumentError::Failed(reason)) => Err(io(reason)),
+            // Only a write is conditional.
+            Err(crate::source::s3::DocumentError::Conflict) => Err(io("conflict".into())),
         }
-        let mut body = answer.body;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = body.try_next().await.map_err(|e| io(e.to_string()))? {
-            if (bytes.len() + chunk.len()) as u64 > max {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Some((bytes, Version(Some(etag)))))
     }
 
     #[cfg(feature = "aws")]
@@ -248,36 +222,18 @@ impl Store {
             location: name.clone(),
             reason,
         };
-        let client = self
-            .client
+        let source = self
+            .source
             .as_ref()
             .ok_or_else(|| io("no S3 client".into()))?;
-        let put = client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(bytes.into());
         // S3's conditional writes: the write happens only if the object is still the one read.
-        let put = match expected {
-            None => put,
-            Some(Version(Some(etag))) => put.if_match(etag),
-            Some(Version(None)) => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                // 412: the precondition failed; 409: a concurrent conditional write won.
-                if expected.is_some() && matches!(status, Some(412 | 409)) {
-                    Err(StorageError::Conflict { location: name })
-                } else {
-                    Err(io(crate::aws::error_text(
-                        &e,
-                        Some(&crate::aws::AwsCall::new("PutObject", "s3:PutObject", None)),
-                    )))
-                }
+        let only_if = expected.map(|v| v.0.as_deref());
+        match source.put_document(bucket, key, bytes, only_if).await {
+            Ok(()) => Ok(()),
+            Err(crate::source::s3::DocumentError::Conflict) => {
+                Err(StorageError::Conflict { location: name })
             }
+            Err(crate::source::s3::DocumentError::Failed(reason)) => Err(io(reason)),
         }
     }
 

@@ -42,11 +42,119 @@ impl S3Source {
         )
     }
 
+    /// A source for `bucket`, in the bucket's own region (GetBucketLocation from `conf`'s).
+    ///
+    /// # Errors
+    /// GetBucketLocation failed.
+    pub async fn in_bucket_region(
+        conf: &aws_config::SdkConfig,
+        bucket: &str,
+    ) -> Result<Self, crate::trail_api::TrailApiError> {
+        let region = crate::trail_api::bucket_region(&crate::aws::s3_client(conf), bucket).await?;
+        let conf = conf
+            .to_builder()
+            .region(aws_config::Region::new(region))
+            .build();
+        Ok(S3Source::new(crate::aws::s3_client(&conf)).with_description(format!("s3://{bucket}")))
+    }
+
+    /// A document (a state, a plan, a shard's report) of at most `max` bytes, with its ETag;
+    /// `None` when there is no such key. Documents go through the same transport as the
+    /// trail's objects.
+    pub(crate) async fn get_document(
+        &self,
+        bucket: &str,
+        key: &str,
+        max: u64,
+    ) -> Result<Option<(Vec<u8>, String)>, DocumentError> {
+        let failed = |reason: String| DocumentError::Failed(reason);
+        let answer = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(failed(crate::aws::error_text(
+                    &e,
+                    Some(&crate::aws::AwsCall::new("GetObject", "s3:GetObject", None)),
+                )));
+            }
+        };
+        let etag = answer.e_tag().unwrap_or_default().to_owned();
+        let too_large = || failed(format!("larger than {max} bytes"));
+        if u64::try_from(answer.content_length().unwrap_or(0)).unwrap_or(0) > max {
+            return Err(too_large());
+        }
+        let mut body = answer.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.try_next().await.map_err(|e| failed(e.to_string()))? {
+            if (bytes.len() + chunk.len()) as u64 > max {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some((bytes, etag)))
+    }
+
+    /// Writes a document, under S3's conditional writes when `only_if` says so: `Some(Some(etag))`
+    /// only over that version, `Some(None)` only where there is none, `None` whatever is there.
+    pub(crate) async fn put_document(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        only_if: Option<Option<&str>>,
+    ) -> Result<(), DocumentError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(bytes.into());
+        let put = match only_if {
+            None => put,
+            Some(Some(etag)) => put.if_match(etag),
+            Some(None) => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                // 412: the precondition failed; 409: a concurrent conditional write won.
+                if only_if.is_some() && matches!(status, Some(412 | 409)) {
+                    Err(DocumentError::Conflict)
+                } else {
+                    Err(DocumentError::Failed(crate::aws::error_text(
+                        &e,
+                        Some(&crate::aws::AwsCall::new("PutObject", "s3:PutObject", None)),
+                    )))
+                }
+            }
+        }
+    }
+
     /// Sets the description used in reports (for instance the endpoint).
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = description.into();
         self
     }
+}
+
+/// Why a document could not be read or written.
+#[derive(Debug)]
+pub(crate) enum DocumentError {
+    /// A conditional write lost: someone else wrote the document since it was read.
+    Conflict,
+    /// Anything else, said.
+    Failed(String),
 }
 
 /// Maps an SDK error onto what it means for evidence: only a definite "no such key" is
