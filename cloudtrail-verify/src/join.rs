@@ -275,3 +275,104 @@ fn min_some(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
         (a, b) => a.or(b),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::DigestProblem;
+    use crate::layout::ChainId;
+    use chrono::TimeZone;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, hour, 0, 0).unwrap()
+    }
+
+    fn part(from: u32, to: u32) -> ChainReport {
+        let mut part = ChainReport::new(ChainId {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+        });
+        part.window = Some((at(from), at(to)));
+        part
+    }
+
+    fn digest(key: &str, end: u32) -> DigestReport {
+        let mut d = DigestReport::new("b", key, false);
+        d.start_time = Some(at(end - 1));
+        d.end_time = Some(at(end));
+        d
+    }
+
+    fn gap(kind: GapKind, start: u32, end: u32) -> CoverageGap {
+        CoverageGap {
+            kind,
+            start: at(start),
+            end: at(end),
+            hours: u64::from(end - start),
+            status: Status::Unverifiable,
+            next_start: None,
+            events: Vec::new(),
+            history_note: None,
+            previous_start: None,
+            carried: false,
+            accepted: None,
+        }
+    }
+
+    #[test]
+    fn a_digest_two_parts_read_counts_once_with_the_worse_verdict() {
+        let mut older = part(0, 2);
+        older.digests = vec![digest("d2", 2), digest("d3", 3)];
+        let mut newer = part(2, 4);
+        let mut bad = digest("d3", 3);
+        bad.push(DigestProblem::NotFound);
+        newer.digests = vec![bad, digest("d4", 4)];
+        let joined = join_chain(vec![newer, older]);
+        let keys: Vec<&str> = joined.digests.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["d2", "d3", "d4"], "each once, oldest part first");
+        assert_eq!(joined.digests[1].status, Status::Invalid);
+        assert_eq!(joined.window, Some((at(0), at(4))));
+    }
+
+    #[test]
+    fn gaps_meeting_at_a_seam_become_one_and_others_stay_apart() {
+        let mut older = part(0, 2);
+        older.gaps = vec![gap(GapKind::AfterNewestDigest, 1, 2)];
+        let mut newer = part(2, 5);
+        newer.gaps = vec![
+            gap(GapKind::BeforeChainStart, 2, 3),
+            gap(GapKind::NotYetDelivered, 4, 5),
+        ];
+        let joined = join_chain(vec![older, newer]);
+        assert_eq!(joined.gaps.len(), 2, "{:?}", joined.gaps);
+        assert_eq!((joined.gaps[0].start, joined.gaps[0].end), (at(1), at(3)));
+        assert_eq!(joined.gaps[0].hours, 2);
+        assert_eq!(joined.gaps[1].kind, GapKind::NotYetDelivered);
+    }
+
+    #[test]
+    fn a_part_with_no_digest_at_its_start_is_no_seam_and_stops_the_head() {
+        let head = ChainHead {
+            bucket: "b".into(),
+            key: "d2".into(),
+            sha256: "ab".repeat(32),
+            signature: "cd".repeat(256),
+            start_time: at(1),
+            end_time: at(2),
+        };
+        let mut older = part(0, 2);
+        older.head = Some(head.clone());
+        let mut empty = part(2, 4);
+        empty.gaps = vec![gap(GapKind::NoDigests, 2, 4)];
+        let mut newest = part(4, 6);
+        newest.head = Some(ChainHead {
+            key: "d6".into(),
+            ..head.clone()
+        });
+        let joined = join_chain(vec![older, empty, newest]);
+        // No seam for the empty part (it names no digest); the newest part has no tail either.
+        assert!(joined.seams.is_empty(), "{:?}", joined.seams);
+        // The hours after the empty part are not proven joined: the head stays before it.
+        assert_eq!(joined.head, Some(head));
+    }
+}

@@ -799,3 +799,68 @@ impl Report {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::ChainId;
+    use chrono::TimeZone;
+
+    fn chain_with(digests: Vec<DigestReport>) -> ChainReport {
+        let mut chain = ChainReport::new(ChainId {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+        });
+        chain.digests = digests;
+        chain
+    }
+
+    fn valid_digest(key: &str, logs: u64) -> DigestReport {
+        let mut d = DigestReport::new("b", key, false);
+        for _ in 0..logs {
+            d.log_counts.add(Status::Valid);
+        }
+        d.log_bytes = 100 * logs;
+        d
+    }
+
+    #[test]
+    fn omitting_valid_digests_keeps_every_count_and_every_finding() {
+        let mut bad = valid_digest("bad", 2);
+        bad.push(DigestProblem::NotFound);
+        let mut chain = chain_with(vec![valid_digest("a", 3), bad, valid_digest("c", 1)]);
+        let before = chain.summary();
+        chain.omit_valid_digests();
+        assert_eq!(chain.summary(), before);
+        let kept: Vec<&str> = chain.digests.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(kept, ["bad"]);
+    }
+
+    #[test]
+    fn a_bundle_problem_or_keys_from_the_copy_never_leave_a_report_valid() {
+        let at = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
+        let report = || {
+            Report::new(
+                "arn:aws:cloudtrail:us-east-1:111122223333:trail/t".into(),
+                "copy".into(),
+                "b".into(),
+                at(0),
+                at(1),
+                vec![{
+                    let mut chain = chain_with(vec![valid_digest("a", 1)]);
+                    chain.window = Some((at(0), at(1)));
+                    chain
+                }],
+            )
+        };
+        assert_eq!(report().status, Status::Valid, "valid before");
+        let mut altered = report();
+        altered.add_bundle_problems([BundleProblem::Missing {
+            path: "b/a.json.gz".into(),
+        }]);
+        assert_ne!(altered.status, Status::Valid);
+        let mut self_vouched = report();
+        self_vouched.set_keys_from_the_copy();
+        assert_ne!(self_vouched.status, Status::Valid);
+    }
+}
