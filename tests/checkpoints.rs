@@ -289,7 +289,14 @@ fn two_runs_racing_on_an_s3_state_cannot_both_write_it() {
             .parse()
             .unwrap();
         let store = StateStore::new(Store::open(location, &conf).await.expect("store"));
-        let state = State::new("arn", "b", None, t.start());
+        let state = State::new(
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+                .parse()
+                .unwrap(),
+            "b",
+            None,
+            t.start(),
+        );
         // Both find no state; the first write wins, the second is refused.
         let (a, b) = (store.load().await.unwrap(), store.load().await.unwrap());
         assert!(a.state.is_none());
@@ -307,7 +314,14 @@ fn two_runs_racing_on_an_s3_state_cannot_both_write_it() {
         assert_eq!(a.state.as_ref(), Some(&state));
         // (Writes of different states: S3's ETag is the content's, so an identical write
         // would match.)
-        let newer = State::new("arn", "b", None, t.start() + TimeDelta::hours(1));
+        let newer = State::new(
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+                .parse()
+                .unwrap(),
+            "b",
+            None,
+            t.start() + TimeDelta::hours(1),
+        );
         store.save(&newer, &a).await.expect("second write");
         let lost = store.save(&state, &b).await;
         assert!(
@@ -325,7 +339,9 @@ fn a_state_of_another_trail_is_refused_and_left_alone() {
     let t = Setup::new();
     t.first_run(4);
     let mut state = t.state();
-    state.trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/someone-elses-trail".into();
+    state.trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/someone-elses-trail"
+        .parse()
+        .unwrap();
     let bytes = state.to_json();
     std::fs::write(t.state_path(), &bytes).unwrap();
     let run = t.run(&["--to", &t.hour(7)]);

@@ -57,7 +57,7 @@ pub(crate) async fn run_verify(
         let target = verifier.target();
         state.loaded.state.clone().unwrap_or_else(|| {
             State::new(
-                target.arn.to_string(),
+                target.arn.clone(),
                 target.location.bucket.clone(),
                 target.location.prefix.clone(),
                 run.range.start(),

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A CloudTrail trail ARN: `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A CloudTrail trail ARN: `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`. In documents
+/// (a checkpoint state) it is written as the ARN's text and checked when read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct TrailArn {
     /// `aws`, `aws-cn`, `aws-us-gov`, ...
     pub partition: String,
@@ -76,6 +78,20 @@ impl TrailArn {
     /// Parses a trail ARN; `None` for anything else (a bare trail name, another resource).
     pub fn parse(arn: &str) -> Option<Self> {
         arn.parse().ok()
+    }
+}
+
+impl From<TrailArn> for String {
+    fn from(arn: TrailArn) -> String {
+        arn.to_string()
+    }
+}
+
+impl TryFrom<String> for TrailArn {
+    type Error = TrailArnError;
+
+    fn try_from(arn: String) -> Result<Self, Self::Error> {
+        arn.parse()
     }
 }
 

@@ -20,7 +20,7 @@
 //! second gets a [`StorageError::Conflict`].
 
 use crate::findings::{ChainHead, CoverageGap, GapKind, Status};
-use crate::layout::{ChainId, is_account_id, is_region};
+use crate::layout::{ChainId, TrailArn, is_account_id, is_region};
 use crate::options::TimeRange;
 use crate::report::Report;
 use crate::storage::{Location, StorageError, Store, Version};
@@ -43,7 +43,7 @@ pub struct State {
     /// [`STATE_VERSION`].
     pub version: u32,
     /// The trail's ARN.
-    pub trail: String,
+    pub trail: TrailArn,
     /// The bucket the trail's files are read from.
     pub bucket: String,
     /// The trail's key prefix.
@@ -142,7 +142,7 @@ pub struct KeptState {
 /// [`StateError::OtherTrail`], [`StateError::InTrailBucket`].
 pub fn check_use(
     kept: &KeptState,
-    trail: &str,
+    trail: &TrailArn,
     bucket: &str,
     prefix: Option<&str>,
 ) -> Result<Vec<String>, StateError> {
@@ -182,7 +182,7 @@ pub fn check_use(
 impl State {
     /// An empty state for a trail, chains without a checkpoint starting at `from`.
     pub fn new(
-        trail: impl Into<String>,
+        trail: TrailArn,
         bucket: impl Into<String>,
         prefix: Option<String>,
         from: DateTime<Utc>,
@@ -190,7 +190,7 @@ impl State {
         State {
             format: STATE_FORMAT.into(),
             version: STATE_VERSION,
-            trail: trail.into(),
+            trail,
             bucket: bucket.into(),
             prefix: prefix.filter(|p| !p.is_empty()),
             from,
@@ -277,14 +277,14 @@ impl State {
     /// [`StateError::OtherTrail`].
     pub fn check_belongs_to(
         &self,
-        trail: &str,
+        trail: &TrailArn,
         bucket: &str,
         prefix: Option<&str>,
         location: &str,
     ) -> Result<(), StateError> {
         let prefix = prefix.filter(|p| !p.is_empty());
-        if self.trail != trail {
-            let show = |t: &str, b: &str, p: Option<&str>| {
+        if &self.trail != trail {
+            let show = |t: &TrailArn, b: &str, p: Option<&str>| {
                 format!("trail {t} in s3://{b}/{}", p.unwrap_or(""))
             };
             return Err(StateError::OtherTrail {
@@ -465,6 +465,10 @@ impl StateStore {
 mod tests {
     use super::*;
 
+    fn arn(text: &str) -> TrailArn {
+        text.parse().expect("a trail ARN")
+    }
+
     fn head(key: &str, end_hour: u32) -> ChainHead {
         use chrono::TimeZone;
         ChainHead {
@@ -481,7 +485,7 @@ mod tests {
 
     fn state() -> State {
         let mut s = State::new(
-            "arn:aws:cloudtrail:us-east-1:111122223333:trail/t",
+            arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/main"),
             "b",
             None,
             "2026-01-01T00:00:00Z".parse().unwrap(),
@@ -523,7 +527,7 @@ mod tests {
         assert!(s.check_belongs_to(&s.trail, "b", None, "x").is_ok());
         assert!(
             s.check_belongs_to(
-                "arn:aws:cloudtrail:us-east-1:111122223333:trail/other",
+                &arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/other"),
                 "b",
                 None,
                 "x"
@@ -539,7 +543,7 @@ mod tests {
 
     #[test]
     fn a_state_is_used_only_for_its_trail_and_outside_the_trail_bucket_unless_accepted() {
-        let trail = "arn:aws:cloudtrail:us-east-1:111122223333:trail/t";
+        let trail = &arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/main");
         let kept = |location: &str, state: Option<State>, allow: bool| KeptState {
             location: location.parse().unwrap(),
             state,
@@ -549,7 +553,7 @@ mod tests {
         let ok = kept("s3://audit/state.json", Some(state()), false);
         assert!(check_use(&ok, trail, "b", None).unwrap().is_empty());
         // Another trail's state: refused.
-        let other = "arn:aws:cloudtrail:us-east-1:111122223333:trail/u";
+        let other = &arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/other2");
         assert!(matches!(
             check_use(&ok, other, "b", None),
             Err(StateError::OtherTrail { .. })
@@ -565,5 +569,19 @@ mod tests {
         // The same trail, now writing to another bucket: used, with the move said.
         let moved = check_use(&ok, trail, "new-bucket", None).unwrap();
         assert!(moved[0].contains("s3://b/"), "{moved:?}");
+    }
+
+    #[test]
+    fn a_state_whose_trail_is_no_trail_arn_is_malformed() {
+        let text = String::from_utf8(state().to_json()).unwrap().replace(
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/main",
+            "../../etc",
+        );
+        assert!(matches!(
+            State::parse(text.as_bytes(), "s"),
+            Err(StateError::Malformed { .. })
+        ));
+        let written = state();
+        assert_eq!(State::parse(&written.to_json(), "s").unwrap(), written);
     }
 }

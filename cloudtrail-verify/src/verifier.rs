@@ -344,7 +344,7 @@ impl VerifierBuilder {
         if let Some(kept) = &self.kept_state {
             warnings.extend(crate::state::check_use(
                 kept,
-                &target.arn.to_string(),
+                &target.arn,
                 &target.location.bucket,
                 target.location.prefix.as_deref(),
             )?);
