@@ -2,13 +2,17 @@
 //! output. It parses flags, builds the object source and key set, runs the `cloudtrail-verify`
 //! library and prints its report; it decides nothing about verification itself.
 
+pub mod asff;
 pub mod cli;
+mod findings_out;
 pub mod jsonl;
 pub mod junit;
 mod man;
+pub mod ocsf;
 mod posture_cmd;
 mod query_cmd;
 pub mod render;
+pub mod security_hub;
 pub mod shared_args;
 
 use clap::{CommandFactory, Parser};
@@ -430,6 +434,13 @@ async fn run_verify(
         (None, Some(trail)) => trail.clone(),
         (None, None) => return Err(Fatal("--trail ARN is required (see --help)".into())),
     };
+    if args.security_hub && !matches!(job, Job::Verify(_)) {
+        return Err(Fatal(
+            "--security-hub is for verification runs, not for export, plan or a shard (merge the \
+             shards, then verify)"
+                .into(),
+        ));
+    }
     if args.state.is_some() && !matches!(job, Job::Verify(_)) {
         return Err(Fatal(
             "--state is for scheduled verification runs, not for export, plan or a shard (they \
@@ -627,7 +638,7 @@ async fn run_verify(
     options.keep_valid_entries = match args.format {
         Format::Text => args.verbose,
         Format::Json | Format::Jsonl => true,
-        Format::Junit => false,
+        Format::Junit | Format::Asff | Format::Ocsf => false,
     };
     options.progress = bar.clone().map(|b| b as Arc<dyn Progress>);
     let mut verifier = builder
@@ -739,7 +750,7 @@ async fn run_verify(
             }
             (report, Some(summary))
         }
-        (None, Format::Json) => (verifier.run().await, None),
+        (None, Format::Json | Format::Asff | Format::Ocsf) => (verifier.run().await, None),
         (None, Format::Text) => {
             let renderer = render::TextRenderer::new(out, err, args.verbose)
                 .looked_in(&looked_in)
@@ -755,13 +766,17 @@ async fn run_verify(
             (report, None)
         }
         (None, Format::Jsonl) => {
-            let mut stream = jsonl::JsonlWriter::new(out).now(now);
+            let mut stream = jsonl::JsonlWriter::new(out)
+                .now(now)
+                .trail(verifier.target().arn.to_string());
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             (report, None)
         }
         (None, Format::Junit) => {
-            let mut stream = junit::JunitWriter::new(out).now(now);
+            let mut stream = junit::JunitWriter::new(out)
+                .now(now)
+                .trail(verifier.target().arn.to_string());
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             (report, None)
@@ -770,11 +785,26 @@ async fn run_verify(
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
+    // One finding list, with stable ids, for the JSON report and every other format.
+    cloudtrail_verify::report_findings::attach(&mut report, now);
+    let sent = match args.security_hub {
+        true => {
+            let previous = new_state.as_ref().map_or(&[][..], |s| &s.sent_findings[..]);
+            Some(findings_out::send_to_security_hub(&args.aws, &report, previous, now).await)
+        }
+        false => None,
+    };
     // The state this run will write, decided now so that the report names it by SHA-256 beside
     // the one it started from: successive reports then form a chain of audits.
+    let mut hub_error = None;
     let advanced = match (&state, &new_state) {
         (Some((store, loaded)), Some(new_state)) => {
-            let advanced = new_state.advanced(&report);
+            let mut advanced = new_state.advanced(&report);
+            if let Some(sent) = sent {
+                writeln!(err, "{}", sent.said)?;
+                hub_error = sent.error.clone();
+                advanced = sent.into_state(advanced);
+            }
             report.state = Some(cloudtrail_verify::report::StateRecord {
                 location: store.location().to_string(),
                 read_sha256: loaded.sha256.clone(),
@@ -782,12 +812,19 @@ async fn run_verify(
             });
             Some(advanced)
         }
-        _ => None,
+        _ => {
+            if let Some(sent) = sent {
+                writeln!(err, "{}", sent.said)?;
+                hub_error = sent.error;
+            }
+            None
+        }
     };
     if args.format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     }
+    findings_out::write(args.format, &report, now, out)?;
     if let Some(bundle) = bundle {
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
@@ -846,6 +883,11 @@ async fn run_verify(
             writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
         }
     }
+    if let Some(e) = &hub_error
+        && status == exit::INVALID
+    {
+        writeln!(err, "ctverify: {e}")?;
+    }
     // Everything for the report is written (the last partial line passed on).
     drop(out_lines);
     drop(err_lines);
@@ -861,6 +903,13 @@ async fn run_verify(
                 render::escape(&path.display().to_string()),
             )?;
         }
+    }
+    // Findings Security Hub did not take: the run failed (exit status 3), after everything else
+    // was done (the state written); evidence of tampering still outranks it.
+    if let Some(e) = hub_error
+        && status != exit::INVALID
+    {
+        return Err(Fatal(e));
     }
     Ok(status)
 }
@@ -980,7 +1029,9 @@ async fn run_merge(
             .map_err(|e| Fatal(format!("{location} is not a ctverify report: {e}")))?;
         reports.push(report);
     }
-    let merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    let mut merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    let now = chrono::Utc::now();
+    cloudtrail_verify::report_findings::attach(&mut merged, now);
     let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
     let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
         (&mut no_out, &mut no_err)
@@ -1004,15 +1055,16 @@ async fn run_merge(
         // The streaming formats, from the merged report: the events a single run would have
         // given, chain by chain.
         Format::Jsonl => {
-            let mut stream = jsonl::JsonlWriter::new(out);
+            let mut stream = jsonl::JsonlWriter::new(out).trail(merged.trail.clone());
             replay(&merged, &mut stream);
             stream.finish(&merged)?;
         }
         Format::Junit => {
-            let mut stream = junit::JunitWriter::new(out);
+            let mut stream = junit::JunitWriter::new(out).trail(merged.trail.clone());
             replay(&merged, &mut stream);
             stream.finish(&merged)?;
         }
+        Format::Asff | Format::Ocsf => findings_out::write(args.format, &merged, now, out)?,
     }
     Ok(exit_status(&merged))
 }
