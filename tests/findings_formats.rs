@@ -548,3 +548,127 @@ async fn findings_security_hub_does_not_take_make_the_run_fail_with_exit_status_
     );
     let _ = run_ctverify; // in-process runs are used above; this one needs its own process
 }
+
+#[tokio::test]
+async fn audit_checks_become_asff_with_their_controls_ocsf_compliance_findings_and_security_hub_findings()
+ {
+    use ctverify_tests::moto::MOTO_ACCOUNT;
+    let moto = MotoServer::start();
+    let conf = moto.sdk_config();
+    let bucket = "audit-findings-logs";
+    let arn = format!("arn:aws:cloudtrail:us-east-1:{MOTO_ACCOUNT}:trail/audit-findings");
+    cloudtrail_verify::aws::s3_client(&conf)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    aws_sdk_cloudtrail::Client::new(&conf)
+        .create_trail()
+        .name("audit-findings")
+        .s3_bucket_name(bucket)
+        .send()
+        .await
+        .expect("CreateTrail");
+    let audit = |format: &str| {
+        let mut args: Vec<String> = [
+            "ctverify",
+            "audit",
+            "--trail",
+            &arn,
+            "--region",
+            "us-east-1",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(["--format".into(), format.into()]);
+        run_against(&moto, &args)
+    };
+
+    let asff = audit("asff");
+    // A bare trail: no validation, no KMS key: checks fail.
+    assert_eq!(asff.code, exit::INVALID, "{asff:?}");
+    let findings = json(&asff);
+    let findings = findings.as_array().unwrap();
+    let validation = findings
+        .iter()
+        .find(|f| f["GeneratorId"] == "ctverify/audit/log_file_validation")
+        .expect("the log-file validation check");
+    assert_eq!(validation["Compliance"]["Status"], "FAILED");
+    assert_eq!(
+        validation["Compliance"]["SecurityControlId"],
+        "CloudTrail.4"
+    );
+    assert_eq!(
+        validation["Compliance"]["RelatedRequirements"],
+        serde_json::json!([
+            "CIS AWS Foundations Benchmark v1.2.0/2.2",
+            "CIS AWS Foundations Benchmark v1.4.0/3.2"
+        ])
+    );
+    assert_eq!(validation["Resources"][0]["Id"], arn.as_str());
+    let controls: BTreeSet<&str> = findings
+        .iter()
+        .filter_map(|f| f["Compliance"]["SecurityControlId"].as_str())
+        .collect();
+    for control in [
+        "CloudTrail.1",
+        "CloudTrail.2",
+        "CloudTrail.4",
+        "CloudTrail.5",
+        "CloudTrail.6",
+        "CloudTrail.7",
+    ] {
+        assert!(
+            controls.contains(control),
+            "{control} missing: {controls:?}"
+        );
+    }
+
+    let ocsf = audit("ocsf");
+    let (ok, said) = check_ocsf(&ocsf.stdout);
+    assert!(ok, "{said}\n{}", ocsf.stdout);
+    assert_eq!(
+        said.matches("ComplianceFinding").count(),
+        findings.len(),
+        "{said}"
+    );
+    let ocsf_ids: BTreeSet<String> = ocsf
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["finding_info"]["uid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ocsf_ids, ids_of(findings, "Id"));
+
+    let sent = run_against(
+        &moto,
+        &[
+            "ctverify",
+            "audit",
+            "--trail",
+            &arn,
+            "--region",
+            "us-east-1",
+            "--security-hub",
+            "--format",
+            "json",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(sent.code, exit::INVALID, "{sent:?}");
+    assert!(sent.stderr.contains("checks imported"), "{sent:?}");
+    let in_hub = get_findings(&moto, "us-east-1").await;
+    assert_eq!(ids_of(&in_hub, "Id"), ids_of(findings, "Id"));
+    assert!(
+        in_hub
+            .iter()
+            .any(|f| f["GeneratorId"] == "ctverify/audit/log_file_validation"
+                && f["Compliance"] == "FAILED"),
+        "{in_hub:#?}"
+    );
+}

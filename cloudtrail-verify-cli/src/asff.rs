@@ -167,7 +167,7 @@ pub enum Record {
 
 /// `text` cut to `max` characters (with `…` when cut), control characters escaped: keys from
 /// the bucket are hostile text.
-fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     let text = cloudtrail_verify::messages::escape(text);
     if text.chars().count() <= max {
         return text.into_owned();

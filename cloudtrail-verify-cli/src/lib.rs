@@ -10,6 +10,7 @@ pub mod junit;
 mod man;
 pub mod ocsf;
 mod posture_cmd;
+mod posture_findings;
 mod query_cmd;
 pub mod render;
 pub mod security_hub;
