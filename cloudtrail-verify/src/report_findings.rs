@@ -761,3 +761,125 @@ fn more(n: usize) -> String {
         n => format!(" (and {n} more findings)"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{CoverageGap, GapKind, LogProblem};
+    use crate::report::{ChainReport, DigestReport, LogReport};
+    use chrono::TimeZone;
+
+    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:111122223333:trail/t";
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap()
+    }
+
+    fn report(log_problem: Option<LogProblem>, gap_end: u32) -> Report {
+        let mut chain = ChainReport::new(ChainId {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+        });
+        chain.window = Some((t(0), t(gap_end)));
+        let mut digest = DigestReport::new("b", "digest-1", false);
+        let log = LogReport::new("b", "log-1", log_problem, 0);
+        digest.log_counts.add(log.status);
+        digest.logs.push(log);
+        chain.digests.push(digest);
+        chain.gaps.push(CoverageGap {
+            kind: GapKind::AfterNewestDigest,
+            start: t(2),
+            end: t(gap_end),
+            hours: u64::from(gap_end - 2),
+            status: Status::Unverifiable,
+            next_start: None,
+            events: Vec::new(),
+            history_note: None,
+            previous_start: None,
+            carried: false,
+            accepted: None,
+        });
+        Report::new(
+            TRAIL.into(),
+            "s".into(),
+            "b".into(),
+            t(0),
+            t(gap_end),
+            vec![chain],
+        )
+    }
+
+    fn mismatch() -> Option<LogProblem> {
+        Some(LogProblem::HashMismatch {
+            expected: "a".repeat(64),
+            actual: "b".repeat(64),
+        })
+    }
+
+    #[test]
+    fn ids_name_what_was_found_not_when_and_a_growing_gap_keeps_its_id() {
+        let first = finding_list(&report(mismatch(), 4), t(5));
+        // A later run: the window reaches further, the open gap with it, the clock moved.
+        let later = finding_list(&report(mismatch(), 9), t(23));
+        let ids = |l: &[ReportFinding]| l.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&first), ids(&later));
+        assert_eq!(first.len(), 3, "{first:#?}");
+        // Distinct things, distinct ids; every id is 64 hex digits.
+        let mut unique = ids(&first);
+        unique.dedup();
+        assert_eq!(unique.len(), 3);
+        assert!(first.iter().all(|f| f.id.len() == 64));
+        // Another problem of the same file is another finding.
+        let missing = finding_list(&report(Some(LogProblem::NotFound), 4), t(5));
+        assert_ne!(missing[0].id, first[0].id);
+        // Another trail's same file is another finding.
+        assert_ne!(
+            finding_id("other", None, "s3://b/log-1", "log_file/hash_mismatch"),
+            first[0].id
+        );
+    }
+
+    #[test]
+    fn statuses_are_the_reports_and_severity_ranks_tampering_above_obstacles() {
+        let list = finding_list(&report(mismatch(), 4), t(5));
+        let log = &list[0];
+        assert_eq!(
+            (log.kind, log.status),
+            (FindingKind::LogFile, Status::Invalid)
+        );
+        assert_eq!(log.severity, Severity::Critical);
+        assert_eq!(log.digest_key.as_deref(), Some("digest-1"));
+        assert_eq!(
+            log.expected_sha256.as_deref(),
+            Some("a".repeat(64).as_str())
+        );
+        let gap = &list[1];
+        assert_eq!(
+            (gap.kind, gap.severity),
+            (FindingKind::CoverageGap, Severity::Medium)
+        );
+        let summary = list.last().unwrap();
+        assert_eq!(summary.kind, FindingKind::Summary);
+        assert_eq!(summary.status, Status::Invalid);
+        assert_eq!(summary.message, verdict_line(&report(mismatch(), 4), t(5)));
+        let planted = finding_list(
+            &report(Some(LogProblem::NotListed { hour_covered: true }), 4),
+            t(5),
+        );
+        assert_eq!(planted[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn what_a_later_run_no_longer_finds_is_resolved_once_and_what_it_finds_never() {
+        let before = finding_list(&report(mismatch(), 4), t(5));
+        let after = finding_list(&report(None, 4), t(6));
+        let resolved = resolved_since(&before, &after);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].id, before[0].id);
+        // A state listing a finding twice, or one still found, resolves nothing more.
+        let mut doubled = before.clone();
+        doubled.extend(before.clone());
+        assert_eq!(resolved_since(&doubled, &after).len(), 1);
+        assert!(resolved_since(&after, &after).is_empty());
+    }
+}
