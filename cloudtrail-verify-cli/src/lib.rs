@@ -309,7 +309,8 @@ fn is_other_archive(path: &std::path::Path) -> bool {
 const DEBUG_FILTER: &str = "info,cloudtrail_verify=debug,cloudtrail_verify_cli=debug,\
                             aws_config=debug,aws_smithy_runtime=debug,aws_sigv4=debug,\
                             aws_sdk_s3=debug,aws_sdk_cloudtrail=debug,aws_sdk_account=debug,\
-                            aws_sdk_organizations=debug,aws_sdk_kms=debug,aws_sdk_sts=debug";
+                            aws_sdk_organizations=debug,aws_sdk_kms=debug,aws_sdk_sts=debug,\
+                            aws_sdk_securityhub=debug";
 
 /// Diagnostics on stderr, with `--debug` or `RUST_LOG`; none otherwise, so a normal run's
 /// output stays the report. The first run of a process installs the subscriber; in tests,
