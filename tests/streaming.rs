@@ -83,6 +83,8 @@ async fn json_lines_carry_every_verdict_of_the_report_in_order_with_the_summary_
                 assert_eq!(open.take().as_ref(), Some(&e["chain"]));
             }
             "summary" => assert!(open.is_none()),
+            // The run's own findings (its summary, a bundle's) come after the chains.
+            "finding" if e.get("chain").is_none() => assert!(open.is_none()),
             _ => assert_eq!(open.as_ref(), Some(&e["chain"]), "{e}"),
         }
     }
@@ -144,6 +146,13 @@ async fn json_lines_carry_every_verdict_of_the_report_in_order_with_the_summary_
                 "warnings",
                 "bundle_problems",
                 "provenance",
+                "finding_id",
+            ],
+        ),
+        (
+            "finding",
+            &[
+                "id", "kind", "problem", "status", "severity", "trail", "subject", "message",
             ],
         ),
     ];

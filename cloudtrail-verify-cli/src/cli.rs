@@ -174,6 +174,13 @@ pub enum Format {
     /// A JUnit XML report, one test suite per chain, written as each chain finishes: a failure
     /// for each INVALID finding, an error for each UNVERIFIABLE one.
     Junit,
+    /// The findings in the AWS Security Finding Format (what Security Hub imports), one JSON
+    /// array at the end: each invalid or unverifiable finding, and the trail's summary (README:
+    /// "Security Hub and OCSF").
+    Asff,
+    /// The findings as JSON Lines of OCSF 1.x events at the end: a Detection Finding (2004)
+    /// for each invalid or unverifiable finding, a Compliance Finding (2003) for the verdict.
+    Ocsf,
 }
 
 /// Running one shard of a plan.
@@ -362,6 +369,14 @@ pub struct VerifyArgs {
     /// have expired. For simulations of a long audit and for tests; a real run uses the clock.
     #[arg(long, value_name = "TIME", hide = true, value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
+
+    /// Send the findings to the account's Security Hub in the trail's home region
+    /// (BatchImportFindings, ASFF), the trail's summary included. With --state, a finding an
+    /// earlier run sent and this one no longer finds is sent once more as resolved. A finding
+    /// Security Hub does not import after retries makes the run fail (exit status 3), unless it
+    /// is INVALID (1), which it still says.
+    #[arg(long, help_heading = "Output")]
+    pub security_hub: bool,
 
     /// Accept a --state kept in the trail's own bucket. Refused by default (exit 3): whoever can
     /// write the trail's objects can usually write the state beside them, and a rewritten

@@ -6,11 +6,15 @@
 //! the run's fixed order: per chain `chain_started`, then per digest `digest` followed by a
 //! `log` line for each of its log files, then the chain's `checkpoint`, `seam`, `gap`,
 //! `unlisted_log`, `foreign_object`, `version` and `chain_error` lines, then `chain_finished`;
-//! `summary` is always last.
+//! `summary` is always last. Each finding is also a `finding` line (the library's typed
+//! finding, with its stable `id`, the same as in the JSON report, ASFF and OCSF): a digest's
+//! after its `log` lines, a chain's before its `chain_finished`, the bundle's and the run's
+//! summary finding before `summary`, which names the latter by `finding_id`.
 
 use chrono::{DateTime, Utc};
 use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::report::VersionCheck;
+use cloudtrail_verify::report_findings::{self, FindingKind, ReportFinding};
 use cloudtrail_verify::{
     BundleProblem, ChainHead, ChainReport, ChainScope, CheckpointProblem, Counts, DigestProblem,
     DigestReport, LogReport, Provenance, Report, RunEvent, RunObserver, Status, Summary,
@@ -118,6 +122,8 @@ struct RunSummary<'a> {
     /// The text output's last line: the verdict and its first reason, the same words in
     /// every format.
     verdict: String,
+    /// The id of the run's summary finding (the last `finding` line).
+    finding_id: String,
 }
 
 /// Writes a run's events as JSON Lines.
@@ -127,6 +133,8 @@ pub struct JsonlWriter<'a> {
     error: Option<io::Error>,
     /// What the verdict's proof lag is counted to.
     now: DateTime<Utc>,
+    /// The trail's ARN, which every finding's id names.
+    trail: String,
 }
 
 impl<'a> JsonlWriter<'a> {
@@ -136,6 +144,19 @@ impl<'a> JsonlWriter<'a> {
             out,
             error: None,
             now: Utc::now(),
+            trail: String::new(),
+        }
+    }
+
+    /// The trail's ARN, which every finding's id names (the report's `trail`).
+    pub fn trail(mut self, trail: String) -> Self {
+        self.trail = trail;
+        self
+    }
+
+    fn findings(&mut self, findings: Vec<ReportFinding>) {
+        for finding in &findings {
+            self.line("finding", finding);
         }
     }
 
@@ -167,6 +188,14 @@ impl<'a> JsonlWriter<'a> {
     /// # Errors
     /// Writing failed.
     pub fn finish(mut self, report: &Report) -> io::Result<()> {
+        let summary = report_findings::summary_finding(report, self.now);
+        let mut last: Vec<ReportFinding> = report_findings::object_findings(report)
+            .into_iter()
+            .filter(|f| f.kind == FindingKind::BundleFile)
+            .collect();
+        let finding_id = summary.id.clone();
+        last.push(summary);
+        self.findings(last);
         self.line(
             "summary",
             RunSummary {
@@ -186,6 +215,7 @@ impl<'a> JsonlWriter<'a> {
                 bundle_problems: &report.bundle_problems,
                 provenance: report.provenance.as_ref(),
                 verdict: cloudtrail_verify::messages::verdict_line(report, self.now),
+                finding_id,
             },
         );
         match self.error {
@@ -261,6 +291,8 @@ impl<'a> JsonlWriter<'a> {
                 },
             );
         }
+        let findings = report_findings::chain_findings(&self.trail, chain);
+        self.findings(findings);
         self.line(
             "chain_finished",
             ChainFinished {
@@ -331,5 +363,7 @@ impl JsonlWriter<'_> {
                 },
             );
         }
+        let findings = report_findings::digest_findings(&self.trail, chain, d);
+        self.findings(findings);
     }
 }

@@ -2,10 +2,13 @@
 //! run. One `<testsuite>` per chain, written when the chain finishes; a `<testcase>` per digest,
 //! per log file with a problem, per coverage gap (or one for the chain's covered window) and per
 //! other finding. INVALID is a `<failure>`, UNVERIFIABLE an `<error>`: neither may look like a
-//! pass. A last suite, `run`, holds the verdict and the warnings.
+//! pass. A last suite, `run`, holds the verdict and the warnings. Each suite's `<properties>`
+//! name its findings by their stable ids (`finding_id`), the same as in the JSON report, JSON
+//! Lines, ASFF and OCSF.
 
 use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::messages::display_date;
+use cloudtrail_verify::report_findings;
 use cloudtrail_verify::{ChainReport, DigestReport, Report, RunEvent, RunObserver, Status};
 use std::io::{self, Write};
 
@@ -25,6 +28,10 @@ pub struct JunitWriter<'a> {
     started: bool,
     error: Option<io::Error>,
     now: chrono::DateTime<chrono::Utc>,
+    /// The trail's ARN, which every finding's id names.
+    trail: String,
+    /// The ids of the findings of the chain being given out.
+    ids: Vec<String>,
 }
 
 /// Text for XML: control characters made visible (XML 1.0 cannot carry most of them), then
@@ -42,7 +49,15 @@ impl<'a> JunitWriter<'a> {
             started: false,
             error: None,
             now: chrono::Utc::now(),
+            trail: String::new(),
+            ids: Vec::new(),
         }
+    }
+
+    /// The trail's ARN, which every finding's id names (the report's `trail`).
+    pub fn trail(mut self, trail: String) -> Self {
+        self.trail = trail;
+        self
     }
 
     /// The time the verdict's proof lag is counted to (default: the clock).
@@ -77,7 +92,12 @@ impl<'a> JunitWriter<'a> {
         });
     }
 
-    fn digest(&mut self, digest: &DigestReport) {
+    fn digest(&mut self, chain: &ChainId, digest: &DigestReport) {
+        self.ids.extend(
+            report_findings::digest_findings(&self.trail, chain, digest)
+                .into_iter()
+                .map(|f| f.id),
+        );
         let name = format!("s3://{}/{}", digest.bucket, digest.key);
         let mut message: Vec<String> = digest.problems.iter().map(ToString::to_string).collect();
         if digest.logs_not_checked > 0 {
@@ -189,16 +209,22 @@ impl<'a> JunitWriter<'a> {
                 changed.to_string(),
             );
         }
+        self.ids.extend(
+            report_findings::chain_findings(&self.trail, chain)
+                .into_iter()
+                .map(|f| f.id),
+        );
         self.suite(&chain.chain.clone());
     }
 
     /// Writes the buffered cases as the suite `chain`.
     fn suite(&mut self, chain: &ChainId) {
         let cases = std::mem::take(&mut self.cases);
-        self.write_suite(&chain.to_string(), &cases, &[]);
+        let ids = std::mem::take(&mut self.ids);
+        self.write_suite(&chain.to_string(), &cases, &ids, &[]);
     }
 
-    fn write_suite(&mut self, name: &str, cases: &[Case], notes: &[String]) {
+    fn write_suite(&mut self, name: &str, cases: &[Case], ids: &[String], notes: &[String]) {
         self.start();
         let count = |s: Status| cases.iter().filter(|c| c.status == s).count();
         let mut text = format!(
@@ -208,6 +234,16 @@ impl<'a> JunitWriter<'a> {
             count(Status::Invalid),
             count(Status::Unverifiable)
         );
+        if !ids.is_empty() {
+            text.push_str("    <properties>\n");
+            for id in ids {
+                text.push_str(&format!(
+                    "      <property name=\"finding_id\" value=\"{}\"/>\n",
+                    xml(id)
+                ));
+            }
+            text.push_str("    </properties>\n");
+        }
         for case in cases {
             let open = format!(
                 "    <testcase classname=\"{}.{}\" name=\"{}\"",
@@ -263,7 +299,13 @@ impl<'a> JunitWriter<'a> {
                 message: problem.to_string(),
             });
         }
-        self.write_suite("run", &cases, &report.warnings);
+        let ids: Vec<String> = report_findings::object_findings(report)
+            .into_iter()
+            .filter(|f| f.kind == report_findings::FindingKind::BundleFile)
+            .chain([report_findings::summary_finding(report, self.now)])
+            .map(|f| f.id)
+            .collect();
+        self.write_suite("run", &cases, &ids, &report.warnings);
         self.start();
         self.write("</testsuites>\n");
         match self.error {
@@ -276,7 +318,7 @@ impl<'a> JunitWriter<'a> {
 impl RunObserver for JunitWriter<'_> {
     fn event(&mut self, event: RunEvent<'_>) {
         match event {
-            RunEvent::Digest { digest, .. } => self.digest(digest),
+            RunEvent::Digest { chain, digest } => self.digest(chain, digest),
             RunEvent::ChainFinished { chain } => self.chain_finished(chain),
             _ => {}
         }

@@ -2,15 +2,20 @@
 //! output. It parses flags, builds the object source and key set, runs the `cloudtrail-verify`
 //! library and prints its report; it decides nothing about verification itself.
 
+pub mod asff;
 pub mod cli;
+mod findings_out;
 pub mod jsonl;
 pub mod junit;
 mod man;
+pub mod ocsf;
 mod plan_cmd;
 mod posture_cmd;
+mod posture_findings;
 mod progress;
 mod query_cmd;
 pub mod render;
+pub mod security_hub;
 pub mod shared_args;
 mod verify_cmd;
 mod verify_config;
@@ -202,7 +207,8 @@ fn is_other_archive(path: &std::path::Path) -> bool {
 const DEBUG_FILTER: &str = "info,cloudtrail_verify=debug,cloudtrail_verify_cli=debug,\
                             aws_config=debug,aws_smithy_runtime=debug,aws_sigv4=debug,\
                             aws_sdk_s3=debug,aws_sdk_cloudtrail=debug,aws_sdk_account=debug,\
-                            aws_sdk_organizations=debug,aws_sdk_kms=debug,aws_sdk_sts=debug";
+                            aws_sdk_organizations=debug,aws_sdk_kms=debug,aws_sdk_sts=debug,\
+                            aws_sdk_securityhub=debug";
 
 /// Diagnostics on stderr, with `--debug` or `RUST_LOG`; none otherwise, so a normal run's
 /// output stays the report. The first run of a process installs the subscriber; in tests,

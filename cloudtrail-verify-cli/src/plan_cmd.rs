@@ -106,7 +106,9 @@ pub(crate) async fn run_merge(
             .map_err(|e| Fatal(format!("{location} is not a ctverify report: {e}")))?;
         reports.push(report);
     }
-    let merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    let mut merged = cloudtrail_verify::plan::merge(&plan, reports)?;
+    let now = chrono::Utc::now();
+    cloudtrail_verify::report_findings::attach(&mut merged, now);
     let (mut no_out, mut no_err) = (std::io::sink(), std::io::sink());
     let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) = if args.quiet {
         (&mut no_out, &mut no_err)
@@ -130,15 +132,16 @@ pub(crate) async fn run_merge(
         // The streaming formats, from the merged report: the events a single run would have
         // given, chain by chain.
         Format::Jsonl => {
-            let mut stream = jsonl::JsonlWriter::new(out);
+            let mut stream = jsonl::JsonlWriter::new(out).trail(merged.trail.clone());
             replay(&merged, &mut stream);
             stream.finish(&merged)?;
         }
         Format::Junit => {
-            let mut stream = junit::JunitWriter::new(out);
+            let mut stream = junit::JunitWriter::new(out).trail(merged.trail.clone());
             replay(&merged, &mut stream);
             stream.finish(&merged)?;
         }
+        Format::Asff | Format::Ocsf => crate::findings_out::write(args.format, &merged, now, out)?,
     }
     Ok(exit_status(&merged))
 }

@@ -28,6 +28,20 @@ pub enum PostureFormat {
     Json,
 }
 
+/// Output format of `audit`: those of `enable`, and the formats of compliance tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+    /// Each check as an AWS Security Finding Format finding (one JSON array), with its
+    /// Security Hub control and CIS AWS Foundations requirements.
+    Asff,
+    /// Each check as an OCSF 1.x Compliance Finding (class 2003), one JSON object per line.
+    Ocsf,
+}
+
 /// How `enable` and `audit` reach AWS: the same flags as verification (`--profile`,
 /// `--endpoint-url`, `--ca-bundle`), plus the region of the API calls.
 #[derive(Debug, Clone, clap::Args)]
@@ -110,8 +124,13 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DAYS", default_value_t = cloudtrail_posture::retention::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: u32,
     /// Output format.
-    #[arg(long, visible_alias = "output", value_enum, default_value_t = PostureFormat::Text)]
-    pub format: PostureFormat,
+    #[arg(long, visible_alias = "output", value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    /// Send every check to the account's Security Hub in the region of the API calls
+    /// (BatchImportFindings, ASFF), passing ones as PASSED. A check Security Hub does not import
+    /// after retries makes the run fail (exit status 3), unless a check failed (1).
+    #[arg(long)]
+    pub security_hub: bool,
     /// AWS profile and region.
     #[command(flatten)]
     pub aws: ApiArgs,
@@ -265,15 +284,51 @@ pub async fn run_audit_with_config(
             return exit::ERROR;
         }
     };
+    let now = chrono::Utc::now();
+    let region = conf.region().map(ToString::to_string).unwrap_or_default();
     let written = match args.format {
-        PostureFormat::Json => write_json(out, &report),
-        PostureFormat::Text => write_audit_text(out, &report),
+        AuditFormat::Json => write_json(out, &report),
+        AuditFormat::Text => write_audit_text(out, &report),
+        AuditFormat::Asff => write_json(out, &crate::posture_findings::asff(&report, &region, now)),
+        AuditFormat::Ocsf => crate::posture_findings::ocsf(&report, &region, now)
+            .iter()
+            .try_for_each(|e| {
+                serde_json::to_writer(&mut *out, e)?;
+                writeln!(out)
+            }),
     };
     if let Err(e) = written {
         let _ = writeln!(err, "ctverify audit: cannot write output: {e}");
         return exit::ERROR;
     }
-    audit_exit_status(&report)
+    let status = audit_exit_status(&report);
+    if args.security_hub {
+        let findings = crate::posture_findings::asff(&report, &region, now);
+        let total = findings.len();
+        let outcome = crate::security_hub::send(conf, findings, &region).await;
+        let _ = writeln!(
+            err,
+            "Security Hub ({region}): {} of {total} checks imported in {} BatchImportFindings calls",
+            outcome.imported.len(),
+            outcome.calls
+        );
+        if let Some(first) = outcome.failed.first() {
+            let _ = writeln!(
+                err,
+                "ctverify audit: Security Hub did not import {} of {total} checks after {} \
+                 retries (first: {}: {})",
+                outcome.failed.len(),
+                crate::security_hub::MAX_RETRIES,
+                first.id,
+                first.reason
+            );
+            // A failed check outranks the findings not sent, as a verdict does.
+            if status != exit::INVALID {
+                return exit::ERROR;
+            }
+        }
+    }
+    status
 }
 
 fn enable_exit_status(result: &Result<EnableOutcome, EnableError>) -> u8 {

@@ -108,10 +108,11 @@ pub(crate) async fn run_verify(
         }
         _ => {
             let bar = bar.as_deref();
+            let trail = verifier.target().arn.to_string();
             let report = run_in_format(
                 verifier,
                 args.format,
-                run.now,
+                (run.now, trail),
                 bar,
                 &mut *out,
                 &mut *err,
@@ -124,11 +125,29 @@ pub(crate) async fn run_verify(
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
+    // One finding list, with stable ids, for the JSON report and every other format.
+    cloudtrail_verify::report_findings::attach(&mut report, run.now);
+    let sent = match args.security_hub {
+        true => {
+            let previous = new_state.as_ref().map_or(&[][..], |s| &s.sent_findings[..]);
+            Some(
+                crate::findings_out::send_to_security_hub(&args.aws, &report, previous, run.now)
+                    .await,
+            )
+        }
+        false => None,
+    };
     // The state this run will write, decided now so that the report names it by SHA-256 beside
     // the one it started from: successive reports then form a chain of audits.
+    let mut hub_error = None;
     let advanced = match (&run.state, &new_state) {
         (Some(state), Some(new_state)) => {
-            let advanced = new_state.advanced(&report);
+            let mut advanced = new_state.advanced(&report);
+            if let Some(sent) = sent {
+                writeln!(err, "{}", sent.said)?;
+                hub_error = sent.error.clone();
+                advanced = sent.into_state(advanced);
+            }
             report.state = Some(cloudtrail_verify::report::StateRecord {
                 location: state.store.location().to_string(),
                 read_sha256: state.loaded.sha256.clone(),
@@ -136,12 +155,19 @@ pub(crate) async fn run_verify(
             });
             Some(advanced)
         }
-        _ => None,
+        _ => {
+            if let Some(sent) = sent {
+                writeln!(err, "{}", sent.said)?;
+                hub_error = sent.error;
+            }
+            None
+        }
     };
     if args.format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     }
+    crate::findings_out::write(args.format, &report, run.now, out)?;
     if let Some(bundle) = bundle {
         render::write_bundle_summary(err, &bundle, report.status)?;
     }
@@ -158,6 +184,11 @@ pub(crate) async fn run_verify(
         if state_text {
             writeln!(out, "{}\n\n{verdict}", render::escape(&said))?;
         }
+    }
+    if let Some(e) = &hub_error
+        && status == exit::INVALID
+    {
+        writeln!(err, "ctverify: {e}")?;
     }
     // Everything for the report is written (the last partial line passed on).
     drop(out_lines);
@@ -178,6 +209,13 @@ pub(crate) async fn run_verify(
             )?;
         }
     }
+    // Findings Security Hub did not take: the run failed (exit status 3), after everything else
+    // was done (the state written); evidence of tampering still outranks it.
+    if let Some(e) = hub_error
+        && status != exit::INVALID
+    {
+        return Err(Fatal(e));
+    }
     Ok(status)
 }
 
@@ -186,7 +224,7 @@ pub(crate) async fn run_verify(
 async fn run_in_format<'w>(
     verifier: Verifier,
     format: Format,
-    now: chrono::DateTime<chrono::Utc>,
+    (now, trail): (chrono::DateTime<chrono::Utc>, String),
     bar: Option<&ProgressBar>,
     out: &'w mut (dyn Write + Send),
     err: &'w mut (dyn Write + Send),
@@ -196,7 +234,8 @@ async fn run_in_format<'w>(
     ) -> render::TextRenderer<'w>,
 ) -> Result<Report, Fatal> {
     Ok(match format {
-        Format::Json => verifier.run().await,
+        // Whole-report formats: written by the caller once the run is over.
+        Format::Json | Format::Asff | Format::Ocsf => verifier.run().await,
         Format::Text => {
             let mut stream = render::TextStream::new(renderer(out, err));
             let report = verifier.run_observed(&mut stream).await;
@@ -208,13 +247,13 @@ async fn run_in_format<'w>(
             report
         }
         Format::Jsonl => {
-            let mut stream = jsonl::JsonlWriter::new(out).now(now);
+            let mut stream = jsonl::JsonlWriter::new(out).now(now).trail(trail);
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             report
         }
         Format::Junit => {
-            let mut stream = junit::JunitWriter::new(out).now(now);
+            let mut stream = junit::JunitWriter::new(out).now(now).trail(trail);
             let report = verifier.run_observed(&mut stream).await;
             stream.finish(&report)?;
             report

@@ -124,6 +124,13 @@ impl<'a> VerifyRun<'a> {
     /// Checks the flags of `job` and reads what the run depends on (a plan, a state, keys,
     /// an archive, exceptions), refusing at once whatever cannot run.
     pub(crate) async fn check(args: &'a VerifyArgs, job: Job<'a>) -> Result<Self, Fatal> {
+        if args.security_hub && !matches!(job, Job::Verify(_)) {
+            return Err(Fatal(
+                "--security-hub is for verification runs, not for export, plan or a shard (merge \
+                 the shards, then verify)"
+                    .into(),
+            ));
+        }
         if args.state.is_some() && !matches!(job, Job::Verify(_)) {
             return Err(Fatal(
                 "--state is for scheduled verification runs, not for export, plan or a shard \
@@ -281,7 +288,7 @@ fn options(args: &VerifyArgs, now: DateTime<Utc>) -> VerifyOptions {
     options.keep_valid_entries = match args.format {
         Format::Text => args.verbose,
         Format::Json | Format::Jsonl => true,
-        Format::Junit => false,
+        Format::Junit | Format::Asff | Format::Ocsf => false,
     };
     options
 }

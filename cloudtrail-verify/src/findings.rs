@@ -2,8 +2,10 @@
 //! problem is evidence and which only an obstacle is decided in `crate::trust`, which also
 //! gives these types their `status()`.
 
+use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// The verdict on one file, or on a whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -801,4 +803,156 @@ pub struct CheckpointCheck {
     pub status: Status,
     /// What is wrong.
     pub problems: Vec<CheckpointProblem>,
+}
+
+// A report's findings as one typed list (built in `crate::report_findings`).
+
+/// How urgently a finding needs a person, from its status and kind: the class Security Hub's
+/// `Severity.Label` and OCSF's `severity_id` are mapped from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Nothing to do: a run's summary when it proved everything.
+    Informational,
+    /// Something could not be checked (unverifiable): not evidence, but no proof either.
+    Medium,
+    /// Evidence of tampering with what surrounds the logs (a foreign object, a malformed digest,
+    /// an unknown key): invalid.
+    High,
+    /// Evidence that logs or their proofs were deleted or altered (a hash or signature that
+    /// does not match, a missing file, a broken chain, an overwritten version): invalid.
+    Critical,
+}
+
+impl Severity {
+    /// `informational`, `medium`, `high` or `critical`, as the JSON report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The run's verdict on the trail: one per trail and run, valid included, so that a clean
+    /// trail shows a passing control and not silence.
+    Summary,
+    /// A discrepancy between an evidence bundle and its manifest.
+    BundleFile,
+    /// A chain that could not be walked (its listing failed).
+    ChainWalk,
+    /// The join to the checkpoint a previous run left (`--state`).
+    Checkpoint,
+    /// The join between two time windows of a chain verified in parts (`merge`).
+    Seam,
+    /// A digest file.
+    DigestFile,
+    /// The log files a digest lists that were not checked because the digest did not verify.
+    LogsNotChecked,
+    /// A log file a digest lists.
+    LogFile,
+    /// A log file in the chain's folder that no valid digest lists.
+    UnlistedLogFile,
+    /// Hours of the chain's window no valid digest covers.
+    CoverageGap,
+    /// An object CloudTrail did not write in the chain's folders.
+    ForeignObject,
+    /// Foreign objects counted beyond those the report keeps.
+    ForeignObjectsOmitted,
+    /// The chain's S3 version histories could not be listed.
+    VersionListing,
+    /// A digest or log file changed after delivery (its S3 version history).
+    ChangedVersion,
+    /// Changed objects counted beyond those the report keeps.
+    ChangedVersionsOmitted,
+}
+
+impl FindingKind {
+    /// The kind as the JSON report spells it (`digest_file`, `coverage_gap`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Summary => "summary",
+            FindingKind::BundleFile => "bundle_file",
+            FindingKind::ChainWalk => "chain_walk",
+            FindingKind::Checkpoint => "checkpoint",
+            FindingKind::Seam => "seam",
+            FindingKind::DigestFile => "digest_file",
+            FindingKind::LogsNotChecked => "logs_not_checked",
+            FindingKind::LogFile => "log_file",
+            FindingKind::UnlistedLogFile => "unlisted_log_file",
+            FindingKind::CoverageGap => "coverage_gap",
+            FindingKind::ForeignObject => "foreign_object",
+            FindingKind::ForeignObjectsOmitted => "foreign_objects_omitted",
+            FindingKind::VersionListing => "version_listing",
+            FindingKind::ChangedVersion => "changed_version",
+            FindingKind::ChangedVersionsOmitted => "changed_versions_omitted",
+        }
+    }
+}
+
+/// One finding of a report, typed: what it is about, its status (the report's), its severity
+/// class, the evidence an analyst needs, and the sentence the text output prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReportFinding {
+    /// Stable id: SHA-256 (hex) of the trail's ARN, the chain, what the finding is about and
+    /// its kind and problem ([`crate::report_findings::finding_id`]); the same thing found again has the same id.
+    pub id: String,
+    /// What the finding is about.
+    pub kind: FindingKind,
+    /// The problem, as the report's `kind` tags spell it (`hash_mismatch`, `broken_chain`, ...);
+    /// for the summary, the run's status.
+    pub problem: String,
+    /// Invalid or unverifiable, as the report decided; the summary's is the run's verdict
+    /// (valid included).
+    pub status: Status,
+    /// The severity class.
+    pub severity: Severity,
+    /// The trail's ARN.
+    pub trail: String,
+    /// The chain (account and source region), when the finding belongs to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainId>,
+    /// The object's bucket, when the finding is about an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// The object's key (a bundle's finding: the file's path in the bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Start of the hours the finding is about (a gap's start, a digest's `digestStartTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// End of those hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// The SHA-256 (hex) the object should have: what a digest or manifest recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_sha256: Option<String>,
+    /// The SHA-256 (hex) the object has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_sha256: Option<String>,
+    /// The digest that names the object: the one listing a log file, the newer digest naming a
+    /// predecessor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_key: Option<String>,
+    /// What it is about, in words (`Digest file s3://B/K`, `Coverage account A region R`).
+    pub subject: String,
+    /// The sentence: what was found. Text from the bucket is quoted as it is (see
+    /// [`crate::messages::escape`]).
+    pub message: String,
+}
+
+impl fmt::Display for ReportFinding {
+    /// `SUBJECT: MESSAGE`, the form the verdict line quotes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.subject, self.message)
+    }
 }

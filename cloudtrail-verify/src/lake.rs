@@ -805,7 +805,7 @@ pub async fn verify_s3_query_results(
         .into_builder()
         .region(aws_config::Region::new(start_region))
         .build();
-    let source = crate::source::S3Source::in_bucket_region(&conf, bucket).await?;
+    let source = crate::trail_api::source_in_bucket_region(&conf, bucket).await?;
     let prefix = folder_prefix(prefix);
     let sign = read_sign_file(&source, bucket, &format!("{prefix}{SIGN_FILE_NAME}")).await;
     let mut keys = KeySet::new();

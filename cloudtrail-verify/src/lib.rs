@@ -90,6 +90,7 @@ pub mod messages;
 mod options;
 pub mod plan;
 pub mod report;
+pub mod report_findings;
 #[cfg(feature = "aws")]
 mod resolve;
 mod schema;
@@ -105,6 +106,7 @@ mod trust;
 mod verifier;
 mod verify;
 mod walk;
+mod words;
 
 /// The AWS SDK's configuration crate, whose `SdkConfig` [`Verifier::from_s3`] takes: use this
 /// one to be sure the versions match.

@@ -6,8 +6,9 @@
 
 pub use crate::findings::{
     AcceptedBy, BundleProblem, ChainHead, ChainTail, CheckpointCheck, CheckpointProblem,
-    CoverageGap, DigestProblem, ForeignObject, GapKind, LockMode, LogProblem, NamedPredecessor,
-    Retention, Status, TrailEvent, VersionProblem, VersionedObject,
+    CoverageGap, DigestProblem, FindingKind, ForeignObject, GapKind, LockMode, LogProblem,
+    NamedPredecessor, ReportFinding, Retention, Severity, Status, TrailEvent, VersionProblem,
+    VersionedObject,
 };
 use crate::layout::ChainId;
 use chrono::{DateTime, Utc};
@@ -590,6 +591,12 @@ pub struct Report {
     /// The checkpoint state a `--state` run started from and the one it wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StateRecord>,
+    /// Every finding as one typed list, each with its stable id, and the run's summary finding
+    /// last: the same list, by the same ids, as every other output format gives
+    /// (`crate::report_findings::finding_list`). Filled when the report is written out
+    /// (`crate::report_findings::attach`); empty in a report only built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<ReportFinding>,
 }
 
 /// The checkpoint states of a run, by SHA-256: the report of each run names the state the next
@@ -736,6 +743,7 @@ impl Report {
             provenance: None,
             event_history: None,
             state: None,
+            findings: Vec::new(),
             shard: None,
             keys_from_the_copy: false,
             status: Status::Unverifiable,

@@ -55,7 +55,18 @@ pub struct State {
     pub updated_at: DateTime<Utc>,
     /// Per chain, the newest digest proven (chains in order).
     pub chains: Vec<ChainCheckpoint>,
+    /// The findings the last run sent to Security Hub (`ctverify --security-hub`), so that a
+    /// later run that no longer finds one sends it once more as resolved. Whoever rewrites the
+    /// state can only change which findings get resolved, never a verdict: a finding a run
+    /// still finds is sent as found, whatever this says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent_findings: Vec<crate::findings::ReportFinding>,
 }
+
+/// Most findings a state remembers as sent ([`State::sent_findings`]): past it, the oldest are
+/// forgotten (and are not resolved by a later run), so the state stays below
+/// [`MAX_STATE_BYTES`].
+pub const MAX_SENT_FINDINGS: usize = 20_000;
 
 /// One chain's checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +207,7 @@ impl State {
             from,
             updated_at: Utc::now(),
             chains: Vec::new(),
+            sent_findings: Vec::new(),
         }
     }
 
@@ -223,6 +235,14 @@ impl State {
         let in_bounds = |t: DateTime<Utc>| min <= t && t <= max;
         if !in_bounds(state.from) {
             return Err(malformed(format!("from {} is out of bounds", state.from)));
+        }
+        if state.sent_findings.len() > MAX_SENT_FINDINGS
+            || state
+                .sent_findings
+                .iter()
+                .any(|f| f.id.len() != 64 || !f.id.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(malformed("bad sent_findings".into()));
         }
         let mut seen = std::collections::BTreeSet::new();
         for c in &state.chains {

@@ -124,7 +124,7 @@ impl Store {
         let source = match &location {
             Location::File(_) => None,
             Location::S3 { bucket, .. } => Some(
-                crate::source::S3Source::in_bucket_region(conf, bucket)
+                crate::trail_api::source_in_bucket_region(conf, bucket)
                     .await
                     .map_err(|e| StorageError::Io {
                         operation: "locating",

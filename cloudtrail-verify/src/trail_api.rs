@@ -236,6 +236,18 @@ pub async fn organization_accounts(conf: &SdkConfig) -> Result<Vec<String>, Trai
     Ok(accounts)
 }
 
+/// An S3 source for `bucket`, in the bucket's own region (GetBucketLocation from `conf`'s).
+///
+/// # Errors
+/// GetBucketLocation failed.
+pub async fn source_in_bucket_region(
+    conf: &aws_config::SdkConfig,
+    bucket: &str,
+) -> Result<crate::source::S3Source, TrailApiError> {
+    let region = bucket_region(&crate::aws::s3_client(conf), bucket).await?;
+    Ok(crate::source::S3Source::in_region(conf, bucket, region))
+}
+
 /// The region of a bucket. An empty or absent location constraint means us-east-1, and the
 /// legacy `EU` means eu-west-1.
 pub async fn bucket_region(

@@ -42,20 +42,14 @@ impl S3Source {
         )
     }
 
-    /// A source for `bucket`, in the bucket's own region (GetBucketLocation from `conf`'s).
-    ///
-    /// # Errors
-    /// GetBucketLocation failed.
-    pub async fn in_bucket_region(
-        conf: &aws_config::SdkConfig,
-        bucket: &str,
-    ) -> Result<Self, crate::trail_api::TrailApiError> {
-        let region = crate::trail_api::bucket_region(&crate::aws::s3_client(conf), bucket).await?;
+    /// A source for `bucket` in `region`, the bucket's own (see
+    /// [`crate::trail_api::source_in_bucket_region`], which asks S3 for it).
+    pub fn in_region(conf: &aws_config::SdkConfig, bucket: &str, region: String) -> Self {
         let conf = conf
             .to_builder()
             .region(aws_config::Region::new(region))
             .build();
-        Ok(S3Source::new(crate::aws::s3_client(&conf)).with_description(format!("s3://{bucket}")))
+        S3Source::new(crate::aws::s3_client(&conf)).with_description(format!("s3://{bucket}"))
     }
 
     /// A document (a state, a plan, a shard's report) of at most `max` bytes, with its ETag;
