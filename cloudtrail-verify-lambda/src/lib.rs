@@ -134,7 +134,10 @@ impl Config {
                 None => Ok(default),
                 Some(text) => match text.trim().parse::<u64>() {
                     Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(fail(name, format!("{text:?} is not a number from 1 to {max}"))),
+                    _ => Err(fail(
+                        name,
+                        format!("{text:?} is not a number from 1 to {max}"),
+                    )),
                 },
             }
         };
@@ -381,7 +384,9 @@ pub async fn handle(
         "ctverify-lambda: {} event {} at {}: verifying {trail} with the state {}",
         event.detail_type,
         event.id.as_deref().unwrap_or("-"),
-        event.time.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()),
+        event
+            .time
+            .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()),
         config.state
     );
     let provable_end = now - VerifyOptions::default().delivery_grace;
@@ -720,9 +725,15 @@ mod tests {
     fn a_configuration_that_cannot_be_used_names_its_variable() {
         for (pairs, variable) in [
             (vec![(env::STATE, "s3://b/p")], env::TRAIL),
-            (vec![(env::TRAIL, "trail"), (env::STATE, "s3://b/p")], env::TRAIL),
+            (
+                vec![(env::TRAIL, "trail"), (env::STATE, "s3://b/p")],
+                env::TRAIL,
+            ),
             (vec![(env::TRAIL, TRAIL)], env::STATE),
-            (vec![(env::TRAIL, TRAIL), (env::STATE, "/tmp/state")], env::STATE),
+            (
+                vec![(env::TRAIL, TRAIL), (env::STATE, "/tmp/state")],
+                env::STATE,
+            ),
             (
                 vec![
                     (env::TRAIL, TRAIL),
@@ -769,7 +780,11 @@ mod tests {
             t("2026-01-02T02:00:00Z"),
         );
         assert_eq!(first.last().map(String::as_str), Some("--security-hub"));
-        assert!(first.windows(2).any(|w| w == ["--from", "2026-01-01T00:00:00Z"]));
+        assert!(
+            first
+                .windows(2)
+                .any(|w| w == ["--from", "2026-01-01T00:00:00Z"])
+        );
         config.security_hub = false;
         let later = ctverify_args(
             &config,
@@ -778,7 +793,11 @@ mod tests {
             t("2026-01-02T02:00:00Z"),
         );
         assert!(!later.iter().any(|a| a == "--from" || a == "--security-hub"));
-        assert!(later.windows(2).any(|w| w == ["--now", "2026-01-02T02:00:00Z"]));
+        assert!(
+            later
+                .windows(2)
+                .any(|w| w == ["--now", "2026-01-02T02:00:00Z"])
+        );
     }
 
     #[test]
@@ -790,8 +809,7 @@ mod tests {
             ..Metrics::default()
         };
         let now = "2026-01-02T02:00:00Z".parse().unwrap();
-        let line: serde_json::Value =
-            serde_json::from_str(&metrics.emf_line(TRAIL, now)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(&metrics.emf_line(TRAIL, now)).unwrap();
         let definition = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(definition["Namespace"], NAMESPACE);
         assert_eq!(definition["Dimensions"], serde_json::json!([["Trail"]]));

@@ -8,8 +8,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 fn main() -> std::process::ExitCode {
     // Read before the first event: a function configured wrongly fails at its start, in its
     // log, rather than once per schedule.
-    let config = match cloudtrail_verify_lambda::Config::from_env(|name| std::env::var(name).ok())
-    {
+    let config = match cloudtrail_verify_lambda::Config::from_env(|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("ctverify-lambda: {e}");
