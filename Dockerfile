@@ -15,6 +15,8 @@
 # manifests mount a tmpfs or emptyDir there).
 #
 # Pin the base images by digest for a reproducible build (docker buildx imagetools inspect).
+# Should the bookworm build image be retired, move both stages together (rust:1.95-slim-trixie
+# with gcr.io/distroless/cc-debian13): the rule is the same Debian release, so the same glibc.
 
 FROM rust:1.95-slim-bookworm AS build
 # aws-lc-sys (the SDK's TLS) builds C with cmake; mimalloc with the C compiler the image has.
