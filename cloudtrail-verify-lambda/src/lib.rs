@@ -24,6 +24,8 @@
 //!   findings, and the proof lag: whole hours between now and the newest hour every chain is
 //!   proven up to (`cloudtrail_verify::messages::proven_until`), the freshness auditors ask for.
 
+#![deny(missing_docs)]
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, TimeDelta, Utc};
 use cloudtrail_verify::report::Report;
