@@ -103,10 +103,18 @@ impl Invocation {
 
 impl Audit {
     fn start(spec: &TrailSpec, damage: impl FnOnce(&GeneratedTrail)) -> Self {
+        Self::start_with(spec, damage, S3ServerOptions::new())
+    }
+
+    fn start_with(
+        spec: &TrailSpec,
+        damage: impl FnOnce(&GeneratedTrail),
+        options: S3ServerOptions,
+    ) -> Self {
         let s3 = S3Trail::start_with(
             spec,
             damage,
-            S3ServerOptions::new(),
+            options,
             |server| server.create_bucket(STATE_BUCKET, "us-east-1"),
             |_| {},
         );
@@ -424,4 +432,40 @@ fn a_long_first_run_is_verified_in_steps_that_each_move_the_checkpoint() {
     assert_eq!(metrics["DigestsVerified"], 2 * (4 + 5), "{metrics}");
     assert_eq!(metrics["Steps"], 2);
     assert_eq!(audit.checkpoint_hours(), [8, 8]);
+}
+
+#[test]
+fn a_run_longer_than_the_time_budget_is_abandoned_and_the_invocation_fails_with_the_state_unmoved()
+{
+    // Every S3 answer 300 ms late: the run needs far more than the one-second budget.
+    let audit = Audit::start_with(
+        &spec(),
+        |_| {},
+        S3ServerOptions::new().delay(std::time::Duration::from_millis(300)),
+    );
+    let run = audit.invoke(audit.at_hour(8), &[("CTVERIFY_TIME_BUDGET_SECONDS", "1")]);
+    let error = run.result["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("no run ended within the time budget"),
+        "{}\n{}",
+        run.result,
+        run.log
+    );
+    assert!(run.log.contains("abandoned"), "{}", run.log);
+    // No metrics line for an invocation that proved nothing; no state was written, so the
+    // next invocation starts over from the configured start.
+    assert!(run.metrics.is_empty(), "{:?}", run.metrics);
+    let key = format!(
+        "ctverify/123456789012/us-east-1/{}.json",
+        audit
+            .s3
+            .trail
+            .manifest
+            .trail_arn
+            .rsplit('/')
+            .next()
+            .unwrap()
+    );
+    assert!(audit.s3.server.get(STATE_BUCKET, &key).is_none());
+    assert!(audit.inbox.notifications().is_empty());
 }
