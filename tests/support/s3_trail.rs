@@ -123,8 +123,26 @@ pub fn ctverify_command(
     cloudtrail: &str,
     extra_env: &[(String, String)],
 ) -> Command {
+    aws_test_command(
+        env!("CARGO_BIN_EXE_ctverify-under-test"),
+        args,
+        s3,
+        cloudtrail,
+        extra_env,
+    )
+}
+
+/// `program` (a binary of this package) run as [`ctverify_command`] runs ctverify: only the
+/// two endpoints, test credentials and `extra_env`, nothing that could reach AWS.
+pub fn aws_test_command(
+    program: &str,
+    args: &[String],
+    s3: &str,
+    cloudtrail: &str,
+    extra_env: &[(String, String)],
+) -> Command {
     let empty = Path::new("/dev/null");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ctverify-under-test"));
+    let mut command = Command::new(program);
     command
         .args(args)
         .env_clear()
