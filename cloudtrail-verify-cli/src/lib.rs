@@ -3,6 +3,7 @@
 //! library and prints its report; it decides nothing about verification itself.
 
 pub mod cli;
+mod cost_cmd;
 pub mod jsonl;
 pub mod junit;
 mod man;
@@ -651,6 +652,11 @@ async fn run_verify(
             }
             other => Fatal(other.to_string()),
         })?;
+    if args.cost.dry_run {
+        return cost_cmd::print_estimate(&verifier, &args.cost, out)
+            .await
+            .map(|()| exit::VALID);
+    }
     if let Job::Plan(plan_args) = job {
         return write_plan(&verifier, plan_args, args.local.as_deref(), &args.aws, out).await;
     }
@@ -948,6 +954,7 @@ async fn write_plan(
             items.join(", ")
         )?;
     }
+    cost_cmd::print_estimate(verifier, &plan_args.verify.cost, out).await?;
     Ok(exit::VALID)
 }
 
