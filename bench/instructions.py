@@ -39,7 +39,8 @@ import s3 as s3bench  # noqa: E402  (the S3 benchmark's server wrapper and envir
 GROUPS = [
     ("SHA-256", r"sha2::|sha256|Sha256|sha256_block"),
     ("inflate (zlib-rs)", r"zlib_rs|inflate|flate2|adler|crc32"),
-    ("signature check (RSA, aws-lc)", r"aws_lc.*(rsa|RSA|bn_|BN_|mont)|bn_mul|bn_sqr|rsaz|RSA_"),
+    ("signature check (RSA)", r"num_bigint|rsa::|aws_lc.*(rsa|RSA|bn_|BN_|mont)|bn_mul|bn_sqr|"
+                              r"rsaz|RSA_"),
     ("TLS / crypto other (aws-lc, rustls)", r"rustls|aws_lc|aws-lc|ring::|AES|aes_|gcm|chacha"),
     ("SigV4 signing", r"aws_sigv4|sigv4|hmac|Hmac"),
     ("JSON/XML parsing", r"serde|quick_xml|xmlparser|aws_smithy_xml|json|Deserializ|Visitor"),
