@@ -206,7 +206,7 @@ pub struct CostArgs {
     #[arg(long, help_heading = "Cost")]
     pub dry_run: bool,
     /// S3 request prices in US dollars per 1,000 requests for the estimate. Default: S3
-    /// Standard in us-east-1, LIST=0.005,GET=0.0004 (https://aws.amazon.com/s3/pricing/).
+    /// Standard in us-east-1, LIST=0.005,GET=0.0004 (<https://aws.amazon.com/s3/pricing/>).
     #[arg(long, value_name = "LIST=USD,GET=USD", value_parser = cloudtrail_verify::cost::Prices::parse, help_heading = "Cost")]
     pub s3_prices: Option<cloudtrail_verify::cost::Prices>,
     /// Requests per second the estimate's time assumes. Default: 6400 (128 requests in flight,
