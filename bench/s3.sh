@@ -4,7 +4,9 @@
 # project's own S3 server + CloudTrail stub, and time `aws cloudtrail validate-logs` against
 # `ctverify` on it: plain local server, then 20 ms per S3 request; then check both call a
 # tampered copy INVALID with the same counts. Prints each tool's CPU time per object read (user +
-# sys of its process / GetObject requests) beside the speed-ups, against issue 9's targets.
+# sys of its process / GetObject requests) beside the speed-ups, against issue 9's targets; and
+# beside a floor (ctverify-floor: the same GETs, inflate + SHA-256, nothing else), against issue
+# 22's goals, over plain HTTP and HTTPS (the tests' TLS front).
 # Options go to bench/s3.py (--runs, --concurrency, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +14,7 @@ cd "$(dirname "$0")/.."
 # artifacts (features are unified over the packages of one build, and the server's package pulls
 # in more of the AWS SDK than ctverify does).
 cargo build --release --locked -p cloudtrail-verify-cli -p ctverify-fixtures
-cargo build --release --locked -p ctverify-tests --bin ctverify-s3-server
+cargo build --release --locked -p ctverify-tests --bin ctverify-s3-server --bin ctverify-floor
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -c 'import awscli' 2>/dev/null || .venv/bin/pip install --quiet 'awscli<2'
 exec python3 bench/s3.py --aws "$PWD/.venv/bin/aws" "$@"

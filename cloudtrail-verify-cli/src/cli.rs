@@ -204,6 +204,32 @@ pub struct ShardArgs {
     pub out: Option<String>,
 }
 
+/// Flags of a sweep's cost estimate: `ctverify plan` prints it, `--dry-run` prints it instead
+/// of verifying.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// List the range as a run would, print the S3 requests (LIST, GET), bytes, price and time
+    /// the run would take, and stop without reading any object (exit status 0).
+    #[arg(long, help_heading = "Cost")]
+    pub dry_run: bool,
+    /// S3 request prices in US dollars per 1,000 requests for the estimate. Default: S3
+    /// Standard in us-east-1, LIST=0.005,GET=0.0004 (<https://aws.amazon.com/s3/pricing/>).
+    #[arg(long, value_name = "LIST=USD,GET=USD", value_parser = cloudtrail_verify::cost::Prices::parse, help_heading = "Cost")]
+    pub s3_prices: Option<cloudtrail_verify::cost::Prices>,
+    /// Requests per second the estimate's time assumes. Default: 6400 (128 requests in flight,
+    /// 20 ms each, as S3 answers within a region).
+    #[arg(long, value_name = "N", value_parser = parse_rate, help_heading = "Cost")]
+    pub request_rate: Option<f64>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        Ok(_) => Err("a rate is a positive number of requests per second".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Flags of `ctverify plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -342,6 +368,10 @@ pub struct VerifyArgs {
     /// flight only costs memory (each check holds about 300 KB of buffers).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Performance")]
     pub concurrency: Option<u16>,
+
+    /// What the sweep will cost (`--dry-run`, prices, rate).
+    #[command(flatten)]
+    pub cost: CostArgs,
 
     /// Largest decompressed log file hashed, in bytes; a larger one is reported unverifiable
     /// (a gzip bomb costs time, never memory).

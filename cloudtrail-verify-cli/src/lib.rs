@@ -4,6 +4,7 @@
 
 pub mod asff;
 pub mod cli;
+mod cost_cmd;
 mod findings_out;
 pub mod jsonl;
 pub mod junit;

@@ -74,6 +74,7 @@ pub(crate) async fn write_plan(
             items.join(", ")
         )?;
     }
+    crate::cost_cmd::print_estimate(verifier, &plan_args.verify.cost, out).await?;
     Ok(exit::VALID)
 }
 

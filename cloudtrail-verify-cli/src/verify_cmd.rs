@@ -40,6 +40,11 @@ pub(crate) async fn run_verify(
     let (out, err): (&mut (dyn Write + Send), &mut (dyn Write + Send)) =
         (&mut out_lines, &mut err_lines);
     let verifier = prepare(&run, bar.clone()).await?;
+    if args.cost.dry_run {
+        return crate::cost_cmd::print_estimate(&verifier, &args.cost, out)
+            .await
+            .map(|()| exit::VALID);
+    }
     if let CheckedJob::Plan(plan_args) = &run.job {
         return crate::plan_cmd::write_plan(
             &verifier,

@@ -570,6 +570,10 @@ impl ObjectSource for Tee {
         self.inner.list_folders(bucket, prefix).await
     }
 
+    fn list_requests(&self) -> Option<u64> {
+        self.inner.list_requests()
+    }
+
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
         let mut object = self.inner.get(bucket, key).await?;
         lock(&self.state)

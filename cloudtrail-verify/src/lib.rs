@@ -75,6 +75,7 @@
 pub mod aws;
 mod bundle;
 mod chains;
+pub mod cost;
 pub mod events;
 pub mod exceptions;
 pub mod export;

@@ -867,6 +867,32 @@ impl Verifier {
         ))
     }
 
+    /// What a run would read, from the listings alone: every chain's digest and log folders
+    /// are listed as a run lists them, and the digests and log files it would read are counted
+    /// with their sizes. [`crate::cost::estimate`] prices it.
+    ///
+    /// # Errors
+    /// When a listing fails.
+    pub async fn workload(&self) -> Result<crate::cost::Workload, SetupError> {
+        let mut total = crate::cost::Workload {
+            setup_list_requests: self.source.list_requests().unwrap_or(0),
+            ..crate::cost::Workload::default()
+        };
+        for layout in &self.chains {
+            let chain = crate::walk::sweep_workload(self.source.as_ref(), layout, self.range)
+                .await
+                .map_err(|source| {
+                    SetupError::Discovery(VerifyError::Discovery {
+                        bucket: layout.location.bucket.clone(),
+                        prefix: layout.log_folder(),
+                        source,
+                    })
+                })?;
+            total.add(&chain);
+        }
+        Ok(total)
+    }
+
     /// Walks every chain and returns the report.
     pub async fn run(self) -> Report {
         self.run_with(None).await

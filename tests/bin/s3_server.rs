@@ -6,6 +6,9 @@
 //! is asked for) on stdout, then serves until SIGTERM or SIGINT, when it prints the request
 //! counts on stderr and exits 0.
 //! `GET http://127.0.0.1:PORT/_ctverify/requests` answers the request counts as JSON.
+//! With `--tls-ca FILE` it also serves both through the tests' TLS front, as real S3 speaks
+//! HTTPS, and prints `tls https://localhost:PORT` (the CA to trust is written to FILE), so that
+//! a benchmark includes TLS's per-request cost.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use ctverify_tests::cloudtrail_stub::{
     CloudTrailStub, StubConfig, StubEvent, StubKey, StubTrail, count_by_operation,
 };
 use ctverify_tests::s3_server::{S3Server, S3ServerOptions};
+use ctverify_tests::tls_front::{TestCa, TlsFront};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -68,6 +72,10 @@ struct Args {
     /// Keys per ListPublicKeys page.
     #[arg(long = "stub-page-size", default_value_t = 1)]
     stub_page_size: usize,
+    /// Also serve S3 (and the stub) over HTTPS through the tests' TLS front, with a certificate
+    /// for `localhost` from a CA made for this run, written as PEM to FILE.
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -124,10 +132,30 @@ fn run(args: Args) -> Result<(), String> {
         .transpose()
         .map_err(|e| format!("cannot start the CloudTrail stub: {e}"))?;
 
+    let front = match &args.tls_ca {
+        Some(path) => {
+            let ca = TestCa::new();
+            std::fs::write(path, &ca.ca_pem)
+                .map_err(|e| format!("--tls-ca {}: {e}", path.display()))?;
+            let s3 = server.endpoint();
+            // Without a stub, JSON-protocol calls go to S3 too (and fail there, as they should).
+            let cloudtrail = stub.as_ref().map_or_else(|| s3.clone(), |s| s.endpoint());
+            Some(
+                TlsFront::start(Some(&ca), &s3, &cloudtrail)
+                    .map_err(|e| format!("cannot start the TLS front: {e}"))?,
+            )
+        }
+        None => None,
+    };
+
     let mut out = std::io::stdout().lock();
     let printed = writeln!(out, "listening {}", server.endpoint())
         .and_then(|()| match &stub {
             Some(stub) => writeln!(out, "cloudtrail {}", stub.endpoint()),
+            None => Ok(()),
+        })
+        .and_then(|()| match &front {
+            Some(front) => writeln!(out, "tls {}", front.endpoint()),
             None => Ok(()),
         })
         .and_then(|()| out.flush());
@@ -145,6 +173,7 @@ fn run(args: Args) -> Result<(), String> {
         signal.unwrap_or_default(),
         server.requests().to_json()
     );
+    drop(front);
     if let Some(stub) = stub {
         eprintln!(
             "CloudTrail requests: {:?}",

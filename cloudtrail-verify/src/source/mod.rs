@@ -163,9 +163,32 @@ pub trait ObjectSource: Send + Sync {
         start_after: Option<&str>,
     ) -> Result<Vec<String>, SourceError>;
 
+    /// One page of keys as [`ObjectSource::list_keys`] returns it, each with its size when the
+    /// store reports it (S3's ListObjectsV2 does, at no extra request), so that a sweep's bytes
+    /// can be estimated before anything is read. The default reports no sizes.
+    async fn list_sized(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<(String, Option<u64>)>, SourceError> {
+        Ok(self
+            .list_keys(bucket, prefix, start_after)
+            .await?
+            .into_iter()
+            .map(|key| (key, None))
+            .collect())
+    }
+
     /// Returns the names of the sub-folders directly under `prefix` (which ends in `/`), without
     /// the prefix and without the trailing `/`, sorted.
     async fn list_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError>;
+
+    /// Listing requests sent so far, where the store counts them (S3: ListObjectsV2 pages),
+    /// so that a sweep's estimate includes the set-up's listings; `None` by default.
+    fn list_requests(&self) -> Option<u64> {
+        None
+    }
 
     /// Opens an object for reading.
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError>;

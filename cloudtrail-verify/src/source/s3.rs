@@ -22,6 +22,9 @@ const SMALL_BODY_BYTES: i64 = 64 * 1024;
 pub struct S3Source {
     client: aws_sdk_s3::Client,
     description: String,
+    /// ListObjectsV2 requests sent (pages of a paginated listing each count), shared by clones:
+    /// a sweep's estimate adds the set-up's listings to its own.
+    lists: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl S3Source {
@@ -30,7 +33,13 @@ impl S3Source {
         S3Source {
             client,
             description: "Amazon S3".into(),
+            lists: std::sync::Arc::default(),
         }
+    }
+
+    fn count_list(&self) {
+        self.lists
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// ListObjectsV2 in the client's region, for error hints.
@@ -200,6 +209,17 @@ impl ObjectSource for S3Source {
         prefix: &str,
         start_after: Option<&str>,
     ) -> Result<Vec<String>, SourceError> {
+        let page = self.list_sized(bucket, prefix, start_after).await?;
+        Ok(page.into_iter().map(|(key, _)| key).collect())
+    }
+
+    async fn list_sized(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<(String, Option<u64>)>, SourceError> {
+        self.count_list();
         let answer = self
             .client
             .list_objects_v2()
@@ -212,7 +232,10 @@ impl ObjectSource for S3Source {
         Ok(answer
             .contents()
             .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
+            .filter_map(|o| {
+                let size = o.size().and_then(|s| u64::try_from(s).ok());
+                o.key().map(|k| (k.to_owned(), size))
+            })
             .collect())
     }
 
@@ -227,6 +250,7 @@ impl ObjectSource for S3Source {
             .send();
         let mut folders = Vec::new();
         while let Some(page) = pages.next().await {
+            self.count_list();
             let page = page.map_err(|e| classify(&e, false, Some(&self.list_call())))?;
             for common in page.common_prefixes() {
                 if let Some(name) = common
@@ -241,6 +265,10 @@ impl ObjectSource for S3Source {
         }
         folders.sort();
         Ok(folders)
+    }
+
+    fn list_requests(&self) -> Option<u64> {
+        Some(self.lists.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {

@@ -23,23 +23,40 @@ pub(super) async fn list_days(
     last: NaiveDate,
     mut each: impl FnMut(String),
 ) -> Result<(), SourceError> {
+    list_days_sized(source, bucket, folder, first, last, |key, _| each(key))
+        .await
+        .map(|_pages| ())
+}
+
+/// [`list_days`] with each key's size where the source reports it; returns the listing
+/// requests it made (a sweep's estimate counts them).
+pub(super) async fn list_days_sized(
+    source: &dyn ObjectSource,
+    bucket: &str,
+    folder: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    mut each: impl FnMut(String, Option<u64>),
+) -> Result<u64, SourceError> {
     let day = |d: NaiveDate| format!("{folder}{}", d.format("%Y/%m/%d"));
     let mut after = day(first);
     let stop = match last.succ_opt() {
         Some(next) => day(next),
         None => format!("{folder}\u{10FFFF}"),
     };
+    let mut pages = 0u64;
     loop {
         tracing::debug!(bucket, folder, after = %after, "listing");
-        let page = source.list_keys(bucket, folder, Some(&after)).await?;
-        let Some(last_key) = page.last().cloned() else {
-            return Ok(());
+        let page = source.list_sized(bucket, folder, Some(&after)).await?;
+        pages += 1;
+        let Some(last_key) = page.last().map(|(key, _)| key.clone()) else {
+            return Ok(pages);
         };
-        for key in page {
+        for (key, size) in page {
             if key >= stop {
-                return Ok(());
+                return Ok(pages);
             }
-            each(key);
+            each(key, size);
         }
         // A source must move forward; one that does not would loop forever.
         if last_key <= after {

@@ -1141,3 +1141,70 @@ pub(crate) async fn digest_ends(
         .filter_map(|l| layout.parse_digest_key(&l.key).map(|i| i.end_time))
         .collect())
 }
+
+/// What a walk of `layout` over `range` would request, from its listings alone (for
+/// [`crate::cost`]): the same digest and log folder listings as a walk (their requests
+/// counted), the digests ending in `[start, end + 1h]` as a walk reads them, and the log files
+/// named after a time those digests cover (from an hour before the start).
+pub(crate) async fn sweep_workload(
+    source: &dyn ObjectSource,
+    layout: &ChainLayout,
+    range: TimeRange,
+) -> Result<crate::cost::Workload, crate::source::SourceError> {
+    use crate::layout::DigestFolderEntry;
+    let last = range
+        .end()
+        .checked_add_signed(DIGEST_PERIOD)
+        .unwrap_or(range.end());
+    let first_log = range
+        .start()
+        .checked_sub_signed(DIGEST_PERIOD)
+        .unwrap_or(range.start());
+    let before = |t: chrono::DateTime<chrono::Utc>| {
+        let d = t.date_naive();
+        d.pred_opt().unwrap_or(d)
+    };
+    let after = |t: chrono::DateTime<chrono::Utc>| {
+        let d = t.date_naive();
+        d.succ_opt().unwrap_or(d)
+    };
+    let bucket = &layout.location.bucket;
+    let mut w = crate::cost::Workload {
+        chains: 1,
+        ..crate::cost::Workload::default()
+    };
+    let digest_pages = listing::list_days_sized(
+        source,
+        bucket,
+        &layout.digest_folder(),
+        before(range.start()),
+        after(last),
+        |key, size| {
+            if let DigestFolderEntry::Ours(info) = layout.classify_digest_folder_key(&key)
+                && range.start() <= info.end_time
+                && info.end_time <= last
+            {
+                w.add_digest(size);
+            }
+        },
+    )
+    .await?;
+    let log_pages = listing::list_days_sized(
+        source,
+        bucket,
+        &layout.log_folder(),
+        before(range.start()),
+        after(range.end()),
+        |key, size| {
+            if let Ok(time) = layout.classify_log_folder_key(&key)
+                && first_log < time
+                && time <= last
+            {
+                w.add_log(size);
+            }
+        },
+    )
+    .await?;
+    w.list_requests = digest_pages + log_pages;
+    Ok(w)
+}
