@@ -132,42 +132,7 @@ pub(crate) async fn run_verify(
     }
     // One finding list, with stable ids, for the JSON report and every other format.
     cloudtrail_verify::report_findings::attach(&mut report, run.now);
-    let sent = match args.security_hub {
-        true => {
-            let previous = new_state.as_ref().map_or(&[][..], |s| &s.sent_findings[..]);
-            Some(
-                crate::findings_out::send_to_security_hub(&args.aws, &report, previous, run.now)
-                    .await,
-            )
-        }
-        false => None,
-    };
-    // The state this run will write, decided now so that the report names it by SHA-256 beside
-    // the one it started from: successive reports then form a chain of audits.
-    let mut hub_error = None;
-    let advanced = match (&run.state, &new_state) {
-        (Some(state), Some(new_state)) => {
-            let mut advanced = new_state.advanced(&report);
-            if let Some(sent) = sent {
-                writeln!(err, "{}", sent.said)?;
-                hub_error = sent.error.clone();
-                advanced = sent.into_state(advanced);
-            }
-            report.state = Some(cloudtrail_verify::report::StateRecord {
-                location: state.store.location().to_string(),
-                read_sha256: state.loaded.sha256.clone(),
-                written_sha256: advanced.sha256(),
-            });
-            Some(advanced)
-        }
-        _ => {
-            if let Some(sent) = sent {
-                writeln!(err, "{}", sent.said)?;
-                hub_error = sent.error;
-            }
-            None
-        }
-    };
+    let (advanced, hub_error) = send_and_advance(&run, new_state, &mut report, err).await?;
     if args.format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
@@ -222,6 +187,47 @@ pub(crate) async fn run_verify(
         return Err(Fatal(e));
     }
     Ok(status)
+}
+
+/// What the run keeps once its report is final: with `--security-hub`, the findings sent (an
+/// error when Security Hub did not take them all, returned for the end of the run); with
+/// `--state`, the state it will write, decided now so that the report names it by SHA-256 beside
+/// the one it started from (successive reports then form a chain of audits), and which findings
+/// it has sent.
+async fn send_and_advance(
+    run: &VerifyRun<'_>,
+    new_state: Option<State>,
+    report: &mut Report,
+    err: &mut (dyn Write + Send),
+) -> Result<(Option<State>, Option<String>), Fatal> {
+    let sent = match run.args.security_hub {
+        true => {
+            let previous = new_state.as_ref().map_or(&[][..], |s| &s.sent_findings[..]);
+            Some(
+                crate::findings_out::send_to_security_hub(&run.args.aws, report, previous, run.now)
+                    .await,
+            )
+        }
+        false => None,
+    };
+    let mut hub_error = None;
+    if let Some(sent) = &sent {
+        writeln!(err, "{}", sent.said)?;
+        hub_error = sent.error.clone();
+    }
+    let (Some(state), Some(new_state)) = (&run.state, new_state) else {
+        return Ok((None, hub_error));
+    };
+    let mut advanced = new_state.advanced(report);
+    if let Some(sent) = sent {
+        advanced = sent.into_state(advanced);
+    }
+    report.state = Some(cloudtrail_verify::report::StateRecord {
+        location: state.store.location().to_string(),
+        read_sha256: state.loaded.sha256.clone(),
+        written_sha256: advanced.sha256(),
+    });
+    Ok((Some(advanced), hub_error))
 }
 
 /// Runs the walk under the format's streaming writer, which prints each verdict as it becomes

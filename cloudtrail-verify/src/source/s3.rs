@@ -52,7 +52,7 @@ impl S3Source {
     }
 
     /// A source for `bucket` in `region`, the bucket's own (see
-    /// [`crate::trail_api::source_in_bucket_region`], which asks S3 for it).
+    /// `trail_api::source_in_bucket_region`, which asks S3 for it).
     pub fn in_region(conf: &aws_config::SdkConfig, bucket: &str, region: String) -> Self {
         let conf = conf
             .to_builder()
