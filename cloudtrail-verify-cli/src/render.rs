@@ -3,12 +3,11 @@
 //! with ctverify's stricter findings as further lines in the same style.
 
 use chrono::{DateTime, Utc};
-use cloudtrail_verify::export::MANIFEST_FILE;
 use cloudtrail_verify::layout::ChainId;
 use cloudtrail_verify::report::VersionCheck;
 use cloudtrail_verify::{
-    BundleProblem, ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem,
-    LogReport, ObjectProblem, Provenance, Report, Status,
+    ChainReport, Counts, DigestProblem, DigestReport, GapKind, LogProblem, LogReport,
+    ObjectProblem, Provenance, Report, Status,
 };
 use std::io::{self, Write};
 
@@ -163,13 +162,7 @@ impl<'a> TextRenderer<'a> {
             self.finding(&format!("Warning: {}", escape(warning)))?;
         }
         for problem in &report.bundle_problems {
-            let path = match problem {
-                BundleProblem::Altered { path, .. }
-                | BundleProblem::Missing { path }
-                | BundleProblem::Added { path } => path.as_str(),
-                BundleProblem::NotCopied { object, .. } => object.as_str(),
-                _ => MANIFEST_FILE,
-            };
+            let path = problem.path();
             self.finding(&format!(
                 "Bundle file\t{}\t{}: {}",
                 escape(path),

@@ -304,19 +304,7 @@ mod tests {
     }
 
     fn gap(kind: GapKind, start: u32, end: u32) -> CoverageGap {
-        CoverageGap {
-            kind,
-            start: at(start),
-            end: at(end),
-            hours: u64::from(end - start),
-            status: Status::Unverifiable,
-            next_start: None,
-            events: Vec::new(),
-            history_note: None,
-            previous_start: None,
-            carried: false,
-            accepted: None,
-        }
+        crate::trust::gap(kind, at(start), at(end))
     }
 
     #[test]

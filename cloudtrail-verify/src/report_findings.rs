@@ -145,13 +145,7 @@ pub fn object_findings(report: &Report) -> Vec<ReportFinding> {
         chain: None,
     };
     for problem in &report.bundle_problems {
-        let path = match problem {
-            BundleProblem::Altered { path, .. }
-            | BundleProblem::Missing { path }
-            | BundleProblem::Added { path } => path.as_str(),
-            BundleProblem::NotCopied { object, .. } => object.as_str(),
-            BundleProblem::Manifest { .. } => crate::bundle::MANIFEST_FILE,
-        };
+        let path = problem.path();
         let mut draft = Draft::new(
             FindingKind::BundleFile,
             tag(problem),
@@ -765,7 +759,7 @@ fn more(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{CoverageGap, GapKind, LogProblem};
+    use crate::findings::{GapKind, LogProblem};
     use crate::report::{ChainReport, DigestReport, LogReport};
     use chrono::TimeZone;
 
@@ -786,19 +780,11 @@ mod tests {
         digest.log_counts.add(log.status);
         digest.logs.push(log);
         chain.digests.push(digest);
-        chain.gaps.push(CoverageGap {
-            kind: GapKind::AfterNewestDigest,
-            start: t(2),
-            end: t(gap_end),
-            hours: u64::from(gap_end - 2),
-            status: Status::Unverifiable,
-            next_start: None,
-            events: Vec::new(),
-            history_note: None,
-            previous_start: None,
-            carried: false,
-            accepted: None,
-        });
+        chain.gaps.push(crate::trust::gap(
+            GapKind::AfterNewestDigest,
+            t(2),
+            t(gap_end),
+        ));
         Report::new(
             TRAIL.into(),
             "s".into(),

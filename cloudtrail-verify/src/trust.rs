@@ -303,7 +303,9 @@ pub fn coverage_gaps(
     gaps
 }
 
-fn gap(kind: GapKind, start: DateTime<Utc>, end: DateTime<Utc>) -> CoverageGap {
+/// A gap of `kind` from `start` to `end`, classified by [`gap_status`], with nothing yet known
+/// about it beyond that.
+pub(crate) fn gap(kind: GapKind, start: DateTime<Utc>, end: DateTime<Utc>) -> CoverageGap {
     let seconds = (end - start).num_seconds().max(0) as u64;
     CoverageGap {
         kind,

@@ -190,7 +190,7 @@ pub fn choose_head(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{CoverageGap, GapKind};
+    use crate::findings::GapKind;
     use crate::layout::ChainId;
     use crate::report::DigestReport;
     use crate::schema::PreviousDigestReference;
@@ -368,19 +368,8 @@ mod tests {
     #[test]
     fn a_gap_or_a_timeless_finding_holds_the_head() {
         let mut c = chain((0..5).rev().map(|h| digest(h, None)).collect());
-        c.gaps.push(CoverageGap {
-            kind: GapKind::AfterNewestDigest,
-            start: t(3),
-            end: t(5),
-            hours: 2,
-            status: Status::Unverifiable,
-            next_start: None,
-            events: Vec::new(),
-            history_note: None,
-            previous_start: None,
-            carried: false,
-            accepted: None,
-        });
+        c.gaps
+            .push(crate::trust::gap(GapKind::AfterNewestDigest, t(3), t(5)));
         assert_eq!(proven_until(&c), Some(t(3)));
         c.foreign_objects_omitted = 1;
         assert_eq!(proven_until(&c), Some(t(0)));
