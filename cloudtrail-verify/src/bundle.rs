@@ -365,3 +365,90 @@ pub fn unpack_bundle(archive: &Path, into: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// A bundle holding `files`, with a manifest naming each by its SHA-256.
+    fn bundle(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut listed = BTreeMap::new();
+        for (path, body) in files {
+            let at = dir.path().join(path);
+            std::fs::create_dir_all(at.parent().expect("a parent")).expect("folders");
+            std::fs::write(&at, body).expect("a file");
+            listed.insert((*path).to_owned(), hex::encode(Sha256::digest(body)));
+        }
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            version: MANIFEST_VERSION,
+            created_at: DateTime::UNIX_EPOCH,
+            trail: "arn:aws:cloudtrail:us-east-1:111122223333:trail/main".into(),
+            from: DateTime::UNIX_EPOCH,
+            to: DateTime::UNIX_EPOCH,
+            files: listed,
+            not_copied: Vec::new(),
+            expected_regions: None,
+            expected_accounts: None,
+        };
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            serde_json::to_vec(&manifest).expect("JSON"),
+        )
+        .expect("the manifest");
+        dir
+    }
+
+    const FILES: &[(&str, &[u8])] = &[
+        ("b/AWSLogs/a.json.gz", b"one"),
+        ("b/AWSLogs/c.json.gz", b"two"),
+    ];
+
+    #[test]
+    fn a_bundle_as_it_was_made_has_no_problem() {
+        let dir = bundle(FILES);
+        assert!(is_bundle(dir.path()));
+        assert_eq!(check_bundle(dir.path()), Some(Vec::new()));
+    }
+
+    #[test]
+    fn every_change_after_the_bundle_was_made_is_named() {
+        let dir = bundle(FILES);
+        std::fs::write(dir.path().join("b/AWSLogs/a.json.gz"), b"changed").unwrap();
+        std::fs::remove_file(dir.path().join("b/AWSLogs/c.json.gz")).unwrap();
+        std::fs::write(dir.path().join("b/AWSLogs/planted.json.gz"), b"x").unwrap();
+        let mut paths: Vec<(String, &str)> = check_bundle(dir.path())
+            .expect("a bundle")
+            .iter()
+            .map(|p| {
+                let kind = match p {
+                    BundleProblem::Altered { .. } => "altered",
+                    BundleProblem::Missing { .. } => "missing",
+                    BundleProblem::Added { .. } => "added",
+                    _ => "other",
+                };
+                (p.path().to_owned(), kind)
+            })
+            .collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                ("b/AWSLogs/a.json.gz".to_owned(), "altered"),
+                ("b/AWSLogs/c.json.gz".to_owned(), "missing"),
+                ("b/AWSLogs/planted.json.gz".to_owned(), "added"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_folder_with_another_tools_manifest_is_no_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), br#"{"trails": []}"#).unwrap();
+        assert!(!is_bundle(dir.path()));
+        assert_eq!(check_bundle(dir.path()), None);
+        assert_eq!(bundle_keys(dir.path()), None);
+    }
+}
