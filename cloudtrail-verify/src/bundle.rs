@@ -28,6 +28,20 @@ pub const MAX_KEYS_BYTES: u64 = 16 * 1024 * 1024;
 /// Discrepancies reported one by one; beyond this they are counted in one more entry.
 pub(crate) const MAX_PROBLEMS: usize = 1000;
 
+impl BundleProblem {
+    /// The file it is about, relative to the bundle (`manifest.json` for the manifest itself;
+    /// `BUCKET/KEY` for an object that was not copied).
+    pub fn path(&self) -> &str {
+        match self {
+            BundleProblem::Altered { path, .. }
+            | BundleProblem::Missing { path }
+            | BundleProblem::Added { path } => path,
+            BundleProblem::NotCopied { object, .. } => object,
+            BundleProblem::Manifest { .. } => MANIFEST_FILE,
+        }
+    }
+}
+
 /// `manifest.json`: what the bundle held when it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {

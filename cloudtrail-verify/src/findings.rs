@@ -695,20 +695,6 @@ pub enum BundleProblem {
     },
 }
 
-impl BundleProblem {
-    /// The file it is about, relative to the bundle (`manifest.json` for the manifest itself;
-    /// `BUCKET/KEY` for an object that was not copied).
-    pub fn path(&self) -> &str {
-        match self {
-            BundleProblem::Altered { path, .. }
-            | BundleProblem::Missing { path }
-            | BundleProblem::Added { path } => path,
-            BundleProblem::NotCopied { object, .. } => object,
-            BundleProblem::Manifest { .. } => crate::bundle::MANIFEST_FILE,
-        }
-    }
-}
-
 /// Where a chain was proven up to: the newest digest such that every hour from the start of the
 /// chain's window to its end is proven (every digest on the way valid and linked, every log
 /// file verified, nothing missing, foreign or changed). A checkpoint state stores one per chain,
