@@ -59,15 +59,7 @@ fn run_child(args: &[String], env: &[(&str, String)]) -> Run {
         command.env(k, v);
     }
     let output = command.output().expect("running ctverify");
-    Run {
-        code: output
-            .status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(255),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(output)
 }
 
 /// The environment of a child that talks to `trail`'s servers with the test credentials.
@@ -815,15 +807,7 @@ fn run_bounded(args: &[String], seconds: u64) -> Run {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let output = child.wait_with_output().expect("ctverify's output");
-    Run {
-        code: output
-            .status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(255),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(output)
 }
 
 /// A FIFO where a document should be (the `--state`, a shard's `--plan`, merge's plan, a

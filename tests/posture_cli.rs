@@ -92,15 +92,7 @@ impl Setup {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .output()
             .expect("running ctverify");
-        Run {
-            code: output
-                .status
-                .code()
-                .and_then(|c| u8::try_from(c).ok())
-                .unwrap_or(255),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::from(output)
     }
 
     async fn trail(&self) -> aws_sdk_cloudtrail::types::Trail {

@@ -104,15 +104,7 @@ pub fn run_ctverify_process_with_env(
     let output = ctverify_command(args, s3, cloudtrail, extra_env)
         .output()
         .expect("running ctverify");
-    Run {
-        code: output
-            .status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(255),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(output)
 }
 
 /// The child process [`run_ctverify_process_with_env`] runs, for a test that must watch or

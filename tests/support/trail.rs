@@ -146,6 +146,21 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Run {
+    /// A child process's outcome (a status without a code, a signal, reads as 255).
+    fn from(output: std::process::Output) -> Self {
+        Run {
+            code: output
+                .status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(255),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     /// Lines of stdout and stderr that are not blank.
     pub fn lines(&self) -> Vec<&str> {
