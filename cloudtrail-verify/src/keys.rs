@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use rsa::RsaPublicKey;
-use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
@@ -21,6 +21,39 @@ pub const SIGNING_DELAY_MARGIN: TimeDelta = TimeDelta::hours(2);
 
 /// The smallest RSA modulus accepted; CloudTrail uses 2048-bit keys.
 pub const MIN_KEY_BITS: usize = 2048;
+
+/// Signatures are checked as RSASSA-PKCS1-v1_5 with SHA-256 ("SHA256withRSA", AWS CloudTrail
+/// User Guide: "Custom implementations of CloudTrail log file integrity validation"), by AWS-LC,
+/// for moduli of [`MIN_KEY_BITS`] to 8,192 bits.
+static SIGNATURE_ALGORITHM: &aws_lc_rs::signature::RsaParameters =
+    &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
+
+/// Where a run's public keys came from, as its report's provenance names them: a verdict is
+/// only as good as the keys, so the report says whose they were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeysSource {
+    /// CloudTrail's `ListPublicKeys`, asked during the run at this endpoint.
+    ListPublicKeys {
+        /// The CloudTrail endpoint asked.
+        endpoint: String,
+    },
+    /// A key file in the shape `aws cloudtrail list-public-keys` prints (`--public-keys`, or an
+    /// evidence bundle's `public-keys.json`), named as its reader knows it.
+    File(std::path::PathBuf),
+    /// Keys handed to the verifier without a word on where they came from.
+    Unnamed,
+}
+
+impl std::fmt::Display for KeysSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeysSource::ListPublicKeys { endpoint } => write!(f, "ListPublicKeys at {endpoint}"),
+            KeysSource::File(path) => write!(f, "key file {}", path.display()),
+            KeysSource::Unnamed => f.write_str("keys given to the verifier"),
+        }
+    }
+}
 
 /// Why a public key or a key file could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +80,17 @@ pub enum KeyError {
         /// The key's fingerprint.
         fingerprint: String,
     },
+    /// The key parses but cannot check a signature: its public exponent is one AWS-LC refuses
+    /// (even, or below 3). No RSA key CloudTrail signs with has one.
+    #[error(
+        "key {fingerprint}: {bits}-bit RSA with a public exponent signatures cannot be checked with"
+    )]
+    Unsupported {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// Its size.
+        bits: usize,
+    },
     /// The key is too small to be a CloudTrail key.
     #[error("key {fingerprint}: {bits}-bit RSA is below the {MIN_KEY_BITS}-bit minimum")]
     TooSmall {
@@ -70,6 +114,8 @@ pub enum KeyError {
 pub struct PublicKey {
     fingerprint: String,
     rsa: RsaPublicKey,
+    /// The same key, parsed once by AWS-LC, which checks every signature.
+    verifying: aws_lc_rs::signature::ParsedPublicKey,
     valid_from: DateTime<Utc>,
     valid_to: DateTime<Utc>,
     region: Option<String>,
@@ -94,9 +140,20 @@ impl PublicKey {
         if bits < MIN_KEY_BITS {
             return Err(KeyError::TooSmall { fingerprint, bits });
         }
+        // AWS-LC is handed the key as `rsa` understood it, re-encoded as PKCS#1, so both read
+        // the same modulus and exponent whichever form the Value had.
+        let unsupported = || KeyError::Unsupported {
+            fingerprint: fingerprint.clone(),
+            bits,
+        };
+        let pkcs1 = rsa.to_pkcs1_der().map_err(|_| unsupported())?;
+        let verifying =
+            aws_lc_rs::signature::ParsedPublicKey::new(SIGNATURE_ALGORITHM, pkcs1.as_bytes())
+                .map_err(|_| unsupported())?;
         Ok(PublicKey {
             fingerprint,
             rsa,
+            verifying,
             valid_from,
             valid_to,
             region,
@@ -110,6 +167,10 @@ impl PublicKey {
     /// The RSA key.
     pub fn rsa(&self) -> &RsaPublicKey {
         &self.rsa
+    }
+    /// The key as AWS-LC verifies with it (RSASSA-PKCS1-v1_5, SHA-256).
+    pub(crate) fn verifying(&self) -> &aws_lc_rs::signature::ParsedPublicKey {
+        &self.verifying
     }
     /// Start of the validity window.
     pub fn valid_from(&self) -> DateTime<Utc> {
@@ -196,7 +257,6 @@ impl KeySet {
     /// also carries the `Region` it was fetched for, when it has one (the reader ignores it: a
     /// key file serves every region).
     pub fn to_list_public_keys_json(&self) -> serde_json::Value {
-        use rsa::pkcs1::EncodeRsaPublicKey;
         let list: Vec<serde_json::Value> = self
             .keys()
             .into_iter()
@@ -381,5 +441,25 @@ mod tests {
             "ValidityStartTime": 0, "ValidityEndTime": 1}]});
         let err = KeySet::from_list_public_keys_json(file.to_string().as_bytes()).unwrap_err();
         assert!(matches!(err, KeyError::Der { .. }));
+    }
+
+    #[test]
+    fn every_key_the_rsa_crate_reads_aws_lc_verifies_with() {
+        use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPublicKey};
+        let genuine =
+            rsa::RsaPrivateKey::from_pkcs1_pem(include_str!("../../fixtures/keys/test-key.pem"))
+                .expect("test key")
+                .to_public_key();
+        // The `rsa` crate takes odd exponents of up to 33 bits; so must AWS-LC, at each edge,
+        // or a key would fail as `Unsupported`. (Even exponents and moduli, and moduli past
+        // 4,096 bits, the `rsa` crate already refuses.)
+        for e in [3u64, 17, 65_537, (1 << 32) + 1, (1 << 33) - 1] {
+            let key = RsaPublicKey::new(genuine.n().clone(), rsa::BigUint::from(e))
+                .expect("rsa accepts it");
+            let der = key.to_pkcs1_der().expect("encodes");
+            let t = chrono::DateTime::UNIX_EPOCH;
+            let loaded = PublicKey::from_der("ab", der.as_bytes(), t, t, None);
+            assert!(loaded.is_ok(), "e = {e}: {loaded:?}");
+        }
     }
 }
