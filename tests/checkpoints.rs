@@ -339,7 +339,7 @@ fn a_state_of_another_trail_is_refused_and_left_alone() {
     let t = Setup::new();
     t.first_run(4);
     let mut state = t.state();
-    state.trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/someone-elses-trail"
+    state.header.trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/someone-elses-trail"
         .parse()
         .unwrap();
     let bytes = state.to_json();
@@ -358,7 +358,7 @@ fn a_state_of_the_same_trail_in_another_bucket_is_used_with_a_warning() {
     let t = Setup::new();
     t.first_run(4);
     let mut state = t.state();
-    state.bucket = "the-bucket-before-a-move".into();
+    state.header.bucket = "the-bucket-before-a-move".into();
     std::fs::write(t.state_path(), state.to_json()).unwrap();
     let run = t.run(&["--to", &t.hour(7)]);
     assert_eq!(run.code, exit::VALID, "{}{}", run.stdout, run.stderr);
@@ -367,7 +367,7 @@ fn a_state_of_the_same_trail_in_another_bucket_is_used_with_a_warning() {
         "{}",
         run.stderr
     );
-    assert_eq!(t.state().bucket, "ctverify-test-bucket");
+    assert_eq!(t.state().header.bucket, "ctverify-test-bucket");
 }
 
 #[test]

@@ -674,6 +674,6 @@ fn a_state_follows_a_trail_moved_to_another_bucket() {
         "{second:?}"
     );
     let after = State::parse(&std::fs::read(&state).unwrap(), "test").unwrap();
-    assert_eq!(after.bucket, s3.trail.manifest.bucket);
+    assert_eq!(after.header.bucket, s3.trail.manifest.bucket);
     assert_eq!(after.chains[0].head.end_time, s3.trail.manifest.end_time);
 }

@@ -139,12 +139,16 @@ pub struct Target {
 impl Target {
     /// The trail's partition, home region and account; `None` when `trail` is not a trail ARN.
     pub fn of_trail(trail: &str) -> Option<Self> {
-        let arn: TrailArn = trail.parse().ok()?;
-        Some(Target {
-            partition: arn.partition,
-            region: arn.region,
-            account: arn.account_id,
-        })
+        trail.parse().ok().map(|arn| Target::of_arn(&arn))
+    }
+
+    /// The trail's partition, home region and account.
+    pub fn of_arn(arn: &TrailArn) -> Self {
+        Target {
+            partition: arn.partition.clone(),
+            region: arn.region.clone(),
+            account: arn.account_id.clone(),
+        }
     }
 
     /// `arn:PARTITION:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`.

@@ -199,7 +199,8 @@ pub struct ShardArgs {
     /// Write the whole report to FILE instead of stdout (in text, the findings too, which
     /// otherwise go to stderr; the file is replaced, as by `>`); the terminal gets only the
     /// verdict line. With --plan: also write the shard's JSON report here (a file or
-    /// s3://BUCKET/KEY; `{}` is replaced by the shard's index), for `ctverify merge`.
+    /// s3://BUCKET/KEY holding `{}`, replaced by the shard's index, so that no two shards
+    /// write the same report), for `ctverify merge`.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<String>,
 }

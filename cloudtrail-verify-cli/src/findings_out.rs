@@ -44,11 +44,7 @@ pub fn write(
 /// Where the findings of `report` go: the trail's partition, account and home region (the
 /// run's region).
 fn target(report: &Report) -> Target {
-    Target::of_trail(&report.trail).unwrap_or_else(|| Target {
-        partition: "aws".into(),
-        region: String::new(),
-        account: String::new(),
-    })
+    Target::of_arn(&report.trail)
 }
 
 /// What sending to Security Hub did: what the next state remembers, and the error of the run

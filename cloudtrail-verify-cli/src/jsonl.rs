@@ -200,7 +200,7 @@ impl<'a> JsonlWriter<'a> {
             "summary",
             RunSummary {
                 status: report.status,
-                trail: &report.trail,
+                trail: &report.trail.to_string(),
                 source: &report.source,
                 bucket: &report.bucket,
                 requested_start: report.requested_start,

@@ -286,7 +286,7 @@ impl<'a> JunitWriter<'a> {
     pub fn finish(mut self, report: &Report) -> io::Result<()> {
         let mut cases = vec![Case {
             class: "verdict",
-            name: report.trail.clone(),
+            name: report.trail.to_string(),
             status: report.status,
             // The text output's last line, the same words whatever the format.
             message: cloudtrail_verify::messages::verdict_line(report, self.now),

@@ -120,7 +120,7 @@ pub(crate) async fn run_merge(
         Format::Text => {
             render::write_header(
                 out,
-                &merged.trail,
+                &merged.trail.to_string(),
                 merged.requested_start,
                 merged.requested_end,
             )?;
@@ -133,12 +133,12 @@ pub(crate) async fn run_merge(
         // The streaming formats, from the merged report: the events a single run would have
         // given, chain by chain.
         Format::Jsonl => {
-            let mut stream = jsonl::JsonlWriter::new(out).trail(merged.trail.clone());
+            let mut stream = jsonl::JsonlWriter::new(out).trail(merged.trail.to_string());
             replay(&merged, &mut stream);
             stream.finish(&merged)?;
         }
         Format::Junit => {
-            let mut stream = junit::JunitWriter::new(out).trail(merged.trail.clone());
+            let mut stream = junit::JunitWriter::new(out).trail(merged.trail.to_string());
             replay(&merged, &mut stream);
             stream.finish(&merged)?;
         }

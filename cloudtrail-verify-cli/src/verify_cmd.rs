@@ -305,9 +305,9 @@ async fn prepare(run: &VerifyRun<'_>, bar: Option<Arc<ProgressBar>>) -> Result<V
     }
     if let CheckedJob::Shard(shard) = &run.job {
         builder = builder
-            .bucket(&shard.plan.bucket)
+            .bucket(&shard.plan.header.bucket)
             .shard(&shard.plan, shard.index)?;
-        if let Some(prefix) = &shard.plan.prefix {
+        if let Some(prefix) = &shard.plan.header.prefix {
             builder = builder.prefix(prefix);
         }
     }

@@ -11,8 +11,8 @@ use crate::{Fatal, open_store, render};
 use chrono::{DateTime, Utc};
 use cloudtrail_verify::plan::Plan;
 use cloudtrail_verify::state::{Loaded, StateStore};
-use cloudtrail_verify::storage::{Location, Store};
-use cloudtrail_verify::{KeySet, TimeRange, TrailArn, VerifyOptions};
+use cloudtrail_verify::storage::Store;
+use cloudtrail_verify::{KeySet, KeysSource, TimeRange, TrailArn, VerifyOptions};
 use std::path::{Path, PathBuf};
 
 /// What a run of the verification flags does, as the command line asked.
@@ -107,7 +107,7 @@ pub(crate) enum SourceRun {
         /// The keys trusted and where they came from.
         keys: KeySet,
         /// Where the keys came from, for the report's provenance.
-        keys_from: String,
+        keys_from: KeysSource,
         /// The keys are the bundle's own: the copy vouches for itself (unverifiable at best).
         keys_in_copy: bool,
         /// The trail's ARN (a local copy's folders are named by account and region).
@@ -116,7 +116,7 @@ pub(crate) enum SourceRun {
     /// S3, with keys pinned from a file (`--public-keys`) or from ListPublicKeys.
     S3 {
         /// The keys pinned, and where they came from.
-        pinned: Option<(KeySet, String)>,
+        pinned: Option<(KeySet, KeysSource)>,
     },
 }
 
@@ -215,16 +215,10 @@ async fn check_shard(args: &VerifyArgs, shard: &cli::ShardArgs) -> Result<ShardR
     let plan = crate::plan_cmd::read_plan(location, &args.aws).await?;
     let index = cloudtrail_verify::plan::shard_index(shard.shard, |var| std::env::var(var).ok())?;
     let report_to = match &shard.out {
-        Some(text) => Some(
-            open_store(
-                &text
-                    .replace("{}", &index.to_string())
-                    .parse::<Location>()
-                    .map_err(|e| Fatal(format!("--out: {e}")))?,
-                &args.aws,
-            )
-            .await?,
-        ),
+        Some(text) => {
+            let name: cloudtrail_verify::plan::ShardReportName = text.parse()?;
+            Some(open_store(&name.for_shard(index)?, &args.aws).await?)
+        }
         None => None,
     };
     Ok(ShardRun {
@@ -324,12 +318,12 @@ fn source(args: &VerifyArgs, trail: &TrailRef) -> Result<SourceRun, Fatal> {
         .as_ref()
         .map_or_else(|| given.clone(), |(_, folder)| folder.0.clone());
     let (keys, mut keys_from) = local_keys(args, Some(&dir))?;
-    if let Some((archive, folder)) = &archive {
+    if let (Some((archive, folder)), KeysSource::File(path)) = (&archive, &keys_from)
+        && let Ok(inside) = path.strip_prefix(&folder.0)
+    {
         // Named as the reader knows it, not by the private folder that is gone after the run.
-        keys_from = keys_from.replacen(
-            &folder.0.display().to_string(),
-            &format!("{} (unpacked)", archive.display()),
-            1,
+        keys_from = KeysSource::File(
+            PathBuf::from(format!("{} (unpacked)", archive.display())).join(inside),
         );
     }
     Ok(SourceRun::Local {
@@ -358,7 +352,7 @@ fn read_exceptions(path: &Path) -> Result<cloudtrail_verify::exceptions::Excepti
 
 /// The keys of a run on a local copy, and where they came from: `--public-keys`, or an
 /// evidence bundle's own `public-keys.json` (read with the bundle's caps: it is hostile input).
-fn local_keys(args: &VerifyArgs, dir: Option<&Path>) -> Result<(KeySet, String), Fatal> {
+fn local_keys(args: &VerifyArgs, dir: Option<&Path>) -> Result<(KeySet, KeysSource), Fatal> {
     let (keys_path, key_bytes) = match (
         &args.public_keys,
         dir.and_then(cloudtrail_verify::export::bundle_keys),
@@ -401,7 +395,7 @@ fn local_keys(args: &VerifyArgs, dir: Option<&Path>) -> Result<(KeySet, String),
     };
     let keys = KeySet::from_list_public_keys_json(&key_bytes)
         .map_err(|e| Fatal(format!("{}: {e}", keys_path.display())))?;
-    Ok((keys, format!("key file {}", keys_path.display())))
+    Ok((keys, KeysSource::File(keys_path)))
 }
 
 /// A private folder under the system's temporary folder, removed with everything in it when

@@ -621,7 +621,7 @@ async fn publish(
             .build(),
     );
     let client = aws_sdk_sns::Client::new(&conf);
-    let trail_name = report.trail.rsplit('/').next().unwrap_or(&report.trail);
+    let trail_name = &report.trail.name;
     // SNS subjects are at most 100 ASCII characters.
     let subject: String = format!("ctverify: INVALID: trail {trail_name}")
         .chars()

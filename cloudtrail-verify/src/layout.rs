@@ -95,6 +95,25 @@ impl TryFrom<String> for TrailArn {
     }
 }
 
+/// In the report's JSON Schema a trail ARN is a string of the ARN's shape.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for TrailArn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TrailArn".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^arn:[^:]+:cloudtrail:[^:]+:[0-9]{12}:trail/[A-Za-z0-9._-]{3,128}$"
+        })
+    }
+}
+
 impl fmt::Display for TrailArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -76,6 +76,7 @@ pub mod aws;
 mod bundle;
 mod chains;
 pub mod cost;
+pub mod document;
 pub mod events;
 pub mod exceptions;
 pub mod export;
@@ -114,7 +115,7 @@ mod words;
 #[cfg(feature = "aws")]
 pub use aws_config;
 pub use events::{RunEvent, RunObserver};
-pub use keys::{KeyError, KeySet, PublicKey, SIGNING_DELAY_MARGIN};
+pub use keys::{KeyError, KeySet, KeysSource, PublicKey, SIGNING_DELAY_MARGIN};
 pub use layout::{ChainId, ChainLayout, TrailArn, TrailArnError, TrailLocation};
 pub use options::{DEFAULT_MAX_DIGEST_BYTES, DEFAULT_MAX_LOG_BYTES};
 pub use report::{

@@ -9,9 +9,11 @@
 //! (`previousDigestS3Object`, `previousDigestHashValue`, `previousDigestSignature`), which
 //! [`merge`] checks with the same rule as a checkpoint's join.
 
+use crate::document::DocumentHeader;
 use crate::layout::{ChainId, TrailArn};
 use crate::options::TimeRange;
 use crate::report::{ChainReport, Report};
+use crate::storage::Location;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,16 +29,9 @@ pub const MAX_PLAN_BYTES: u64 = 64 << 20;
 /// How a range is split among shards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
-    /// Always [`PLAN_FORMAT`].
-    pub format: String,
-    /// [`PLAN_VERSION`].
-    pub version: u32,
-    /// The trail's ARN.
-    pub trail: String,
-    /// The bucket read.
-    pub bucket: String,
-    /// The trail's key prefix.
-    pub prefix: Option<String>,
+    /// [`PLAN_FORMAT`] in [`PLAN_VERSION`], the trail, its bucket and its key prefix.
+    #[serde(flatten)]
+    pub header: DocumentHeader,
     /// Start of the range.
     pub from: DateTime<Utc>,
     /// End of the range.
@@ -100,6 +95,45 @@ pub enum PlanError {
 /// Batch array jobs (<https://docs.aws.amazon.com/batch/latest/userguide/array_jobs.html>).
 pub const SHARD_INDEX_VARIABLES: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"];
 
+/// Where every shard of a sweep writes its report (`--out` with `--plan`): a file or
+/// `s3://BUCKET/KEY` with `{}` where the shard's index goes. The index is required: shards run
+/// the same command, and reports written under one name would overwrite each other, leaving
+/// `merge` short of shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardReportName(String);
+
+impl std::str::FromStr for ShardReportName {
+    type Err = PlanError;
+
+    fn from_str(text: &str) -> Result<Self, PlanError> {
+        let bad = |why: String| PlanError::ShardRun(format!("--out {text:?} {why}"));
+        if !text.contains(SHARD_INDEX_PLACEHOLDER) {
+            return Err(bad(format!(
+                "has no {SHARD_INDEX_PLACEHOLDER} for the shard's index: every shard would write                  the same report"
+            )));
+        }
+        let name = ShardReportName(text.to_owned());
+        name.for_shard(0).map_err(|e| bad(e.to_string()))?;
+        Ok(name)
+    }
+}
+
+/// What [`ShardReportName`] replaces with a shard's index.
+pub const SHARD_INDEX_PLACEHOLDER: &str = "{}";
+
+impl ShardReportName {
+    /// Where shard `index` writes its report.
+    ///
+    /// # Errors
+    /// [`PlanError::ShardRun`] when the name is no file or S3 location.
+    pub fn for_shard(&self, index: usize) -> Result<Location, PlanError> {
+        self.0
+            .replace(SHARD_INDEX_PLACEHOLDER, &index.to_string())
+            .parse()
+            .map_err(|e| PlanError::ShardRun(format!("--out: {e}")))
+    }
+}
+
 /// The shard a process verifies: `given` (`--shard`), else the index its job engine set in one
 /// of [`SHARD_INDEX_VARIABLES`], as `lookup` (the environment) returns it.
 ///
@@ -133,7 +167,7 @@ impl Plan {
     /// counts; a cut inside a chain falls on a digest's end, so each window is whole hours of
     /// digests. A chain with no digest counts as one, so that it still lands in a shard.
     pub fn split(
-        trail: impl Into<String>,
+        trail: TrailArn,
         bucket: impl Into<String>,
         prefix: Option<String>,
         range: TimeRange,
@@ -203,11 +237,7 @@ impl Plan {
             out.push(current);
         }
         Plan {
-            format: PLAN_FORMAT.into(),
-            version: PLAN_VERSION,
-            trail: trail.into(),
-            bucket: bucket.into(),
-            prefix: prefix.filter(|p| !p.is_empty()),
+            header: DocumentHeader::new(PLAN_FORMAT, PLAN_VERSION, trail, bucket, prefix),
             from: range.start(),
             to: range.end(),
             created_at: Utc::now(),
@@ -236,12 +266,9 @@ impl Plan {
     pub fn parse(bytes: &[u8]) -> Result<Plan, PlanError> {
         let plan: Plan =
             serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(e.to_string()))?;
-        if plan.format != PLAN_FORMAT || plan.version != PLAN_VERSION {
-            return Err(PlanError::Malformed(format!(
-                "format {:?} version {} (this ctverify reads {PLAN_FORMAT:?} version {PLAN_VERSION})",
-                plan.format, plan.version
-            )));
-        }
+        plan.header
+            .check(PLAN_FORMAT, PLAN_VERSION)
+            .map_err(PlanError::Malformed)?;
         TimeRange::new(plan.from, plan.to).map_err(|e| PlanError::Malformed(e.to_string()))?;
         if plan.shards.is_empty() {
             return Err(PlanError::Malformed("it has no shard".into()));
@@ -287,16 +314,13 @@ impl Plan {
     /// copy (`local_given`), refused at once rather than after an attempt to reach AWS.
     ///
     /// # Errors
-    /// [`PlanError::ShardRun`], or [`PlanError::Malformed`] when the plan's trail is no ARN.
+    /// [`PlanError::ShardRun`].
     pub fn shard_trail(
         &self,
         trail: Option<&TrailArn>,
         local_given: bool,
     ) -> Result<TrailArn, PlanError> {
-        let arn: TrailArn = self
-            .trail
-            .parse()
-            .map_err(|e| PlanError::Malformed(format!("the plan's trail: {e}")))?;
+        let arn = self.header.trail.clone();
         if let Some(given) = trail
             && given != &arn
         {
@@ -360,10 +384,10 @@ pub fn merge(plan: &Plan, reports: Vec<Report>) -> Result<Report, PlanError> {
                 plan.shards.len()
             )));
         }
-        if report.trail != plan.trail || report.bucket != plan.bucket {
+        if report.trail != plan.header.trail || report.bucket != plan.header.bucket {
             return Err(PlanError::Incomplete(format!(
                 "the report of shard {index} is of trail {} in bucket {}, the plan's of {} in {}",
-                report.trail, report.bucket, plan.trail, plan.bucket
+                report.trail, report.bucket, plan.header.trail, plan.header.bucket
             )));
         }
         if by_index.insert(index, report).is_some() {
@@ -471,7 +495,10 @@ mod tests {
 
     fn split(chains: &[(ChainId, Vec<DateTime<Utc>>)], n: usize) -> Plan {
         let range = TimeRange::new(t(0), t(24)).unwrap();
-        Plan::split("arn", "b", None, range, chains, n)
+        let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+            .parse()
+            .unwrap();
+        Plan::split(arn, "b", None, range, chains, n)
     }
 
     #[test]
@@ -550,7 +577,7 @@ mod tests {
             .unwrap();
         let range = TimeRange::new(t(0), t(24)).unwrap();
         let mut plan = Plan::split(
-            arn.to_string(),
+            arn.clone(),
             "b",
             None,
             range,
@@ -569,10 +596,36 @@ mod tests {
             Err(PlanError::ShardRun(_))
         ));
         assert_eq!(plan.shard_trail(None, true).unwrap(), arn);
-        plan.trail = "not an arn".into();
+        // A plan naming no trail ARN is not a plan.
+        let text = String::from_utf8(plan.to_json()).unwrap();
+        let tampered = text.replace(&arn.to_string(), "not an arn");
         assert!(matches!(
-            plan.shard_trail(None, true),
+            Plan::parse(tampered.as_bytes()),
             Err(PlanError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_shard_report_name_needs_the_index_and_gives_each_shard_its_own() {
+        let name: ShardReportName = "s3://audit/reports/shard-{}.json".parse().unwrap();
+        assert_eq!(
+            name.for_shard(7).unwrap(),
+            Location::S3 {
+                bucket: "audit".into(),
+                key: "reports/shard-7.json".into()
+            }
+        );
+        assert_ne!(name.for_shard(1).unwrap(), name.for_shard(2).unwrap());
+        for bad in [
+            "s3://audit/report.json",
+            "report.json",
+            "s3:///k-{}",
+            "s3://b-{}",
+        ] {
+            assert!(
+                matches!(bad.parse::<ShardReportName>(), Err(PlanError::ShardRun(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ pub use crate::findings::{
     NamedPredecessor, ReportFinding, Retention, Severity, Status, TrailEvent, VersionProblem,
     VersionedObject,
 };
-use crate::layout::ChainId;
+use crate::layout::{ChainId, TrailArn};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -540,8 +540,8 @@ pub struct Report {
     pub tool_version: String,
     /// When the run ended (UTC).
     pub generated_at: DateTime<Utc>,
-    /// The trail's ARN.
-    pub trail: String,
+    /// The trail's ARN (written as its text).
+    pub trail: TrailArn,
     /// Where objects were read from.
     pub source: String,
     /// Bucket read.
@@ -713,7 +713,7 @@ pub struct RunOptions {
 impl Report {
     /// Builds a report and its totals from chain reports.
     pub fn new(
-        trail: String,
+        trail: TrailArn,
         source: String,
         bucket: String,
         requested_start: DateTime<Utc>,
@@ -849,7 +849,9 @@ mod tests {
         let at = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
         let report = || {
             Report::new(
-                "arn:aws:cloudtrail:us-east-1:111122223333:trail/t".into(),
+                "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+                    .parse()
+                    .unwrap(),
                 "copy".into(),
                 "b".into(),
                 at(0),

@@ -140,8 +140,9 @@ impl Builder<'_> {
 /// found twice (a log file two digests list) is one finding, the first.
 pub fn object_findings(report: &Report) -> Vec<ReportFinding> {
     let mut out = Vec::new();
+    let trail = report.trail.to_string();
     let run = Builder {
-        trail: &report.trail,
+        trail: &trail,
         chain: None,
     };
     for problem in &report.bundle_problems {
@@ -167,7 +168,7 @@ pub fn object_findings(report: &Report) -> Vec<ReportFinding> {
         run.push(draft, &mut out);
     }
     for chain in &report.chains {
-        chain_findings_into(&report.trail, chain, true, &mut out);
+        chain_findings_into(&trail, chain, true, &mut out);
     }
     dedup(out)
 }
@@ -452,7 +453,12 @@ fn log_into(
 /// status the report's verdict, its message the verdict line.
 pub fn summary_finding(report: &Report, now: DateTime<Utc>) -> ReportFinding {
     ReportFinding {
-        id: finding_id(&report.trail, None, "", FindingKind::Summary.as_str()),
+        id: finding_id(
+            &report.trail.to_string(),
+            None,
+            "",
+            FindingKind::Summary.as_str(),
+        ),
         kind: FindingKind::Summary,
         problem: report.status.as_str().to_owned(),
         status: report.status,
@@ -461,7 +467,7 @@ pub fn summary_finding(report: &Report, now: DateTime<Utc>) -> ReportFinding {
             Status::Unverifiable => Severity::Medium,
             Status::Invalid => Severity::Critical,
         },
-        trail: report.trail.clone(),
+        trail: report.trail.to_string(),
         chain: None,
         bucket: Some(report.bucket.clone()),
         key: None,
@@ -763,7 +769,7 @@ mod tests {
     use crate::report::{ChainReport, DigestReport, LogReport};
     use chrono::TimeZone;
 
-    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:111122223333:trail/t";
+    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:111122223333:trail/main";
 
     fn t(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap()
@@ -786,7 +792,7 @@ mod tests {
             t(gap_end),
         ));
         Report::new(
-            TRAIL.into(),
+            TRAIL.parse().unwrap(),
             "s".into(),
             "b".into(),
             t(0),

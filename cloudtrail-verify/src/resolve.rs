@@ -43,7 +43,9 @@ pub(crate) async fn resolve(
         async move { caller_identity(&conf).await }
     });
     let cloudtrail_endpoint = endpoint(&conf, "CLOUDTRAIL", "cloudtrail", &arn.region);
-    provenance.keys_source = format!("ListPublicKeys at {cloudtrail_endpoint}");
+    provenance.keys_source = crate::keys::KeysSource::ListPublicKeys {
+        endpoint: cloudtrail_endpoint.to_string(),
+    };
     provenance
         .endpoints
         .insert("cloudtrail".into(), cloudtrail_endpoint);

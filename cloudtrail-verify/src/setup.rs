@@ -90,6 +90,6 @@ pub(crate) struct RunProvenance {
     pub(crate) caller_note: Option<String>,
     /// The endpoints used, by service.
     pub(crate) endpoints: std::collections::BTreeMap<String, String>,
-    pub(crate) keys_source: String,
+    pub(crate) keys_source: crate::keys::KeysSource,
     pub(crate) keys_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
 }

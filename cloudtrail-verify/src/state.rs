@@ -19,6 +19,7 @@
 //! read, `If-None-Match: *` for a new one), so two overlapping runs cannot both write: the
 //! second gets a [`StorageError::Conflict`].
 
+use crate::document::DocumentHeader;
 use crate::findings::{ChainHead, CoverageGap, GapKind, Status};
 use crate::layout::{ChainId, TrailArn, is_account_id, is_region};
 use crate::options::TimeRange;
@@ -38,16 +39,10 @@ pub const MAX_STATE_BYTES: u64 = 64 << 20;
 /// Where each chain of a trail was last proven.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    /// Always [`STATE_FORMAT`].
-    pub format: String,
-    /// [`STATE_VERSION`].
-    pub version: u32,
-    /// The trail's ARN.
-    pub trail: TrailArn,
-    /// The bucket the trail's files are read from.
-    pub bucket: String,
-    /// The trail's key prefix.
-    pub prefix: Option<String>,
+    /// [`STATE_FORMAT`] in [`STATE_VERSION`], the trail, the bucket its files are read from and
+    /// its key prefix.
+    #[serde(flatten)]
+    pub header: DocumentHeader,
     /// Where chains without a checkpoint start (the first run's `--from`): a region or account
     /// that appears later is verified from here.
     pub from: DateTime<Utc>,
@@ -199,11 +194,7 @@ impl State {
         from: DateTime<Utc>,
     ) -> Self {
         State {
-            format: STATE_FORMAT.into(),
-            version: STATE_VERSION,
-            trail,
-            bucket: bucket.into(),
-            prefix: prefix.filter(|p| !p.is_empty()),
+            header: DocumentHeader::new(STATE_FORMAT, STATE_VERSION, trail, bucket, prefix),
             from,
             updated_at: Utc::now(),
             chains: Vec::new(),
@@ -222,15 +213,10 @@ impl State {
             reason,
         };
         let state: State = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-        if state.format != STATE_FORMAT {
-            return Err(malformed(format!("format is {:?}", state.format)));
-        }
-        if state.version != STATE_VERSION {
-            return Err(malformed(format!(
-                "version {} (this ctverify reads version {STATE_VERSION})",
-                state.version
-            )));
-        }
+        state
+            .header
+            .check(STATE_FORMAT, STATE_VERSION)
+            .map_err(malformed)?;
         let (min, max) = TimeRange::bounds();
         let in_bounds = |t: DateTime<Utc>| min <= t && t <= max;
         if !in_bounds(state.from) {
@@ -303,13 +289,17 @@ impl State {
         location: &str,
     ) -> Result<(), StateError> {
         let prefix = prefix.filter(|p| !p.is_empty());
-        if &self.trail != trail {
+        if &self.header.trail != trail {
             let show = |t: &TrailArn, b: &str, p: Option<&str>| {
                 format!("trail {t} in s3://{b}/{}", p.unwrap_or(""))
             };
             return Err(StateError::OtherTrail {
                 location: location.to_owned(),
-                found: show(&self.trail, &self.bucket, self.prefix.as_deref()),
+                found: show(
+                    &self.header.trail,
+                    &self.header.bucket,
+                    self.header.prefix.as_deref(),
+                ),
                 wanted: show(trail, bucket, prefix),
             });
         }
@@ -320,11 +310,12 @@ impl State {
     /// a trail moved with UpdateTrail. `None` when it is the same place.
     pub fn moved_from(&self, bucket: &str, prefix: Option<&str>) -> Option<String> {
         let prefix = prefix.filter(|p| !p.is_empty());
-        (self.bucket != bucket || self.prefix.as_deref() != prefix).then(|| {
+        let kept = &self.header;
+        (kept.bucket != bucket || kept.prefix.as_deref() != prefix).then(|| {
             format!(
                 "s3://{}/{}",
-                self.bucket,
-                self.prefix.as_deref().unwrap_or_default()
+                kept.bucket,
+                kept.prefix.as_deref().unwrap_or_default()
             )
         })
     }
@@ -408,11 +399,14 @@ impl State {
         State {
             updated_at: Utc::now(),
             // Where the trail writes now (it may have moved since the state was written).
-            bucket: report.bucket.clone(),
-            prefix: report
-                .provenance
-                .as_ref()
-                .map_or(self.prefix.clone(), |p| p.options.prefix.clone()),
+            header: DocumentHeader {
+                bucket: report.bucket.clone(),
+                prefix: report
+                    .provenance
+                    .as_ref()
+                    .map_or(self.header.prefix.clone(), |p| p.options.prefix.clone()),
+                ..self.header.clone()
+            },
             chains: chains.into_values().collect(),
             ..self.clone()
         }
@@ -533,7 +527,7 @@ mod tests {
         s.chains[0].head.sha256 = "zz".into();
         assert!(State::parse(&s.to_json(), "x").is_err());
         let mut s = state();
-        s.version = 2;
+        s.header.version = 2;
         assert!(State::parse(&s.to_json(), "x").is_err());
         let mut s = state();
         s.chains.push(s.chains[0].clone());
@@ -544,7 +538,7 @@ mod tests {
     #[test]
     fn a_state_of_another_trail_or_bucket_is_refused() {
         let s = state();
-        assert!(s.check_belongs_to(&s.trail, "b", None, "x").is_ok());
+        assert!(s.check_belongs_to(&s.header.trail, "b", None, "x").is_ok());
         assert!(
             s.check_belongs_to(
                 &arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/other"),
@@ -555,7 +549,10 @@ mod tests {
             .is_err()
         );
         // The same trail in another bucket or prefix: moved, accepted, and said.
-        assert!(s.check_belongs_to(&s.trail, "other", None, "x").is_ok());
+        assert!(
+            s.check_belongs_to(&s.header.trail, "other", None, "x")
+                .is_ok()
+        );
         assert_eq!(s.moved_from("b", None), None);
         assert_eq!(s.moved_from("other", None).as_deref(), Some("s3://b/"));
         assert_eq!(s.moved_from("b", Some("p")).as_deref(), Some("s3://b/"));

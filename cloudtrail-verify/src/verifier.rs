@@ -82,7 +82,7 @@ pub struct VerifierBuilder {
     pinned_keys: Option<KeySet>,
     notes: Vec<String>,
     keys_in_copy: bool,
-    keys_source: Option<String>,
+    keys_source: Option<crate::keys::KeysSource>,
     windows: Windows,
     shard: Option<crate::report::ShardOf>,
     exceptions: Option<crate::exceptions::Exceptions>,
@@ -205,10 +205,11 @@ impl VerifierBuilder {
         self
     }
 
-    /// Where the keys given to [`Verifier::from_local`] or [`Verifier::from_source`] came from
-    /// (a key file's path, a bundle's `public-keys.json`), for the report's provenance.
-    pub fn keys_source(mut self, source: impl Into<String>) -> Self {
-        self.keys_source = Some(source.into());
+    /// Where the keys given to [`Verifier::from_local`], [`Verifier::from_source`] or
+    /// [`VerifierBuilder::public_keys`] came from (a key file, a bundle's `public-keys.json`),
+    /// for the report's provenance; without it they are [`KeysSource::Unnamed`](crate::KeysSource::Unnamed).
+    pub fn keys_source(mut self, source: crate::keys::KeysSource) -> Self {
+        self.keys_source = Some(source);
         self
     }
 
@@ -310,7 +311,7 @@ impl VerifierBuilder {
             keys_source: self
                 .keys_source
                 .clone()
-                .unwrap_or_else(|| "key file".into()),
+                .unwrap_or(crate::keys::KeysSource::Unnamed),
             keys_fetched_at: None,
         };
         let opened = match &self.origin {
@@ -473,9 +474,13 @@ impl VerifierBuilder {
             provenance.caller.as_ref().and_then(|c| c.account.clone()),
             &target.location.bucket,
         ));
-        if let (Some(_), Some(pinned)) = (&self.pinned_keys, &self.keys_source) {
-            // Pinned keys are not ListPublicKeys' answer: say where they came from.
-            provenance.keys_source = pinned.clone();
+        if self.pinned_keys.is_some() {
+            // Pinned keys are not ListPublicKeys' answer: say where they came from, or that
+            // nobody said.
+            provenance.keys_source = self
+                .keys_source
+                .clone()
+                .unwrap_or(crate::keys::KeysSource::Unnamed);
         }
         Ok(Opened {
             source,
@@ -858,7 +863,7 @@ impl Verifier {
             chains.push((layout.chain.clone(), ends));
         }
         Ok(crate::plan::Plan::split(
-            self.target.arn.to_string(),
+            self.target.arn.clone(),
             self.target.location.bucket.clone(),
             self.target.location.prefix.clone(),
             self.range,
@@ -921,7 +926,7 @@ impl Verifier {
                 valid_from: k.valid_from(),
                 valid_to: k.valid_to(),
                 region: k.region().map(str::to_owned),
-                source: p.keys_source.clone(),
+                source: p.keys_source.to_string(),
                 fetched_at: p.keys_fetched_at,
             })
             .collect();
@@ -982,5 +987,130 @@ impl Verifier {
             exceptions_sha256,
         });
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Status;
+    use ctverify_fixtures::{LocalDirSink, TestKey, TrailSpec, generate, public_keys_json};
+
+    /// A small generated trail (one account, one region, three hours) in a local copy, with its
+    /// keys and the range it covers.
+    struct Copy {
+        dir: tempfile::TempDir,
+        keys: KeySet,
+        arn: TrailArn,
+        range: TimeRange,
+    }
+
+    fn copy(spec: &TrailSpec) -> Copy {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let mut sink = LocalDirSink::new(dir.path());
+        let manifest = generate(spec, &TestKey::default_key(), &mut sink).expect("generated");
+        let keys =
+            KeySet::from_list_public_keys_json(public_keys_json(&manifest.public_keys).as_bytes())
+                .expect("keys");
+        Copy {
+            dir,
+            keys,
+            arn: manifest.trail_arn.parse().expect("an ARN"),
+            range: TimeRange::new(manifest.start_time, manifest.end_time).expect("a range"),
+        }
+    }
+
+    fn small() -> TrailSpec {
+        TrailSpec {
+            regions: vec!["us-east-1".into()],
+            digests: 3,
+            logs_per_digest: 2,
+            threads: 1,
+            ..TrailSpec::default()
+        }
+    }
+
+    fn key_sources(report: &Report) -> Vec<String> {
+        let provenance = report.provenance.as_ref().expect("provenance");
+        provenance.keys.iter().map(|k| k.source.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_local_copy_verifies_valid_and_its_report_names_the_key_file() {
+        let c = copy(&small());
+        let report = Verifier::from_local(c.dir.path(), c.keys, c.arn.clone(), c.range)
+            .keys_source(crate::keys::KeysSource::File("saved/keys.json".into()))
+            .prepare()
+            .await
+            .expect("prepared")
+            .run()
+            .await;
+        assert_eq!(report.status, Status::Valid, "{:?}", report.warnings);
+        assert_eq!(report.trail, c.arn);
+        assert_eq!(report.summary.digests.valid, 3);
+        assert_eq!(key_sources(&report), ["key file saved/keys.json"]);
+    }
+
+    #[tokio::test]
+    async fn keys_given_without_a_source_are_not_claimed_to_come_from_anywhere() {
+        let c = copy(&small());
+        let report = Verifier::from_local(c.dir.path(), c.keys, c.arn, c.range)
+            .verify()
+            .await
+            .expect("verified");
+        assert_eq!(key_sources(&report), ["keys given to the verifier"]);
+    }
+
+    #[tokio::test]
+    async fn a_region_that_is_no_region_is_refused_before_anything_is_read() {
+        let c = copy(&small());
+        let err = Verifier::from_local(c.dir.path(), c.keys, c.arn, c.range)
+            .regions(["us east 1"])
+            .prepare()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SetupError::BadRegion(r) if r == "us east 1"));
+    }
+
+    #[tokio::test]
+    async fn a_copy_without_a_bucket_folder_or_with_two_needs_the_bucket_named() {
+        let c = copy(&small());
+        let empty = tempfile::tempdir().expect("temporary folder");
+        let err = Verifier::from_local(empty.path(), c.keys.clone(), c.arn.clone(), c.range)
+            .prepare()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SetupError::NoBucketFolder(_)), "{err}");
+        std::fs::create_dir(c.dir.path().join("another-bucket")).expect("a second bucket");
+        let err = Verifier::from_local(c.dir.path(), c.keys.clone(), c.arn.clone(), c.range)
+            .prepare()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SetupError::SeveralBuckets { .. }), "{err}");
+        let report = Verifier::from_local(c.dir.path(), c.keys, c.arn, c.range)
+            .bucket("ctverify-test-bucket")
+            .verify()
+            .await
+            .expect("verified once the bucket is named");
+        assert_eq!(report.status, Status::Valid);
+    }
+
+    #[tokio::test]
+    async fn a_shard_past_the_plan_is_refused() {
+        let c = copy(&small());
+        let plan = crate::plan::Plan::split(c.arn.clone(), "b", None, c.range, &[], 2);
+        let err = Verifier::from_local(c.dir.path(), c.keys, c.arn, c.range)
+            .shard(&plan, 2)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SetupError::NoSuchShard {
+                    index: 2,
+                    shards: 1
+                }
+            ),
+            "{err}"
+        );
     }
 }

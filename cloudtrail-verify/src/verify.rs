@@ -220,7 +220,7 @@ pub(crate) async fn verify_chains(
         reports.push(report);
     }
     let mut report = Report::new(
-        target.arn.to_string(),
+        target.arn.clone(),
         source.describe(),
         target.location.bucket.clone(),
         // Resumed chains start at their checkpoints: the run covered from the earliest.
@@ -334,4 +334,90 @@ fn run_notes(report: &Report, lifecycle_error: Option<&SourceError>) -> Vec<Stri
         });
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+    fn t(hour: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + TimeDelta::hours(hour)
+    }
+
+    fn chain(region: &str) -> ChainId {
+        ChainId {
+            account_id: "111122223333".into(),
+            region: region.into(),
+        }
+    }
+
+    fn head(end: i64) -> crate::findings::ChainHead {
+        crate::findings::ChainHead {
+            bucket: "b".into(),
+            key: "k".into(),
+            sha256: "00".repeat(32),
+            signature: "00".into(),
+            start_time: t(end - 1),
+            end_time: t(end),
+        }
+    }
+
+    #[test]
+    fn a_chain_is_walked_over_its_shard_window_else_from_its_checkpoint_else_the_range() {
+        let range = TimeRange::new(t(0), t(24)).unwrap();
+        let mut windows = Windows::default();
+        windows.checkpoints.insert(chain("us-east-1"), head(10));
+        windows.checkpoints.insert(chain("eu-west-1"), head(10));
+        let shard = TimeRange::new(t(4), t(8)).unwrap();
+        let owns = crate::walk::Ownership {
+            after: Some(t(4)),
+            until: Some(t(8)),
+        };
+        windows.windows.insert(chain("eu-west-1"), (shard, owns));
+
+        let resumed = windows.window_of(&chain("us-east-1"), range);
+        assert_eq!((resumed.start(), resumed.end()), (t(10), t(24)));
+        let sharded = windows.window_of(&chain("eu-west-1"), range);
+        assert_eq!((sharded.start(), sharded.end()), (t(4), t(8)));
+        let fresh = windows.window_of(&chain("ap-south-1"), range);
+        assert_eq!((fresh.start(), fresh.end()), (t(0), t(24)));
+    }
+
+    #[test]
+    fn a_checkpoint_at_the_ranges_end_leaves_an_empty_window() {
+        let range = TimeRange::new(t(0), t(24)).unwrap();
+        let mut windows = Windows::default();
+        windows.checkpoints.insert(chain("us-east-1"), head(24));
+        let w = windows.window_of(&chain("us-east-1"), range);
+        assert_eq!((w.start(), w.end()), (t(24), t(24)));
+    }
+
+    fn report_with(problem: crate::report::LogProblem) -> Report {
+        let mut chain_report = crate::report::ChainReport::new(chain("us-east-1"));
+        let mut digest = crate::report::DigestReport::new("b", "d", false);
+        digest
+            .logs
+            .push(crate::report::LogReport::new("b", "l", Some(problem), 0));
+        chain_report.digests.push(digest);
+        let arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+            .parse()
+            .unwrap();
+        Report::new(arn, "s".into(), "b".into(), t(0), t(1), vec![chain_report])
+    }
+
+    #[test]
+    fn unread_lifecycle_rules_are_noted_only_when_something_is_missing() {
+        let error = SourceError::AccessDenied("no".into());
+        let missing = report_with(crate::report::LogProblem::NotFound);
+        let notes = run_notes(&missing, Some(&error));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("lifecycle rules of bucket b could not be read"));
+        assert!(run_notes(&missing, None).is_empty());
+        let altered = report_with(crate::report::LogProblem::HashMismatch {
+            expected: "a".into(),
+            actual: "b".into(),
+        });
+        assert!(run_notes(&altered, Some(&error)).is_empty());
+    }
 }

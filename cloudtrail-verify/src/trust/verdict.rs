@@ -107,7 +107,9 @@ mod tests {
 
     fn report(chains: Vec<ChainReport>) -> Report {
         Report::new(
-            "arn:aws:cloudtrail:us-east-1:111122223333:trail/t".into(),
+            "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+                .parse()
+                .unwrap(),
             "test".into(),
             "b".into(),
             Utc::now(),
