@@ -10,8 +10,8 @@ use crate::source::{ObjectSource, SourceError};
 use crate::trust::{CoveredSpan, is_covered, log_must_be_listed};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeSet, HashSet};
-use std::ops::ControlFlow;
 use std::hash::{BuildHasher, RandomState};
+use std::ops::ControlFlow;
 
 /// The log keys valid digests list, as keyed 64-bit hashes: a long range's keys are not kept.
 #[derive(Default)]
@@ -90,7 +90,8 @@ impl Unlisted {
     /// Records a log file that must be listed and is not.
     fn add_log(&mut self, bucket: &str, key: &str, problem: LogProblem) {
         if self.logs.len() < MAX_UNLISTED_KEPT {
-            self.logs.push(LogReport::new(bucket, key, Some(problem), 0));
+            self.logs
+                .push(LogReport::new(bucket, key, Some(problem), 0));
         } else {
             self.logs_omitted.add(problem.status());
         }
@@ -123,8 +124,13 @@ pub(super) async fn find_unlisted(
     let bucket = &layout.location.bucket;
     let mut found = Unlisted::default();
     let (first, last) = listed_days(window);
-    list_days(source, bucket, &layout.log_folder(), first, last, |key| {
-        match classify(layout, window, &key) {
+    list_days(
+        source,
+        bucket,
+        &layout.log_folder(),
+        first,
+        last,
+        |key| match classify(layout, window, &key) {
             Entry::Log(time) => {
                 if log_must_be_listed(time, window, covered) && !listed.contains(&key) {
                     let hour_covered = is_covered(time, covered);
@@ -133,8 +139,8 @@ pub(super) async fn find_unlisted(
             }
             Entry::Outside => {}
             Entry::Foreign(reason) => found.add_foreign(bucket, key, reason),
-        }
-    })
+        },
+    )
     .await?;
     Ok(found)
 }
@@ -173,7 +179,9 @@ pub(super) async fn prelist(
     list_days_until(source, bucket, &layout.log_folder(), first, last, |key| {
         match classify(layout, window, &key) {
             // Names give whole minutes; any other time is kept by the listing after the walk.
-            Entry::Log(time) if pre.logs.len() < MAX_PRELISTED && time.timestamp_subsec_nanos() == 0 => {
+            Entry::Log(time)
+                if pre.logs.len() < MAX_PRELISTED && time.timestamp_subsec_nanos() == 0 =>
+            {
                 pre.logs.push((time.timestamp(), hasher.hash_one(&key)));
             }
             Entry::Log(_) => {
@@ -330,7 +338,12 @@ mod tests {
             predecessor: Predecessor::ChainStart,
         }];
         let listed_keys: Vec<String> = (0..12)
-            .map(|i| log(at(2 + i / 6, (i % 6) * 4, 5), &format!("aaaaaaaaaaaaaa{i:02}")))
+            .map(|i| {
+                log(
+                    at(2 + i / 6, (i % 6) * 4, 5),
+                    &format!("aaaaaaaaaaaaaa{i:02}"),
+                )
+            })
             .collect();
         let planted = [
             log(at(2, 7, 15), "plantedplanted01"),
@@ -343,7 +356,10 @@ mod tests {
             "AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/01/junk".to_owned(),
             format!(
                 "AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/04/{}",
-                log(at(3, 1, 0), "misfiledmisfiled").rsplit('/').next().unwrap()
+                log(at(3, 1, 0), "misfiledmisfiled")
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
             ),
         ];
         for with_planted in [false, true] {
@@ -376,14 +392,20 @@ mod tests {
                 Err((mut found, days)) => {
                     assert!(with_planted, "nothing is unlisted");
                     assert_eq!(days.len(), 2, "only the days holding one are listed again");
-                    find_unlisted_in(&source, &layout, window, &listed, &covered, &days, &mut found)
-                        .await
-                        .expect("listed");
+                    find_unlisted_in(
+                        &source, &layout, window, &listed, &covered, &days, &mut found,
+                    )
+                    .await
+                    .expect("listed");
                     found
                 }
             };
             if !with_planted {
-                assert_eq!(source.lists.load(Ordering::Relaxed), lists_before, "no second listing");
+                assert_eq!(
+                    source.lists.load(Ordering::Relaxed),
+                    lists_before,
+                    "no second listing"
+                );
             }
             let names = |u: &Unlisted| {
                 (
