@@ -22,7 +22,6 @@ mod versions;
 
 pub(crate) use emitter::{ChainEvent, Ownership};
 
-
 use crate::keys::KeySet;
 use crate::layout::ChainLayout;
 use crate::options::{TimeRange, VerifyOptions};
@@ -434,12 +433,8 @@ impl Walker {
                 .parse_digest_key(&key)
                 .map(|info| info.end_time)
                 .or_else(|| self.layout.log_key_time(&key));
-            let judged = trust::versions::judge_versions(
-                &key,
-                &history,
-                &facts.lifecycle_rules,
-                named_at,
-            );
+            let judged =
+                trust::versions::judge_versions(&key, &history, &facts.lifecycle_rules, named_at);
             if !judged.problems.is_empty() {
                 self.changed.insert(key, judged);
             }
