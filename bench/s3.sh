@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command: build release binaries, install the real AWS CLI v1 (1.46.3, pinned) into .venv/, generate (once,
-# cached in bench-data/s3/) a trail of 48 digests and 2,016 log files, serve it with the
+# One command: build release binaries, install the real AWS CLI v1 (1.46.3, pinned) into .venv/,
+# generate (once, cached in bench-data/s3/) a trail of 48 digests and 2,016 log files, serve it with the
 # project's own S3 server + CloudTrail stub, and time `aws cloudtrail validate-logs` against
 # `ctverify` on it: plain local server, then 20 ms per S3 request; then check both call a
 # tampered copy INVALID with the same counts. Prints each tool's CPU time per object read (user +
