@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p cloudtrail-verify-cli -p ctverify-fixtures
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -c 'import awscli' 2>/dev/null || .venv/bin/pip install --quiet 'awscli<2'
+# Pinned: the peer's speed is part of the figures, so the version measured is the one installed
+# (awscli pins its botocore exactly). Another version already in .venv is replaced.
+AWSCLI_VERSION=1.46.3
+.venv/bin/python -c "import sys, awscli; sys.exit(awscli.__version__ != '$AWSCLI_VERSION')" 2>/dev/null ||
+  .venv/bin/pip install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
 FX=$PWD/target/release/ctverify-fixtures CV=$PWD/target/release/ctverify PY=$PWD/.venv/bin/python
 AWSCLI=$PWD/fixtures/scripts/awscli_offline_validate.py
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; cd "$work"

@@ -68,11 +68,34 @@ pub enum VerifyError {
     },
 }
 
-/// Finds the chains (account, region) to verify, with the location each lives in.
-pub async fn discover_chains(
+/// Folder listings in flight at once while chains are found: an organization trail has
+/// thousands of account folders, each listed twice.
+const LISTINGS_AT_ONCE: usize = 16;
+
+/// Accounts whose chain folders are listed before the bucket's account folders are known
+/// (guessed: the trail's own account, or those a run names), so that a trail of one account is
+/// found in one round trip instead of three. A guess the listing does not confirm is dropped.
+const GUESSED_ACCOUNTS: usize = 4;
+
+/// What finding the chains saw.
+pub(crate) struct Discovery {
+    /// The chains found and expected, sorted.
+    pub chains: Vec<ChainLayout>,
+    /// The folders of the target's accounts folder (`[PREFIX/]AWSLogs/`), when it was listed
+    /// (the target's organization was not given): a run that finds nothing says what is there.
+    pub accounts_folder: Option<Vec<String>>,
+}
+
+/// Finds the chains (account, region) to verify, with the location each lives in, and what
+/// the accounts folder held. The listings that do not depend
+/// on each other run at once: an account's digest and log folders, every account's, and the
+/// guessed accounts' beside the accounts folder itself. What is found is exactly what listing
+/// one folder after the other finds.
+pub(crate) async fn discover(
     source: &dyn ObjectSource,
     target: &TrailTarget,
-) -> Result<Vec<ChainLayout>, VerifyError> {
+) -> Result<Discovery, VerifyError> {
+    use futures::StreamExt as _;
     let bucket = &target.location.bucket;
     let list = |prefix: String| async move {
         tracing::debug!(bucket, folder = %prefix, "listing folders");
@@ -85,57 +108,135 @@ pub async fn discover_chains(
                 source,
             })
     };
-    // Account folders, under AWSLogs/ and, for organization trails, AWSLogs/o-.../.
-    let mut locations = Vec::new();
+    // A region with log files but no digests is a chain too: its digests are missing.
+    let regions_of = |accounts_folder: String, account: String| async move {
+        let (digests, logs) = futures::future::join(
+            list(format!("{accounts_folder}{account}/CloudTrail-Digest/")),
+            list(format!("{accounts_folder}{account}/CloudTrail/")),
+        )
+        .await;
+        let mut regions = BTreeSet::new();
+        regions.extend(digests?.into_iter().filter(|r| is_region(r)));
+        regions.extend(logs?.into_iter().filter(|r| is_region(r)));
+        Ok::<_, VerifyError>(regions)
+    };
+    let wanted = |account: &String| {
+        target
+            .accounts
+            .as_ref()
+            .is_none_or(|only| only.contains(account))
+    };
+    // Account folders, under AWSLogs/ and, for organization trails, AWSLogs/o-.../: each
+    // location with the accounts its folder holds.
+    let mut located: Vec<(TrailLocation, Vec<String>)> = Vec::new();
+    let mut guessed: Vec<(String, Result<BTreeSet<String>, VerifyError>)> = Vec::new();
+    let mut accounts_folder = None;
     match &target.location.org_id {
-        Some(_) => locations.push(target.location.clone()),
+        Some(_) => {
+            let accounts = list(target.location.accounts_folder()).await?;
+            located.push((target.location.clone(), accounts));
+        }
         None => {
             let base = target.location.accounts_folder();
-            let top = list(base).await?;
+            let guesses: Vec<String> = match &target.accounts {
+                Some(only) => only.iter().take(GUESSED_ACCOUNTS).cloned().collect(),
+                None => vec![target.arn.account_id.clone()],
+            };
+            let (top, found) = futures::future::join(
+                list(base.clone()),
+                futures::future::join_all(
+                    guesses
+                        .iter()
+                        .filter(|a| is_account_id(a))
+                        .map(|a| regions_of(base.clone(), a.clone())),
+                ),
+            )
+            .await;
+            let top = top?;
+            guessed = guesses.into_iter().zip(found).collect();
+            // The accounts folder of the trail's own location is the folder just listed.
             if top.iter().any(|f| is_account_id(f)) {
-                locations.push(target.location.clone());
+                located.push((target.location.clone(), top.clone()));
             }
-            for org in top.iter().filter(|f| is_org_id(f)) {
-                locations.push(TrailLocation {
+            let orgs: Vec<TrailLocation> = top
+                .iter()
+                .filter(|f| is_org_id(f))
+                .map(|org| TrailLocation {
                     org_id: Some(org.clone()),
                     ..target.location.clone()
-                });
+                })
+                .collect();
+            let org_accounts: Vec<Result<Vec<String>, VerifyError>> =
+                futures::stream::iter(orgs.iter().map(|l| list(l.accounts_folder())))
+                    .buffered(LISTINGS_AT_ONCE)
+                    .collect()
+                    .await;
+            for (location, accounts) in orgs.into_iter().zip(org_accounts) {
+                located.push((location, accounts?));
             }
+            accounts_folder = Some(top);
         }
     }
+    // Every account's chain folders, in the order found; a guess made for the trail's own
+    // location stands for its listing (a failed guess is listed again).
+    let own = target.location.clone();
+    let pairs: Vec<(&TrailLocation, String)> = located
+        .iter()
+        .flat_map(|(location, accounts)| {
+            accounts
+                .iter()
+                .filter(|a| is_account_id(a) && wanted(a))
+                .map(move |a| (location, a.clone()))
+        })
+        .collect();
+    let mut guessed: std::collections::BTreeMap<String, BTreeSet<String>> = guessed
+        .into_iter()
+        .filter_map(|(account, found)| found.ok().map(|regions| (account, regions)))
+        .collect();
+    let mut known: Vec<Option<BTreeSet<String>>> = pairs
+        .iter()
+        .map(|(location, account)| {
+            if **location == own {
+                guessed.remove(account)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let listed: Vec<Result<BTreeSet<String>, VerifyError>> =
+        futures::stream::iter(pairs.iter().zip(known.iter_mut()).map(
+            |((location, account), known)| {
+                let known = known.take();
+                let listing = regions_of(location.accounts_folder(), account.clone());
+                async move {
+                    match known {
+                        Some(regions) => Ok(regions),
+                        None => listing.await,
+                    }
+                }
+            },
+        ))
+        .buffered(LISTINGS_AT_ONCE)
+        .collect()
+        .await;
     let mut chains = Vec::new();
-    for location in &locations {
-        let accounts = list(location.accounts_folder()).await?;
-        for account in accounts.into_iter().filter(|a| is_account_id(a)) {
+    for ((location, account), regions) in pairs.iter().zip(listed) {
+        for region in regions? {
             if target
-                .accounts
+                .regions
                 .as_ref()
-                .is_some_and(|only| !only.contains(&account))
+                .is_some_and(|only| !only.contains(&region))
             {
                 continue;
             }
-            // A region with log files but no digests is a chain too: its digests are missing.
-            let mut regions = BTreeSet::new();
-            for kind in ["CloudTrail-Digest", "CloudTrail"] {
-                let folder = format!("{}{account}/{kind}/", location.accounts_folder());
-                regions.extend(list(folder).await?.into_iter().filter(|r| is_region(r)));
-            }
-            for region in regions {
-                if target
-                    .regions
-                    .as_ref()
-                    .is_some_and(|only| !only.contains(&region))
-                {
-                    continue;
-                }
-                chains.push(chain_layout(target, location, &account, &region));
-            }
+            chains.push(chain_layout(target, location, account, &region));
         }
     }
     // Chains that must be there even when their folders are gone.
     let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
-    let home = locations
+    let home = located
         .iter()
+        .map(|(location, _)| location)
         .find(|l| l.org_id.is_some())
         .unwrap_or(&target.location)
         .clone();
@@ -150,7 +251,10 @@ pub async fn discover_chains(
         }
     }
     chains.sort_by(|a, b| a.chain.cmp(&b.chain));
-    Ok(chains)
+    Ok(Discovery {
+        chains,
+        accounts_folder,
+    })
 }
 
 /// Adds a layout for each chain of `extra` that `chains` lacks (a chain a checkpoint state

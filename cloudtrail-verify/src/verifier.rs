@@ -26,7 +26,7 @@ use crate::setup::RunProvenance;
 pub use crate::setup::SetupError;
 use crate::source::{LocalDirectory, ObjectSource};
 use crate::state::State;
-use crate::verify::{TrailTarget, VerifyError, Windows, discover_chains};
+use crate::verify::{TrailTarget, VerifyError, Windows};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -353,7 +353,10 @@ impl VerifierBuilder {
         if target.expected_regions.is_none() && target.regions.is_none() {
             warnings.push(crate::messages::SCOPE_FOUND_IN_BUCKET.into());
         }
-        let mut chains = discover_chains(source.as_ref(), &target).await?;
+        let crate::chains::Discovery {
+            mut chains,
+            accounts_folder,
+        } = crate::chains::discover(source.as_ref(), &target).await?;
         crate::chains::add_chains(
             &target,
             &mut chains,
@@ -373,7 +376,9 @@ impl VerifierBuilder {
                     || (first && !self.windows.planned.contains(&c.chain))
             });
         }
-        warnings.extend(where_the_files_are(source.as_ref(), &target, &self.accounts).await);
+        warnings.extend(
+            where_the_files_are(source.as_ref(), &target, &self.accounts, accounts_folder).await,
+        );
         tracing::debug!(
             bucket = %target.location.bucket,
             prefix = target.location.prefix.as_deref().unwrap_or(""),
@@ -589,18 +594,23 @@ impl VerifierBuilder {
 /// What to tell someone whose run found nothing, or someone else's files: the folders that
 /// are there, so a wrong bucket, prefix or copy depth shows at once. Only a hint: a failed
 /// listing here changes nothing about the verdict.
+/// `listed`: the accounts folder's folders, when finding the chains listed it already.
 async fn where_the_files_are(
     source: &dyn ObjectSource,
     target: &TrailTarget,
     accounts: &[String],
+    listed: Option<Vec<String>>,
 ) -> Option<String> {
     let bucket = &target.location.bucket;
     let accounts_folder = target.location.accounts_folder();
     let looked_in = source.location(bucket, &accounts_folder);
-    let found = source
-        .list_folders(bucket, &accounts_folder)
-        .await
-        .unwrap_or_default();
+    let found = match listed {
+        Some(found) => found,
+        None => source
+            .list_folders(bucket, &accounts_folder)
+            .await
+            .unwrap_or_default(),
+    };
     let found: Vec<&String> = found
         .iter()
         .filter(|f| crate::layout::is_account_id(f) || crate::layout::is_org_id(f))

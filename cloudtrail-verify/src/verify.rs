@@ -1,15 +1,15 @@
 //! Verifying a trail over a time range: walking each of its chains (found by `crate::chains`),
 //! a few at a time, and collecting the report.
 
-pub use crate::chains::{TrailTarget, VerifyError, discover_chains, expected_chains};
+pub use crate::chains::{TrailTarget, VerifyError, expected_chains};
 use crate::events::{RunEvent, RunObserver};
 use crate::findings::ChainHead;
 use crate::keys::KeySet;
 use crate::layout::{ChainId, ChainLayout};
 pub use crate::options::{Progress, RangeError, TimeRange, VerifyOptions};
-use crate::report::{Report, VersionCheck};
-use crate::source::{ObjectSource, SourceError, Versioning};
-use crate::walk::{ChainEvent, ChainPlan, Context, Ownership, walk_chain};
+use crate::report::Report;
+use crate::source::{ObjectSource, SourceError};
+use crate::walk::{BucketFacts, ChainEvent, ChainPlan, Context, Ownership, walk_chain};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -62,7 +62,7 @@ impl Windows {
     }
 }
 
-/// Verifies the given chains of `target` (as found by [`discover_chains`]) over `range`, each
+/// Verifies the given chains of `target` (as found by [`crate::chains::discover`]) over `range`, each
 /// chain of `checkpoints` resumed from its checkpoint, with verdicts given to `observer` as they
 /// become final (then the report keeps only the counts of valid digests, see
 /// [`crate::report::ChainReport::omitted`]).
@@ -81,46 +81,26 @@ pub(crate) async fn verify_chains(
     let checkpoints = &windows.checkpoints;
     let found: BTreeSet<ChainId> = chains.iter().map(|c| c.chain.clone()).collect();
     let expected = expected_chains(target, &found);
-    // The bucket's lifecycle rules, which may excuse a missing object as expired. Unreadable
-    // rules excuse nothing.
-    let (lifecycle_rules, lifecycle_error) =
-        match source.lifecycle_rules(&target.location.bucket).await {
-            Ok(rules) => (rules, None),
-            Err(e) => (Vec::new(), Some(e)),
-        };
-    // Version histories: read when the bucket keeps them, unless told not to.
-    let bucket = &target.location.bucket;
-    let (versions, versions_note) = if options.check_versions {
-        match source.versioning(bucket).await {
-            Ok(Versioning::Enabled) => (VersionCheck::Checked, None),
-            Ok(Versioning::Suspended) => (
-                VersionCheck::CheckedSuspended,
-                Some(format!(
-                    "versioning of bucket {bucket} is suspended: versions kept before the \
-                     suspension were checked, but objects written since replace earlier ones \
-                     without a trace"
-                )),
-            ),
-            Ok(Versioning::NotEnabled) => (VersionCheck::NotVersioned, None),
-            Ok(Versioning::Unsupported) => (VersionCheck::Unsupported, None),
-            Err(e) => (
-                VersionCheck::Unknown,
-                Some(format!(
-                    "the versioning state of bucket {bucket} could not be read, so object \
-                     versions were listed anyway (a listing that fails leaves the run \
-                     unverifiable; --no-versions skips it): {e}"
-                )),
-            ),
-        }
-    } else {
-        (VersionCheck::Skipped, None)
+    // What the walks need to know of the bucket (lifecycle rules, versioning) is read beside
+    // their first listings rather than before them: a walk waits for it only where it is used.
+    let facts = {
+        use futures::FutureExt as _;
+        let (bucket, check_versions) = (target.location.bucket.clone(), options.check_versions);
+        let read = tokio::spawn(read_facts(source.clone(), bucket.clone(), check_versions));
+        read.map(move |done| {
+            Arc::new(done.unwrap_or_else(|e| {
+                // Read as if S3 had failed to answer: no rule excuses anything, and versions
+                // are listed anyway.
+                let failed = SourceError::Unavailable(format!("reading the bucket failed: {e}"));
+                let versioning = check_versions.then(|| Err(failed.clone()));
+                BucketFacts::read(Err(failed), versioning, &bucket)
+            }))
+        })
+        .boxed()
+        .shared()
     };
     let ctx = Arc::new(Context {
-        check_versions: matches!(
-            versions,
-            VersionCheck::Checked | VersionCheck::CheckedSuspended | VersionCheck::Unknown
-        ),
-        lifecycle_rules,
+        facts: facts.clone(),
         log_limiter: Arc::new(Semaphore::new(options.concurrency.max(1))),
         prefetch_slots: Arc::new(Semaphore::new(PREFETCH_SLOTS)),
         large_digests: Arc::new(Semaphore::new(1)),
@@ -232,10 +212,11 @@ pub(crate) async fn verify_chains(
         range.end(),
         reports,
     );
+    let facts = facts.await;
     report
         .warnings
-        .extend(run_notes(&report, lifecycle_error.as_ref()));
-    report.warnings.extend(versions_note);
+        .extend(run_notes(&report, facts.lifecycle_error.as_ref()));
+    report.warnings.extend(facts.versions_note.clone());
     report.event_history = ctx.history.as_ref().and_then(|h| h.summary());
     if let Some(exceptions) = &evidence.exceptions {
         for (entry, e) in exceptions.expired(ctx.options.now) {
@@ -247,8 +228,26 @@ pub(crate) async fn verify_chains(
             ));
         }
     }
-    report.versions = versions;
+    report.versions = facts.versions;
     report
+}
+
+/// Reads the bucket's lifecycle rules and, unless told not to (`check_versions` false), its
+/// versioning state, at once.
+async fn read_facts(
+    source: Arc<dyn ObjectSource>,
+    bucket: String,
+    check_versions: bool,
+) -> BucketFacts {
+    let versioning = async {
+        match check_versions {
+            true => Some(source.versioning(&bucket).await),
+            false => None,
+        }
+    };
+    let (lifecycle, versioning) =
+        futures::future::join(source.lifecycle_rules(&bucket), versioning).await;
+    BucketFacts::read(lifecycle, versioning, &bucket)
 }
 
 /// Walks a chain over `window`; when its verdicts stream and the window is longer than

@@ -4,7 +4,7 @@
 //! (configured by [`crate::aws::s3_client`] callers through the `SdkConfig`); what still fails is
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
-use super::{Body, Object, ObjectSource, SourceError, VersionPage, Versioning};
+use super::{Body, ListPage, Object, ObjectSource, SourceError, VersionPage, Versioning};
 use crate::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule, LifecycleTransition};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -219,6 +219,15 @@ impl ObjectSource for S3Source {
         prefix: &str,
         start_after: Option<&str>,
     ) -> Result<Vec<(String, Option<u64>)>, SourceError> {
+        Ok(self.list_page(bucket, prefix, start_after).await?.keys)
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<ListPage, SourceError> {
         self.count_list();
         let answer = self
             .client
@@ -229,14 +238,20 @@ impl ObjectSource for S3Source {
             .send()
             .await
             .map_err(|e| classify(&e, false, Some(&self.list_call())))?;
-        Ok(answer
+        let keys: Vec<(String, Option<u64>)> = answer
             .contents()
             .iter()
             .filter_map(|o| {
                 let size = o.size().and_then(|s| u64::try_from(s).ok());
                 o.key().map(|k| (k.to_owned(), size))
             })
-            .collect())
+            .collect();
+        // Only S3's own word ends a listing early: an answer that does not say whether it was
+        // truncated is followed by another request, as the contract's empty page.
+        Ok(ListPage {
+            complete: keys.is_empty() || answer.is_truncated() == Some(false),
+            keys,
+        })
     }
 
     async fn list_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError> {

@@ -8,6 +8,7 @@
 use crate::layout::{ChainLayout, DigestFolderEntry, DigestKeyInfo};
 use crate::source::{ObjectSource, SourceError};
 use chrono::{DateTime, NaiveDate, Utc};
+use std::ops::ControlFlow;
 
 /// Foreign objects kept per chain for the report; further ones are only counted.
 pub(super) const MAX_FOREIGN_KEPT: usize = 100;
@@ -28,6 +29,20 @@ pub(super) async fn list_days(
         .map(|_pages| ())
 }
 
+/// [`list_days`], until `each` breaks: the keys after it are not listed.
+pub(super) async fn list_days_until(
+    source: &dyn ObjectSource,
+    bucket: &str,
+    folder: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    mut each: impl FnMut(String) -> ControlFlow<()>,
+) -> Result<(), SourceError> {
+    list_pages(source, bucket, folder, first, last, |key, _| each(key))
+        .await
+        .map(|_pages| ())
+}
+
 /// [`list_days`] with each key's size where the source reports it; returns the listing
 /// requests it made (a sweep's estimate counts them).
 pub(super) async fn list_days_sized(
@@ -38,6 +53,22 @@ pub(super) async fn list_days_sized(
     last: NaiveDate,
     mut each: impl FnMut(String, Option<u64>),
 ) -> Result<u64, SourceError> {
+    list_pages(source, bucket, folder, first, last, |key, size| {
+        each(key, size);
+        ControlFlow::Continue(())
+    })
+    .await
+}
+
+/// The listing of [`list_days_sized`], until `each` breaks; returns the requests it made.
+async fn list_pages(
+    source: &dyn ObjectSource,
+    bucket: &str,
+    folder: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    mut each: impl FnMut(String, Option<u64>) -> ControlFlow<()>,
+) -> Result<u64, SourceError> {
     let day = |d: NaiveDate| format!("{folder}{}", d.format("%Y/%m/%d"));
     let mut after = day(first);
     let stop = match last.succ_opt() {
@@ -47,16 +78,22 @@ pub(super) async fn list_days_sized(
     let mut pages = 0u64;
     loop {
         tracing::debug!(bucket, folder, after = %after, "listing");
-        let page = source.list_sized(bucket, folder, Some(&after)).await?;
+        let page = source.list_page(bucket, folder, Some(&after)).await?;
         pages += 1;
-        let Some(last_key) = page.last().map(|(key, _)| key.clone()) else {
+        let Some(last_key) = page.keys.last().map(|(key, _)| key.clone()) else {
             return Ok(pages);
         };
-        for (key, size) in page {
+        for (key, size) in page.keys {
             if key >= stop {
                 return Ok(pages);
             }
-            each(key, size);
+            if each(key, size).is_break() {
+                return Ok(pages);
+            }
+        }
+        // The store said nothing follows: the empty page after it would only cost a round trip.
+        if page.complete {
+            return Ok(pages);
         }
         // A source must move forward; one that does not would loop forever.
         if last_key <= after {

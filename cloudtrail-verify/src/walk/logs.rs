@@ -224,8 +224,9 @@ pub(super) async fn expired(
     if bucket != ctx.trail_bucket {
         return None;
     }
+    let facts = ctx.facts().await;
     let excuse = lifecycle_excuse(
-        &ctx.lifecycle_rules,
+        &facts.lifecycle_rules,
         key,
         created_no_earlier_than,
         ctx.options.now,

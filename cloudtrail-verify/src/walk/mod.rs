@@ -27,7 +27,7 @@ use crate::layout::ChainLayout;
 use crate::options::{TimeRange, VerifyOptions};
 use crate::report::{
     ChainHead, ChainReport, CheckpointCheck, CheckpointProblem, CoverageGap, DigestProblem,
-    DigestReport, ForeignObject, GapKind, LogProblem, LogReport, Status,
+    DigestReport, ForeignObject, GapKind, LogProblem, LogReport, Status, VersionCheck,
 };
 use crate::schema::DigestFile;
 use crate::source::LifecycleRule;
@@ -38,6 +38,7 @@ use coverage::{Coverage, HeadCandidate};
 use emitter::VerdictEmitter;
 use fetcher::DigestFetcher;
 use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use listing::Listed;
 use logs::{Fetched, check_log};
 use std::collections::HashMap;
@@ -63,17 +64,101 @@ pub(crate) struct Context {
     pub prefetch_slots: Arc<Semaphore>,
     /// One turn for digests larger than [`fetcher::SMALL_DIGEST_BYTES`].
     pub large_digests: Arc<Semaphore>,
-    /// The trail bucket's lifecycle rules (none when a local copy, or when they could not be
-    /// read): what may excuse a missing object as expired.
-    pub lifecycle_rules: Vec<LifecycleRule>,
-    /// List the chains' version histories and verify CloudTrail's originals (the bucket keeps
-    /// versions, and the run was not told to skip them).
-    pub check_versions: bool,
+    /// The trail bucket's lifecycle rules and versioning state, read while the walks begin:
+    /// awaited where they are used ([`Context::facts`]).
+    pub facts: Shared<BoxFuture<'static, Arc<BucketFacts>>>,
     /// CloudTrail's event history of the trail, which may explain a gap (`None`: the run has
     /// no AWS session, as offline).
     pub history: Option<Arc<crate::history::LazyHistory>>,
     /// Reviewed exceptions, which may accept an unverifiable gap.
     pub exceptions: Option<Arc<crate::exceptions::Exceptions>>,
+}
+
+impl Context {
+    /// The bucket's lifecycle rules and versioning state, once read.
+    pub async fn facts(&self) -> Arc<BucketFacts> {
+        self.facts.clone().await
+    }
+}
+
+/// What a run knows of the trail's bucket besides its objects.
+#[derive(Debug)]
+pub(crate) struct BucketFacts {
+    /// The bucket's lifecycle rules (none when a local copy, or when they could not be read):
+    /// what may excuse a missing object as expired.
+    pub lifecycle_rules: Vec<LifecycleRule>,
+    /// Why the rules could not be read, when they could not.
+    pub lifecycle_error: Option<crate::source::SourceError>,
+    /// Whether version histories are read, and why not.
+    pub versions: VersionCheck,
+    /// What the report says about the versioning state, when anything.
+    pub versions_note: Option<String>,
+}
+
+impl BucketFacts {
+    /// The facts from the answers about `bucket`: its lifecycle rules, and its versioning
+    /// state (`None`: the run was told not to read versions).
+    pub fn read(
+        lifecycle: Result<Vec<LifecycleRule>, crate::source::SourceError>,
+        versioning: Option<Result<crate::source::Versioning, crate::source::SourceError>>,
+        bucket: &str,
+    ) -> Self {
+        use crate::source::Versioning;
+        // Unreadable rules excuse nothing.
+        let (lifecycle_rules, lifecycle_error) = match lifecycle {
+            Ok(rules) => (rules, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let (versions, versions_note) = match versioning {
+            None => (VersionCheck::Skipped, None),
+            Some(Ok(Versioning::Enabled)) => (VersionCheck::Checked, None),
+            Some(Ok(Versioning::Suspended)) => (
+                VersionCheck::CheckedSuspended,
+                Some(format!(
+                    "versioning of bucket {bucket} is suspended: versions kept before the \
+                     suspension were checked, but objects written since replace earlier ones \
+                     without a trace"
+                )),
+            ),
+            Some(Ok(Versioning::NotEnabled)) => (VersionCheck::NotVersioned, None),
+            Some(Ok(Versioning::Unsupported)) => (VersionCheck::Unsupported, None),
+            Some(Err(e)) => (
+                VersionCheck::Unknown,
+                Some(format!(
+                    "the versioning state of bucket {bucket} could not be read, so object \
+                     versions were listed anyway (a listing that fails leaves the run \
+                     unverifiable; --no-versions skips it): {e}"
+                )),
+            ),
+        };
+        BucketFacts {
+            lifecycle_rules,
+            lifecycle_error,
+            versions,
+            versions_note,
+        }
+    }
+
+    /// List the chains' version histories and verify CloudTrail's originals: the bucket keeps
+    /// versions (or its state is unknown), and the run was not told to skip them.
+    pub fn check_versions(&self) -> bool {
+        matches!(
+            self.versions,
+            VersionCheck::Checked | VersionCheck::CheckedSuspended | VersionCheck::Unknown
+        )
+    }
+}
+
+/// The log folder's listing made beside a walk ([`unlisted::prelist`]).
+type PreListing = Result<Option<unlisted::PreListed>, crate::source::SourceError>;
+
+/// A task stopped when its handle is dropped: a walk that ends early leaves nothing running.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One chain to walk.
@@ -172,6 +257,24 @@ impl Walker {
             .end()
             .checked_add_signed(DIGEST_PERIOD)
             .unwrap_or(self.range.end());
+        // What can have been delivered: up to the delivery grace before now.
+        let proven_until = self
+            .ctx
+            .options
+            .now
+            .checked_sub_signed(self.ctx.options.delivery_grace)
+            .unwrap_or(self.ctx.options.now);
+        let range = (self.range.start(), self.range.end());
+        let provable = (range.0, range.1.min(proven_until).max(range.0));
+        // The log folder is listed for unlisted files while the walk goes on, not after it:
+        // which files valid digests list is only needed to judge what the listing found.
+        let prelisted = self.ctx.options.check_unlisted_logs.then(|| {
+            let (source, layout) = (self.ctx.source.clone(), self.layout.clone());
+            let hasher = self.listed_logs.hasher();
+            AbortOnDrop(tokio::spawn(async move {
+                unlisted::prelist(source.as_ref(), &layout, provable, hasher).await
+            }))
+        });
         let listing = match listing::list_digests(
             self.ctx.source.as_ref(),
             &self.layout,
@@ -213,22 +316,13 @@ impl Walker {
             });
         }
         self.report.foreign_objects_omitted += listing.foreign_omitted;
-        if self.ctx.check_versions {
+        if self.ctx.facts().await.check_versions() {
             self.list_changes(last).await;
         }
 
         self.walk_chain(listing.standard).await;
         // A window whose end no valid digest covers: a digest after the window, if there is
         // one, may still prove that the digests before it were deleted.
-        let range = (self.range.start(), self.range.end());
-        // What can have been delivered: up to the delivery grace before now.
-        let proven_until = self
-            .ctx
-            .options
-            .now
-            .checked_sub_signed(self.ctx.options.delivery_grace)
-            .unwrap_or(self.ctx.options.now);
-        let provable = (range.0, range.1.min(proven_until).max(range.0));
         if let Some((_, next)) = listing.next_after
             && provable.0 < provable.1
             && !self.coverage.covers(provable.1 - TimeDelta::seconds(1))
@@ -244,17 +338,8 @@ impl Walker {
 
         self.report.gaps = trust::range_gaps(range, proven_until, self.coverage.spans());
         self.explain_gaps().await;
-        let window = provable;
-        if self.ctx.options.check_unlisted_logs {
-            match find_unlisted(
-                self.ctx.source.as_ref(),
-                &self.layout,
-                window,
-                &self.listed_logs,
-                self.coverage.spans(),
-            )
-            .await
-            {
+        if let Some(prelisted) = prelisted {
+            match self.find_unlisted(prelisted, provable).await {
                 Ok(found) => {
                     self.report.unlisted_logs = found.logs;
                     self.report.unlisted_logs_omitted = found.logs_omitted;
@@ -276,6 +361,43 @@ impl Walker {
         self.check_originals().await;
     }
 
+    /// The log files in the chain's folder over `window` that no valid digest lists, and the
+    /// foreign objects there: from the listing made beside the walk, the day folders holding
+    /// such a file listed again for their names; from a listing made now when that one failed
+    /// or the folder held too many files to keep.
+    async fn find_unlisted(
+        &self,
+        mut prelisted: AbortOnDrop<PreListing>,
+        window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    ) -> Result<unlisted::Unlisted, crate::source::SourceError> {
+        let source = self.ctx.source.as_ref();
+        let covered = self.coverage.spans();
+        let pre = match (&mut prelisted.0).await {
+            Ok(Ok(Some(pre))) => pre,
+            _ => {
+                return find_unlisted(source, &self.layout, window, &self.listed_logs, covered)
+                    .await;
+            }
+        };
+        match unlisted::judge_prelisted(pre, window, &self.listed_logs, covered) {
+            Ok(found) => Ok(found),
+            Err((mut found, days)) => {
+                let layout = &self.layout;
+                unlisted::find_unlisted_in(
+                    source,
+                    layout,
+                    window,
+                    &self.listed_logs,
+                    covered,
+                    &days,
+                    &mut found,
+                )
+                .await?;
+                Ok(found)
+            }
+        }
+    }
+
     /// Lists the version histories of the digest and log folders over the days the walk reads
     /// (a day either side, as the listings), and keeps the keys changed after delivery.
     async fn list_changes(&mut self, last: chrono::DateTime<chrono::Utc>) {
@@ -288,6 +410,7 @@ impl Walker {
             last.date_naive().succ_opt().unwrap_or(last.date_naive()),
         );
         let bucket = self.layout.location.bucket.clone();
+        let facts = self.ctx.facts().await;
         let mut histories = versions::Histories::new();
         for folder in [self.layout.digest_folder(), self.layout.log_folder()] {
             if let Err(e) = versions::list_histories(
@@ -310,12 +433,8 @@ impl Walker {
                 .parse_digest_key(&key)
                 .map(|info| info.end_time)
                 .or_else(|| self.layout.log_key_time(&key));
-            let judged = trust::versions::judge_versions(
-                &key,
-                &history,
-                &self.ctx.lifecycle_rules,
-                named_at,
-            );
+            let judged =
+                trust::versions::judge_versions(&key, &history, &facts.lifecycle_rules, named_at);
             if !judged.problems.is_empty() {
                 self.changed.insert(key, judged);
             }
