@@ -445,6 +445,25 @@ fn parse_exact_stamp(stamp: &str, with_seconds: bool) -> Option<DateTime<Utc>> {
     Some(time.and_utc())
 }
 
+/// The chain unit tests use: trail `t-1` (home us-east-1) writing to bucket `b`, no prefix,
+/// account 111122223333 in us-east-1.
+#[cfg(test)]
+pub(crate) fn test_chain_layout() -> ChainLayout {
+    ChainLayout {
+        location: TrailLocation {
+            bucket: "b".into(),
+            prefix: None,
+            org_id: None,
+        },
+        chain: ChainId {
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+        },
+        trail_name: "t-1".into(),
+        home_region: "us-east-1".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -883,7 +883,6 @@ mod tests {
     mod judging {
         use super::super::*;
         use crate::keys::PublicKey;
-        use crate::layout::{ChainId, TrailLocation};
         use chrono::TimeZone;
         use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPublicKey};
         use rsa::signature::{SignatureEncoding, Signer};
@@ -891,19 +890,7 @@ mod tests {
         const FOLDER: &str = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/01/01/";
 
         fn layout() -> ChainLayout {
-            ChainLayout {
-                location: TrailLocation {
-                    bucket: "b".into(),
-                    prefix: None,
-                    org_id: None,
-                },
-                chain: ChainId {
-                    account_id: "111122223333".into(),
-                    region: "us-east-1".into(),
-                },
-                trail_name: "t-1".into(),
-                home_region: "us-east-1".into(),
-            }
+            crate::layout::test_chain_layout()
         }
 
         fn key_name(hour: u32, backfill: bool) -> String {

@@ -254,7 +254,6 @@ pub(super) async fn find_unlisted_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{ChainId, TrailLocation};
     use crate::source::{Object, ObjectSource};
     use crate::trust::Predecessor;
     use chrono::TimeZone;
@@ -298,19 +297,7 @@ mod tests {
     }
 
     fn layout() -> ChainLayout {
-        ChainLayout {
-            location: TrailLocation {
-                bucket: "b".into(),
-                prefix: None,
-                org_id: None,
-            },
-            chain: ChainId {
-                account_id: "111122223333".into(),
-                region: "us-east-1".into(),
-            },
-            trail_name: "t".into(),
-            home_region: "us-east-1".into(),
-        }
+        crate::layout::test_chain_layout()
     }
 
     fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
