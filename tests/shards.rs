@@ -233,6 +233,32 @@ async fn shards_of_a_clean_organization_trail_merge_into_a_single_runs_verdict()
     }
 }
 
+/// Every shard runs the same command: a report name without `{}` would have each shard overwrite
+/// the last one's report, so it is refused before anything is verified.
+#[tokio::test]
+async fn a_shard_report_name_without_the_index_is_refused_before_anything_runs() {
+    let sweep = Sweep::new();
+    sweep.plan(2).await;
+    let mut args = vec![
+        "ctverify".to_owned(),
+        "--plan".into(),
+        sweep.plan_path().display().to_string(),
+        "--shard".into(),
+        "0".into(),
+        "--out".into(),
+        sweep.dir.path().join("shard.json").display().to_string(),
+    ];
+    args.extend(sweep.local());
+    let run = run_ctverify(&args).await;
+    assert_eq!(run.code, exit::ERROR, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("has no {} for the shard's index"),
+        "{}",
+        run.stderr
+    );
+    assert!(!sweep.dir.path().join("shard.json").exists());
+}
+
 async fn tampered_on_a_seam(tamper: impl Fn(&Sweep, &Path, &str)) {
     let sweep = Sweep::new();
     let plan = sweep.plan(7).await;
