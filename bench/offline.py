@@ -12,7 +12,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+
+import measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
@@ -20,12 +21,8 @@ RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, 
 
 def run_measured(argv, **kw):
     """Runs a command, returns (seconds, peak RSS in bytes of the process tree's largest child, rc)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, **kw)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss * 1024, proc.returncode
+    rc, elapsed, usage = measured.run(argv, **kw)
+    return elapsed, usage.ru_maxrss * 1024, rc
 
 
 def generate(data, digests, logs_per_digest, pad):

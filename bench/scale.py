@@ -5,7 +5,7 @@ run with a checkpoint reads.
 a) A generated organization trail of at least 1,000,000 tiny log files (2 accounts x 3 regions,
    hourly digests), verified from a local copy with text output (stdout to /dev/null) and with
    `--format jsonl` (stdout to a file whose lines are counted): wall time, log files/s, CPU and
-   peak RSS (ru_maxrss of the ctverify process from os.wait4) against the target peak < 100 MB.
+   peak RSS (ru_maxrss of the ctverify process, through bench/measured.py's launcher) against the target peak < 100 MB.
 b) A 30-day trail (2 accounts x 2 regions, hourly digests) served by the project's S3 server
    (`ctverify-s3-server`) and its CloudTrail stub. Run 1 verifies the 30 days with `--from T0
    --to T1 --state STATE`; then the bucket gets one more hour: the server is started again
@@ -40,6 +40,7 @@ RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, 
 sys.path.insert(0, BENCH)
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import s3 as s3bench  # noqa: E402  (the S3 benchmark's server wrapper and environment)
+import measured  # noqa: E402  (a child's own peak memory, not this script's)
 
 PEAK_RSS_TARGET_MB = 100
 # Keep this much free on the data's file system after generating.
@@ -63,10 +64,8 @@ def help_text():
 
 def run_measured(argv, stdout, stderr, env=None):
     """Runs argv to its end; returns (wall s, exit status, rusage of that process)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - start, os.waitstatus_to_exitcode(status), usage
+    rc, seconds, usage = measured.run(argv, stdout=stdout, stderr=stderr, env=env)
+    return seconds, rc, usage
 
 
 def tail(path, n=20):

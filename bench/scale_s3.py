@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scale over S3 (issue 22): a trail of many log files served by the project's S3 server
 (`ctverify-s3-server`) at 20 ms per request, verified by ctverify: wall time, S3 requests by
-kind, peak memory (ru_maxrss of the ctverify process, os.wait4), against the goals: within
+kind, peak memory (ru_maxrss of the ctverify process, through bench/measured.py's launcher), against the goals: within
 1.25x of the concurrency bound (objects / concurrency x latency) and peak under 128 MB. The
 floor (`ctverify-floor`: the same GETs at the same concurrency, inflate + SHA-256, nothing
 else) runs after it on the same server, so that what the machine allows is beside the bound.
@@ -29,6 +29,7 @@ RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, 
 sys.path.insert(0, BENCH)
 sys.dont_write_bytecode = True
 import s3 as s3bench  # noqa: E402  (the S3 benchmark's server wrapper and environment)
+import measured  # noqa: E402  (a child's own peak memory, not this script's)
 
 BOUND_GOAL = 1.25
 PEAK_RSS_GOAL_MB = 128
@@ -77,15 +78,11 @@ def main():
             dry = subprocess.run(argv + ["--dry-run"], env=env, capture_output=True, text=True)
             estimate = [l for l in dry.stdout.splitlines() if l.startswith("Estimate")]
             before = server.counts()["byOperation"]
-            start = time.perf_counter()
             with tempfile.TemporaryFile("w+") as out:
-                proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                        text=True)
-                _, status, usage = os.wait4(proc.pid, 0)
-                seconds = time.perf_counter() - start
+                rc, seconds, usage = measured.run(argv, env=env, stdout=out,
+                                                  stderr=subprocess.STDOUT)
                 out.seek(0)
                 text = out.read()
-            rc = os.waitstatus_to_exitcode(status)
             after = server.counts()["byOperation"]
             server_cpu = server.cpu_seconds()
             keys_file = os.path.join(base, "floor-keys.txt")
@@ -95,13 +92,9 @@ def main():
                         f.write(f"{m['bucket']}/{d['key']}\n")
                         for log in d["logFiles"]:
                             f.write(f"{m['bucket']}/{log}\n")
-            start = time.perf_counter()
-            proc = subprocess.Popen([os.path.join(RELEASE, "ctverify-floor"), "--keys", keys_file,
-                                     "--concurrency", str(a.concurrency)], env=env,
-                                    stdout=subprocess.DEVNULL)
-            _, floor_status, floor_usage = os.wait4(proc.pid, 0)
-            floor_seconds = time.perf_counter() - start
-            floor_rc = os.waitstatus_to_exitcode(floor_status)
+            floor_rc, floor_seconds, floor_usage = measured.run(
+                [os.path.join(RELEASE, "ctverify-floor"), "--keys", keys_file,
+                 "--concurrency", str(a.concurrency)], env=env, stdout=subprocess.DEVNULL)
         finally:
             server.stop()
     finally:
