@@ -417,7 +417,22 @@ fn a_bucket_in_another_region_is_read_there() {
     );
     let run = s3.verify(&[]);
     assert_eq!(run.code, VALID, "{run:?}");
-    assert!(s3.server.requests().of("GetBucketLocation") >= 1);
+    let requests = s3.server.requests();
+    assert!(requests.of("GetBucketLocation") >= 1);
+    // The server refuses, as S3 does, what is signed for another region than the bucket's:
+    // the run first read in the trail's home region (us-east-1), was refused, and read the
+    // bucket again where it is.
+    assert!(requests.misdirected >= 1, "{requests:?}");
+}
+
+#[test]
+fn a_bucket_in_the_trails_home_region_is_read_there_from_the_first_request() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    let requests = s3.server.requests();
+    assert_eq!(requests.of("GetBucketLocation"), 1, "{requests:?}");
+    assert_eq!(requests.misdirected, 0, "{requests:?}");
 }
 
 #[test]

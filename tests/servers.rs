@@ -420,6 +420,49 @@ async fn get_bucket_location_reports_the_create_bucket_constraint() {
 }
 
 #[tokio::test]
+async fn a_bucket_is_read_only_through_its_own_region_as_s3_requires() {
+    let server = S3Server::start(S3ServerOptions::new());
+    server.create_bucket("in-sydney", "ap-southeast-2");
+    server.put("in-sydney", "k", &b"v"[..], None::<(String, String)>);
+    let elsewhere = server.s3_client("us-east-1");
+    let err = elsewhere
+        .list_objects_v2()
+        .bucket("in-sydney")
+        .send()
+        .await
+        .expect_err("a listing signed for us-east-1 of a bucket in ap-southeast-2");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("AuthorizationHeaderMalformed")
+    );
+    elsewhere
+        .get_object()
+        .bucket("in-sydney")
+        .key("k")
+        .send()
+        .await
+        .expect_err("a GET signed for another region");
+    // What finds the region still answers from anywhere.
+    elsewhere
+        .get_bucket_location()
+        .bucket("in-sydney")
+        .send()
+        .await
+        .expect("GetBucketLocation from another region");
+    assert_eq!(server.requests().misdirected, 2);
+    let there = server.s3_client("ap-southeast-2");
+    let listed = there
+        .list_objects_v2()
+        .bucket("in-sydney")
+        .send()
+        .await
+        .expect("a listing in the bucket's region");
+    assert_eq!(listed.key_count(), Some(1));
+    assert_eq!(server.requests().misdirected, 2);
+}
+
+#[tokio::test]
 async fn throttled_gets_succeed_once_the_sdk_retries() {
     let server =
         S3Server::start(S3ServerOptions::new().throttle_first_n_gets_of("busy.json.gz", 2));

@@ -24,9 +24,53 @@ fn hardened(conf: &SdkConfig, region: &str) -> SdkConfig {
         .build()
 }
 
+/// A trail resolved in S3: the source to read its bucket through and what to verify there.
+pub(crate) struct Resolved {
+    /// The bucket, read in the region guessed for it until [`Resolved::region`] settles it.
+    pub source: Arc<dyn ObjectSource>,
+    /// The trail, its bucket and prefix, the regions and accounts it must cover.
+    pub target: TrailTarget,
+    /// The bucket's region, still being asked for.
+    pub region: BucketRegion,
+}
+
+/// The bucket's region (GetBucketLocation), asked while the run already reads the bucket in
+/// the region guessed for it: the trail's home region, where a trail's bucket usually is. A
+/// right guess saves the run one round trip before its first read; on a wrong one, whatever
+/// was read through the guessed region's endpoint is thrown away and read again.
+pub(crate) struct BucketRegion {
+    conf: SdkConfig,
+    bucket: String,
+    guess: String,
+    answer: futures::future::BoxFuture<'static, Result<String, SetupError>>,
+}
+
+impl BucketRegion {
+    /// Waits for the bucket's region and records its S3 endpoint. `None` when the guess was
+    /// right and the source given out stands; otherwise the source to read the bucket through
+    /// instead, and nothing read through the other may be used.
+    pub(crate) async fn settle(
+        self,
+        provenance: &mut crate::setup::RunProvenance,
+    ) -> Result<Option<Arc<dyn ObjectSource>>, SetupError> {
+        let region = self.answer.await?;
+        tracing::debug!(bucket = %self.bucket, %region, guess = %self.guess, "bucket region");
+        provenance
+            .endpoints
+            .insert("s3".into(), endpoint(&self.conf, "S3", "s3", &region));
+        Ok((region != self.guess).then(|| bucket_source(&self.conf, &self.bucket, &region)))
+    }
+}
+
+/// The S3 source reading `bucket` through `region`'s endpoint.
+fn bucket_source(conf: &SdkConfig, bucket: &str, region: &str) -> Arc<dyn ObjectSource> {
+    let conf = hardened(conf, region);
+    Arc::new(S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}")))
+}
+
 /// The object source and target of a trail in S3: the trail's bucket and prefix from
 /// DescribeTrails unless given, and the regions and accounts it must cover; the bucket read
-/// in its own region.
+/// in the trail's home region until its own region is known ([`BucketRegion`]).
 pub(crate) async fn resolve(
     conf: &SdkConfig,
     arn: &TrailArn,
@@ -34,7 +78,7 @@ pub(crate) async fn resolve(
     prefix: Option<String>,
     warnings: &mut Vec<String>,
     provenance: &mut crate::setup::RunProvenance,
-) -> Result<(Arc<dyn ObjectSource>, TrailTarget), SetupError> {
+) -> Result<Resolved, SetupError> {
     let conf = hardened(conf, &arn.region);
     // Who is reading: asked alongside the calls below (an unreachable STS must not hold
     // the run up), and a failure says so and changes nothing about the verdict.
@@ -92,13 +136,16 @@ pub(crate) async fn resolve(
             (trail.bucket, prefix.or(trail.prefix))
         }
     };
-    let region = trail_api::bucket_region(&aws::s3_client(&conf), &bucket).await?;
-    tracing::debug!(%bucket, %region, "bucket region");
-    provenance
-        .endpoints
-        .insert("s3".into(), endpoint(&conf, "S3", "s3", &region));
-    let conf = hardened(&conf, &region);
-    let source = S3Source::new(aws::s3_client(&conf)).with_description(format!("s3://{bucket}"));
+    let region = BucketRegion {
+        answer: Box::pin({
+            let (client, bucket) = (aws::s3_client(&conf), bucket.clone());
+            async move { Ok(trail_api::bucket_region(&client, &bucket).await?) }
+        }),
+        guess: arn.region.clone(),
+        conf: conf.clone(),
+        bucket: bucket.clone(),
+    };
+    let source = bucket_source(&conf, &bucket, &region.guess);
     let mut target = TrailTarget::new(arn.clone(), bucket, prefix);
     target.expected_regions = expected_regions;
     target.expected_accounts = expected_accounts;
@@ -112,7 +159,11 @@ pub(crate) async fn resolve(
         }
         Err(e) => provenance.caller_note = Some(format!("GetCallerIdentity did not run: {e}")),
     }
-    Ok((Arc::new(source), target))
+    Ok(Resolved {
+        source,
+        target,
+        region,
+    })
 }
 
 /// The trail's event history, read with the run's session in the trail's home region.

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 /// Log files read at once against S3 unless told otherwise: enough to hide a region's round
 /// trip, where a run is bound by latency rather than CPU.
+#[cfg(feature = "aws")]
 const S3_CONCURRENCY: usize = 128;
 
 /// Where the trail's files and keys come from.
@@ -64,6 +65,9 @@ struct Opened {
     default_concurrency: usize,
     history: Option<Arc<dyn crate::history::EventHistory>>,
     bundle_problems: Vec<crate::findings::BundleProblem>,
+    /// An S3 bucket's region, still being asked for while the chains are found.
+    #[cfg(feature = "aws")]
+    bucket_region: Option<crate::resolve::BucketRegion>,
 }
 
 /// Builds a [`Verifier`]: start from [`Verifier::from_s3`], [`Verifier::from_local`] or
@@ -333,6 +337,8 @@ impl VerifierBuilder {
             default_concurrency,
             history,
             bundle_problems,
+            #[cfg(feature = "aws")]
+            bucket_region,
         } = opened;
         if !self.accounts.is_empty() {
             target.accounts = Some(self.accounts.clone());
@@ -353,10 +359,28 @@ impl VerifierBuilder {
         if target.expected_regions.is_none() && target.regions.is_none() {
             warnings.push(crate::messages::SCOPE_FOUND_IN_BUCKET.into());
         }
+        #[cfg(feature = "aws")]
+        let (source, discovery) = match bucket_region {
+            Some(region) => tokio::time::timeout_at(
+                setup_deadline,
+                discover_beside_region(source, &target, region, &mut provenance),
+            )
+            .await
+            .map_err(|_| SetupError::TimedOut {
+                during: "finding the bucket's region (GetBucketLocation) and the chains",
+                after: crate::aws::SETUP_TIMEOUT,
+            })??,
+            None => {
+                let discovery = crate::chains::discover(source.as_ref(), &target).await?;
+                (source, discovery)
+            }
+        };
+        #[cfg(not(feature = "aws"))]
+        let discovery = crate::chains::discover(source.as_ref(), &target).await?;
         let crate::chains::Discovery {
             mut chains,
             accounts_folder,
-        } = crate::chains::discover(source.as_ref(), &target).await?;
+        } = discovery;
         crate::chains::add_chains(
             &target,
             &mut chains,
@@ -457,7 +481,11 @@ impl VerifierBuilder {
         warnings: &mut Vec<String>,
         provenance: &mut RunProvenance,
     ) -> Result<Opened, SetupError> {
-        let (source, target) = tokio::time::timeout_at(
+        let crate::resolve::Resolved {
+            source,
+            target,
+            region,
+        } = tokio::time::timeout_at(
             setup_deadline,
             crate::resolve::resolve(
                 conf,
@@ -470,7 +498,7 @@ impl VerifierBuilder {
         )
         .await
         .map_err(|_| SetupError::TimedOut {
-            during: "resolving the trail (DescribeTrails, GetBucketLocation)",
+            during: "resolving the trail (DescribeTrails)",
             after: crate::aws::SETUP_TIMEOUT,
         })??;
         let history = Some(crate::resolve::event_history(
@@ -494,6 +522,7 @@ impl VerifierBuilder {
             default_concurrency: S3_CONCURRENCY,
             history,
             bundle_problems: Vec::new(),
+            bucket_region: Some(region),
         })
     }
 
@@ -558,6 +587,8 @@ impl VerifierBuilder {
             default_concurrency: cpu_concurrency(),
             history: None,
             bundle_problems,
+            #[cfg(feature = "aws")]
+            bucket_region: None,
         })
     }
 
@@ -578,6 +609,8 @@ impl VerifierBuilder {
             default_concurrency: cpu_concurrency(),
             history: None,
             bundle_problems: Vec::new(),
+            #[cfg(feature = "aws")]
+            bucket_region: None,
         })
     }
 
@@ -595,6 +628,31 @@ impl VerifierBuilder {
 /// are there, so a wrong bucket, prefix or copy depth shows at once. Only a hint: a failed
 /// listing here changes nothing about the verdict.
 /// `listed`: the accounts folder's folders, when finding the chains listed it already.
+/// The trail's chains, found in the bucket while its region is asked for: through the
+/// region guessed for it when that was right, or found again through its own region (and
+/// the source reading it there, which the run then reads through) when not.
+/// GetBucketLocation's failure fails the run, as it did when it was asked first.
+#[cfg(feature = "aws")]
+async fn discover_beside_region(
+    source: Arc<dyn ObjectSource>,
+    target: &TrailTarget,
+    region: crate::resolve::BucketRegion,
+    provenance: &mut RunProvenance,
+) -> Result<(Arc<dyn ObjectSource>, crate::chains::Discovery), SetupError> {
+    let (found, settled) = futures::future::join(
+        crate::chains::discover(source.as_ref(), target),
+        region.settle(provenance),
+    )
+    .await;
+    match settled? {
+        None => Ok((source, found?)),
+        Some(elsewhere) => {
+            let found = crate::chains::discover(elsewhere.as_ref(), target).await?;
+            Ok((elsewhere, found))
+        }
+    }
+}
+
 async fn where_the_files_are(
     source: &dyn ObjectSource,
     target: &TrailTarget,

@@ -37,6 +37,7 @@ use md5::{Digest as _, Md5};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::dto::{self, ETag, StreamingBlob, Timestamp};
+use s3s::path::S3Path;
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 
@@ -201,6 +202,9 @@ pub struct RequestCounts {
     pub denied: u64,
     /// GETs whose body was broken by fault injection ([`BodyFault`]).
     pub broken: u64,
+    /// Requests about a bucket signed for another region than the bucket's, refused as S3
+    /// refuses them.
+    pub misdirected: u64,
 }
 
 impl RequestCounts {
@@ -209,13 +213,15 @@ impl RequestCounts {
         self.by_operation.get(name).copied().unwrap_or(0)
     }
 
-    /// As JSON: `{"total":N,"throttled":N,"denied":N,"byOperation":{"GetObject":N,...}}`.
+    /// As JSON: `{"total":N,"throttled":N,"denied":N,"broken":N,"misdirected":N,
+    /// "byOperation":{"GetObject":N,...}}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "total": self.total,
             "throttled": self.throttled,
             "denied": self.denied,
             "broken": self.broken,
+            "misdirected": self.misdirected,
             "byOperation": self.by_operation,
         })
     }
@@ -954,7 +960,60 @@ impl S3Access for CountingAccess {
             .by_operation
             .entry(cx.s3_op().name().to_owned())
             .or_default() += 1;
-        Ok(())
+        self.check_region(cx)
+    }
+}
+
+impl CountingAccess {
+    /// S3 answers a request about a bucket signed for another region than the bucket's with
+    /// `400 AuthorizationHeaderMalformed` (naming the region it expected), except the calls
+    /// that find a bucket's region (HeadBucket tells it in a header) or make one: a client
+    /// must read a bucket in its region.
+    fn check_region(&self, cx: &S3AccessContext<'_>) -> S3Result<()> {
+        let (S3Path::Bucket { bucket } | S3Path::Object { bucket, .. }) = cx.s3_path() else {
+            return Ok(());
+        };
+        if matches!(
+            cx.s3_op().name(),
+            "GetBucketLocation" | "HeadBucket" | "CreateBucket" | "ListBuckets"
+        ) {
+            return Ok(());
+        }
+        let Some(expected) = self
+            .state
+            .read()
+            .get(&**bucket)
+            .map(|b| b.location.clone().unwrap_or_else(|| "us-east-1".to_owned()))
+        else {
+            return Ok(());
+        };
+        // The credential scope: `Credential=AKID/DATE/REGION/s3/aws4_request`, in the
+        // Authorization header or a presigned URL's X-Amz-Credential.
+        let header = cx
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split("Credential=").nth(1))
+            .map(str::to_owned);
+        let query = cx.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|p| p.strip_prefix("X-Amz-Credential="))
+                .map(|v| v.replace("%2F", "/"))
+        });
+        let signed_for = header
+            .or(query)
+            .and_then(|scope| scope.split('/').nth(2).map(str::to_owned));
+        match signed_for {
+            Some(region) if region != expected => {
+                lock(&self.state.counts).misdirected += 1;
+                Err(s3_error!(
+                    AuthorizationHeaderMalformed,
+                    "The authorization header is malformed; the region '{region}' is wrong; \
+                     expecting '{expected}'"
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
