@@ -257,6 +257,21 @@ pub(crate) async fn discover(
     })
 }
 
+/// The chain a trail almost always has, known before any folder is listed: the trail's own
+/// account in its home region, in the trail's location, unless the run is limited to other
+/// accounts or regions. A guess, for asking its first listing ahead: discovery decides.
+pub(crate) fn likely_chain(target: &TrailTarget) -> Option<ChainLayout> {
+    let account = &target.arn.account_id;
+    let region = &target.home_region;
+    let excluded = |only: &Option<Vec<String>>, what: &String| {
+        only.as_ref().is_some_and(|only| !only.contains(what))
+    };
+    if excluded(&target.accounts, account) || excluded(&target.regions, region) {
+        return None;
+    }
+    Some(chain_layout(target, &target.location, account, region))
+}
+
 /// Adds a layout for each chain of `extra` that `chains` lacks (a chain a checkpoint state
 /// knows must still be there, even if its folders are gone), in the trail's home location.
 pub(crate) fn add_chains(

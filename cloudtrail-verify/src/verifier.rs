@@ -363,7 +363,12 @@ impl VerifierBuilder {
         let (source, discovery) = match bucket_region {
             Some(region) => tokio::time::timeout_at(
                 setup_deadline,
-                discover_beside_region(source, &target, region, &mut provenance),
+                discover_beside_region(
+                    self.ask_ahead(source, &target),
+                    &target,
+                    region,
+                    &mut provenance,
+                ),
             )
             .await
             .map_err(|_| SetupError::TimedOut {
@@ -469,6 +474,33 @@ impl VerifierBuilder {
             exceptions: self.exceptions,
             source_name: self.source_name,
         })
+    }
+
+    /// `source`, with what the walks ask first asked ahead, so that the answers are there
+    /// when the walks start instead of one round trip after: the bucket's lifecycle rules
+    /// (and versioning, when checked), and the first digest listing of the trail's likely
+    /// chain ([`crate::chains::likely_chain`]) unless this run does not walk that chain (a
+    /// shard of other chains) or walks nothing of it.
+    #[cfg(feature = "aws")]
+    fn ask_ahead(
+        &self,
+        source: Arc<dyn ObjectSource>,
+        target: &TrailTarget,
+    ) -> Arc<dyn ObjectSource> {
+        let ahead = crate::source::ahead::RequestsAhead::new(source);
+        ahead.ask_bucket_facts(&target.location.bucket, self.options.check_versions);
+        let walked = |chain: &crate::layout::ChainId| {
+            self.windows.windows.is_empty() || self.windows.windows.contains_key(chain)
+        };
+        if let Some(layout) = crate::chains::likely_chain(target).filter(|l| walked(&l.chain))
+            && let Some((bucket, folder, after)) = crate::walk::first_listing(
+                &layout,
+                self.windows.window_of(&layout.chain, self.range),
+            )
+        {
+            ahead.ask_page(&bucket, &folder, Some(&after));
+        }
+        Arc::new(ahead)
     }
 
     /// Opens the trail's bucket in S3: the trail resolved (DescribeTrails, the bucket's region),
@@ -1161,6 +1193,79 @@ mod tests {
             .await
             .expect("verified once the bucket is named");
         assert_eq!(report.status, Status::Valid);
+    }
+
+    /// A local copy that records the listing pages asked of it.
+    struct RecordingPages {
+        inner: crate::source::LocalDirectory,
+        pages: std::sync::Mutex<Vec<(String, String, Option<String>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectSource for RecordingPages {
+        async fn list_keys(
+            &self,
+            bucket: &str,
+            prefix: &str,
+            start_after: Option<&str>,
+        ) -> Result<Vec<String>, crate::source::SourceError> {
+            self.inner.list_keys(bucket, prefix, start_after).await
+        }
+        async fn list_page(
+            &self,
+            bucket: &str,
+            prefix: &str,
+            start_after: Option<&str>,
+        ) -> Result<crate::source::ListPage, crate::source::SourceError> {
+            self.pages.lock().expect("not poisoned").push((
+                bucket.to_owned(),
+                prefix.to_owned(),
+                start_after.map(str::to_owned),
+            ));
+            self.inner.list_page(bucket, prefix, start_after).await
+        }
+        async fn list_folders(
+            &self,
+            bucket: &str,
+            prefix: &str,
+        ) -> Result<Vec<String>, crate::source::SourceError> {
+            self.inner.list_folders(bucket, prefix).await
+        }
+        async fn get(
+            &self,
+            bucket: &str,
+            key: &str,
+        ) -> Result<crate::source::Object, crate::source::SourceError> {
+            self.inner.get(bucket, key).await
+        }
+        fn describe(&self) -> String {
+            "recording".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_listing_asked_ahead_is_the_walks_first_listing_of_the_likely_chain() {
+        let c = copy(&small());
+        let recording = Arc::new(RecordingPages {
+            inner: crate::source::LocalDirectory::new(c.dir.path()).expect("the copy"),
+            pages: std::sync::Mutex::new(Vec::new()),
+        });
+        let verifier = Verifier::from_source(recording.clone(), c.keys, c.arn, c.range)
+            .bucket("ctverify-test-bucket")
+            .prepare()
+            .await
+            .expect("prepared");
+        let layout = crate::chains::likely_chain(verifier.target()).expect("a likely chain");
+        assert!(verifier.chains().iter().any(|c| c.chain == layout.chain));
+        let (bucket, folder, after) =
+            crate::walk::first_listing(&layout, c.range).expect("the range is not empty");
+        let report = verifier.run().await;
+        assert_eq!(report.status, Status::Valid);
+        // The walk's first page of the chain's digest folder is the one asked ahead: its
+        // answer is used, not asked again.
+        let pages = recording.pages.lock().expect("not poisoned").clone();
+        let first = pages.into_iter().find(|(_, prefix, _)| *prefix == folder);
+        assert_eq!(first, Some((bucket, folder, Some(after))));
     }
 
     #[tokio::test]

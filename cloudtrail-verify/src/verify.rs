@@ -53,7 +53,7 @@ impl Windows {
     /// The window `chain` is walked over in a run over `range`: a shard's is the plan's; a
     /// resumed chain's starts where its checkpoint ends (empty when the checkpoint is already
     /// at the end: only the checkpoint is read again); any other's is the range.
-    fn window_of(&self, chain: &ChainId, range: TimeRange) -> TimeRange {
+    pub(crate) fn window_of(&self, chain: &ChainId, range: TimeRange) -> TimeRange {
         match (self.windows.get(chain), self.checkpoints.get(chain)) {
             (Some((window, _)), _) => *window,
             (None, Some(c)) => TimeRange::window(c.end_time, range.end()),

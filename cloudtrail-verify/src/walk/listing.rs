@@ -69,7 +69,7 @@ async fn list_pages(
     last: NaiveDate,
     mut each: impl FnMut(String, Option<u64>) -> ControlFlow<()>,
 ) -> Result<u64, SourceError> {
-    let day = |d: NaiveDate| format!("{folder}{}", d.format("%Y/%m/%d"));
+    let day = |d: NaiveDate| day_key(folder, d);
     let mut after = day(first);
     let stop = match last.succ_opt() {
         Some(next) => day(next),
@@ -103,6 +103,32 @@ async fn list_pages(
         }
         after = last_key;
     }
+}
+
+/// Where a listing of `folder`'s day folders from `day` on starts: every key of that day sorts
+/// after it.
+fn day_key(folder: &str, day: NaiveDate) -> String {
+    format!("{folder}{}", day.format("%Y/%m/%d"))
+}
+
+/// The day folders [`list_digests`] lists for digests ending in `first..=last`: a day either
+/// side, so that a digest name filed under a neighbouring day is found.
+fn digest_days(first: DateTime<Utc>, last: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    (
+        first.date_naive().pred_opt().unwrap_or(first.date_naive()),
+        last.date_naive().succ_opt().unwrap_or(last.date_naive()),
+    )
+}
+
+/// The first page [`list_digests`] asks for when a chain's walk starts at `first`: (bucket,
+/// folder, start-after), so that it can be asked ahead ([`crate::source::ahead`]).
+pub(crate) fn first_digest_page(
+    layout: &ChainLayout,
+    first: DateTime<Utc>,
+) -> (String, String, String) {
+    let folder = layout.digest_folder();
+    let start = day_key(&folder, digest_days(first, first).0);
+    (layout.location.bucket.clone(), folder, start)
 }
 
 /// A digest key of this trail found by the listing.
@@ -216,13 +242,13 @@ pub(super) async fn list_digests(
         sidecars: source.keeps_metadata_in_sidecars(),
         ..DigestListing::default()
     };
-    // A day either side, so that a digest name filed under a neighbouring day is found.
+    let (first_day, last_day) = digest_days(first, last);
     list_days(
         source,
         &layout.location.bucket,
         &layout.digest_folder(),
-        first.date_naive().pred_opt().unwrap_or(first.date_naive()),
-        last.date_naive().succ_opt().unwrap_or(last.date_naive()),
+        first_day,
+        last_day,
         |key| listing.add(layout, key, (first, last)),
     )
     .await?;

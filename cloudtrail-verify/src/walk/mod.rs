@@ -212,6 +212,15 @@ struct Walker {
     checkpoint: Option<ChainHead>,
 }
 
+/// The first listing page (bucket, folder, start-after) a walk of `layout` over `window` asks
+/// for, when it lists at all: what can be asked ahead ([`crate::source::ahead`]).
+pub(crate) fn first_listing(
+    layout: &ChainLayout,
+    window: TimeRange,
+) -> Option<(String, String, String)> {
+    (window.start() < window.end()).then(|| listing::first_digest_page(layout, window.start()))
+}
+
 /// Verifies one chain over `range`.
 pub(crate) async fn walk_chain(
     ctx: Arc<Context>,
