@@ -218,6 +218,50 @@ fn endpoint(conf: &SdkConfig, env_suffix: &str, service: &str, region: &str) -> 
         .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
 }
 
+/// The window a run's keys are asked for: the range's last digest covers up to an hour past
+/// its end and may be signed up to the margin later; no key can be valid in the future.
+fn keys_window(range: TimeRange) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let end =
+        (range.end() + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
+    (range.start().min(end), end)
+}
+
+/// A task aborted when dropped: an answer asked ahead that nobody takes is not worth finishing.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// ListPublicKeys for the trail's home region, asked while the chains are still being found
+/// (the home region almost always has one), so that its answer is there when the keys are
+/// needed: the same request [`public_keys`] makes for that region, over the same window.
+pub(crate) struct KeysAhead {
+    region: String,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    answer: AbortOnDrop<Result<Vec<crate::keys::PublicKey>, trail_api::TrailApiError>>,
+}
+
+/// Starts [`KeysAhead`] for `arn`'s home region over `range`'s key window.
+pub(crate) fn keys_ahead(conf: &SdkConfig, arn: &TrailArn, range: TimeRange) -> KeysAhead {
+    let conf = hardened(conf, &arn.region);
+    let (start, end) = keys_window(range);
+    let region = arn.region.clone();
+    let answer = tokio::spawn({
+        let region = region.clone();
+        async move { trail_api::fetch_public_keys(&conf, &region, start, end).await }
+    });
+    KeysAhead {
+        region,
+        start,
+        end,
+        answer: AbortOnDrop(answer),
+    }
+}
+
 /// CloudTrail's public keys for every region of `chains`, over the range plus the margin in
 /// which CloudTrail may still sign the range's last digests. Each region's answer is
 /// complete for that window, so a fingerprint it lacks is not CloudTrail's.
@@ -225,26 +269,37 @@ fn endpoint(conf: &SdkConfig, env_suffix: &str, service: &str, region: &str) -> 
 /// A region whose ListPublicKeys fails after its retries (throttled, unreachable) is a
 /// warning, not a failed run: its keys could not be fetched, so its digests are
 /// unverifiable (exit 2, as for any file that could not be checked), never valid and never
-/// invalid, since no list for it is complete.
+/// invalid, since no list for it is complete. The home region's answer is `ahead`'s when it
+/// was asked ahead.
 pub(crate) async fn public_keys(
     conf: &SdkConfig,
     arn: &TrailArn,
     chains: &[ChainLayout],
     range: TimeRange,
+    mut ahead: Option<KeysAhead>,
     warnings: &mut Vec<String>,
 ) -> Result<KeySet, SetupError> {
     let conf = hardened(conf, &arn.region);
     let mut regions: Vec<&str> = chains.iter().map(|c| c.chain.region.as_str()).collect();
     regions.sort_unstable();
     regions.dedup();
-    // The range's last digest covers up to an hour past its end and may be signed up to
-    // the margin later; no key can be valid in the future.
-    let end =
-        (range.end() + chrono::TimeDelta::hours(1) + SIGNING_DELAY_MARGIN).min(chrono::Utc::now());
-    let start = range.start().min(end);
-    let fetches = regions
-        .iter()
-        .map(|region| trail_api::fetch_public_keys(&conf, region, start, end));
+    let (start, end) = ahead
+        .as_ref()
+        .map_or_else(|| keys_window(range), |a| (a.start, a.end));
+    let fetches = regions.iter().map(|region| {
+        let early = ahead.take_if(|a| a.region == *region);
+        let conf = &conf;
+        async move {
+            match early {
+                Some(mut early) => match (&mut early.answer.0).await {
+                    Ok(answer) => answer,
+                    // Cancelled or panicked: asked again, as if never asked ahead.
+                    Err(_) => trail_api::fetch_public_keys(conf, region, start, end).await,
+                },
+                None => trail_api::fetch_public_keys(conf, region, start, end).await,
+            }
+        }
+    });
     let mut keys = KeySet::new();
     for (region, fetched) in regions.iter().zip(futures::future::join_all(fetches).await) {
         let fetched = match fetched {

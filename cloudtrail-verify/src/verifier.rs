@@ -359,6 +359,20 @@ impl VerifierBuilder {
         if target.expected_regions.is_none() && target.regions.is_none() {
             warnings.push(crate::messages::SCOPE_FOUND_IN_BUCKET.into());
         }
+        // The home region's keys are asked beside the chains' discovery when they will be
+        // fetched at all (an S3 run without pinned keys, not limited to other regions).
+        #[cfg(feature = "aws")]
+        let keys_ahead = match (&self.origin, &keys, &self.pinned_keys) {
+            (Origin::S3(conf), None, None)
+                if target
+                    .regions
+                    .as_ref()
+                    .is_none_or(|only| only.contains(&self.arn.region)) =>
+            {
+                Some(crate::resolve::keys_ahead(conf, &self.arn, self.range))
+            }
+            _ => None,
+        };
         #[cfg(feature = "aws")]
         let (source, discovery) = match bucket_region {
             Some(region) => tokio::time::timeout_at(
@@ -426,6 +440,7 @@ impl VerifierBuilder {
                         &self.arn,
                         &chains,
                         self.range,
+                        keys_ahead,
                         &mut warnings,
                     ),
                 )

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::io::Read;
 
+#[cfg(feature = "aws")]
 pub(crate) mod ahead;
 pub mod local;
 #[cfg(feature = "aws")]
