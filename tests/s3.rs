@@ -435,7 +435,11 @@ fn a_bucket_in_the_trails_home_region_is_read_there_from_the_first_request() {
     assert_eq!(requests.misdirected, 0, "{requests:?}");
     // What was asked ahead (the home region's keys, the bucket's lifecycle rules and
     // versioning) was asked once and used: nothing is asked twice.
-    assert_eq!(requests.of("GetBucketLifecycleConfiguration"), 1, "{requests:?}");
+    assert_eq!(
+        requests.of("GetBucketLifecycleConfiguration"),
+        1,
+        "{requests:?}"
+    );
     assert_eq!(requests.of("GetBucketVersioning"), 1, "{requests:?}");
     let regions = s3.trail.manifest.regions.len();
     assert_eq!(s3.stub.count("ListPublicKeys"), regions);

@@ -1210,61 +1210,10 @@ mod tests {
         assert_eq!(report.status, Status::Valid);
     }
 
-    /// A local copy that records the listing pages asked of it.
-    struct RecordingPages {
-        inner: crate::source::LocalDirectory,
-        pages: std::sync::Mutex<Vec<(String, String, Option<String>)>>,
-    }
-
-    #[async_trait::async_trait]
-    impl ObjectSource for RecordingPages {
-        async fn list_keys(
-            &self,
-            bucket: &str,
-            prefix: &str,
-            start_after: Option<&str>,
-        ) -> Result<Vec<String>, crate::source::SourceError> {
-            self.inner.list_keys(bucket, prefix, start_after).await
-        }
-        async fn list_page(
-            &self,
-            bucket: &str,
-            prefix: &str,
-            start_after: Option<&str>,
-        ) -> Result<crate::source::ListPage, crate::source::SourceError> {
-            self.pages.lock().expect("not poisoned").push((
-                bucket.to_owned(),
-                prefix.to_owned(),
-                start_after.map(str::to_owned),
-            ));
-            self.inner.list_page(bucket, prefix, start_after).await
-        }
-        async fn list_folders(
-            &self,
-            bucket: &str,
-            prefix: &str,
-        ) -> Result<Vec<String>, crate::source::SourceError> {
-            self.inner.list_folders(bucket, prefix).await
-        }
-        async fn get(
-            &self,
-            bucket: &str,
-            key: &str,
-        ) -> Result<crate::source::Object, crate::source::SourceError> {
-            self.inner.get(bucket, key).await
-        }
-        fn describe(&self) -> String {
-            "recording".into()
-        }
-    }
-
     #[tokio::test]
     async fn the_listing_asked_ahead_is_the_walks_first_listing_of_the_likely_chain() {
         let c = copy(&small());
-        let recording = Arc::new(RecordingPages {
-            inner: crate::source::LocalDirectory::new(c.dir.path()).expect("the copy"),
-            pages: std::sync::Mutex::new(Vec::new()),
-        });
+        let recording = Arc::new(crate::source::RecordingPages::new(c.dir.path()));
         let verifier = Verifier::from_source(recording.clone(), c.keys, c.arn, c.range)
             .bucket("ctverify-test-bucket")
             .prepare()
@@ -1278,8 +1227,10 @@ mod tests {
         assert_eq!(report.status, Status::Valid);
         // The walk's first page of the chain's digest folder is the one asked ahead: its
         // answer is used, not asked again.
-        let pages = recording.pages.lock().expect("not poisoned").clone();
-        let first = pages.into_iter().find(|(_, prefix, _)| *prefix == folder);
+        let first = recording
+            .pages()
+            .into_iter()
+            .find(|(_, prefix, _)| *prefix == folder);
         assert_eq!(first, Some((bucket, folder, Some(after))));
     }
 

@@ -229,74 +229,42 @@ impl ObjectSource for RequestsAhead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::LocalDirectory;
+    use crate::source::RecordingPages;
 
-    /// A source counting its listing pages, over a local copy.
-    struct Counting {
-        inner: LocalDirectory,
-        pages: std::sync::atomic::AtomicU64,
-    }
-
-    #[async_trait]
-    impl ObjectSource for Counting {
-        async fn list_keys(
-            &self,
-            bucket: &str,
-            prefix: &str,
-            start_after: Option<&str>,
-        ) -> Result<Vec<String>, SourceError> {
-            self.pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.inner.list_keys(bucket, prefix, start_after).await
-        }
-        async fn list_folders(&self, b: &str, p: &str) -> Result<Vec<String>, SourceError> {
-            self.inner.list_folders(b, p).await
-        }
-        async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
-            self.inner.get(bucket, key).await
-        }
-        fn describe(&self) -> String {
-            "counting".into()
-        }
-    }
-
-    fn copy_with(keys: &[&str]) -> (tempfile::TempDir, Arc<Counting>) {
+    fn copy_with(keys: &[&str]) -> (tempfile::TempDir, Arc<RecordingPages>) {
         let dir = tempfile::tempdir().unwrap();
         for key in keys {
             let path = dir.path().join("b").join(key);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, b"x").unwrap();
         }
-        let inner = LocalDirectory::new(dir.path()).unwrap();
-        let counting = Arc::new(Counting {
-            inner,
-            pages: 0.into(),
-        });
-        (dir, counting)
+        let recording = Arc::new(RecordingPages::new(dir.path()));
+        (dir, recording)
     }
 
     #[tokio::test]
     async fn a_page_asked_ahead_is_the_same_page_and_costs_no_second_request() {
-        let (_dir, counting) = copy_with(&["p/1", "p/2", "q/3"]);
-        let ahead = RequestsAhead::new(counting.clone());
+        let (_dir, recording) = copy_with(&["p/1", "p/2", "q/3"]);
+        let ahead = RequestsAhead::new(recording.clone());
         ahead.ask_page("b", "p/", None);
         ahead.ask_page("b", "p/", None);
         let page = ahead.list_page("b", "p/", None).await.unwrap();
-        let direct = counting.list_page("b", "p/", None).await.unwrap();
+        let direct = recording.list_page("b", "p/", None).await.unwrap();
         assert_eq!(page, direct);
         // One request asked ahead (asked twice, sent once), one made directly.
-        assert_eq!(counting.pages.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(recording.pages().len(), 2);
         // Handed out once: the same request again is sent again.
         ahead.list_page("b", "p/", None).await.unwrap();
-        assert_eq!(counting.pages.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(recording.pages().len(), 3);
     }
 
     #[tokio::test]
     async fn a_different_page_is_not_answered_from_the_one_asked_ahead() {
-        let (_dir, counting) = copy_with(&["p/1", "p/2"]);
-        let ahead = RequestsAhead::new(counting.clone());
+        let (_dir, recording) = copy_with(&["p/1", "p/2"]);
+        let ahead = RequestsAhead::new(recording.clone());
         ahead.ask_page("b", "p/", Some("p/1"));
         let page = ahead.list_page("b", "p/", None).await.unwrap();
-        assert_eq!(page, counting.list_page("b", "p/", None).await.unwrap());
+        assert_eq!(page, recording.list_page("b", "p/", None).await.unwrap());
         let after = ahead.list_page("b", "p/", Some("p/1")).await.unwrap();
         assert_eq!(
             after

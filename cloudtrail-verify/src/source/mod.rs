@@ -297,6 +297,69 @@ pub trait ObjectSource: Send + Sync {
     }
 }
 
+/// A local copy that records the listing pages asked of it: unit tests check which requests
+/// a run makes.
+#[cfg(test)]
+pub(crate) struct RecordingPages {
+    inner: LocalDirectory,
+    pages: std::sync::Mutex<Vec<(String, String, Option<String>)>>,
+}
+
+#[cfg(test)]
+impl RecordingPages {
+    /// Over the local copy at `dir`.
+    pub(crate) fn new(dir: &std::path::Path) -> Self {
+        RecordingPages {
+            inner: LocalDirectory::new(dir).expect("a local copy"),
+            pages: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The `list_page` requests so far: bucket, prefix, start-after.
+    pub(crate) fn pages(&self) -> Vec<(String, String, Option<String>)> {
+        self.pages.lock().expect("not poisoned").clone()
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl ObjectSource for RecordingPages {
+    async fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<String>, SourceError> {
+        self.inner.list_keys(bucket, prefix, start_after).await
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<ListPage, SourceError> {
+        self.pages.lock().expect("not poisoned").push((
+            bucket.to_owned(),
+            prefix.to_owned(),
+            start_after.map(str::to_owned),
+        ));
+        self.inner.list_page(bucket, prefix, start_after).await
+    }
+
+    async fn list_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError> {
+        self.inner.list_folders(bucket, prefix).await
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Object, SourceError> {
+        self.inner.get(bucket, key).await
+    }
+
+    fn describe(&self) -> String {
+        "a recording local copy".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Body;
