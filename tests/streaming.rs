@@ -327,9 +327,41 @@ async fn a_window_walked_in_segments_gives_the_verdict_and_counts_of_one_walk() 
                 .verify(&["--format", "jsonl", "--segment-hours", hours])
                 .await;
             assert_eq!(run.code, code, "{}", run.stderr);
-            let summary = lines(&run.stdout).pop().unwrap();
+            let mut events = lines(&run.stdout);
+            let summary = events.pop().unwrap();
             assert_eq!(summary["summary"], whole["summary"], "segments of {hours}h");
             assert_eq!(summary["status"], whole["status"]);
+            // A segment starts while the one before finishes, yet each chain's verdicts
+            // still stream segment by segment, oldest first.
+            let hours: i64 = hours.parse().unwrap();
+            // (A digest that is missing or did not parse has no times.)
+            let time = |digest: &Value, field: &str| {
+                let text = digest[field].as_str()?;
+                Some(chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp())
+            };
+            let digests: Vec<&Value> = events
+                .iter()
+                .filter(|e| e["type"] == "digest" && time(e, "end_time").is_some())
+                .collect();
+            let start = digests
+                .iter()
+                .filter_map(|d| time(d, "start_time"))
+                .min()
+                .unwrap();
+            let mut last: std::collections::BTreeMap<String, i64> = Default::default();
+            for digest in digests {
+                // The segment that reports it: the one its end time falls in (an end on a
+                // boundary belongs to the segment it closes).
+                let end = time(digest, "end_time").unwrap();
+                let segment = (end - start - 1).div_euclid(hours * 3600);
+                let chain = digest["chain"].to_string();
+                let before = last.insert(chain.clone(), segment).unwrap_or(i64::MIN);
+                assert!(
+                    before <= segment,
+                    "{chain}: a digest of segment {segment} streamed after segment {before} \
+                     ({hours}h segments)"
+                );
+            }
         }
         code
     };

@@ -162,6 +162,7 @@ pub(crate) async fn verify_chains(
                     .get(&chain)
                     .map(|(_, owns)| *owns)
                     .unwrap_or_default(),
+                tail: None,
             };
             let ctx = ctx.clone();
             let task = tokio::spawn(walk_in_segments(ctx, plan, window));
@@ -252,7 +253,13 @@ async fn read_facts(
 
 /// Walks a chain over `window`; when its verdicts stream and the window is longer than
 /// [`VerifyOptions::segment`], in segments, oldest first, each keeping only the counts of its
-/// valid digests, joined as shards are ([`crate::join`]): memory then holds one segment.
+/// valid digests, joined as shards are ([`crate::join`]): memory then holds at most two
+/// segments.
+///
+/// A segment starts as soon as the one before it has started its last log checks, so that
+/// its listing and first digest (two round trips) overlap the tail of the one before instead
+/// of following it. Its verdicts wait in a channel of their own, forwarded once the segment
+/// before has given all of its own: they still stream oldest segment first.
 async fn walk_in_segments(
     ctx: Arc<Context>,
     plan: ChainPlan,
@@ -260,10 +267,37 @@ async fn walk_in_segments(
 ) -> crate::report::ChainReport {
     let segment = ctx.options.segment;
     let long = window.end().signed_duration_since(window.start()) > segment;
-    if plan.events.is_none() || !long || segment <= chrono::TimeDelta::zero() {
-        return walk_chain(ctx, plan, window).await;
-    }
+    let events = match &plan.events {
+        Some(events) if long && segment > chrono::TimeDelta::zero() => events.clone(),
+        _ => return walk_chain(ctx, plan, window).await,
+    };
+    // Each segment's verdicts, forwarded in segment order.
+    let (queue, mut queued) =
+        tokio::sync::mpsc::unbounded_channel::<tokio::sync::mpsc::Receiver<ChainEvent>>();
+    let relay = tokio::spawn(async move {
+        while let Some(mut verdicts) = queued.recv().await {
+            while let Some(event) = verdicts.recv().await {
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
     let mut joined: Option<crate::report::ChainReport> = None;
+    let mut join = |part: Result<crate::report::ChainReport, tokio::task::JoinError>| {
+        let mut part = part.unwrap_or_else(|e| {
+            let mut failed = crate::report::ChainReport::new(plan.layout.chain.clone());
+            failed.error = Some(format!("chain walk failed: {e}"));
+            failed
+        });
+        part.omit_valid_digests();
+        joined = Some(match joined.take() {
+            None => part,
+            Some(older) => crate::join::join_chain(vec![older, part]),
+        });
+    };
+    let mut walking: VecDeque<tokio::task::JoinHandle<crate::report::ChainReport>> =
+        VecDeque::new();
     let mut checkpoint = plan.checkpoint;
     let mut start = window.start();
     while start < window.end() {
@@ -284,21 +318,37 @@ async fn walk_in_segments(
                 Some(end)
             },
         };
+        // Two segments at most: the one finishing and the one starting.
+        if walking.len() == 2
+            && let Some(oldest) = walking.pop_front()
+        {
+            join(oldest.await);
+        }
+        let (verdicts, verdicts_out) = tokio::sync::mpsc::channel(EVENTS_BUFFERED);
+        let _ = queue.send(verdicts_out);
+        let (tail, at_tail) = tokio::sync::oneshot::channel();
         let part_plan = ChainPlan {
             layout: plan.layout.clone(),
             expected: plan.expected,
             checkpoint: checkpoint.take(),
-            events: plan.events.clone(),
+            events: Some(verdicts),
             owns,
+            tail: Some(tail),
         };
-        let mut part = walk_chain(ctx.clone(), part_plan, TimeRange::window(start, end)).await;
-        part.omit_valid_digests();
-        joined = Some(match joined {
-            None => part,
-            Some(older) => crate::join::join_chain(vec![older, part]),
-        });
+        walking.push_back(tokio::spawn(walk_chain(
+            ctx.clone(),
+            part_plan,
+            TimeRange::window(start, end),
+        )));
+        // Told at the segment's tail, or dropped when it ends without one.
+        let _ = at_tail.await;
         start = end;
     }
+    while let Some(part) = walking.pop_front() {
+        join(part.await);
+    }
+    drop(queue);
+    let _ = relay.await;
     joined.unwrap_or_else(|| crate::report::ChainReport::new(plan.layout.chain.clone()))
 }
 

@@ -173,6 +173,10 @@ pub(crate) struct ChainPlan {
     pub events: Option<mpsc::Sender<ChainEvent>>,
     /// Which digests this walk reports, when the chain is verified in time windows (shards).
     pub owns: Ownership,
+    /// Told once every digest of the window has been walked and each log check it makes has
+    /// started (only the checks in flight and the window's closing checks are left): the next
+    /// segment of the chain may start then.
+    pub tail: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// One digest judged: its report, the digest when it parsed, and the signature it was judged
@@ -210,6 +214,8 @@ struct Walker {
     changed_logs: HashMap<String, (crate::schema::LogFileEntry, chrono::DateTime<chrono::Utc>)>,
     /// The checkpoint to join, until it has been.
     checkpoint: Option<ChainHead>,
+    /// Told when the walk reaches its tail ([`ChainPlan::tail`]).
+    tail: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The first listing page (bucket, folder, start-after) a walk of `layout` over `window` asks
@@ -247,6 +253,7 @@ pub(crate) async fn walk_chain(
         changed: HashMap::new(),
         changed_logs: HashMap::new(),
         checkpoint: plan.checkpoint,
+        tail: plan.tail,
     };
     if walker.range.start() < walker.range.end() {
         walker.run().await;
@@ -339,6 +346,10 @@ impl Walker {
             && !self.coverage.covers(provable.1 - TimeDelta::seconds(1))
         {
             self.walk_chain(vec![next]).await;
+        }
+        if let Some(tail) = self.tail.take() {
+            // Nobody waiting is fine: the segment after this one, if any, simply starts later.
+            let _ = tail.send(());
         }
         for listed in listing.backfill {
             self.check_standalone(&bucket, &listed.key, true).await;
