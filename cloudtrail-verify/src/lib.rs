@@ -102,6 +102,7 @@ mod signing;
 pub mod source;
 pub mod state;
 pub mod storage;
+mod task;
 #[cfg(feature = "aws")]
 mod trail_api;
 mod trust;

@@ -226,15 +226,6 @@ fn keys_window(range: TimeRange) -> (chrono::DateTime<chrono::Utc>, chrono::Date
     (range.start().min(end), end)
 }
 
-/// A task aborted when dropped: an answer asked ahead that nobody takes is not worth finishing.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// ListPublicKeys for the trail's home region, asked while the chains are still being found
 /// (the home region almost always has one), so that its answer is there when the keys are
 /// needed: the same request [`public_keys`] makes for that region, over the same window.
@@ -242,7 +233,7 @@ pub(crate) struct KeysAhead {
     region: String,
     start: chrono::DateTime<chrono::Utc>,
     end: chrono::DateTime<chrono::Utc>,
-    answer: AbortOnDrop<Result<Vec<crate::keys::PublicKey>, trail_api::TrailApiError>>,
+    answer: crate::task::AbortOnDrop<Result<Vec<crate::keys::PublicKey>, trail_api::TrailApiError>>,
 }
 
 /// Starts [`KeysAhead`] for `arn`'s home region over `range`'s key window.
@@ -250,7 +241,7 @@ pub(crate) fn keys_ahead(conf: &SdkConfig, arn: &TrailArn, range: TimeRange) -> 
     let conf = hardened(conf, &arn.region);
     let (start, end) = keys_window(range);
     let region = arn.region.clone();
-    let answer = tokio::spawn({
+    let answer = crate::task::AbortOnDrop::spawn({
         let region = region.clone();
         async move { trail_api::fetch_public_keys(&conf, &region, start, end).await }
     });
@@ -258,7 +249,7 @@ pub(crate) fn keys_ahead(conf: &SdkConfig, arn: &TrailArn, range: TimeRange) -> 
         region,
         start,
         end,
-        answer: AbortOnDrop(answer),
+        answer,
     }
 }
 

@@ -14,16 +14,17 @@
 
 use super::{ListPage, Object, ObjectSource, SourceError, VersionPage, Versioning};
 use crate::source::LifecycleRule;
+use crate::task::AbortOnDrop;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::task::JoinHandle;
 
-/// Requests of one kind sent ahead, by what they asked, until their answer is taken.
+/// Requests of one kind sent ahead, by what they asked, until their answer is taken (those
+/// never taken are stopped when the source is dropped).
 struct Pending<K, T> {
-    sent: Mutex<HashMap<K, JoinHandle<Result<T, SourceError>>>>,
+    sent: Mutex<HashMap<K, AbortOnDrop<Result<T, SourceError>>>>,
 }
 
 impl<K: Hash + Eq, T: Send + 'static> Pending<K, T> {
@@ -40,7 +41,8 @@ impl<K: Hash + Eq, T: Send + 'static> Pending<K, T> {
         request: impl FnOnce() -> futures::future::BoxFuture<'static, Result<T, SourceError>>,
     ) {
         let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        sent.entry(key).or_insert_with(|| tokio::spawn(request()));
+        sent.entry(key)
+            .or_insert_with(|| AbortOnDrop::spawn(request()));
     }
 
     /// The answer to `key` if it was sent ahead, else `direct`'s. Each answer is handed out
@@ -55,22 +57,12 @@ impl<K: Hash + Eq, T: Send + 'static> Pending<K, T> {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key);
         match sent {
-            Some(answer) => match answer.await {
+            Some(mut answer) => match (&mut answer.0).await {
                 Ok(answer) => answer,
                 // Cancelled or panicked: asked again, as if never asked ahead.
                 Err(_) => direct.await,
             },
             None => direct.await,
-        }
-    }
-}
-
-impl<K, T> Drop for Pending<K, T> {
-    fn drop(&mut self) {
-        // A request nobody will take is not worth finishing.
-        let sent = self.sent.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for (_, answer) in sent.drain() {
-            answer.abort();
         }
     }
 }

@@ -32,6 +32,7 @@ use crate::report::{
 use crate::schema::DigestFile;
 use crate::source::LifecycleRule;
 use crate::source::ObjectSource;
+use crate::task::AbortOnDrop;
 use crate::trust::{self, DigestEvidence, Link};
 use chrono::TimeDelta;
 use coverage::{Coverage, HeadCandidate};
@@ -151,15 +152,6 @@ impl BucketFacts {
 
 /// The log folder's listing made beside a walk ([`unlisted::prelist`]).
 type PreListing = Result<Option<unlisted::PreListed>, crate::source::SourceError>;
-
-/// A task stopped when its handle is dropped: a walk that ends early leaves nothing running.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// One chain to walk.
 pub(crate) struct ChainPlan {
@@ -289,9 +281,9 @@ impl Walker {
         let prelisted = self.ctx.options.check_unlisted_logs.then(|| {
             let (source, layout) = (self.ctx.source.clone(), self.layout.clone());
             let hasher = self.listed_logs.hasher();
-            AbortOnDrop(tokio::spawn(async move {
+            AbortOnDrop::spawn(async move {
                 unlisted::prelist(source.as_ref(), &layout, provable, hasher).await
-            }))
+            })
         });
         let listing = match listing::list_digests(
             self.ctx.source.as_ref(),
