@@ -9,6 +9,7 @@ use crate::layout::{ChainId, ChainLayout};
 pub use crate::options::{Progress, RangeError, TimeRange, VerifyOptions};
 use crate::report::Report;
 use crate::source::{ObjectSource, SourceError};
+use crate::task::AbortOnDrop;
 use crate::walk::{BucketFacts, ChainEvent, ChainPlan, Context, Ownership, walk_chain};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -274,7 +275,9 @@ async fn walk_in_segments(
     // Each segment's verdicts, forwarded in segment order.
     let (queue, mut queued) =
         tokio::sync::mpsc::unbounded_channel::<tokio::sync::mpsc::Receiver<ChainEvent>>();
-    let relay = tokio::spawn(async move {
+    // Spawned, but stopped with this walk (as the segments are): a run dropped early leaves
+    // nothing running.
+    let mut relay = AbortOnDrop::spawn(async move {
         while let Some(mut verdicts) = queued.recv().await {
             while let Some(event) = verdicts.recv().await {
                 if events.send(event).await.is_err() {
@@ -296,8 +299,7 @@ async fn walk_in_segments(
             Some(older) => crate::join::join_chain(vec![older, part]),
         });
     };
-    let mut walking: VecDeque<tokio::task::JoinHandle<crate::report::ChainReport>> =
-        VecDeque::new();
+    let mut walking: VecDeque<AbortOnDrop<crate::report::ChainReport>> = VecDeque::new();
     let mut checkpoint = plan.checkpoint;
     let mut start = window.start();
     while start < window.end() {
@@ -320,9 +322,9 @@ async fn walk_in_segments(
         };
         // Two segments at most: the one finishing and the one starting.
         if walking.len() == 2
-            && let Some(oldest) = walking.pop_front()
+            && let Some(mut oldest) = walking.pop_front()
         {
-            join(oldest.await);
+            join((&mut oldest.0).await);
         }
         let (verdicts, verdicts_out) = tokio::sync::mpsc::channel(EVENTS_BUFFERED);
         let _ = queue.send(verdicts_out);
@@ -335,7 +337,7 @@ async fn walk_in_segments(
             owns,
             tail: Some(tail),
         };
-        walking.push_back(tokio::spawn(walk_chain(
+        walking.push_back(AbortOnDrop::spawn(walk_chain(
             ctx.clone(),
             part_plan,
             TimeRange::window(start, end),
@@ -344,11 +346,11 @@ async fn walk_in_segments(
         let _ = at_tail.await;
         start = end;
     }
-    while let Some(part) = walking.pop_front() {
-        join(part.await);
+    while let Some(mut part) = walking.pop_front() {
+        join((&mut part.0).await);
     }
     drop(queue);
-    let _ = relay.await;
+    let _ = (&mut relay.0).await;
     joined.unwrap_or_else(|| crate::report::ChainReport::new(plan.layout.chain.clone()))
 }
 
