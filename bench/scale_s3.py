@@ -77,13 +77,15 @@ def main():
             # The estimate first (it lists, reads nothing): printed beside what the run made.
             dry = subprocess.run(argv + ["--dry-run"], env=env, capture_output=True, text=True)
             estimate = [l for l in dry.stdout.splitlines() if l.startswith("Estimate")]
-            before = server.counts()["byOperation"]
+            before_all = server.counts()
+            before = before_all["byOperation"]
             with tempfile.TemporaryFile("w+") as out:
                 rc, seconds, usage = measured.run(argv, env=env, stdout=out,
                                                   stderr=subprocess.STDOUT)
                 out.seek(0)
                 text = out.read()
-            after = server.counts()["byOperation"]
+            after_all = server.counts()
+            after = after_all["byOperation"]
             server_cpu = server.cpu_seconds()
             keys_file = os.path.join(base, "floor-keys.txt")
             with open(keys_file, "w") as f:
@@ -95,6 +97,7 @@ def main():
             floor_rc, floor_seconds, floor_usage = measured.run(
                 [os.path.join(RELEASE, "ctverify-floor"), "--keys", keys_file,
                  "--concurrency", str(a.concurrency)], env=env, stdout=subprocess.DEVNULL)
+            floor_all = server.counts()
         finally:
             server.stop()
     finally:
@@ -121,6 +124,9 @@ def main():
           f"{floor_seconds:.1f} s ({floor_seconds / bound:.2f}x the bound); CPU {floor_cpu:.1f} s; "
           f"peak {floor_usage.ru_maxrss / 1024:.1f} MB; ctverify's wall is "
           f"{seconds / floor_seconds:.2f}x the floor's")
+    print(f"latency the server added (configured {a.delay_ms} ms): ctverify's requests "
+          f"{added_latency_ms(before_all, after_all):.3f} ms on average, the floor's "
+          f"{added_latency_ms(after_all, floor_all):.3f} ms")
     print(f"concurrency bound: {objects} objects / {a.concurrency} x {a.delay_ms} ms = "
           f"{bound:.1f} s")
     ratio = seconds / bound if bound else float("nan")
@@ -135,6 +141,13 @@ def main():
               f"against a bound of {1_000_000 / a.concurrency * a.delay_ms / 1000:.0f} s; peak "
               f"memory is bounded by the concurrency, not the range (see the README)")
     sys.exit(0 if rc == 0 else 1)
+
+
+def added_latency_ms(before, after):
+    """The mean delay the server really added to the requests between two counts."""
+    requests = after["total"] - before["total"]
+    nanos = after.get("delayNanos", 0) - before.get("delayNanos", 0)
+    return nanos / max(requests, 1) / 1e6
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 pub mod cloudtrail_stub;
+pub mod delay_line;
 pub mod local_http;
 pub mod moto;
 pub mod mutation;
