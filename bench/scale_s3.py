@@ -43,25 +43,22 @@ def main():
     p.add_argument("--delay-ms", type=int, default=20)
     p.add_argument("--concurrency", type=int, default=128, help="ctverify's (its S3 default)")
     p.add_argument("--keep", action="store_true", help="keep the generated trail")
+    p.add_argument("--trail-dir", metavar="DIR",
+                   help="generate the trail into DIR and keep it there, or reuse the one it "
+                        "holds (a million log files take minutes to generate)")
     a = p.parse_args()
     digests = max(1, a.logs // (a.logs_per_digest * len(REGIONS)))
-    base = tempfile.mkdtemp(prefix="ctverify-bench-scale-s3-")
+    base = a.trail_dir or tempfile.mkdtemp(prefix="ctverify-bench-scale-s3-")
+    os.makedirs(base, exist_ok=True)
     try:
         data = os.path.join(base, "trail")
-        print(f"generating {len(REGIONS)} chains x {digests} digests x {a.logs_per_digest} "
-              f"logs into {data} ...", file=sys.stderr)
-        t0 = time.perf_counter()
-        subprocess.run([os.path.join(RELEASE, "ctverify-fixtures"), "generate",
-                        "--out", os.path.join(data, "copy"), "--regions", ",".join(REGIONS),
-                        "--digests", str(digests), "--logs-per-digest", str(a.logs_per_digest),
-                        "--records-per-log", "1",
-                        "--keys-out", os.path.join(data, "keys.json"),
-                        "--manifest", os.path.join(data, "manifest.json")],
-                       check=True, stdout=subprocess.DEVNULL)
+        if os.path.exists(os.path.join(data, "manifest.json")):
+            print(f"reusing the trail in {data}", file=sys.stderr)
+        else:
+            generate(a, digests, data)
         with open(os.path.join(data, "manifest.json")) as f:
             m = json.load(f)
-        print(f"generated in {time.perf_counter() - t0:.0f} s; starting the server ...",
-              file=sys.stderr)
+        print("starting the server ...", file=sys.stderr)
         t0 = time.perf_counter()
         server = s3bench.Server(os.path.join(data, "copy"), os.path.join(data, "keys.json"),
                                 os.path.join(data, "manifest.json"), a.delay_ms, base)
@@ -101,7 +98,7 @@ def main():
         finally:
             server.stop()
     finally:
-        if a.keep:
+        if a.keep or a.trail_dir:
             print(f"kept {base}", file=sys.stderr)
         else:
             shutil.rmtree(base, ignore_errors=True)
@@ -141,6 +138,21 @@ def main():
               f"against a bound of {1_000_000 / a.concurrency * a.delay_ms / 1000:.0f} s; peak "
               f"memory is bounded by the concurrency, not the range (see the README)")
     sys.exit(0 if rc == 0 else 1)
+
+
+def generate(a, digests, data):
+    """Generates the trail into `data` (a copy, its keys and its manifest)."""
+    print(f"generating {len(REGIONS)} chains x {digests} digests x {a.logs_per_digest} "
+          f"logs into {data} ...", file=sys.stderr)
+    t0 = time.perf_counter()
+    subprocess.run([os.path.join(RELEASE, "ctverify-fixtures"), "generate",
+                    "--out", os.path.join(data, "copy"), "--regions", ",".join(REGIONS),
+                    "--digests", str(digests), "--logs-per-digest", str(a.logs_per_digest),
+                    "--records-per-log", "1",
+                    "--keys-out", os.path.join(data, "keys.json"),
+                    "--manifest", os.path.join(data, "manifest.json")],
+                   check=True, stdout=subprocess.DEVNULL)
+    print(f"generated in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
 def added_latency_ms(before, after):
