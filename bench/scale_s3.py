@@ -95,6 +95,11 @@ def main():
                 [os.path.join(RELEASE, "ctverify-floor"), "--keys", keys_file,
                  "--concurrency", str(a.concurrency)], env=env, stdout=subprocess.DEVNULL)
             floor_all = server.counts()
+            bare_rc, bare_seconds, bare_usage = measured.run(
+                [os.path.join(RELEASE, "ctverify-floor"), "--keys", keys_file,
+                 "--concurrency", str(a.concurrency), "--client", "hyper"],
+                env=env, stdout=subprocess.DEVNULL)
+            bare_all = server.counts()
         finally:
             server.stop()
     finally:
@@ -121,9 +126,15 @@ def main():
           f"{floor_seconds:.1f} s ({floor_seconds / bound:.2f}x the bound); CPU {floor_cpu:.1f} s; "
           f"peak {floor_usage.ru_maxrss / 1024:.1f} MB; ctverify's wall is "
           f"{seconds / floor_seconds:.2f}x the floor's")
+    bare_cpu = bare_usage.ru_utime + bare_usage.ru_stime
+    print(f"bare floor (the same GETs through hyper, SigV4 only, no SDK): exit status {bare_rc}; "
+          f"wall {bare_seconds:.1f} s ({bare_seconds / bound:.2f}x the bound); CPU {bare_cpu:.1f} s "
+          f"({bare_cpu * 1000 / max(objects, 1):.3f} ms/object); ctverify's wall is "
+          f"{seconds / bare_seconds:.2f}x the bare floor's")
     print(f"latency the server added (configured {a.delay_ms} ms): ctverify's requests "
           f"{added_latency_ms(before_all, after_all):.3f} ms on average, the floor's "
-          f"{added_latency_ms(after_all, floor_all):.3f} ms")
+          f"{added_latency_ms(after_all, floor_all):.3f} ms, the bare floor's "
+          f"{added_latency_ms(floor_all, bare_all):.3f} ms")
     print(f"concurrency bound: {objects} objects / {a.concurrency} x {a.delay_ms} ms = "
           f"{bound:.1f} s")
     ratio = seconds / bound if bound else float("nan")

@@ -4,7 +4,12 @@
 //! signature check, no report. ctverify's time and instructions are measured against it.
 //!
 //! It uses the same SDK S3 client, session loader and zlib-rs inflate as ctverify, so that the
-//! gap between the two is ctverify's own work, not a different HTTP or TLS stack.
+//! gap between the two is ctverify's own work, not a different HTTP or TLS stack. With
+//! `--client hyper` it GETs instead through a bare hyper client, each request signed by
+//! `aws-sigv4` alone (plain HTTP, path style): the SDK's own per-request work (its
+//! orchestrator, interceptors, endpoint rules and response parsing) is then out of the figure
+//! too, which says how much of a gap to the concurrency bound is the SDK's and how much the
+//! machine's.
 //!
 //! `--keys FILE` holds one `BUCKET/KEY` a line. With `--dir DIR` the objects are read from
 //! `DIR/BUCKET/KEY` on one thread instead (the offline floor: inflate + SHA-256 alone).
@@ -41,6 +46,18 @@ struct Args {
     /// GETs in flight at once (ctverify's default against S3 is 128).
     #[arg(long, default_value_t = 128)]
     concurrency: usize,
+    /// The HTTP client: the SDK's S3 client (as ctverify), or bare hyper with SigV4 only.
+    #[arg(long, value_enum, default_value_t = Client::Sdk)]
+    client: Client,
+}
+
+/// Which client GETs the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Client {
+    /// The SDK's S3 client, as ctverify uses it.
+    Sdk,
+    /// hyper's client, each request signed with `aws-sigv4` and nothing else.
+    Hyper,
 }
 
 /// What was read: objects, compressed bytes, inflated bytes, and the XOR of every SHA-256 (so
@@ -123,7 +140,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         None => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start tokio: {e}"))?
-            .block_on(fetch_all(objects, args.concurrency.max(1)))?,
+            .block_on(fetch_all(objects, args.concurrency.max(1), args.client))?,
     };
     let seconds = start.elapsed().as_secs_f64();
     println!(
@@ -138,11 +155,18 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// GETs every object, `concurrency` at a time, through the SDK's S3 client with the session
 /// ctverify would load (endpoint and CA bundle from the environment, path-style addressing).
-async fn fetch_all(objects: Vec<(String, String)>, concurrency: usize) -> Result<Totals, String> {
+async fn fetch_all(
+    objects: Vec<(String, String)>,
+    concurrency: usize,
+    client: Client,
+) -> Result<Totals, String> {
     let settings = cloudtrail_verify::aws::AwsSettings::default();
     let conf = cloudtrail_verify::aws::load(&settings)
         .await
         .map_err(|e| e.to_string())?;
+    if client == Client::Hyper {
+        return bare::fetch_all(&conf, objects, concurrency).await;
+    }
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
@@ -167,19 +191,8 @@ async fn fetch_all(objects: Vec<(String, String)>, concurrency: usize) -> Result
                     .await
                     .map_err(|e| format!("GET {bucket}/{key}: body: {e}"))?
                     .into_bytes();
-                // As ctverify: a small body is inflated and hashed on the runtime's worker,
-                // a large one on the blocking pool so that it does not stall the requests in
-                // flight.
-                let hashed = if body.len() <= INLINE_MAX_BYTES {
-                    inflate_and_hash(&body)
-                } else {
-                    let body = body.clone();
-                    tokio::task::spawn_blocking(move || inflate_and_hash(&body))
-                        .await
-                        .map_err(|e| e.to_string())?
-                };
-                hashed
-                    .map(|r| (body.len(), r))
+                hash_body(body)
+                    .await
                     .map_err(|e| format!("{bucket}/{key}: {e}"))
             })
         })
@@ -190,4 +203,146 @@ async fn fetch_all(objects: Vec<(String, String)>, concurrency: usize) -> Result
         totals.add(compressed, inflated);
     }
     Ok(totals)
+}
+
+/// As ctverify: a small body is inflated and hashed on the runtime's worker, a large one on the
+/// blocking pool so that it does not stall the requests in flight.
+async fn hash_body(body: bytes::Bytes) -> Result<(usize, (u64, [u8; 32])), String> {
+    let hashed = if body.len() <= INLINE_MAX_BYTES {
+        inflate_and_hash(&body)
+    } else {
+        let body = body.clone();
+        tokio::task::spawn_blocking(move || inflate_and_hash(&body))
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    hashed.map(|r| (body.len(), r))
+}
+
+/// The bare client: hyper over plain HTTP, SigV4 from `aws-sigv4`, nothing of the SDK's
+/// orchestration.
+mod bare {
+    use super::{Totals, hash_body};
+    use aws_credential_types::provider::ProvideCredentials as _;
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+        UriPathNormalizationMode, sign,
+    };
+    use futures::StreamExt as _;
+    use http_body_util::{BodyExt as _, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    /// GETs every object, `concurrency` at a time, from the S3 endpoint `conf` names (it must
+    /// be plain HTTP: the bare client has no TLS), signed with `conf`'s credentials.
+    pub async fn fetch_all(
+        conf: &aws_config::SdkConfig,
+        objects: Vec<(String, String)>,
+        concurrency: usize,
+    ) -> Result<Totals, String> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
+            .ok()
+            .or_else(|| conf.endpoint_url().map(str::to_owned))
+            .ok_or("--client hyper needs AWS_ENDPOINT_URL_S3 (a plain-HTTP S3 server)")?;
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        if !endpoint.starts_with("http://") {
+            return Err(format!(
+                "--client hyper speaks plain HTTP only, not {endpoint}"
+            ));
+        }
+        let authority = endpoint["http://".len()..].to_owned();
+        let region = conf.region().ok_or("no region")?.to_string();
+        let credentials = conf
+            .credentials_provider()
+            .ok_or("no credentials provider")?
+            .provide_credentials()
+            .await
+            .map_err(|e| e.to_string())?;
+        let identity: aws_smithy_runtime_api::client::identity::Identity = credentials.into();
+        let mut settings = SigningSettings::default();
+        // As the SDK signs for S3: single encoding, no path normalisation, the payload's hash
+        // in x-amz-content-sha256.
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(concurrency)
+            .build_http::<Empty<bytes::Bytes>>();
+        let (identity, region, settings, endpoint, authority) = (
+            std::sync::Arc::new(identity),
+            std::sync::Arc::new(region),
+            std::sync::Arc::new(settings),
+            std::sync::Arc::new(endpoint),
+            std::sync::Arc::new(authority),
+        );
+        let mut results = futures::stream::iter(objects)
+            .map(|(bucket, key)| {
+                let client = client.clone();
+                let (identity, region, settings, endpoint, authority) = (
+                    identity.clone(),
+                    region.clone(),
+                    settings.clone(),
+                    endpoint.clone(),
+                    authority.clone(),
+                );
+                tokio::spawn(async move {
+                    // CloudTrail's keys need no escaping; anything else is refused rather
+                    // than signed wrongly.
+                    if !format!("{bucket}/{key}")
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b))
+                    {
+                        return Err(format!("{bucket}/{key}: a key that needs escaping"));
+                    }
+                    let uri = format!("{endpoint}/{bucket}/{key}");
+                    let params = aws_sigv4::sign::v4::SigningParams::builder()
+                        .identity(&identity)
+                        .region(&region)
+                        .name("s3")
+                        .time(std::time::SystemTime::now())
+                        .settings((*settings).clone())
+                        .build()
+                        .map_err(|e| e.to_string())?
+                        .into();
+                    let signable = SignableRequest::new(
+                        "GET",
+                        uri.as_str(),
+                        std::iter::once(("host", authority.as_str())),
+                        SignableBody::UnsignedPayload,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let (instructions, _) = sign(signable, &params)
+                        .map_err(|e| e.to_string())?
+                        .into_parts();
+                    let mut request = http::Request::get(uri.as_str())
+                        .header(http::header::HOST, authority.as_str())
+                        .body(Empty::new())
+                        .map_err(|e| e.to_string())?;
+                    instructions.apply_to_request_http1x(&mut request);
+                    let response = client
+                        .request(request)
+                        .await
+                        .map_err(|e| format!("GET {bucket}/{key}: {e}"))?;
+                    if !response.status().is_success() {
+                        return Err(format!("GET {bucket}/{key}: {}", response.status()));
+                    }
+                    let body = response
+                        .into_body()
+                        .collect()
+                        .await
+                        .map_err(|e| format!("GET {bucket}/{key}: body: {e}"))?
+                        .to_bytes();
+                    hash_body(body)
+                        .await
+                        .map_err(|e| format!("{bucket}/{key}: {e}"))
+                })
+            })
+            .buffer_unordered(concurrency);
+        let mut totals = Totals::default();
+        while let Some(result) = results.next().await {
+            let (compressed, inflated) = result.map_err(|e| e.to_string())??;
+            totals.add(compressed, inflated);
+        }
+        Ok(totals)
+    }
 }
