@@ -2,8 +2,10 @@
 """Instructions, not seconds (issue 22): `valgrind --tool=callgrind` counts the instructions a
 run executes, which a noisy shared machine does not move.
 
-Over S3 (the project's S3 server, plain HTTP, no delay), ctverify and the floor
-(`ctverify-floor`: the same GETs, inflate + SHA-256, nothing else) each verify/read three
+Over S3 (the project's S3 server, plain HTTP, no delay), ctverify, the floor
+(`ctverify-floor`: the same GETs, inflate + SHA-256, nothing else, through the SDK's client) and
+the bare floor (`ctverify-floor --client hyper`: the same, through hyper with SigV4 alone) each
+verify/read three
 generated trails of one chain: 12 digests without log files, 48 digests without log files, and
 48 digests of 20 log files each. Per object, start-up removed:
   digest path = (Ir[48 digests] - Ir[12 digests]) / 36
@@ -156,6 +158,7 @@ def run(base):
             ours = [os.path.join(RELEASE, "ctverify"), "--trail", m["trailArn"],
                     "--from", m["startTime"], "--to", m["endTime"], "--no-progress", "--quiet"]
             floor = [os.path.join(RELEASE, "ctverify-floor"), "--keys", keys_file]
+            bare = floor + ["--client", "hyper"]
             print(f"callgrind: ctverify on {name} ...", file=sys.stderr)
             ir[("ctverify", name)], rc, _ = callgrind(ours, os.path.join(base, f"ours-{name}.out"), env)
             if rc != 0:
@@ -164,24 +167,31 @@ def run(base):
             ir[("floor", name)], rc, _ = callgrind(floor, os.path.join(base, f"floor-{name}.out"), env)
             if rc != 0:
                 sys.exit(f"ctverify-floor exited {rc} on {name} under valgrind")
+            print(f"callgrind: bare floor on {name} ...", file=sys.stderr)
+            ir[("bare", name)], rc, _ = callgrind(bare, os.path.join(base, f"bare-{name}.out"), env)
+            if rc != 0:
+                sys.exit(f"ctverify-floor --client hyper exited {rc} on {name} under valgrind")
         finally:
             server.stop()
     d_small = trails["d12"][1]["digestCount"]
     d_big = trails["d48"][1]["digestCount"]
     logs = trails["l48"][1]["logCount"]
     print("\ninstructions per object over S3 (plain HTTP, local server), start-up removed")
-    header = f"{'path':<10} {'ctverify Ir':>13} {'floor Ir':>11} {'ratio':>7}"
+    header = (f"{'path':<10} {'ctverify Ir':>13} {'floor Ir':>11} {'ratio':>7} "
+              f"{'bare floor Ir':>14} {'ratio':>7}")
     print(header)
     print("-" * len(header))
     per = {}
-    for tool in ("ctverify", "floor"):
+    for tool in ("ctverify", "floor", "bare"):
         per[(tool, "digest")] = (ir[(tool, "d48")] - ir[(tool, "d12")]) / (d_big - d_small)
         per[(tool, "log")] = (ir[(tool, "l48")] - ir[(tool, "d48")]) / logs
         per[(tool, "start")] = ir[(tool, "d12")] - d_small * per[(tool, "digest")]
     for path in ("digest", "log", "start"):
         label = {"digest": "digest", "log": "log file", "start": "start-up"}[path]
-        o, f = per[("ctverify", path)], per[("floor", path)]
-        print(f"{label:<10} {o:>13,.0f} {f:>11,.0f} {o / f:>6.2f}x")
+        o, f, b = per[("ctverify", path)], per[("floor", path)], per[("bare", path)]
+        print(f"{label:<10} {o:>13,.0f} {f:>11,.0f} {o / f:>6.2f}x {b:>14,.0f} {o / b:>6.2f}x")
+    print("(the floor GETs through the SDK's S3 client, as ctverify; the bare floor through hyper, "
+          "each request signed by aws-sigv4 alone)")
     print(f"(trails: {d_small} and {d_big} digests without log files; {d_big} digests with "
           f"{logs} log files of {trails['l48'][1]['logBytesUncompressed'] / logs:,.0f} bytes "
           f"inflated each)")

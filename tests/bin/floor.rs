@@ -154,7 +154,8 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 /// GETs every object, `concurrency` at a time, through the SDK's S3 client with the session
-/// ctverify would load (endpoint and CA bundle from the environment, path-style addressing).
+/// ctverify would load (endpoint and CA bundle from the environment, path-style addressing),
+/// or through the bare client.
 async fn fetch_all(
     objects: Vec<(String, String)>,
     concurrency: usize,
@@ -165,33 +166,56 @@ async fn fetch_all(
         .await
         .map_err(|e| e.to_string())?;
     if client == Client::Hyper {
-        return bare::fetch_all(&conf, objects, concurrency).await;
+        let bare = std::sync::Arc::new(bare::BareClient::new(&conf).await?);
+        return fetch_with(objects, concurrency, move |bucket, key| {
+            let bare = bare.clone();
+            async move { bare.get(&bucket, &key).await }
+        })
+        .await;
     }
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
             .build(),
     );
-    // Each GET is its own task, as ctverify's log checks are, so that the runtime spreads
-    // them over every worker thread (a stream polling them all would use one).
+    fetch_with(objects, concurrency, move |bucket, key| {
+        let client = client.clone();
+        async move {
+            let response = client
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| format!("GET {bucket}/{key}: {e:?}"))?;
+            Ok(response
+                .body
+                .collect()
+                .await
+                .map_err(|e| format!("GET {bucket}/{key}: body: {e}"))?
+                .into_bytes())
+        }
+    })
+    .await
+}
+
+/// GETs every object with `get`, `concurrency` at a time, and inflates and hashes each body.
+/// Each GET is its own task, as ctverify's log checks are, so that the runtime spreads them over
+/// every worker thread (a stream polling them all would use one).
+async fn fetch_with<G, F>(
+    objects: Vec<(String, String)>,
+    concurrency: usize,
+    get: G,
+) -> Result<Totals, String>
+where
+    G: Fn(String, String) -> F,
+    F: std::future::Future<Output = Result<bytes::Bytes, String>> + Send + 'static,
+{
     let mut results = futures::stream::iter(objects)
         .map(|(bucket, key)| {
-            let client = client.clone();
+            let body = get(bucket.clone(), key.clone());
             tokio::spawn(async move {
-                let response = client
-                    .get_object()
-                    .bucket(&bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .map_err(|e| format!("GET {bucket}/{key}: {e:?}"))?;
-                let body = response
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| format!("GET {bucket}/{key}: body: {e}"))?
-                    .into_bytes();
-                hash_body(body)
+                hash_body(body.await?)
                     .await
                     .map_err(|e| format!("{bucket}/{key}: {e}"))
             })
@@ -222,127 +246,113 @@ async fn hash_body(body: bytes::Bytes) -> Result<(usize, (u64, [u8; 32])), Strin
 /// The bare client: hyper over plain HTTP, SigV4 from `aws-sigv4`, nothing of the SDK's
 /// orchestration.
 mod bare {
-    use super::{Totals, hash_body};
     use aws_credential_types::provider::ProvideCredentials as _;
     use aws_sigv4::http_request::{
         PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
         UriPathNormalizationMode, sign,
     };
-    use futures::StreamExt as _;
+    use aws_smithy_runtime_api::client::identity::Identity;
     use http_body_util::{BodyExt as _, Empty};
     use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::rt::TokioExecutor;
 
-    /// GETs every object, `concurrency` at a time, from the S3 endpoint `conf` names (it must
-    /// be plain HTTP: the bare client has no TLS), signed with `conf`'s credentials.
-    pub async fn fetch_all(
-        conf: &aws_config::SdkConfig,
-        objects: Vec<(String, String)>,
-        concurrency: usize,
-    ) -> Result<Totals, String> {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
-            .ok()
-            .or_else(|| conf.endpoint_url().map(str::to_owned))
-            .ok_or("--client hyper needs AWS_ENDPOINT_URL_S3 (a plain-HTTP S3 server)")?;
-        let endpoint = endpoint.trim_end_matches('/').to_owned();
-        if !endpoint.starts_with("http://") {
-            return Err(format!(
-                "--client hyper speaks plain HTTP only, not {endpoint}"
-            ));
-        }
-        let authority = endpoint["http://".len()..].to_owned();
-        let region = conf.region().ok_or("no region")?.to_string();
-        let credentials = conf
-            .credentials_provider()
-            .ok_or("no credentials provider")?
-            .provide_credentials()
-            .await
-            .map_err(|e| e.to_string())?;
-        let identity: aws_smithy_runtime_api::client::identity::Identity = credentials.into();
-        let mut settings = SigningSettings::default();
-        // As the SDK signs for S3: single encoding, no path normalisation, the payload's hash
-        // in x-amz-content-sha256.
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(concurrency)
-            .build_http::<Empty<bytes::Bytes>>();
-        let (identity, region, settings, endpoint, authority) = (
-            std::sync::Arc::new(identity),
-            std::sync::Arc::new(region),
-            std::sync::Arc::new(settings),
-            std::sync::Arc::new(endpoint),
-            std::sync::Arc::new(authority),
-        );
-        let mut results = futures::stream::iter(objects)
-            .map(|(bucket, key)| {
-                let client = client.clone();
-                let (identity, region, settings, endpoint, authority) = (
-                    identity.clone(),
-                    region.clone(),
-                    settings.clone(),
-                    endpoint.clone(),
-                    authority.clone(),
-                );
-                tokio::spawn(async move {
-                    // CloudTrail's keys need no escaping; anything else is refused rather
-                    // than signed wrongly.
-                    if !format!("{bucket}/{key}")
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b))
-                    {
-                        return Err(format!("{bucket}/{key}: a key that needs escaping"));
-                    }
-                    let uri = format!("{endpoint}/{bucket}/{key}");
-                    let params = aws_sigv4::sign::v4::SigningParams::builder()
-                        .identity(&identity)
-                        .region(&region)
-                        .name("s3")
-                        .time(std::time::SystemTime::now())
-                        .settings((*settings).clone())
-                        .build()
-                        .map_err(|e| e.to_string())?
-                        .into();
-                    let signable = SignableRequest::new(
-                        "GET",
-                        uri.as_str(),
-                        std::iter::once(("host", authority.as_str())),
-                        SignableBody::UnsignedPayload,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    let (instructions, _) = sign(signable, &params)
-                        .map_err(|e| e.to_string())?
-                        .into_parts();
-                    let mut request = http::Request::get(uri.as_str())
-                        .header(http::header::HOST, authority.as_str())
-                        .body(Empty::new())
-                        .map_err(|e| e.to_string())?;
-                    instructions.apply_to_request_http1x(&mut request);
-                    let response = client
-                        .request(request)
-                        .await
-                        .map_err(|e| format!("GET {bucket}/{key}: {e}"))?;
-                    if !response.status().is_success() {
-                        return Err(format!("GET {bucket}/{key}: {}", response.status()));
-                    }
-                    let body = response
-                        .into_body()
-                        .collect()
-                        .await
-                        .map_err(|e| format!("GET {bucket}/{key}: body: {e}"))?
-                        .to_bytes();
-                    hash_body(body)
-                        .await
-                        .map_err(|e| format!("{bucket}/{key}: {e}"))
-                })
+    /// What every request shares: the endpoint, the credentials and the signing settings.
+    pub struct BareClient {
+        http: Client<HttpConnector, Empty<bytes::Bytes>>,
+        /// `http://HOST:PORT`, without a trailing slash.
+        endpoint: String,
+        /// `HOST:PORT`, signed as the `host` header.
+        authority: String,
+        region: String,
+        identity: Identity,
+        settings: SigningSettings,
+    }
+
+    impl BareClient {
+        /// A client for the S3 endpoint `conf` names (it must be plain HTTP: the bare client
+        /// has no TLS), signing with `conf`'s credentials, resolved once.
+        pub async fn new(conf: &aws_config::SdkConfig) -> Result<Self, String> {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
+                .ok()
+                .or_else(|| conf.endpoint_url().map(str::to_owned))
+                .ok_or("--client hyper needs AWS_ENDPOINT_URL_S3 (a plain-HTTP S3 server)")?;
+            let endpoint = endpoint.trim_end_matches('/').to_owned();
+            let authority = endpoint
+                .strip_prefix("http://")
+                .ok_or_else(|| format!("--client hyper speaks plain HTTP only, not {endpoint}"))?
+                .to_owned();
+            let credentials = conf
+                .credentials_provider()
+                .ok_or("no credentials provider")?
+                .provide_credentials()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut settings = SigningSettings::default();
+            // As the SDK signs for S3: single encoding, no path normalisation, the payload's
+            // hash in x-amz-content-sha256.
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            Ok(BareClient {
+                http: Client::builder(TokioExecutor::new()).build_http(),
+                endpoint,
+                authority,
+                region: conf.region().ok_or("no region")?.to_string(),
+                identity: credentials.into(),
+                settings,
             })
-            .buffer_unordered(concurrency);
-        let mut totals = Totals::default();
-        while let Some(result) = results.next().await {
-            let (compressed, inflated) = result.map_err(|e| e.to_string())??;
-            totals.add(compressed, inflated);
         }
-        Ok(totals)
+
+        /// GETs `bucket/key` (path style), signed; the body when S3 answers 200.
+        pub async fn get(&self, bucket: &str, key: &str) -> Result<bytes::Bytes, String> {
+            // CloudTrail's keys need no escaping; anything else is refused rather than signed
+            // wrongly.
+            if !format!("{bucket}/{key}")
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b))
+            {
+                return Err(format!("{bucket}/{key}: a key that needs escaping"));
+            }
+            let uri = format!("{}/{bucket}/{key}", self.endpoint);
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&self.identity)
+                .region(&self.region)
+                .name("s3")
+                .time(std::time::SystemTime::now())
+                .settings(self.settings.clone())
+                .build()
+                .map_err(|e| e.to_string())?
+                .into();
+            let signable = SignableRequest::new(
+                "GET",
+                uri.as_str(),
+                std::iter::once(("host", self.authority.as_str())),
+                SignableBody::UnsignedPayload,
+            )
+            .map_err(|e| e.to_string())?;
+            let (instructions, _) = sign(signable, &params)
+                .map_err(|e| e.to_string())?
+                .into_parts();
+            let mut request = http::Request::get(uri.as_str())
+                .header(http::header::HOST, self.authority.as_str())
+                .body(Empty::new())
+                .map_err(|e| e.to_string())?;
+            instructions.apply_to_request_http1x(&mut request);
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| format!("GET {bucket}/{key}: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!("GET {bucket}/{key}: {}", response.status()));
+            }
+            Ok(response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("GET {bucket}/{key}: body: {e}"))?
+                .to_bytes())
+        }
     }
 }
