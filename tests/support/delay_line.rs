@@ -77,26 +77,30 @@ impl DelayLine {
         }
         let (wake, woken) = oneshot::channel();
         let shared = self.shared();
-        {
+        let queued = {
             let mut queue = lock(&shared.queue);
-            let arrival = queue.arrivals;
-            queue.arrivals += 1;
-            let earliest = queue
-                .waiting
-                .peek()
-                .is_none_or(|Reverse(first)| start + delay < first.deadline);
-            queue.waiting.push(Reverse(Waiting {
-                deadline: start + delay,
-                arrival,
-                wake,
-            }));
-            if earliest {
-                shared.changed.notify_one();
+            // A closed line (its thread could not be started) is never served: fall back.
+            if !queue.closed {
+                let arrival = queue.arrivals;
+                queue.arrivals += 1;
+                let earliest = queue
+                    .waiting
+                    .peek()
+                    .is_none_or(|Reverse(first)| start + delay < first.deadline);
+                queue.waiting.push(Reverse(Waiting {
+                    deadline: start + delay,
+                    arrival,
+                    wake,
+                }));
+                if earliest {
+                    shared.changed.notify_one();
+                }
             }
-        }
-        if woken.await.is_err() {
-            // The timer thread could not be started or has stopped: fall back to tokio's timer,
-            // later but never early.
+            !queue.closed
+        };
+        if !queued || woken.await.is_err() {
+            // No timer thread serves the line, or it stopped: fall back to tokio's timer, later
+            // but never early.
             tokio::time::sleep_until((start + delay).into()).await;
         }
         start.elapsed()
@@ -106,7 +110,7 @@ impl DelayLine {
         self.shared.get_or_init(|| {
             let shared = Arc::new(Shared::default());
             let served = Arc::clone(&shared);
-            // A failed spawn drops `served`'s senders as requests arrive; `wait` then falls back.
+            // Without its thread the line is closed from the start, and `wait` falls back.
             let spawned = std::thread::Builder::new()
                 .name("s3-delay-line".into())
                 .spawn(move || serve(&served));
@@ -184,6 +188,22 @@ mod tests {
             let (delay, waited) = wait.await.expect("wait task");
             assert!(waited >= delay, "woke early: {waited:?} for {delay:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_line_without_its_thread_still_waits_and_never_hangs() {
+        // As when the thread cannot be started: a closed line that no thread serves.
+        let line = DelayLine::default();
+        let unserved = Arc::new(Shared::default());
+        lock(&unserved.queue).closed = true;
+        line.shared
+            .set(unserved)
+            .expect("a fresh line has no queue yet");
+        let delay = Duration::from_millis(5);
+        let waited = tokio::time::timeout(Duration::from_secs(30), line.wait(delay))
+            .await
+            .expect("a closed line must fall back to tokio's timer, not wait forever");
+        assert!(waited >= delay, "woke early: {waited:?}");
     }
 
     #[tokio::test]
