@@ -149,6 +149,13 @@ pub enum BodyFault {
         /// Bytes promised and never sent.
         extra: usize,
     },
+    /// The whole body is sent with the byte at `at` (modulo its length) flipped, under the
+    /// right `Content-Length` and the stored checksum of the bytes as stored: only that
+    /// checksum tells the transfer was corrupted.
+    FlipByte {
+        /// Offset of the byte flipped.
+        at: usize,
+    },
 }
 
 /// An object as stored.
@@ -209,6 +216,9 @@ pub struct RequestCounts {
     /// Nanoseconds the delayed requests really waited, in all: divided by the requests, the
     /// latency the server added, which benchmarks print beside the configured one.
     pub delay_nanos: u64,
+    /// Requests without the SDK's `amz-sdk-invocation-id` header: GETs ctverify sent through a
+    /// bucket's direct lane rather than through the SDK.
+    pub direct: u64,
 }
 
 impl RequestCounts {
@@ -218,7 +228,7 @@ impl RequestCounts {
     }
 
     /// As JSON: `{"total":N,"throttled":N,"denied":N,"broken":N,"misdirected":N,
-    /// "delayNanos":N,"byOperation":{"GetObject":N,...}}`.
+    /// "delayNanos":N,"direct":N,"byOperation":{"GetObject":N,...}}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "total": self.total,
@@ -227,6 +237,7 @@ impl RequestCounts {
             "broken": self.broken,
             "misdirected": self.misdirected,
             "delayNanos": self.delay_nanos,
+            "direct": self.direct,
             "byOperation": self.by_operation,
         })
     }
@@ -286,6 +297,9 @@ struct State {
     kms_denied: RwLock<HashMap<String, String>>,
     /// GetBucketLifecycleConfiguration answers `403 AccessDenied`.
     lifecycle_denied: std::sync::atomic::AtomicBool,
+    /// Requests without the SDK's invocation ID are refused (see
+    /// [`S3Handle::refuse_requests_outside_the_sdk`]).
+    outside_sdk_refused: std::sync::atomic::AtomicBool,
     /// GetBucketVersioning answers `Enabled` (the server keeps one version per key, so its
     /// ListObjectVersions shows every object as its only version, `null`).
     versioning_enabled: std::sync::atomic::AtomicBool,
@@ -571,6 +585,15 @@ impl S3Handle {
             .insert(key.into(), key_arn.to_owned());
     }
 
+    /// Refuses every request without the SDK's `amz-sdk-invocation-id` header (`refuse` true)
+    /// with `403 RequestTimeTooSkewed`, as S3 refuses a request signed by a clock the SDK would
+    /// have corrected: a bucket's direct lane is then wrong where the SDK is right.
+    pub fn refuse_requests_outside_the_sdk(&self, refuse: bool) {
+        self.state
+            .outside_sdk_refused
+            .store(refuse, Ordering::Relaxed);
+    }
+
     /// Answers GetBucketLifecycleConfiguration with `403 AccessDenied` (`deny` true) or as
     /// stored.
     pub fn deny_lifecycle_read(&self, deny: bool) {
@@ -820,7 +843,23 @@ async fn handle_http(
             .body(s3s::Body::from(counts))
             .unwrap_or_else(|_| http::Response::new(s3s::Body::empty()));
     }
-    lock(&state.counts).total += 1;
+    let outside_sdk = !request.headers().contains_key("amz-sdk-invocation-id");
+    {
+        let mut counts = lock(&state.counts);
+        counts.total += 1;
+        if outside_sdk {
+            counts.direct += 1;
+        }
+    }
+    if outside_sdk && state.outside_sdk_refused.load(Ordering::Relaxed) {
+        let mut response = http::Response::new(s3s::Body::from(
+            "<Error><Code>RequestTimeTooSkewed</Code>\
+             <Message>The difference between the request time and the current time is too large.</Message></Error>"
+                .to_owned(),
+        ));
+        *response.status_mut() = http::StatusCode::FORBIDDEN;
+        return response;
+    }
     let delay = Duration::from_nanos(state.delay_nanos.load(Ordering::Relaxed));
     if !delay.is_zero() {
         let waited = state.delay_line.wait(delay).await;
@@ -894,6 +933,13 @@ async fn break_body(
         return http::Response::from_parts(parts, s3s::Body::empty());
     };
     let bytes = collected.to_bytes();
+    if let (BodyFault::FlipByte { at }, _) = fault {
+        let mut flipped = bytes.to_vec();
+        if let Some(len) = std::num::NonZeroUsize::new(flipped.len()) {
+            flipped[at % len] ^= 0x01;
+        }
+        return http::Response::from_parts(parts, s3s::Body::from(Bytes::from(flipped)));
+    }
     // A cut body must look whole: no checksum header may give it away (the case of an object
     // uploaded without one).
     let checksums: Vec<_> = parts
@@ -930,6 +976,7 @@ async fn break_body(
             set_length(&mut parts, bytes.len() + extra);
             (bytes, true)
         }
+        (BodyFault::FlipByte { .. }, _) => (bytes, false),
     };
     if !dropped {
         return http::Response::from_parts(parts, s3s::Body::from(sent));
@@ -1544,7 +1591,19 @@ impl S3 for MemoryS3 {
             }
         };
         let partial = content_range.is_some();
+        // S3 returns a whole object's stored checksum when asked
+        // (`x-amz-checksum-mode: ENABLED`); every object here has a CRC32, as every object
+        // uploaded to S3 since 2025 has a checksum.
+        let checksum_crc32 = (!partial
+            && input
+                .checksum_mode
+                .as_ref()
+                .is_some_and(|m| m.as_str() == dto::ChecksumMode::ENABLED))
+        .then(|| {
+            base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(&body).to_be_bytes())
+        });
         let output = dto::GetObjectOutput {
+            checksum_crc32,
             content_length: Some(body.len() as i64),
             content_range,
             accept_ranges: Some("bytes".into()),
