@@ -608,6 +608,40 @@ fn a_transfer_that_breaks_on_every_read_is_unverifiable_never_invalid() {
     }
 }
 
+/// A byte flipped in transit under the right `Content-Length` is caught by the object's stored
+/// checksum, on a log file read through the bucket's direct lane as on a digest read through
+/// the SDK: it is read again, a clean trail stays valid once a read is whole, and a transfer
+/// corrupted on every read is unverifiable, never invalid (the bucket's bytes were never seen
+/// changed).
+#[test]
+fn a_byte_flipped_in_transit_is_read_again_and_never_invalid() {
+    let s3 = S3Trail::start(&spec(), untouched);
+    let t = &s3.trail;
+    let (log, digest) = (t.log(2, 1), t.digest(2));
+    s3.server
+        .break_bodies_of(log.clone(), BodyFault::FlipByte { at: 20 }, 2);
+    s3.server
+        .break_bodies_of(digest.clone(), BodyFault::FlipByte { at: 40 }, 1);
+    let run = s3.verify(&[]);
+    assert_eq!(run.code, VALID, "{run:?}");
+    run.assert_line(&["12/12 log files valid"]);
+    assert_eq!(s3.server.requests().broken, 3);
+    assert!(
+        s3.server.requests().direct > 0,
+        "log files went through the lane"
+    );
+
+    s3.server
+        .break_bodies_of(log.clone(), BodyFault::FlipByte { at: 20 }, u32::MAX);
+    let (code, report) = s3.report(&[]);
+    assert_eq!(code, UNVERIFIABLE, "{report}");
+    assert_eq!(
+        log_verdict(&report, &log),
+        Some(("unverifiable".into(), Some("unreadable".into())))
+    );
+    assert_eq!(report["summary"]["logs"]["invalid"], 0, "{report}");
+}
+
 /// A changed log file and one stored cut short stay invalid through broken transfers: a
 /// re-read never turns evidence into anything better, and a body cut short that reads the same
 /// twice is what the bucket holds.

@@ -1035,3 +1035,183 @@ fn http_get(endpoint: &str, path: &str) -> String {
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default()
 }
+
+/// The bytes of an object the verifier's source read: in memory, or streamed on a blocking
+/// thread as the verifier reads a large one.
+async fn bytes_of(object: cloudtrail_verify::source::Object) -> Vec<u8> {
+    use std::io::Read as _;
+    tokio::task::spawn_blocking(move || {
+        let mut body = object.body;
+        let mut bytes = Vec::new();
+        body.read_to_end(&mut bytes).map(|_| bytes)
+    })
+    .await
+    .expect("the reading thread")
+    .expect("the body")
+}
+
+/// After the SDK's first GetObject of a bucket, log files are read through the bucket's direct
+/// lane (requests without the SDK's invocation ID reach the server), and each reads as it reads
+/// through the SDK: the same bytes, small or streamed, a key that needs escaping, the same
+/// refusals. A digest file (its signature is user metadata) and any object with user metadata
+/// are read by the SDK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_files_read_through_a_direct_lane_read_as_through_the_sdk() {
+    use cloudtrail_verify::source::{ObjectSource, S3Source, SourceError};
+    let server = S3Server::start(
+        S3ServerOptions::new()
+            .deny("AWSLogs/1/CloudTrail/us-east-1/2026/01/01/denied.json.gz")
+            .encrypt_with_customer_key("AWSLogs/1/CloudTrail/us-east-1/2026/01/01/sse-c.json.gz"),
+    );
+    let folder = "AWSLogs/1/CloudTrail/us-east-1/2026/01/01";
+    let log = |name: &str| format!("{folder}/{name}");
+    let large: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let objects: Vec<(String, Vec<u8>)> = vec![
+        (log("first.json.gz"), b"first".to_vec()),
+        (log("second.json.gz"), b"second".to_vec()),
+        (log("a key with spaces+plus=.json.gz"), b"escaped".to_vec()),
+        (log("empty.json.gz"), Vec::new()),
+        (log("large.json.gz"), large),
+    ];
+    for (key, body) in &objects {
+        server.put(BUCKET, key, body.clone(), None::<(String, String)>);
+    }
+    for key in ["denied.json.gz", "sse-c.json.gz"] {
+        server.put(BUCKET, &log(key), &b"x"[..], None::<(String, String)>);
+    }
+    server.put(
+        BUCKET,
+        &log("tagged.json.gz"),
+        &b"tagged"[..],
+        [("note", "n")],
+    );
+    let digest = "AWSLogs/1/CloudTrail-Digest/us-east-1/2026/01/01/d.json.gz";
+    server.put(BUCKET, digest, &b"digest"[..], [("signature", "ab")]);
+
+    let source = S3Source::new(server.s3_client("us-east-1"));
+    for (key, body) in &objects {
+        let object = source.get(BUCKET, key).await.expect("the log file");
+        assert!(object.metadata.is_empty());
+        assert_eq!(&bytes_of(object).await, body, "{key}");
+    }
+    // The first GET went through the SDK and taught the lane; the others did not.
+    assert_eq!(source.direct_reads(), objects.len() as u64 - 1);
+    assert_eq!(server.requests().direct, objects.len() as u64 - 1);
+    assert_eq!(server.requests().of("GetObject"), objects.len() as u64);
+
+    // Refusals read as through the SDK: the lane's answer is handed back, and the SDK's decides.
+    assert!(matches!(
+        source.get(BUCKET, &log("denied.json.gz")).await,
+        Err(SourceError::AccessDenied(_))
+    ));
+    assert!(matches!(
+        source.get(BUCKET, &log("sse-c.json.gz")).await,
+        Err(SourceError::CustomerEncrypted(_))
+    ));
+    assert!(matches!(
+        source.get(BUCKET, &log("missing.json.gz")).await,
+        Err(SourceError::NotFound)
+    ));
+    // User metadata is the SDK's to read, and a digest is never read directly.
+    let tagged = source
+        .get(BUCKET, &log("tagged.json.gz"))
+        .await
+        .expect("tagged");
+    assert_eq!(tagged.metadata.get("note").map(String::as_str), Some("n"));
+    let reads = source.direct_reads();
+    let signed = source.get(BUCKET, digest).await.expect("the digest");
+    assert_eq!(
+        signed.metadata.get("signature").map(String::as_str),
+        Some("ab")
+    );
+    assert_eq!(source.direct_reads(), reads, "a digest is read by the SDK");
+    // The lane is still on after refusals.
+    source
+        .get(BUCKET, &log("second.json.gz"))
+        .await
+        .expect("again");
+    assert_eq!(source.direct_reads(), reads + 1);
+
+    // S3 refusing the lane's GET yet serving the SDK's turns the lane off: no log file costs
+    // two requests for long.
+    server.refuse_requests_outside_the_sdk(true);
+    let before = server.requests();
+    for (key, body) in &objects[..3] {
+        let object = source.get(BUCKET, key).await.expect("through the SDK");
+        assert_eq!(&bytes_of(object).await, body, "{key}");
+    }
+    let after = server.requests();
+    assert_eq!(
+        after.direct - before.direct,
+        1,
+        "one refused direct GET, then none"
+    );
+    assert_eq!(after.of("GetObject") - before.of("GetObject"), 3);
+    assert_eq!(source.direct_reads(), reads + 1);
+}
+
+/// A byte flipped on its way through the lane is caught by the object's stored checksum, as
+/// through the SDK: the read is interrupted (to be read again), never a body with the wrong
+/// bytes. A throttled GET turns the lane off, so that the SDK's retries pace the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_read_checks_the_stored_checksum_and_throttling_hands_back_to_the_sdk() {
+    use cloudtrail_verify::source::{ObjectSource, S3Source, SourceError};
+    use ctverify_tests::s3_server::BodyFault;
+    let server = server();
+    let folder = "AWSLogs/1/CloudTrail/us-east-1/2026/01/01";
+    for name in ["a", "b", "c", "d"] {
+        let key = format!("{folder}/{name}.json.gz");
+        server.put(
+            BUCKET,
+            &key,
+            name.repeat(100).into_bytes(),
+            None::<(String, String)>,
+        );
+    }
+    let source = S3Source::new(server.s3_client("us-east-1"));
+    source
+        .get(BUCKET, &format!("{folder}/a.json.gz"))
+        .await
+        .expect("a");
+    server.break_bodies_of(
+        format!("{folder}/b.json.gz"),
+        BodyFault::FlipByte { at: 7 },
+        1,
+    );
+    match source.get(BUCKET, &format!("{folder}/b.json.gz")).await {
+        Err(SourceError::Interrupted(reason)) => {
+            assert!(reason.to_lowercase().contains("checksum"), "{reason}");
+        }
+        Err(e) => panic!("expected an interrupted read, got {e:?}"),
+        Ok(object) => panic!("a corrupted body was served: {:?}", bytes_of(object).await),
+    }
+    assert_eq!(source.direct_reads(), 1);
+    assert_eq!(
+        bytes_of(
+            source
+                .get(BUCKET, &format!("{folder}/b.json.gz"))
+                .await
+                .expect("b")
+        )
+        .await,
+        "b".repeat(100).into_bytes()
+    );
+    assert_eq!(source.direct_reads(), 2);
+
+    server.throttle_first_n_gets_of(format!("{folder}/c.json.gz"), 2);
+    let c = source
+        .get(BUCKET, &format!("{folder}/c.json.gz"))
+        .await
+        .expect("c");
+    assert_eq!(bytes_of(c).await, "c".repeat(100).into_bytes());
+    assert_eq!(server.requests().throttled, 2);
+    source
+        .get(BUCKET, &format!("{folder}/d.json.gz"))
+        .await
+        .expect("d");
+    assert_eq!(
+        source.direct_reads(),
+        2,
+        "the lane is off after a throttled GET"
+    );
+}

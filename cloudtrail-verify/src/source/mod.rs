@@ -7,6 +7,8 @@ use std::io::Read;
 
 #[cfg(feature = "aws")]
 pub(crate) mod ahead;
+#[cfg(feature = "aws")]
+mod direct;
 pub mod local;
 #[cfg(feature = "aws")]
 pub mod s3;

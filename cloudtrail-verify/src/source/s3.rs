@@ -4,6 +4,7 @@
 //! (configured by [`crate::aws::s3_client`] callers through the `SdkConfig`); what still fails is
 //! returned as [`SourceError::AccessDenied`] or [`SourceError::Unavailable`] and the run goes on.
 
+use super::direct::Direct;
 use super::{Body, ListPage, Object, ObjectSource, SourceError, VersionPage, Versioning};
 use crate::source::{LifecycleExpiration, LifecycleFilter, LifecycleRule, LifecycleTransition};
 use async_trait::async_trait;
@@ -25,6 +26,9 @@ pub struct S3Source {
     /// ListObjectsV2 requests sent (pages of a paginated listing each count), shared by clones:
     /// a sweep's estimate adds the set-up's listings to its own.
     lists: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Log files read without the SDK's per-call machinery (see [`super::direct`]), shared by
+    /// clones.
+    direct: std::sync::Arc<super::direct::DirectReads>,
 }
 
 impl S3Source {
@@ -34,7 +38,15 @@ impl S3Source {
             client,
             description: "Amazon S3".into(),
             lists: std::sync::Arc::default(),
+            direct: std::sync::Arc::default(),
         }
+    }
+
+    /// Log files read so far through a bucket's direct lane: GETs the SDK's first GetObject of
+    /// the bucket taught, sent with the SDK's connector and credentials but without its per-call
+    /// orchestration (see the README's S3 reads). The rest went through the SDK.
+    pub fn direct_reads(&self) -> u64 {
+        self.direct.count()
     }
 
     fn count_list(&self) {
@@ -437,31 +449,54 @@ impl ObjectSource for S3Source {
 }
 
 impl S3Source {
-    /// GetObject, of the current version or of `version_id`.
+    /// GetObject, of the current version or of `version_id`: through the bucket's direct lane
+    /// when it has one for the key, otherwise (and whenever the lane hands the call back)
+    /// through the SDK.
     async fn get_object(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Object, SourceError> {
-        let answer = match self
+        let mut refused = false;
+        if version_id.is_none() {
+            match self.direct.get(bucket, key).await {
+                Direct::Answered(response) => {
+                    return object_from_direct(bucket, key, *response).await;
+                }
+                Direct::Refused => refused = true,
+                Direct::ToSdk => {}
+            }
+        }
+        let learner = version_id
+            .is_none()
+            .then(|| self.direct.learner(bucket, key))
+            .flatten();
+        let request = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
-            .set_version_id(version_id.map(str::to_owned))
-            .send()
-            .await
-        {
+            .set_version_id(version_id.map(str::to_owned));
+        let sent = match &learner {
+            Some(learner) => {
+                request
+                    .customize()
+                    .interceptor(learner.clone())
+                    .send()
+                    .await
+            }
+            None => request.send().await,
+        };
+        let answer = match sent {
             Ok(answer) => answer,
             Err(e) => return Err(self.get_error(bucket, key, &e).await),
         };
-        // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
-        // a store that serves one anyway still says so.
-        if let Some(algorithm) = answer.sse_customer_algorithm() {
-            return Err(SourceError::CustomerEncrypted(format!(
-                "the object is encrypted with a customer-provided key ({algorithm})"
-            )));
+        if let Some(learner) = &learner {
+            self.direct.learned(bucket, learner);
+        }
+        if refused {
+            self.direct.refused_wrongly(bucket);
         }
         let metadata: BTreeMap<String, String> = answer
             .metadata()
@@ -476,37 +511,13 @@ impl S3Source {
             answer.object_lock_retain_until_date(),
             answer.object_lock_legal_hold_status(),
         );
-        // A small body (most log files, every digest) is read whole here, so that it can be
-        // inflated and hashed on the runtime without a thread hand-off (`perf` over
-        // `bench/s3.sh`: a hand-off and a wake-up per object cost more than hashing a few
-        // kilobytes). A larger one streams to a blocking thread through the bridge, in fixed
-        // buffers, so memory stays bounded whatever the object's size. HTTP/1.1 framing holds
-        // the body to its `Content-Length`.
-        let small = answer
-            .content_length()
-            .is_some_and(|n| (0..=SMALL_BODY_BYTES).contains(&n));
-        let body = if small {
-            match answer.body.collect().await {
-                Ok(bytes) => Body::InMemory(bytes.into_bytes()),
-                Err(e) => {
-                    // One line (the causes' own words, not the SDK's `Debug` dump, which
-                    // `--debug` shows).
-                    tracing::debug!(bucket, key, error = ?e, "reading the body failed");
-                    return Err(SourceError::Interrupted(format!(
-                        "reading the body failed: {}",
-                        crate::aws::cause_chain(&e)
-                    )));
-                }
-            }
-        } else {
-            Body::reader(SyncIoBridge::new(answer.body.into_async_read()))
-        };
-        Ok(Object {
+        let answered = Answered {
+            customer_key: answer.sse_customer_algorithm().map(str::to_owned),
             metadata,
-            metadata_problem: None,
-            body,
             retention,
-        })
+            content_length: answer.content_length(),
+        };
+        answered.into_object(bucket, key, answer.body).await
     }
 
     /// What a failed GetObject means. Besides [`classify`]: an archived object (`InvalidObjectState`)
@@ -572,6 +583,111 @@ impl S3Source {
             .and_then(|head| head.storage_class().map(|c| c.as_str().to_owned()))
             .unwrap_or_else(|| "an archive storage class".into())
     }
+}
+
+/// What a `200` GetObject said about the object, through the SDK or a direct lane.
+struct Answered {
+    /// `x-amz-server-side-encryption-customer-algorithm`.
+    customer_key: Option<String>,
+    metadata: BTreeMap<String, String>,
+    retention: Option<crate::findings::Retention>,
+    content_length: Option<i64>,
+}
+
+impl Answered {
+    /// The object, its body read whole or streamed.
+    async fn into_object(
+        self,
+        bucket: &str,
+        key: &str,
+        body: aws_sdk_s3::primitives::ByteStream,
+    ) -> Result<Object, SourceError> {
+        // S3 serves an SSE-C object only to a request carrying its key, which this never sends;
+        // a store that serves one anyway still says so.
+        if let Some(algorithm) = self.customer_key {
+            return Err(SourceError::CustomerEncrypted(format!(
+                "the object is encrypted with a customer-provided key ({algorithm})"
+            )));
+        }
+        // A small body (most log files, every digest) is read whole here, so that it can be
+        // inflated and hashed on the runtime without a thread hand-off (`perf` over
+        // `bench/s3.sh`: a hand-off and a wake-up per object cost more than hashing a few
+        // kilobytes). A larger one streams to a blocking thread through the bridge, in fixed
+        // buffers, so memory stays bounded whatever the object's size. HTTP/1.1 framing holds
+        // the body to its `Content-Length`.
+        let small = self
+            .content_length
+            .is_some_and(|n| (0..=SMALL_BODY_BYTES).contains(&n));
+        let body = if small {
+            match body.collect().await {
+                Ok(bytes) => Body::InMemory(bytes.into_bytes()),
+                Err(e) => {
+                    // One line (the causes' own words, not the SDK's `Debug` dump, which
+                    // `--debug` shows).
+                    tracing::debug!(bucket, key, error = ?e, "reading the body failed");
+                    return Err(SourceError::Interrupted(format!(
+                        "reading the body failed: {}",
+                        crate::aws::cause_chain(&e)
+                    )));
+                }
+            }
+        } else {
+            Body::reader(SyncIoBridge::new(body.into_async_read()))
+        };
+        Ok(Object {
+            metadata: self.metadata,
+            metadata_problem: None,
+            body,
+            retention: self.retention,
+        })
+    }
+}
+
+/// The object in a direct lane's `200` answer, its headers read as the SDK reads them (a lane
+/// hands an answer with user metadata back to the SDK, so there is none here).
+async fn object_from_direct(
+    bucket: &str,
+    key: &str,
+    mut response: HttpResponse,
+) -> Result<Object, SourceError> {
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    let headers = response.headers();
+    let until = match headers.get("x-amz-object-lock-retain-until-date") {
+        None => None,
+        Some(date) => Some(
+            aws_smithy_types::DateTime::from_str(
+                date,
+                aws_smithy_types::date_time::Format::DateTimeWithOffset,
+            )
+            .map_err(|e| {
+                SourceError::Unavailable(format!(
+                    "the answer's x-amz-object-lock-retain-until-date does not parse: {e}"
+                ))
+            })?,
+        ),
+    };
+    let answered = Answered {
+        customer_key: headers
+            .get("x-amz-server-side-encryption-customer-algorithm")
+            .map(str::to_owned),
+        metadata: BTreeMap::new(),
+        retention: retention_of(
+            headers
+                .get("x-amz-object-lock-mode")
+                .map(ObjectLockMode::from)
+                .as_ref(),
+            until.as_ref(),
+            headers
+                .get("x-amz-object-lock-legal-hold")
+                .map(ObjectLockLegalHoldStatus::from)
+                .as_ref(),
+        ),
+        content_length: headers
+            .get("content-length")
+            .and_then(|n| n.parse::<i64>().ok()),
+    };
+    let body = aws_sdk_s3::primitives::ByteStream::new(response.take_body());
+    answered.into_object(bucket, key, body).await
 }
 
 /// Whether an S3 refusal comes from KMS: the credentials may not use the SSE-KMS key the object
