@@ -1079,12 +1079,6 @@ async fn log_files_read_through_a_direct_lane_read_as_through_the_sdk() {
     for key in ["denied.json.gz", "sse-c.json.gz"] {
         server.put(BUCKET, &log(key), &b"x"[..], None::<(String, String)>);
     }
-    server.put(
-        BUCKET,
-        &log("tagged.json.gz"),
-        &b"tagged"[..],
-        [("note", "n")],
-    );
     let digest = "AWSLogs/1/CloudTrail-Digest/us-east-1/2026/01/01/d.json.gz";
     server.put(BUCKET, digest, &b"digest"[..], [("signature", "ab")]);
 
@@ -1112,12 +1106,7 @@ async fn log_files_read_through_a_direct_lane_read_as_through_the_sdk() {
         source.get(BUCKET, &log("missing.json.gz")).await,
         Err(SourceError::NotFound)
     ));
-    // User metadata is the SDK's to read, and a digest is never read directly.
-    let tagged = source
-        .get(BUCKET, &log("tagged.json.gz"))
-        .await
-        .expect("tagged");
-    assert_eq!(tagged.metadata.get("note").map(String::as_str), Some("n"));
+    // A digest is never read directly.
     let reads = source.direct_reads();
     let signed = source.get(BUCKET, digest).await.expect("the digest");
     assert_eq!(
@@ -1148,6 +1137,45 @@ async fn log_files_read_through_a_direct_lane_read_as_through_the_sdk() {
     );
     assert_eq!(after.of("GetObject") - before.of("GetObject"), 3);
     assert_eq!(source.direct_reads(), reads + 1);
+    server.refuse_requests_outside_the_sdk(false);
+
+    // User metadata is the SDK's to read: a log file that carries some is handed back, and the
+    // bucket's lane is turned off (another bucket, whose lane is still on).
+    let other = "other-bucket";
+    server.create_bucket(other, "us-east-1");
+    server.put(
+        other,
+        &log("first.json.gz"),
+        &b"first"[..],
+        None::<(String, String)>,
+    );
+    server.put(
+        other,
+        &log("tagged.json.gz"),
+        &b"tagged"[..],
+        [("note", "n")],
+    );
+    source
+        .get(other, &log("first.json.gz"))
+        .await
+        .expect("learned");
+    let before = server.requests().direct;
+    let tagged = source
+        .get(other, &log("tagged.json.gz"))
+        .await
+        .expect("tagged");
+    assert_eq!(tagged.metadata.get("note").map(String::as_str), Some("n"));
+    assert_eq!(bytes_of(tagged).await, b"tagged");
+    assert_eq!(
+        server.requests().direct,
+        before + 1,
+        "the lane's GET, handed back"
+    );
+    source
+        .get(other, &log("first.json.gz"))
+        .await
+        .expect("again");
+    assert_eq!(server.requests().direct, before + 1, "the lane is off");
 }
 
 /// A byte flipped on its way through the lane is caught by the object's stored checksum, as
@@ -1212,6 +1240,31 @@ async fn a_direct_read_checks_the_stored_checksum_and_throttling_hands_back_to_t
     assert_eq!(
         source.direct_reads(),
         2,
-        "the lane is off after a throttled GET"
+        "the lane rests after a throttled GET"
     );
+}
+
+/// Refusals cost a second request each (the SDK's answer decides), so a bucket that refuses
+/// many log files is left to the SDK after a bounded number of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_refused_many_times_leaves_the_bucket_to_the_sdk() {
+    use cloudtrail_verify::source::{ObjectSource, S3Source, SourceError};
+    let server = server();
+    let folder = "AWSLogs/1/CloudTrail/us-east-1/2026/01/01";
+    let present = format!("{folder}/present.json.gz");
+    server.put(BUCKET, &present, &b"here"[..], None::<(String, String)>);
+    let source = S3Source::new(server.s3_client("us-east-1"));
+    source.get(BUCKET, &present).await.expect("learned");
+    for i in 0..40 {
+        let missing = source
+            .get(BUCKET, &format!("{folder}/gone{i}.json.gz"))
+            .await;
+        assert!(matches!(missing, Err(SourceError::NotFound)), "{i}");
+    }
+    // 16 refused direct GETs, each followed by the SDK's; then the SDK's alone.
+    assert_eq!(server.requests().direct, 16);
+    assert_eq!(server.requests().of("GetObject"), 1 + 40 + 16);
+    source.get(BUCKET, &present).await.expect("through the SDK");
+    assert_eq!(source.direct_reads(), 0);
+    assert_eq!(server.requests().direct, 16);
 }

@@ -37,12 +37,13 @@ use aws_smithy_runtime_api::client::runtime_components::{GetIdentityResolver, Ru
 use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::checksum_config::ResponseChecksumValidation;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, FrozenLayer, Layer};
+use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 /// The query the SDK adds to every GetObject (`x-id` names the operation).
 const GET_OBJECT_QUERY: &str = "x-id=GetObject";
@@ -64,19 +65,40 @@ const SET_PER_REQUEST: [&str; 7] = [
 /// verifies it as the SDK does).
 const COPIED: [&str; 3] = ["user-agent", "x-amz-user-agent", "x-amz-checksum-mode"];
 
+/// How long a lane rests after S3 throttled or failed one of its GETs, or its connection
+/// failed: meanwhile the SDK's retry strategy, with its backoff and retry quota, paces every
+/// read of the bucket.
+const PAUSE: Duration = Duration::from_secs(30);
+
+/// Refusals (`403`, `404`, ...) a lane takes before it is turned off: each costs a second
+/// request (the SDK's, whose answer decides), so a bucket that refuses many log files (a trail
+/// with files deleted, a KMS key the reader may not use) is left to the SDK.
+const MAX_REFUSALS: u32 = 16;
+
 /// The lanes of one source, by bucket, and how many GETs went through them.
 #[derive(Debug, Default)]
 pub(super) struct DirectReads {
+    /// Each bucket's lane; a bucket that is not here has not been learned yet.
     lanes: Mutex<HashMap<String, LaneState>>,
+    /// GETs a lane answered with an object (see [`DirectReads::count`]).
     reads: AtomicU64,
 }
 
-/// A bucket's lane; a bucket without one has not been learned yet.
+/// A learned bucket's lane.
 #[derive(Debug, Clone)]
 enum LaneState {
+    /// Log files are read through it.
     Ready(Arc<Lane>),
-    /// The bucket is the SDK's for good: its requests could not be repeated, or S3 throttled
-    /// or failed one.
+    /// Log files are read by the SDK until `until` (see [`PAUSE`]), then through the lane again.
+    Paused {
+        /// The lane to resume.
+        lane: Arc<Lane>,
+        /// When it resumes.
+        until: Instant,
+    },
+    /// The bucket is the SDK's for good: its requests could not be repeated, S3 refused the
+    /// lane's GET and served the SDK's, too many were refused, or its log files carry user
+    /// metadata.
     Off,
 }
 
@@ -116,16 +138,13 @@ impl DirectReads {
     /// A learner for the SDK's GetObject of `key` when `bucket` has no lane yet and the object
     /// may be read through one; `None` otherwise.
     pub(super) fn learner(&self, bucket: &str, key: &str) -> Option<Learner> {
-        if !eligible(key) {
+        if !eligible(key) || self.state(bucket).is_some() {
             return None;
         }
-        match self.state(bucket) {
-            Some(LaneState::Ready(_) | LaneState::Off) => None,
-            None => Some(Learner {
-                key: key.to_owned(),
-                learned: Arc::default(),
-            }),
-        }
+        Some(Learner {
+            key: key.to_owned(),
+            learned: Arc::default(),
+        })
     }
 
     /// After the SDK's GetObject with `learner` succeeded: the bucket gets the lane it learned,
@@ -136,7 +155,7 @@ impl DirectReads {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        if let Some(LaneState::Ready(_) | LaneState::Off) = self.state(bucket) {
+        if self.state(bucket).is_some() {
             return;
         }
         match learned {
@@ -157,21 +176,47 @@ impl DirectReads {
         self.set(bucket, LaneState::Off);
     }
 
+    /// The lane to read `bucket` through now, resuming a paused one whose pause is over.
+    fn ready(&self, bucket: &str) -> Option<Arc<Lane>> {
+        match self.state(bucket)? {
+            LaneState::Ready(lane) => Some(lane),
+            LaneState::Paused { lane, until } if Instant::now() >= until => {
+                self.set(bucket, LaneState::Ready(lane.clone()));
+                Some(lane)
+            }
+            LaneState::Paused { .. } | LaneState::Off => None,
+        }
+    }
+
     /// GETs `key` through `bucket`'s lane, when it has one and the key is a log file's.
     pub(super) async fn get(&self, bucket: &str, key: &str) -> Direct {
         if !eligible(key) {
             return Direct::ToSdk;
         }
-        let Some(LaneState::Ready(lane)) = self.state(bucket) else {
+        let Some(lane) = self.ready(bucket) else {
             return Direct::ToSdk;
+        };
+        let pause = |why: &str| {
+            tracing::debug!(bucket, why, "lane paused");
+            self.set(
+                bucket,
+                LaneState::Paused {
+                    lane: lane.clone(),
+                    until: Instant::now() + PAUSE,
+                },
+            );
+            Direct::ToSdk
         };
         match lane.get(key).await {
             Ok(response) if response.status().as_u16() == 200 => {
+                // Header names as bytes: a value that is not UTF-8 still counts.
                 if response
                     .headers()
-                    .iter()
+                    .iter_bytes()
                     .any(|(name, _)| name.starts_with("x-amz-meta-"))
                 {
+                    tracing::debug!(bucket, "lane off: log files with user metadata");
+                    self.set(bucket, LaneState::Off);
                     return Direct::ToSdk;
                 }
                 self.reads.fetch_add(1, Ordering::Relaxed);
@@ -180,36 +225,63 @@ impl DirectReads {
             Ok(response) => {
                 let status = response.status();
                 if status.is_server_error() || status.as_u16() == 429 {
-                    tracing::debug!(bucket, status = status.as_u16(), "lane off");
-                    self.set(bucket, LaneState::Off);
-                    Direct::ToSdk
+                    pause(&format!("status {}", status.as_u16()))
                 } else {
+                    if lane.refusals.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_REFUSALS {
+                        tracing::debug!(bucket, "lane off: {MAX_REFUSALS} refusals");
+                        self.set(bucket, LaneState::Off);
+                    }
                     Direct::Refused
                 }
             }
-            Err(reason) => {
-                tracing::debug!(bucket, reason, "lane off");
-                self.set(bucket, LaneState::Off);
-                Direct::ToSdk
-            }
+            Err(reason) => pause(&reason),
         }
     }
 }
 
 /// Whether `key` may be read through a lane: not a digest file, whose signature is in its user
-/// metadata, which only the SDK parses.
+/// metadata, which only the SDK parses. A loose test of the name on purpose (the strict parse
+/// is `crate::layout`'s): a digest the test misses is still handed back for its metadata, only
+/// at the cost of a second request.
 fn eligible(key: &str) -> bool {
     !key.contains("CloudTrail-Digest")
 }
 
-/// Reads the signed request of one SDK GetObject, to set up a lane from it.
-#[derive(Debug, Clone)]
+/// What one SDK GetObject taught: a lane, or why there can be none.
+type Lesson = Mutex<Option<Result<Lane, String>>>;
+
+/// Holds what the SDK's GetObject of one key taught (see [`Learner::hook`]), until
+/// [`DirectReads::learned`] takes it.
+#[derive(Debug)]
 pub(super) struct Learner {
+    /// The key the SDK's request is for.
     key: String,
-    learned: Arc<Mutex<Option<Result<Lane, String>>>>,
+    /// The lesson, owned here alone.
+    learned: Arc<Lesson>,
 }
 
-impl Intercept for Learner {
+impl Learner {
+    /// The interceptor to add to the SDK's call. It holds the lesson weakly: a lane keeps the
+    /// call's runtime components, which hold this interceptor, so a strong hold would be a cycle
+    /// that a call ending in an error (whose lesson nobody takes) would leak.
+    pub(super) fn hook(&self) -> LearnerHook {
+        LearnerHook {
+            key: self.key.clone(),
+            learned: Arc::downgrade(&self.learned),
+        }
+    }
+}
+
+/// Reads the signed request of one SDK GetObject, to set up a lane from it.
+#[derive(Debug, Clone)]
+pub(super) struct LearnerHook {
+    /// The key the SDK's request is for.
+    key: String,
+    /// Where the lesson goes, while its [`Learner`] lives.
+    learned: Weak<Lesson>,
+}
+
+impl Intercept for LearnerHook {
     fn name(&self) -> &'static str {
         "ctverify::DirectReadsLearner"
     }
@@ -220,11 +292,12 @@ impl Intercept for Learner {
         components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let lane = Lane::learn(context.request(), &self.key, components, cfg);
-        *self
-            .learned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lane);
+        if let Some(learned) = self.learned.upgrade() {
+            let lane = Lane::learn(context.request(), &self.key, components, cfg);
+            *learned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lane);
+        }
         Ok(())
     }
 }
@@ -232,21 +305,35 @@ impl Intercept for Learner {
 /// One bucket's lane: what the SDK's request for one key says about the request for any key.
 #[derive(Debug)]
 struct Lane {
+    /// The session's HTTP connector, with its connect and read timeouts.
     connector: SharedHttpConnector,
+    /// The SDK call's runtime components: its identity cache, time source and sleep.
     components: RuntimeComponents,
+    /// The call's retry and timeout settings, which bound a credentials refresh in the cache.
+    config: FrozenLayer,
+    /// The SigV4 credentials resolver, behind the identity cache.
     identity: SharedIdentityResolver,
     /// The URI up to the key: scheme, authority and the path before it.
     prefix: String,
+    /// The signing region (from the SDK's credential scope).
     region: String,
+    /// The signing service name (`s3`).
     service: String,
     /// The signed `x-amz-content-sha256` of a GET (the hash of the empty body).
     content_sha256: String,
-    /// Headers sent as learned, and signed when the SDK signed them.
+    /// Headers sent as learned and signed, as the SDK signed them.
     signed: Vec<(&'static str, String)>,
+    /// Headers sent as learned, unsigned.
     unsigned: Vec<(&'static str, String)>,
+    /// One GET's limit up to its answer's headers (the SDK's attempt timeout).
     attempt_timeout: Option<Duration>,
+    /// The session's stalled-stream protection, when it guards downloads.
     stalled: Option<StalledStreamProtectionConfig>,
+    /// Whether an answer's stored checksum is verified (as the SDK does unless told to only
+    /// when required, or when the request asked for it).
     validate_checksums: bool,
+    /// GETs S3 refused so far (see [`MAX_REFUSALS`]).
+    refusals: AtomicU32,
 }
 
 impl Lane {
@@ -312,9 +399,21 @@ impl Lane {
         let identity = components
             .identity_resolver(AuthSchemeId::new("sigv4"))
             .ok_or("no SigV4 credentials")?;
+        let mut config = Layer::new("ctverify direct reads");
+        if let Some(timeouts) = timeouts {
+            config.store_put(timeouts.clone());
+        }
+        if let Some(retries) = cfg.load::<RetryConfig>() {
+            config.store_put(retries.clone());
+        }
+        let checksum_asked = signed
+            .iter()
+            .chain(&unsigned)
+            .any(|(name, value)| *name == "x-amz-checksum-mode" && value == "ENABLED");
         Ok(Lane {
             connector,
             components: components.clone(),
+            config: config.freeze(),
             identity,
             prefix: prefix.to_owned(),
             region,
@@ -327,10 +426,12 @@ impl Lane {
                 .load::<StalledStreamProtectionConfig>()
                 .filter(|c| c.download_enabled())
                 .cloned(),
-            validate_checksums: !matches!(
-                cfg.load::<ResponseChecksumValidation>(),
-                Some(ResponseChecksumValidation::WhenRequired)
-            ),
+            validate_checksums: checksum_asked
+                || !matches!(
+                    cfg.load::<ResponseChecksumValidation>(),
+                    Some(ResponseChecksumValidation::WhenRequired)
+                ),
+            refusals: AtomicU32::new(0),
         })
     }
 
@@ -341,7 +442,11 @@ impl Lane {
         let identity = self
             .components
             .identity_cache()
-            .resolve_cached_identity(self.identity.clone(), &self.components, &ConfigBag::base())
+            .resolve_cached_identity(self.identity.clone(), &self.components, &{
+                let mut bag = ConfigBag::base();
+                bag.push_shared_layer(self.config.clone());
+                bag
+            })
             .await
             .map_err(|e| format!("credentials: {e}"))?;
         let now = self
@@ -399,11 +504,15 @@ impl Lane {
         request.set_method("GET").map_err(|e| e.to_string())?;
         let headers = request.headers_mut();
         for (name, value) in self.signed.iter().chain(&self.unsigned) {
-            headers.insert(*name, value.clone());
+            headers
+                .try_insert(*name, value.clone())
+                .map_err(|e| e.to_string())?;
         }
         let (signature_headers, _) = instructions.into_parts();
         for header in signature_headers {
-            headers.insert(header.name().to_owned(), header.value().to_owned());
+            headers
+                .try_insert(header.name().to_owned(), header.value().to_owned())
+                .map_err(|e| e.to_string())?;
         }
         Ok(request)
     }

@@ -479,13 +479,7 @@ impl S3Source {
             .key(key)
             .set_version_id(version_id.map(str::to_owned));
         let sent = match &learner {
-            Some(learner) => {
-                request
-                    .customize()
-                    .interceptor(learner.clone())
-                    .send()
-                    .await
-            }
+            Some(learner) => request.customize().interceptor(learner.hook()).send().await,
             None => request.send().await,
         };
         let answer = match sent {
@@ -613,14 +607,25 @@ impl Answered {
         // inflated and hashed on the runtime without a thread hand-off (`perf` over
         // `bench/s3.sh`: a hand-off and a wake-up per object cost more than hashing a few
         // kilobytes). A larger one streams to a blocking thread through the bridge, in fixed
-        // buffers, so memory stays bounded whatever the object's size. HTTP/1.1 framing holds
-        // the body to its `Content-Length`.
+        // buffers, so memory stays bounded whatever the object's size. Either is held to its
+        // `Content-Length` here, whatever the HTTP layer did (a direct lane's answer has no SDK
+        // check of it): a body that ends early or runs on is a broken transfer, read again.
         let small = self
             .content_length
             .is_some_and(|n| (0..=SMALL_BODY_BYTES).contains(&n));
         let body = if small {
             match body.collect().await {
-                Ok(bytes) => Body::InMemory(bytes.into_bytes()),
+                Ok(bytes) => {
+                    let bytes = bytes.into_bytes();
+                    let expected = self.content_length.unwrap_or_default();
+                    if i64::try_from(bytes.len()).ok() != Some(expected) {
+                        return Err(SourceError::Interrupted(format!(
+                            "reading the body failed: {} bytes under a Content-Length of {expected}",
+                            bytes.len()
+                        )));
+                    }
+                    Body::InMemory(bytes)
+                }
                 Err(e) => {
                     // One line (the causes' own words, not the SDK's `Debug` dump, which
                     // `--debug` shows).
@@ -632,7 +637,11 @@ impl Answered {
                 }
             }
         } else {
-            Body::reader(SyncIoBridge::new(body.into_async_read()))
+            let reader = SyncIoBridge::new(body.into_async_read());
+            match self.content_length.and_then(|n| u64::try_from(n).ok()) {
+                Some(length) => Body::reader(LengthChecked::new(reader, length)),
+                None => Body::reader(reader),
+            }
         };
         Ok(Object {
             metadata: self.metadata,
@@ -640,6 +649,45 @@ impl Answered {
             body,
             retention: self.retention,
         })
+    }
+}
+
+/// A body reader held to its `Content-Length`: fewer bytes before the end, or more, is an
+/// error of the read (a broken transfer), never a shorter or longer body.
+struct LengthChecked<R> {
+    inner: R,
+    /// Bytes still to come.
+    left: u64,
+}
+
+impl<R> LengthChecked<R> {
+    fn new(inner: R, length: u64) -> Self {
+        LengthChecked {
+            inner,
+            left: length,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LengthChecked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the body ended {} bytes short of its Content-Length",
+                    self.left
+                ),
+            ));
+        }
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the body ran past its Content-Length",
+            )
+        })?;
+        Ok(n)
     }
 }
 
@@ -854,6 +902,26 @@ mod tests {
     }
 
     const SSE_C: &str = "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.";
+
+    #[test]
+    fn a_streamed_body_is_held_to_its_content_length() {
+        use std::io::Read as _;
+        let read = |body: &[u8], length: u64| {
+            let mut bytes = Vec::new();
+            LengthChecked::new(body, length)
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+        };
+        assert_eq!(read(b"abcdef", 6).unwrap(), b"abcdef");
+        assert_eq!(read(b"", 0).unwrap(), b"");
+        let short = read(b"abc", 6).unwrap_err();
+        assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(short.to_string().contains("3 bytes short"), "{short}");
+        assert_eq!(
+            read(b"abcdefg", 6).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+    }
 
     #[test]
     fn a_kms_refusal_is_told_from_other_refusals_and_names_its_key() {
